@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.task_status import TaskStatus
+from ..models.task_type import TaskType
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="Task")
+
+
+@_attrs_define
+class Task:
+    """
+    Attributes:
+        task_id (str):
+        status (str | TaskStatus): A task status; an unknown value is kept as a string and is not terminal.
+        task_type (str | TaskType | Unset):
+        reason (str | Unset): Why the task failed; empty otherwise.
+        eta (float | Unset): Estimated seconds until the task finishes; 0 when unknown.
+        progress_percent (float | Unset):
+    """
+
+    task_id: str
+    status: str | TaskStatus
+    task_type: str | TaskType | Unset = UNSET
+    reason: str | Unset = UNSET
+    eta: float | Unset = UNSET
+    progress_percent: float | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        task_id = self.task_id
+
+        status: str
+        if isinstance(self.status, TaskStatus):
+            status = self.status.value
+        else:
+            status = self.status
+
+        task_type: str | Unset
+        if isinstance(self.task_type, Unset):
+            task_type = UNSET
+        elif isinstance(self.task_type, TaskType):
+            task_type = self.task_type.value
+        else:
+            task_type = self.task_type
+
+        reason = self.reason
+
+        eta = self.eta
+
+        progress_percent = self.progress_percent
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "task_id": task_id,
+                "status": status,
+            }
+        )
+        if task_type is not UNSET:
+            field_dict["task_type"] = task_type
+        if reason is not UNSET:
+            field_dict["reason"] = reason
+        if eta is not UNSET:
+            field_dict["eta"] = eta
+        if progress_percent is not UNSET:
+            field_dict["progress_percent"] = progress_percent
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        task_id = d.pop("task_id")
+
+        def _parse_status(data: object) -> str | TaskStatus:
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                componentsschemas_open_task_status_type_0 = TaskStatus(data)
+
+                return componentsschemas_open_task_status_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | TaskStatus, data)
+
+        status = _parse_status(d.pop("status"))
+
+        def _parse_task_type(data: object) -> str | TaskType | Unset:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                componentsschemas_open_task_type_type_0 = TaskType(data)
+
+                return componentsschemas_open_task_type_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(str | TaskType | Unset, data)
+
+        task_type = _parse_task_type(d.pop("task_type", UNSET))
+
+        reason = d.pop("reason", UNSET)
+
+        eta = d.pop("eta", UNSET)
+
+        progress_percent = d.pop("progress_percent", UNSET)
+
+        task = cls(
+            task_id=task_id,
+            status=status,
+            task_type=task_type,
+            reason=reason,
+            eta=eta,
+            progress_percent=progress_percent,
+        )
+
+        task.additional_properties = d
+        return task
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

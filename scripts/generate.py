@@ -1,0 +1,103 @@
+"""Generate the low-level client `ppio_api` from the OpenAPI spec.
+
+Runs the pinned openapi-python-client into a scratch directory, adds `py.typed` and a JSON copy of the
+spec (`openapi.json`, which the facade reads its limits and enums from), then syncs the result into the
+output directory, writing only files whose bytes changed and removing files the generator no longer
+makes. A run with nothing changed therefore touches no file.
+
+    python scripts/generate.py --out generated/ppio_api
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "openapi" / "ppio.yaml"
+CONFIG = ROOT / "openapi" / "generator.yaml"
+TEMPLATES = ROOT / "openapi" / "templates"
+PACKAGE = "ppio_api"
+
+
+def generate(spec: Path, config: Path, templates: Path, scratch: Path) -> Path:
+    """Run the generator into `scratch`; return the package directory it made."""
+    out = scratch / PACKAGE
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    cmd = [
+        str(Path(bin_dir) / "openapi-python-client"),
+        "generate",
+        "--path",
+        str(spec),
+        "--config",
+        str(config),
+        "--custom-template-path",
+        str(templates),
+        "--meta",
+        "none",
+        "--fail-on-warning",
+        "--output-path",
+        str(out),
+    ]
+    done = subprocess.run(cmd, env=env, cwd=scratch, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not (out / "__init__.py").is_file():
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"openapi-python-client failed (exit {done.returncode})")
+    (out / "py.typed").write_text("")
+    with spec.open(encoding="utf-8") as fh:
+        document = yaml.safe_load(fh)
+    (out / "openapi.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def sync(src: Path, dest: Path) -> list[str]:
+    """Make `dest` hold exactly the files of `src`; return the paths that changed."""
+    new, old = files_under(src), files_under(dest) if dest.exists() else {}
+    changed = []
+    for rel, data in new.items():
+        if old.get(rel) != data:
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            changed.append(rel)
+    for rel in sorted(set(old) - set(new)):
+        (dest / rel).unlink()
+        changed.append(rel)
+    for d in sorted((p for p in dest.rglob("*") if p.is_dir() and p.name != "__pycache__"), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    return changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=SPEC)
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--templates", type=Path, default=TEMPLATES)
+    parser.add_argument("--out", type=Path, required=True, help="the package directory to write")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        made = generate(args.spec.resolve(), args.config.resolve(), args.templates.resolve(), Path(scratch))
+        changed = sync(made, args.out)
+    print(f"{args.out}: {len(changed)} file(s) changed" + (": " + ", ".join(changed[:10]) if changed else ""))
+
+
+if __name__ == "__main__":
+    main()

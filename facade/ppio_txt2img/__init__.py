@@ -1,1 +1,75 @@
-"""ppio-txt2img: the Python SDK for the PPIO / Novita v3 async text-to-image API."""
+"""ppio-txt2img: the Python SDK for the PPIO / Novita v3 async text-to-image API.
+
+    import ppio_txt2img as ppio
+
+    client = ppio.Client()                       # api_key from PPIO_API_KEY
+    gen = client.txt2img("a red fox in snow")    # validated, submitted, waited for, downloaded
+    gen.images[0].save("fox.png")
+
+Everything public is listed in `__all__`; modules whose names start with `_` are private.
+"""
+
+from ._client import AsyncClient, Client, ModelFilters
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    AuthenticationError,
+    ImageError,
+    NotFoundError,
+    PPIOError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from ._inputs import (
+    Embedding,
+    GenerateOptions,
+    HiresFix,
+    Lora,
+    ProgressCallback,
+    Refiner,
+    RequestOptions,
+    WaitOptions,
+)
+from ._results import GeneratedImage, Generation, Model, NsfwResult, SubmittedTask, Task, TaskStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "AsyncClient",
+    "AuthenticationError",
+    "Client",
+    "Embedding",
+    "GenerateOptions",
+    "GeneratedImage",
+    "Generation",
+    "HiresFix",
+    "ImageError",
+    "Lora",
+    "Model",
+    "ModelFilters",
+    "NotFoundError",
+    "NsfwResult",
+    "PPIOError",
+    "ProgressCallback",
+    "RateLimitError",
+    "Refiner",
+    "RequestOptions",
+    "ServerError",
+    "SubmittedTask",
+    "Task",
+    "TaskFailedError",
+    "TaskStatus",
+    "ValidationError",
+    "WaitOptions",
+    "WaitTimeoutError",
+    "__version__",
+]

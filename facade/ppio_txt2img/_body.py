@@ -1,0 +1,66 @@
+"""Turning `txt2img(prompt, **options)` into the JSON body the API takes. Pure: no I/O.
+
+Defaults are the SDK's (`_constants.py`); the limits the result is checked against are the spec's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import _constants as C
+from ._errors import ValidationError
+from ._inputs import GenerateOptions, RequestOptions, WaitOptions, to_plain
+
+__all__ = ["REQUEST_DEFAULTS", "build_txt2img_body", "split_options"]
+
+#: What a bare `txt2img("a cat")` asks for: SDXL base, 1024x1024, 20 steps, 7.5, "Euler a", 1 image.
+REQUEST_DEFAULTS: Mapping[str, Any] = {
+    "model_name": C.DEFAULT_MODEL,
+    "width": C.DEFAULT_WIDTH,
+    "height": C.DEFAULT_HEIGHT,
+    "image_num": C.DEFAULT_IMAGE_NUM,
+    "steps": C.DEFAULT_STEPS,
+    "guidance_scale": C.DEFAULT_GUIDANCE_SCALE,
+    "sampler_name": C.DEFAULT_SAMPLER,
+    "seed": C.DEFAULT_SEED,
+}
+
+# Options that go into `extra` rather than `request`.
+_EXTRA_KEYS = ("response_image_type", "enable_nsfw_detection", "nsfw_detection_level")
+_REQUEST_KEYS = frozenset(RequestOptions.__annotations__) - {*_EXTRA_KEYS, "webhook_url"}
+_WAIT_KEYS = frozenset(WaitOptions.__annotations__)
+
+
+def split_options(options: Mapping[str, Any], *, allow_wait: bool) -> tuple[dict[str, Any], WaitOptions]:
+    """Separate request options from wait options; an unknown name is a `ValidationError`."""
+    known = set(RequestOptions.__annotations__) | (_WAIT_KEYS if allow_wait else set())
+    for name in options:
+        if name not in known:
+            raise ValidationError(
+                name, options[name], "one of " + ", ".join(sorted(known)), "is not a known option"
+            )
+    request = {k: v for k, v in options.items() if k not in _WAIT_KEYS}
+    wait: WaitOptions = {k: v for k, v in options.items() if k in _WAIT_KEYS}  # type: ignore[assignment]
+    return request, wait
+
+
+def build_txt2img_body(prompt: str, options: Mapping[str, Any] | GenerateOptions) -> dict[str, Any]:
+    """The body of `POST /v3/async/txt2img`, not yet validated. None-valued options are left out."""
+    request: dict[str, Any] = {**REQUEST_DEFAULTS, "prompt": prompt}
+    extra: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None or name in _WAIT_KEYS:
+            continue
+        if name in _EXTRA_KEYS:
+            extra[name] = value
+        elif name == "webhook_url":
+            extra["webhook"] = {"url": value}
+        elif name in _REQUEST_KEYS:
+            request[name] = to_plain(value)
+        else:
+            raise ValidationError(name, value, "a documented option", "is not a known option")
+    body: dict[str, Any] = {"request": request}
+    if extra:
+        body["extra"] = extra
+    return body

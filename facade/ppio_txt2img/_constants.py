@@ -1,0 +1,60 @@
+"""Every default of the SDK, in one place.
+
+Limits of the API (field ranges, enum values, required fields) are *not* here: they are read from the
+OpenAPI spec (see `_spec.py`). These are the client's own choices.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Where requests go when neither `base_url=` nor `PPIO_BASE_URL` says otherwise.
+DEFAULT_BASE_URL: Final = "https://api.ppinfra.com"
+#: Environment variables read by `Client()` / `AsyncClient()`.
+ENV_API_KEY: Final = "PPIO_API_KEY"
+ENV_BASE_URL: Final = "PPIO_BASE_URL"
+
+#: One deadline for a whole call (submit, polls, retries, downloads), in seconds.
+DEFAULT_TIMEOUT: Final = 300.0
+#: The longest a single HTTP request may take (further capped by what is left of the deadline).
+DEFAULT_REQUEST_TIMEOUT: Final = 60.0
+#: How long connecting may take.
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+#: Retries per request on connection errors, 429 and 5xx (GETs; the POST only when safe).
+DEFAULT_MAX_RETRIES: Final = 2
+
+# Retry backoff: base * 2**attempt, capped, with jitter; a server's Retry-After wins, up to a cap.
+RETRY_BASE_DELAY: Final = 0.5
+RETRY_MAX_DELAY: Final = 8.0
+RETRY_AFTER_CAP: Final = 60.0
+
+# Polling bounds (seconds). The schedule in `_polling.py` stays between them.
+POLL_FLOOR: Final = 0.1
+POLL_CAP: Final = 5.0
+#: Fraction of random jitter applied to each poll delay (+/-).
+POLL_JITTER: Final = 0.1
+#: How a poll delay is chosen when the server gives no eta and no progress: first delay, growth, cap.
+POLL_BLIND_FIRST: Final = 1.0
+POLL_BLIND_GROWTH: Final = 1.25
+POLL_BLIND_CAP: Final = 3.0
+#: Back-off between polls that failed with a transient error.
+POLL_ERROR_DELAY: Final = 1.0
+
+#: Largest image accepted from an image host, in bytes.
+MAX_IMAGE_BYTES: Final = 64 * 1024 * 1024
+#: Image downloads of one task run at most this many at once.
+MAX_CONCURRENT_DOWNLOADS: Final = 8
+
+# What `client.txt2img("a cat")` asks for when the caller says nothing else.
+DEFAULT_MODEL: Final = "sd_xl_base_1.0.safetensors"
+DEFAULT_WIDTH: Final = 1024
+DEFAULT_HEIGHT: Final = 1024
+DEFAULT_IMAGE_NUM: Final = 1
+DEFAULT_STEPS: Final = 20
+DEFAULT_GUIDANCE_SCALE: Final = 7.5
+DEFAULT_SAMPLER: Final = "Euler a"
+DEFAULT_SEED: Final = -1
+#: Models listed per page by `client.models()`.
+DEFAULT_MODELS_PAGE_SIZE: Final = 50
+
+USER_AGENT: Final = "ppio-txt2img-python"

@@ -1,0 +1,185 @@
+"""The SDK's exceptions: one tree, rooted at `PPIOError`.
+
+    PPIOError
+    ├── ValidationError (ValueError)        bad input, caught before any request is sent
+    ├── APIError                            the API or the network failed
+    │   ├── APIStatusError                  an HTTP error status: status_code, reason, message
+    │   │   ├── AuthenticationError         401 / 403
+    │   │   ├── NotFoundError               404 (a missing task: reason TASK_NOT_FOUND)
+    │   │   ├── RateLimitError              429
+    │   │   └── ServerError                 5xx
+    │   ├── APIConnectionError              no response: connect / read errors, per-request timeouts
+    │   └── APIResponseValidationError      a 2xx response whose body is not what the spec says
+    ├── TaskFailedError                     the task ended TASK_STATUS_FAILED: task_id, reason
+    ├── WaitTimeoutError (TimeoutError)     the call's deadline passed: task_id, last_status
+    └── ImageError                          an image could not be downloaded or decoded: task_id, index
+
+Every error that concerns a task carries its `task_id` (None when no task was created yet). An error
+raised by the POST that creates a task says in `outcome_unknown` whether a task may exist anyway: such
+a request is never resent, so as never to charge twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "AuthenticationError",
+    "ImageError",
+    "NotFoundError",
+    "PPIOError",
+    "RateLimitError",
+    "ServerError",
+    "TaskFailedError",
+    "ValidationError",
+    "WaitTimeoutError",
+]
+
+_OUTCOME_UNKNOWN = (
+    " The request may have reached the server, so a task may have been created and billed;"
+    " it was not resent. Check your task list before trying again."
+)
+
+
+class PPIOError(Exception):
+    """The root of every error this SDK raises."""
+
+    task_id: str | None = None
+
+
+class ValidationError(PPIOError, ValueError):
+    """An argument is outside what the API accepts. Raised before any request is sent.
+
+    `field` is the path in the request body (`request.loras[2].strength`), `value` the bad value and
+    `allowed` a description of what is allowed (`0 to 1`, `one of png, webp, jpeg`).
+    """
+
+    def __init__(self, field: str, value: object, allowed: str, problem: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        self.problem = problem or "is not allowed"
+        if problem == "is required":
+            super().__init__(f"{field} is required; allowed: {allowed}")
+            return
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field}: {shown} {self.problem}; allowed: {allowed}")
+
+
+class APIError(PPIOError):
+    """The API or the network failed."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, outcome_unknown: bool = False) -> None:
+        self.task_id = task_id
+        self.outcome_unknown = outcome_unknown
+        if outcome_unknown:
+            message += _OUTCOME_UNKNOWN
+        if task_id is not None:
+            message = f"{message} (task {task_id})"
+        super().__init__(message)
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status. `reason` and `message` come from its error body."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        reason: str | None,
+        message: str | None,
+        metadata: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        retry_after: float | None = None,
+        task_id: str | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.message = message
+        self.metadata = dict(metadata or {})
+        self.body = body
+        self.retry_after = retry_after
+        text = f"HTTP {status_code}"
+        if reason:
+            text += f" {reason}"
+        if message:
+            text += f": {message.strip()}"
+        super().__init__(text, task_id=task_id, outcome_unknown=outcome_unknown)
+
+
+class AuthenticationError(APIStatusError):
+    """401 or 403: the API key is missing, wrong, or not allowed to do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such task (reason `TASK_NOT_FOUND`) or no such API."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. Retried automatically up to `max_retries`; then raised."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the API failed or is overloaded."""
+
+
+class APIConnectionError(APIError):
+    """No response came back: the connection failed or dropped, or a request timed out."""
+
+
+class APIResponseValidationError(APIError):
+    """A successful response whose body does not match the spec."""
+
+    def __init__(self, message: str, *, status_code: int, body: bytes, task_id: str | None = None) -> None:
+        self.status_code = status_code
+        self.body = body
+        super().__init__(message, task_id=task_id)
+
+
+class TaskFailedError(PPIOError):
+    """The task ended with `TASK_STATUS_FAILED`; `reason` is the API's explanation."""
+
+    def __init__(self, task_id: str, reason: str) -> None:
+        self.task_id = task_id
+        self.reason = reason
+        super().__init__(f"task {task_id} failed: {reason or '(the API gave no reason)'}")
+
+
+class WaitTimeoutError(PPIOError, TimeoutError):
+    """The call's deadline passed. The task may still finish: resume with `client.wait(task_id)`."""
+
+    def __init__(self, task_id: str | None, last_status: str | None, timeout: float) -> None:
+        self.task_id = task_id
+        self.last_status = last_status
+        self.timeout = timeout
+        where = f"task {task_id}" if task_id else "submitting the task"
+        super().__init__(
+            f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'})"
+            + (f"; resume with client.wait({task_id!r})" if task_id else "")
+        )
+
+
+class ImageError(PPIOError):
+    """An image could not be downloaded, was too large, of the wrong format, or would not decode."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        index: int,
+        status_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.index = index
+        self.status_code = status_code
+        self.reason = reason
+        super().__init__(f"task {task_id}, image {index}: {message}")

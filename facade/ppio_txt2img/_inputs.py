@@ -1,0 +1,113 @@
+"""What a caller passes in: the typed option objects and the keyword options of `txt2img`.
+
+`loras`, `embeddings`, `hires_fix` and `refiner` accept these small objects or plain dicts; either way
+they are checked against the spec before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from ._results import Task
+
+__all__ = [
+    "Embedding",
+    "GenerateOptions",
+    "HiresFix",
+    "Lora",
+    "ProgressCallback",
+    "Refiner",
+    "RequestOptions",
+    "WaitOptions",
+    "to_plain",
+]
+
+ProgressCallback = Callable[["Task"], object]
+ImageType = Literal["png", "webp", "jpeg"]
+
+
+@dataclass(frozen=True)
+class Lora:
+    """A LoRA to apply: its `sd_name_in_api` and a strength (the spec gives the range)."""
+
+    model_name: str
+    strength: float
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A textual-inversion embedding, by its `sd_name_in_api`."""
+
+    model_name: str
+
+
+@dataclass(frozen=True)
+class HiresFix:
+    """Generate small, then upscale to `target_width` x `target_height`."""
+
+    target_width: int
+    target_height: int
+    strength: float
+    upscaler: str | None = None
+
+
+@dataclass(frozen=True)
+class Refiner:
+    """Hand over to the SDXL refiner at `switch_at` (0 disables it, 1 uses it fully)."""
+
+    switch_at: float
+
+
+def to_plain(value: object) -> Any:
+    """Option objects and mappings as plain JSON-ready dicts and lists; None-valued keys dropped."""
+    if isinstance(value, Lora | Embedding | HiresFix | Refiner):
+        return {k: v for k, v in asdict(value).items() if v is not None}
+    if isinstance(value, Mapping):
+        return {k: to_plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [to_plain(v) for v in value]
+    return value
+
+
+class RequestOptions(TypedDict, total=False):
+    """The options of a text-to-image request; each maps to the spec field of the same name.
+
+    Ranges and allowed values are the spec's (`openapi/ppio.yaml`); see the README for the defaults.
+    """
+
+    model_name: str
+    negative_prompt: str
+    width: int
+    height: int
+    image_num: int
+    steps: int
+    guidance_scale: float
+    sampler_name: str
+    seed: int
+    loras: Sequence[Lora | Mapping[str, Any]]
+    embeddings: Sequence[Embedding | Mapping[str, Any]]
+    hires_fix: HiresFix | Mapping[str, Any]
+    refiner: Refiner | Mapping[str, Any]
+    clip_skip: int
+    sd_vae: str
+    enable_transparent_background: bool
+    restore_faces: bool
+    # `extra`: about the output rather than the image.
+    response_image_type: ImageType
+    enable_nsfw_detection: bool
+    nsfw_detection_level: int
+    webhook_url: str
+
+
+class WaitOptions(TypedDict, total=False):
+    """How long to wait, and whom to tell about progress."""
+
+    timeout: float
+    on_progress: ProgressCallback
+
+
+class GenerateOptions(RequestOptions, WaitOptions, total=False):
+    """Everything `txt2img` accepts after the prompt."""

@@ -1,0 +1,135 @@
+"""When to poll next. Pure functions of what the server said so far; shared by sync and async.
+
+The server reports `eta` (seconds left) and `progress_percent` while a task runs. From them the
+schedule estimates when the task will finish and the earliest moment it plausibly could, sleeps until
+that earliest moment, and polls densely (every `POLL_FLOOR` seconds) only inside the short window
+around the expected finish. Each poll refreshes the estimate, so a long task costs a handful of polls
+and is still noticed within about `POLL_FLOOR` of finishing. How much the estimates can be trusted is
+learnt from how well successive ones agree.
+
+With neither eta nor progress (the docs' examples send `eta: 0`), the schedule uses a prior duration
+when the client has one (learnt from earlier tasks of the same size), else intervals that start at
+`POLL_BLIND_FIRST` and grow to `POLL_BLIND_CAP`: fewer polls than a fixed 0.5 s poller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ._constants import (
+    POLL_BLIND_CAP,
+    POLL_BLIND_FIRST,
+    POLL_BLIND_GROWTH,
+    POLL_CAP,
+    POLL_FLOOR,
+    POLL_JITTER,
+)
+
+__all__ = ["Estimate", "Observation", "estimate_finish", "next_poll_delay"]
+
+PROCESSING = "TASK_STATUS_PROCESSING"
+#: Until successive estimates show otherwise, assume an eta may be off by this fraction.
+_DEFAULT_ERROR = 0.2
+_MIN_ERROR = 0.03
+_MAX_ERROR = 0.5
+#: Added to every uncertainty window: network round trip and timer slack, in seconds.
+_SLACK = 0.03
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One poll's answer: when it arrived (client clock) and what it said."""
+
+    at: float
+    status: str
+    eta: float | None = None  # seconds left; None when the server gave none (or 0)
+    progress: float | None = None  # 0-100; None when the server gave none (or 0)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Expected finish time and the uncertainty (seconds either side), on the client clock."""
+
+    finish: float
+    error: float
+
+
+def _raw_estimate(history: Sequence[Observation], i: int) -> tuple[float, float] | None:
+    """Expected finish from observation i alone (and those before it): (finish, remaining)."""
+    obs = history[i]
+    # Progress: rate from the first processing observation with progress to this one.
+    progress = obs.progress
+    if progress is not None and obs.status == PROCESSING and progress < 100:
+        first = next((o for o in history[:i] if o.status == PROCESSING and o.progress is not None), None)
+        if (
+            first is not None
+            and first.progress is not None
+            and progress > first.progress
+            and obs.at > first.at
+        ):
+            rate = (progress - first.progress) / (obs.at - first.at)
+            remaining = (100 - progress) / rate
+            return obs.at + remaining, remaining
+    if obs.eta is not None and obs.eta > 0:
+        return obs.at + obs.eta, obs.eta
+    return None
+
+
+def estimate_finish(history: Sequence[Observation]) -> Estimate | None:
+    """Best estimate of when the task finishes, with an uncertainty learnt from past estimates."""
+    if not history:
+        return None
+    latest = _raw_estimate(history, len(history) - 1)
+    if latest is None:
+        return None
+    finish, remaining = latest
+    # How far did earlier estimates miss this one, relative to the time they had left?
+    misses = []
+    for i in range(max(0, len(history) - 6), len(history) - 1):
+        earlier = _raw_estimate(history, i)
+        if earlier is not None and earlier[1] > 0:
+            misses.append(abs(earlier[0] - finish) / earlier[1])
+    rel = _DEFAULT_ERROR if not misses else min(_MAX_ERROR, max(_MIN_ERROR, 1.5 * max(misses)))
+    return Estimate(finish=finish, error=rel * remaining + _SLACK)
+
+
+def next_poll_delay(
+    history: Sequence[Observation],
+    *,
+    now: float,
+    submitted_at: float,
+    prior_duration: float | None = None,
+    jitter: float = 0.0,
+) -> float:
+    """Seconds to sleep before the next poll.
+
+    `jitter` is a random number in [0, 1); it only ever shortens the delay (by up to `POLL_JITTER`),
+    so that many clients spread out without ever sleeping past the expected finish.
+    """
+    estimate = estimate_finish(history)
+    if estimate is not None:
+        earliest = estimate.finish - estimate.error
+        if earliest - now > POLL_FLOOR:
+            delay = min(POLL_CAP, earliest - now)
+        else:
+            # Inside the window: poll densely; if the task is overdue, back off gently.
+            overdue = max(0.0, now - (estimate.finish + estimate.error))
+            delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
+    else:
+        delay = _blind_delay(history, now=now, submitted_at=submitted_at, prior_duration=prior_duration)
+    return max(POLL_FLOOR, delay * (1 - POLL_JITTER * jitter))
+
+
+def _blind_delay(
+    history: Sequence[Observation], *, now: float, submitted_at: float, prior_duration: float | None
+) -> float:
+    """No eta or progress to go on: use the prior duration if any, else growing intervals."""
+    if prior_duration is not None and prior_duration > 0:
+        earliest = submitted_at + (1 - _DEFAULT_ERROR) * prior_duration
+        if earliest - now > POLL_FLOOR:
+            return min(POLL_CAP, earliest - now)
+        overdue = max(0.0, now - (submitted_at + prior_duration))
+        return min(POLL_BLIND_CAP, max(POLL_FLOOR, 0.05 * prior_duration) + 0.25 * overdue)
+    polls = len(history)
+    return min(POLL_BLIND_CAP, POLL_BLIND_FIRST * POLL_BLIND_GROWTH**polls)

@@ -1,0 +1,159 @@
+"""What calls return: tasks, generated images, generations and models. Plain, immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+__all__ = [
+    "GeneratedImage",
+    "Generation",
+    "ImageRef",
+    "Model",
+    "NsfwResult",
+    "SubmittedTask",
+    "Task",
+    "TaskStatus",
+]
+
+
+class TaskStatus(StrEnum):
+    """The documented task statuses. `Task.status` is a plain string: a status the server adds later
+    comes through as it is (and is treated as not finished)."""
+
+    QUEUED = "TASK_STATUS_QUEUED"
+    PROCESSING = "TASK_STATUS_PROCESSING"
+    SUCCEED = "TASK_STATUS_SUCCEED"
+    FAILED = "TASK_STATUS_FAILED"
+
+
+@dataclass(frozen=True)
+class NsfwResult:
+    """The NSFW check of one image; both fields None when the API sent `{}`."""
+
+    valid: bool | None
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """Where a finished image can be fetched, and until when."""
+
+    url: str = field(repr=False)
+    image_type: str | None
+    expires_at: datetime | None
+    nsfw: NsfwResult | None = None
+
+
+@dataclass(frozen=True)
+class SubmittedTask:
+    """A task that was created; pass `id` to `client.wait()` or `client.get_task()`."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task as the API reported it at one moment."""
+
+    id: str
+    status: str
+    progress: float | None = None
+    eta: float | None = None
+    reason: str | None = None
+    task_type: str | None = None
+    seed: int | None = None
+    images: tuple[ImageRef, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        """Succeeded or failed (an unknown status is not done)."""
+        return self.status in (TaskStatus.SUCCEED, TaskStatus.FAILED)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == TaskStatus.SUCCEED
+
+    @property
+    def failed(self) -> bool:
+        return self.status == TaskStatus.FAILED
+
+
+@dataclass(frozen=True, repr=False)
+class GeneratedImage:
+    """One downloaded, decoded image. `data` holds the file's bytes exactly as served."""
+
+    task_id: str
+    index: int
+    data: bytes
+    format: str
+    size: tuple[int, int]
+    mode: str
+    url: str
+    expires_at: datetime | None
+    nsfw: NsfwResult | None = None
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    def save(self, path: str | PathLike[str]) -> Path:
+        """Write the image's bytes to `path` (a directory gets `<task_id>-<index>.<format>`)."""
+        target = Path(path)
+        if target.is_dir():
+            target = target / f"{self.task_id}-{self.index}.{'jpg' if self.format == 'jpeg' else self.format}"
+        target.write_bytes(self.data)
+        return target
+
+    def to_pil(self) -> PILImage:
+        """The image as a Pillow `Image` (decoded on each call)."""
+        from io import BytesIO
+
+        from PIL import Image
+
+        image = Image.open(BytesIO(self.data))
+        image.load()
+        return image
+
+    def __repr__(self) -> str:
+        return (
+            f"GeneratedImage(task_id={self.task_id!r}, index={self.index}, format={self.format!r}, "
+            f"size={self.size}, mode={self.mode!r}, bytes={len(self.data)})"
+        )
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The result of `txt2img()` or `wait()`: the images in the API's order, none dropped."""
+
+    task_id: str
+    seed: int | None
+    images: tuple[GeneratedImage, ...]
+    task: Task
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model of the catalogue. `sd_name` is what `model_name=` takes (PPIO calls it `model_name`)."""
+
+    id: int | None
+    name: str | None
+    sd_name: str | None
+    sd_name_in_api: str | None
+    type: str | None
+    is_sdxl: bool | None
+    base_model: str | None
+    status: int | None
+    tags: tuple[Any, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

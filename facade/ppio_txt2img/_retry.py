@@ -1,0 +1,115 @@
+"""When to retry a request, and how long to wait first. Pure functions, shared by sync and async.
+
+GETs (task result, model list, image downloads) are idempotent: retried on connection errors, 429 and
+5xx. The POST that creates a task is resent only when the failure proves no task was created: the
+connection was never made, or the server said 429 (rate limited requests create nothing). Any other
+failure of the POST leaves the outcome unknown, and resending could charge the user twice.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from enum import Enum
+
+import httpx
+
+from ._constants import RETRY_AFTER_CAP, RETRY_BASE_DELAY, RETRY_MAX_DELAY
+
+__all__ = [
+    "Failure",
+    "backoff_delay",
+    "classify_exception",
+    "classify_status",
+    "parse_retry_after",
+    "retry_delay",
+]
+
+
+class Failure(Enum):
+    """What went wrong with one attempt, as far as retrying is concerned."""
+
+    NOT_SENT = "not_sent"  # the connection was never made: nothing reached the server
+    NO_RESPONSE = "no_response"  # sent (perhaps in part), but no response came back
+    RATE_LIMITED = "rate_limited"  # 429: the server refused the request and did nothing
+    SERVER_ERROR = "server_error"  # 5xx: the server may or may not have acted
+    FINAL = "final"  # anything else (4xx): retrying cannot help
+
+
+# Transport errors raised before any byte of the request left the machine.
+_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def classify_exception(exc: BaseException) -> Failure:
+    """Classify a transport error from httpx."""
+    if isinstance(exc, _NOT_SENT_ERRORS):
+        return Failure.NOT_SENT
+    if isinstance(exc, httpx.TransportError):
+        return Failure.NO_RESPONSE
+    return Failure.FINAL
+
+
+def classify_status(status_code: int) -> Failure | None:
+    """Classify an HTTP status; None for a success."""
+    if status_code < 400:
+        return None
+    if status_code == 429:
+        return Failure.RATE_LIMITED
+    if status_code >= 500 or status_code == 408:
+        return Failure.SERVER_ERROR
+    return Failure.FINAL
+
+
+def is_retryable(failure: Failure, *, idempotent: bool) -> bool:
+    """Whether a request that failed this way may be sent again."""
+    if failure in (Failure.NOT_SENT, Failure.RATE_LIMITED):
+        return True
+    if failure in (Failure.NO_RESPONSE, Failure.SERVER_ERROR):
+        return idempotent
+    return False
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date); None if absent or bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = float(when.timestamp()) - now()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: `base * 2**attempt`, capped, times a factor in [0.5, 1)."""
+    return min(RETRY_MAX_DELAY, RETRY_BASE_DELAY * 2.0**attempt) * (0.5 + rng() / 2)
+
+
+def retry_delay(
+    failure: Failure,
+    *,
+    attempt: int,
+    max_retries: int,
+    idempotent: bool,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+) -> float | None:
+    """Seconds to wait before attempt `attempt + 1`, or None if the request must not be retried.
+
+    `attempt` counts from 0 (the first try). A server's `Retry-After` wins over the backoff (capped at
+    `RETRY_AFTER_CAP`, so that a hostile or broken header cannot stall the client).
+    """
+    if attempt >= max_retries or not is_retryable(failure, idempotent=idempotent):
+        return None
+    if retry_after is not None:
+        return min(retry_after, RETRY_AFTER_CAP)
+    return backoff_delay(attempt, rng)

@@ -1,0 +1,54 @@
+"""The OpenAPI spec, as shipped inside the generated package (`ppio_api/openapi.json`).
+
+`make generate` writes that JSON copy of `openapi/ppio.yaml` next to the generated code, so the limits,
+enums and required fields the facade enforces are always those of the spec it was generated from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+Spec = Mapping[str, Any]
+Schema = Mapping[str, Any]
+
+
+@cache
+def load_spec() -> Spec:
+    """The spec the installed `ppio_api` was generated from (read once, on first use)."""
+    text = resources.files("ppio_api").joinpath("openapi.json").read_text(encoding="utf-8")
+    return cast(Spec, json.loads(text))
+
+
+def resolve(spec: Spec, schema: Schema) -> Schema:
+    """Follow `$ref`s (local ones only); sibling keywords of a `$ref` override the target's."""
+    seen: set[str] = set()
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        if not isinstance(ref, str) or not ref.startswith("#/") or ref in seen:
+            raise ValueError(f"unsupported or circular $ref {ref!r} in the spec")
+        seen.add(ref)
+        target: Any = spec
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = {**target, **siblings}
+    return schema
+
+
+def component(spec: Spec, name: str) -> Schema:
+    """A named schema of `components.schemas`, resolved."""
+    return resolve(spec, {"$ref": f"#/components/schemas/{name}"})
+
+
+def query_parameters(spec: Spec, path: str, method: str = "get") -> dict[str, Schema]:
+    """The query parameters of an operation: name -> resolved schema."""
+    operation = spec["paths"][path][method]
+    return {
+        p["name"]: resolve(spec, p.get("schema", {}))
+        for p in (resolve(spec, raw) for raw in operation.get("parameters", []))
+        if p.get("in") == "query"
+    }

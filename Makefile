@@ -43,9 +43,10 @@ $(INSTALLED): pyproject.toml
 	@$(PY) -c 'import ppio_api, ppio_txt2img, openapi_python_client, schemathesis'
 	@touch $@
 
+# Exactly the versions in package-lock.json; none of them needs an install script.
 $(NODE_INSTALLED): package.json package-lock.json
 	@echo "installing the pinned Node tools (npm ci) ..."
-	@npm ci --no-audit --no-fund --loglevel=error
+	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
 install: $(INSTALLED) $(NODE_INSTALLED)
@@ -72,9 +73,14 @@ check-generated: $(INSTALLED)
 	echo "generated/ matches the spec."
 
 # --- lint and types ----------------------------------------------------------------------------------
+# Node tools run from node_modules/.bin (what `npx --no-install` would run, without npm's warnings).
+# Redocly: no telemetry and no update check (both go to the network), and its boxed "Node.js 20
+# support is ending" notice, printed on every run under Node 20, is dropped with the blank lines.
 lint-spec: $(INSTALLED) $(NODE_INSTALLED)
 	@$(BIN)/openapi-spec-validator $(SPEC)
-	@npx --no-install redocly lint --config openapi/redocly.yaml --format=stylish $(SPEC)
+	@REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true REDOCLY_SUPPRESS_NOTIFICATIONS=true \
+	  node_modules/.bin/redocly lint --config openapi/redocly.yaml --format=stylish $(SPEC) 2>&1 \
+	  | sed -e '/╔/,/╚/d' -e '/^ *$$/d'
 
 lint-py: $(INSTALLED)
 	@$(BIN)/ruff check $(PY_SOURCES)
@@ -87,13 +93,16 @@ typecheck: $(INSTALLED)
 lint: lint-spec lint-py typecheck
 
 # --- another language from the same spec ----------------------------------------------------------
+# Defaults do not make a property required (they would in request bodies); written to stdout, which
+# is the tool's only quiet mode.
 client-ts: $(NODE_INSTALLED)
 	@mkdir -p build/ts
-	@npx --no-install openapi-typescript $(SPEC) --output build/ts/schema.d.ts --silent
+	@node_modules/.bin/openapi-typescript $(SPEC) --default-non-nullable=false > build/ts/schema.d.ts.tmp
+	@mv build/ts/schema.d.ts.tmp build/ts/schema.d.ts
 	@echo "TypeScript client types written to build/ts/schema.d.ts"
 
 check-ts: client-ts
-	@npx --no-install tsc --strict -p clients/ts/tsconfig.json
+	@node_modules/.bin/tsc --strict -p clients/ts/tsconfig.json
 	@echo "TypeScript client compiles with tsc --strict."
 
 # --- tests -------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,8 @@ def generate(spec: Path, config: Path, templates: Path, scratch: Path) -> Path:
     (out / "py.typed").write_text("")
     with spec.open(encoding="utf-8") as fh:
         document = yaml.safe_load(fh)
-    (out / "openapi.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    (out / "openapi.json").write_text(text, encoding="utf-8")
     return out
 
 

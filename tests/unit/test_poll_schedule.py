@@ -1,0 +1,153 @@
+"""The adaptive poll schedule (`_polling.py`), pure and through a scripted 10 s task."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import ppio_txt2img as ppio
+import pytest
+from ppio_txt2img._constants import POLL_BLIND_CAP, POLL_CAP, POLL_FLOOR
+from ppio_txt2img._polling import Observation, estimate_finish, next_poll_delay
+
+QUEUED, PROCESSING = "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING"
+
+
+def test_an_eta_puts_the_next_poll_just_before_the_expected_finish() -> None:
+    history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
+    delay = next_poll_delay(history, now=0.0, submitted_at=0.0)
+    assert 2.5 < delay < 4.0  # sleeps through most of the wait, never past the finish
+
+
+def test_near_the_finish_the_schedule_is_dense_but_not_below_the_floor() -> None:
+    history = [Observation(at=0.0, status=PROCESSING, eta=0.05)]
+    assert next_poll_delay(history, now=0.0, submitted_at=0.0) == POLL_FLOOR
+
+
+def test_long_etas_are_capped() -> None:
+    history = [Observation(at=0.0, status=QUEUED, eta=600.0)]
+    assert next_poll_delay(history, now=0.0, submitted_at=0.0) == POLL_CAP
+
+
+def test_progress_gives_a_finish_estimate_without_eta() -> None:
+    history = [
+        Observation(at=1.0, status=PROCESSING, progress=10.0),
+        Observation(at=2.0, status=PROCESSING, progress=20.0),
+    ]
+    estimate = estimate_finish(history)
+    assert estimate is not None
+    assert estimate.finish == pytest.approx(10.0)
+
+
+def test_consistent_estimates_shrink_the_uncertainty() -> None:
+    first = [Observation(at=0.0, status=PROCESSING, eta=10.0)]
+    consistent = [*first, Observation(at=5.0, status=PROCESSING, eta=5.0)]
+    noisy = [*first, Observation(at=5.0, status=PROCESSING, eta=7.0)]
+    e_consistent, e_noisy = estimate_finish(consistent), estimate_finish(noisy)
+    assert e_consistent is not None
+    assert e_noisy is not None
+    assert e_consistent.error < e_noisy.error
+
+
+def test_an_overdue_task_is_polled_less_and_less_often() -> None:
+    history = [Observation(at=0.0, status=PROCESSING, eta=1.0)]
+    soon = next_poll_delay(history, now=1.5, submitted_at=0.0)
+    later = next_poll_delay(history, now=10.0, submitted_at=0.0)
+    assert POLL_FLOOR <= soon < later <= POLL_CAP
+
+
+def test_without_eta_or_progress_intervals_grow_from_the_first_to_the_cap() -> None:
+    delays = []
+    history: list[Observation] = []
+    for i in range(12):
+        delays.append(next_poll_delay(history, now=float(i), submitted_at=0.0))
+        history.append(Observation(at=float(i), status=QUEUED))
+    assert delays == sorted(delays)
+    assert delays[0] > 0.5  # already sparser than a fixed 0.5 s poller
+    assert delays[-1] == POLL_BLIND_CAP
+
+
+def test_jitter_only_shortens_the_delay() -> None:
+    history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
+    plain = next_poll_delay(history, now=0.0, submitted_at=0.0, jitter=0.0)
+    jittered = next_poll_delay(history, now=0.0, submitted_at=0.0, jitter=0.99)
+    assert POLL_FLOOR <= jittered < plain
+
+
+# ----------------------------------------------------------- a scripted 10 s task, injected clock
+RTT = 0.03  # every request costs this much (fake) time
+
+
+class ScriptedTask:
+    """Queued for 1 s, then processing with exact eta and linear progress; done at `finish` seconds."""
+
+    def __init__(self, clock: list[float], finish: float) -> None:
+        self.clock = clock
+        self.finish = finish
+        self.polls = 0
+        self.detected_at: float | None = None
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.clock[0] += RTT
+        now = self.clock[0]
+        if request.url.path == "/v3/async/txt2img":
+            self.clock[0] = 0.0  # the task's life starts at submission
+            return httpx.Response(200, json={"task_id": "t-10s"})
+        self.polls += 1
+        task: dict[str, object] = {"task_id": "t-10s", "reason": "", "task_type": "TXT_TO_IMG"}
+        if now >= self.finish:
+            self.detected_at = now
+            task.update(status="TASK_STATUS_SUCCEED", eta=0, progress_percent=0)
+            return httpx.Response(200, json={"task": task, "images": []})
+        if now < 1.0:
+            task.update(status=QUEUED, eta=round(self.finish - now, 3), progress_percent=0)
+        else:
+            done = (now - 1.0) / (self.finish - 1.0) * 100
+            task.update(status=PROCESSING, eta=round(self.finish - now, 3), progress_percent=round(done, 1))
+        return httpx.Response(200, content=json.dumps({"task": task, "images": []}))
+
+
+def run_adaptive(finish: float) -> ScriptedTask:
+    clock = [0.0]
+    script = ScriptedTask(clock, finish)
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    http = httpx.Client(transport=httpx.MockTransport(script.handler))
+    client = ppio.Client(
+        "key", base_url="https://api.test", http_client=http, clock=lambda: clock[0], sleep=sleep
+    )
+    with http:
+        generation = client.txt2img("a fox", timeout=60)
+    assert generation.images == ()
+    return script
+
+
+def run_fixed(finish: float, interval: float = 0.5) -> ScriptedTask:
+    """The official SDK's schedule: poll every 0.5 s until done."""
+    clock = [0.0]
+    script = ScriptedTask(clock, finish)
+    script.handler(httpx.Request("POST", "https://api.test/v3/async/txt2img"))
+    while script.detected_at is None:
+        clock[0] += interval
+        script.handler(httpx.Request("GET", "https://api.test/v3/async/task-result"))
+    return script
+
+
+def test_a_10s_task_is_detected_sooner_than_fixed_half_second_polling_with_under_half_the_polls() -> None:
+    # Several finish times, so that no single lucky alignment of the fixed 0.5 s grid decides.
+    finishes = [10.0 + k * 0.07 for k in range(8)]
+    adaptive_delays, fixed_delays = [], []
+    for finish in finishes:
+        adaptive, fixed = run_adaptive(finish), run_fixed(finish)
+        assert adaptive.detected_at is not None
+        assert fixed.detected_at is not None
+        assert adaptive.polls < fixed.polls / 2, (finish, adaptive.polls, fixed.polls)
+        adaptive_delays.append(adaptive.detected_at - finish)
+        fixed_delays.append(fixed.detected_at - finish)
+    assert max(adaptive_delays) <= POLL_FLOOR + 2 * RTT, adaptive_delays
+    assert sum(adaptive_delays) / len(finishes) < sum(fixed_delays) / len(finishes), (
+        adaptive_delays,
+        fixed_delays,
+    )

@@ -1,0 +1,101 @@
+"""The retry policy (`_retry.py`): pure decisions, no I/O."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+from ppio_txt2img._constants import RETRY_AFTER_CAP, RETRY_MAX_DELAY
+from ppio_txt2img._retry import (
+    Failure,
+    backoff_delay,
+    classify_exception,
+    classify_status,
+    parse_retry_after,
+    retry_delay,
+)
+
+REQ = httpx.Request("GET", "https://api.test/")
+
+
+@pytest.mark.parametrize(
+    ("exc", "failure"),
+    [
+        (httpx.ConnectError("refused", request=REQ), Failure.NOT_SENT),
+        (httpx.ConnectTimeout("slow", request=REQ), Failure.NOT_SENT),
+        (httpx.PoolTimeout("pool", request=REQ), Failure.NOT_SENT),
+        (httpx.ReadError("reset", request=REQ), Failure.NO_RESPONSE),
+        (httpx.ReadTimeout("slow", request=REQ), Failure.NO_RESPONSE),
+        (httpx.RemoteProtocolError("dropped", request=REQ), Failure.NO_RESPONSE),
+        (httpx.WriteError("half sent", request=REQ), Failure.NO_RESPONSE),
+        (ValueError("not transport"), Failure.FINAL),
+    ],
+)
+def test_transport_errors_are_classified_by_whether_the_request_left(
+    exc: Exception, failure: Failure
+) -> None:
+    assert classify_exception(exc) is failure
+
+
+@pytest.mark.parametrize(
+    ("status", "failure"),
+    [(200, None), (204, None), (400, Failure.FINAL), (401, Failure.FINAL), (404, Failure.FINAL),
+     (408, Failure.SERVER_ERROR), (429, Failure.RATE_LIMITED), (500, Failure.SERVER_ERROR),
+     (502, Failure.SERVER_ERROR), (503, Failure.SERVER_ERROR), (520, Failure.SERVER_ERROR)],
+)  # fmt: skip
+def test_statuses_are_classified(status: int, failure: Failure | None) -> None:
+    assert classify_status(status) is failure
+
+
+@pytest.mark.parametrize("failure", list(Failure))
+def test_gets_retry_everything_transient(failure: Failure) -> None:
+    delay = retry_delay(failure, attempt=0, max_retries=2, idempotent=True, rng=lambda: 0.0)
+    assert (delay is not None) == (failure is not Failure.FINAL)
+
+
+@pytest.mark.parametrize(
+    ("failure", "resent"),
+    [
+        (Failure.NOT_SENT, True),  # nothing reached the server
+        (Failure.RATE_LIMITED, True),  # a 429 creates no task
+        (Failure.NO_RESPONSE, False),  # the server may have created the task
+        (Failure.SERVER_ERROR, False),  # ditto
+        (Failure.FINAL, False),
+    ],
+)
+def test_the_post_is_resent_only_when_no_task_can_exist(failure: Failure, resent: bool) -> None:
+    delay = retry_delay(failure, attempt=0, max_retries=5, idempotent=False, rng=lambda: 0.0)
+    assert (delay is not None) is resent
+
+
+def test_retries_stop_at_max_retries() -> None:
+    assert retry_delay(Failure.SERVER_ERROR, attempt=1, max_retries=2, idempotent=True) is not None
+    assert retry_delay(Failure.SERVER_ERROR, attempt=2, max_retries=2, idempotent=True) is None
+    assert retry_delay(Failure.NOT_SENT, attempt=0, max_retries=0, idempotent=True) is None
+
+
+def test_retry_after_wins_over_backoff_but_is_capped() -> None:
+    assert retry_delay(Failure.RATE_LIMITED, attempt=0, max_retries=2, idempotent=True, retry_after=7) == 7
+    huge = retry_delay(Failure.RATE_LIMITED, attempt=0, max_retries=2, idempotent=True, retry_after=1e6)
+    assert huge == RETRY_AFTER_CAP
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    low = [backoff_delay(a, rng=lambda: 0.0) for a in range(8)]
+    high = [backoff_delay(a, rng=lambda: 0.999) for a in range(8)]
+    assert low[1] == 2 * low[0]
+    assert low[2] == 2 * low[1]
+    assert all(lo < hi for lo, hi in zip(low, high, strict=True))
+    assert max(high) <= RETRY_MAX_DELAY
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after("-4") == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    date = email.utils.formatdate(1_000_010.0, usegmt=True)
+    assert parse_retry_after(date, now=lambda: 1_000_000.0) == pytest.approx(10.0)

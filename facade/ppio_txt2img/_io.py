@@ -16,11 +16,9 @@ so the sync and async clients cannot drift apart.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -225,6 +223,8 @@ def _gather_sync(
 
     if len(flows) <= 1:
         return _first_error([one(f) for f in flows])
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_DOWNLOADS, len(flows))) as pool:
         return _first_error(list(pool.map(one, flows)))
 
@@ -257,7 +257,7 @@ async def run_async(
                 value = await anyio.to_thread.run_sync(action.fn)
             else:
                 outcome = action.callback(action.arg)
-                if inspect.isawaitable(outcome):
+                if isinstance(outcome, Awaitable):
                     await outcome
         except BaseException as exc:
             error = exc

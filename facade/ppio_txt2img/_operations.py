@@ -11,27 +11,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, Protocol, TypeVar
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from ppio_api import Client as _GeneratedClient
-from ppio_api.api.models import list_models
-from ppio_api.api.tasks import get_task_result
-from ppio_api.api.txt2img import create_txt2img_task
-from ppio_api.models import (
-    CreateTaskResponse,
-    ErrorBody,
-    ModelListResponse,
-    ModelSource,
-    ModelType,
-    ModelVisibility,
-    TaskResultResponse,
-    Txt2ImgBody,
-)
-from ppio_api.models import Model as _ApiModel
-from ppio_api.types import Unset
 
 from ._errors import (
     APIConnectionError,
@@ -59,6 +43,11 @@ from ._retry import (
     retry_delay,
 )
 
+if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
+    from ppio_api import Client as _GeneratedClient
+    from ppio_api.models import Model as _ApiModel
+    from ppio_api.models import TaskResultResponse
+
 __all__ = [
     "Deadline",
     "Settings",
@@ -72,8 +61,15 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Parses responses only (never sends): raise_on_unexpected_status turns undocumented statuses into errors.
-_PARSER = _GeneratedClient(base_url="", raise_on_unexpected_status=True)
+
+@cache
+def _parser() -> _GeneratedClient:
+    """Parses responses only (never sends); undocumented statuses raise instead of parsing to None."""
+    from ppio_api import Client
+
+    return Client(base_url="", raise_on_unexpected_status=True)
+
+
 #: Seconds kept in hand for a last poll when the deadline is near.
 _LAST_LOOK = 0.25
 
@@ -227,6 +223,8 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 
 def status_error(reply: Reply, *, task_id: str | None, outcome_unknown: bool = False) -> APIStatusError:
     """The typed error for an error reply; the body is read leniently (an HTML page still works)."""
+    from ppio_api.models import ErrorBody
+
     reason = message = None
     metadata: dict[str, str] = {}
     try:
@@ -234,10 +232,12 @@ def status_error(reply: Reply, *, task_id: str | None, outcome_unknown: bool = F
     except Exception:
         parsed = None
     if parsed is not None:
-        reason = None if isinstance(parsed.reason, Unset) else str(parsed.reason)
-        message = None if isinstance(parsed.message, Unset) else str(parsed.message)
-        if not isinstance(parsed.metadata, Unset):
-            metadata = {str(k): str(v) for k, v in parsed.metadata.additional_properties.items()}
+        reason, message = _value(parsed.reason), _value(parsed.message)
+        reason = None if reason is None else str(reason)
+        message = None if message is None else str(message)
+        raw_metadata = _value(parsed.metadata)
+        if raw_metadata is not None:
+            metadata = {str(k): str(v) for k, v in raw_metadata.additional_properties.items()}
     status = reply.status_code
     kind = _STATUS_ERRORS.get(status, ServerError if status >= 500 else APIStatusError)
     if kind is NotFoundError and task_id is not None and not message:
@@ -287,7 +287,7 @@ def api_call(
         unknown = not idempotent and classify_status(reply.status_code) is Failure.SERVER_ERROR
         raise status_error(reply, task_id=task_id, outcome_unknown=unknown)
     try:
-        parsed = parse(client=_PARSER, response=reply.to_httpx()).parsed
+        parsed = parse(client=_parser(), response=reply.to_httpx()).parsed
     except Exception as exc:
         raise APIResponseValidationError(
             f"{path}: the response does not match the spec: {type(exc).__name__}: {exc}",
@@ -295,7 +295,7 @@ def api_call(
             body=reply.content,
             task_id=task_id,
         ) from exc
-    if parsed is None or isinstance(parsed, ErrorBody):
+    if parsed is None or type(parsed).__name__ == "ErrorBody":
         raise APIResponseValidationError(
             f"{path}: unexpected response body",
             status_code=reply.status_code,
@@ -310,6 +310,9 @@ def submit_flow(
     settings: Settings, deadline: Deadline, tracker: Tracker, body: Mapping[str, Any]
 ) -> Flow[str]:
     """Create the task (the POST is resent only when no task can have been created)."""
+    from ppio_api.api.txt2img import create_txt2img_task
+    from ppio_api.models import CreateTaskResponse, Txt2ImgBody
+
     tracker.last_status = "submitting"
     created: CreateTaskResponse = yield from api_call(
         settings,
@@ -323,6 +326,9 @@ def submit_flow(
 
 
 def _value(value: object) -> Any:
+    """None for the generated layer's UNSET marker, else the value."""
+    from ppio_api.types import Unset
+
     return None if isinstance(value, Unset) else value
 
 
@@ -362,6 +368,8 @@ def task_from_result(result: TaskResultResponse, received_at: datetime) -> Task:
 
 def get_task_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[Task]:
     """One look at the task."""
+    from ppio_api.api.tasks import get_task_result
+
     result: TaskResultResponse = yield from api_call(
         settings,
         deadline,
@@ -549,6 +557,9 @@ def models_page_flow(
     settings: Settings, deadline: Deadline, query: Mapping[str, Any], cursor: str | None
 ) -> Flow[tuple[list[Model], str | None]]:
     """One page of `GET /v3/model` (query already validated): the models and the next cursor, if any."""
+    from ppio_api.api.models import list_models
+    from ppio_api.models import ModelListResponse, ModelSource, ModelType, ModelVisibility
+
     converters: dict[str, Callable[[Any], Any]] = {
         "filter.visibility": ModelVisibility,
         "filter.source": ModelSource,

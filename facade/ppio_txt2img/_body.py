@@ -40,6 +40,9 @@ def split_options(options: Mapping[str, Any], *, allow_wait: bool) -> tuple[dict
             raise ValidationError(
                 name, options[name], "one of " + ", ".join(sorted(known)), "is not a known option"
             )
+    callback = options.get("on_progress")
+    if callback is not None and not callable(callback):
+        raise ValidationError("on_progress", callback, "a callable taking a Task", "is not callable")
     request = {k: v for k, v in options.items() if k not in _WAIT_KEYS}
     wait: WaitOptions = {k: v for k, v in options.items() if k in _WAIT_KEYS}  # type: ignore[assignment]
     return request, wait

@@ -72,10 +72,12 @@ class Progress:
         self.quiet = quiet
         self.task_id: str | None = None
         self._drawn = False
+        self._last: Task | None = None
 
     def __call__(self, task: Task) -> None:
         first = self.task_id is None
         self.task_id = task.id
+        self._last = task
         if self.quiet:
             return
         if self.live:
@@ -98,17 +100,17 @@ class Progress:
             line += f": downloading {_images(len(task.images))}"
         return line
 
-    def _bar_line(self, task: Task) -> str:
+    def _bar_line(self, task: Task, label: str | None = None) -> str:
         percent = _percent(task)
         filled = round(_BAR_WIDTH * (percent or 0) / 100)
         bar = "[" + "#" * filled + "-" * (_BAR_WIDTH - filled) + "]"
         shown = f"{percent:3d}%" if percent is not None else "   -"
-        label = "downloading" if task.succeeded else status_label(task.status)
+        label = label or ("downloading" if task.succeeded else status_label(task.status))
         eta = format_eta(task.eta) if not task.done else None
         line = f"{bar} {shown}  {label:<11}"
         if eta:
             line += f"  eta {eta}"
-        return f"{line}  task {task.id}"
+        return f"{line}  task {task.id[:8]}"
 
     def _draw(self, line: str) -> None:
         columns = shutil.get_terminal_size((80, 24)).columns
@@ -119,6 +121,12 @@ class Progress:
     def _print(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
+
+    def done(self) -> None:
+        """The images are in: the live bar says so, then ends its line."""
+        if self._drawn and self._last is not None:
+            self._draw(self._bar_line(self._last, "done"))
+        self.finish()
 
     def finish(self) -> None:
         """End the live line (if one was drawn) so what follows starts on a fresh line."""

@@ -96,6 +96,8 @@ class _BaseClient:
             raise PPIOError(f"no API key: pass api_key=... or set the {C.ENV_API_KEY} environment variable")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError("max_retries", max_retries, "an integer >= 0", "is not valid")
+        if isinstance(max_image_bytes, bool) or not isinstance(max_image_bytes, int) or max_image_bytes < 1:
+            raise ValidationError("max_image_bytes", max_image_bytes, "an integer >= 1", "is not valid")
         url = (base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL).rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise ValidationError("base_url", url, "an http:// or https:// URL", "is not a URL")

@@ -137,10 +137,18 @@ class APIConnectionError(APIError):
 class APIResponseValidationError(APIError):
     """A successful response whose body does not match the spec."""
 
-    def __init__(self, message: str, *, status_code: int, body: bytes, task_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: bytes,
+        task_id: str | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         self.status_code = status_code
         self.body = body
-        super().__init__(message, task_id=task_id)
+        super().__init__(message, task_id=task_id, outcome_unknown=outcome_unknown)
 
 
 class TaskFailedError(PPIOError):
@@ -153,16 +161,24 @@ class TaskFailedError(PPIOError):
 
 
 class WaitTimeoutError(PPIOError, TimeoutError):
-    """The call's deadline passed. The task may still finish: resume with `client.wait(task_id)`."""
+    """The call's deadline passed. The task may still finish: resume with `client.wait(task_id)`.
 
-    def __init__(self, task_id: str | None, last_status: str | None, timeout: float) -> None:
+    `outcome_unknown` is True when the deadline passed while the POST that creates the task was awaiting
+    its answer: a task may exist although no id came back.
+    """
+
+    def __init__(
+        self, task_id: str | None, last_status: str | None, timeout: float, *, outcome_unknown: bool = False
+    ) -> None:
         self.task_id = task_id
         self.last_status = last_status
         self.timeout = timeout
+        self.outcome_unknown = outcome_unknown
         where = f"task {task_id}" if task_id else "submitting the task"
         super().__init__(
             f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'})"
             + (f"; resume with client.wait({task_id!r})" if task_id else "")
+            + (_OUTCOME_UNKNOWN if outcome_unknown else "")
         )
 
 

@@ -141,7 +141,9 @@ def _over(limit: int | None, size: int) -> None:
 def _send_sync(client: httpx.Client, action: Send) -> Reply:
     started = time.monotonic()
     try:
-        response = client.send(_request(client, action), stream=True)
+        # auth=None: a client-level `auth=` of the user's httpx client would replace the API key and
+        # would reach image hosts, which must get no credentials; the flow's headers are final.
+        response = client.send(_request(client, action), stream=True, auth=None)
         try:
             _over(action.max_bytes, int(response.headers.get("content-length") or 0))
             chunks, size = [], 0
@@ -161,7 +163,8 @@ def _send_sync(client: httpx.Client, action: Send) -> Reply:
 async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
     started = time.monotonic()
     try:
-        response = await client.send(_request(client, action), stream=True)
+        # auth=None: see _send_sync.
+        response = await client.send(_request(client, action), stream=True, auth=None)
         try:
             _over(action.max_bytes, int(response.headers.get("content-length") or 0))
             chunks, size = [], 0

@@ -127,7 +127,17 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
     try:
         return (yield from flow)
     except _Expired as exc:
-        raise WaitTimeoutError(tracker.task_id, tracker.last_status, deadline.timeout) from exc.__cause__
+        cause = exc.__cause__
+        # Timed out while the POST awaited its answer (not while connecting): a task may exist.
+        unknown = (
+            tracker.task_id is None
+            and tracker.last_status == "submitting"
+            and cause is not None
+            and classify_exception(cause) is not Failure.NOT_SENT
+        )
+        raise WaitTimeoutError(
+            tracker.task_id, tracker.last_status, deadline.timeout, outcome_unknown=unknown
+        ) from cause
     except BaseException as exc:
         if not isinstance(exc, Exception):  # KeyboardInterrupt, asyncio/trio cancellation
             if tracker.task_id is not None:
@@ -294,6 +304,7 @@ def api_call(
             status_code=reply.status_code,
             body=reply.content,
             task_id=task_id,
+            outcome_unknown=not idempotent,  # a 2xx to the POST: a task exists, but its id is unknown
         ) from exc
     if parsed is None or type(parsed).__name__ == "ErrorBody":
         raise APIResponseValidationError(
@@ -301,6 +312,7 @@ def api_call(
             status_code=reply.status_code,
             body=reply.content,
             task_id=task_id,
+            outcome_unknown=not idempotent,
         )
     return parsed
 

@@ -145,7 +145,7 @@ def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spe
     properties: Mapping[str, Schema] = schema.get("properties", {})
     prefix = f"{path}." if path else ""
     for key in schema.get("required", []):
-        if key not in value or value[key] is None:
+        if key not in value:
             allowed = describe(resolve(spec, properties[key])) if key in properties else "a value"
             raise ValidationError(prefix + key, None, allowed, "is required")
     if schema.get("additionalProperties") is False:
@@ -158,7 +158,7 @@ def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spe
                     "is not a known field",
                 )
     for key, sub in properties.items():
-        if key in value and value[key] is not None:
+        if key in value:
             validate(value[key], sub, prefix + key, spec)
 
 

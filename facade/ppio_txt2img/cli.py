@@ -1,0 +1,101 @@
+"""The `ppio` command: text-to-image from the shell, on top of the public API.
+
+    ppio txt2img "a red fox in snow" -o out -n 2 --width 768 --height 512
+    ppio txt2img "a red fox in snow" --sandbox -o out        # offline, no API key
+    ppio task TASK_ID            ppio wait TASK_ID -o out
+    ppio models --type checkpoint --sdxl
+    ppio sandbox --port 8000
+
+Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
+130 interrupted (the task id and how to resume are printed). Progress goes to stderr, results to stdout.
+Standard library `argparse` only; the parser is in `_cli_parser.py`, the commands in `_cli_commands.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from ._cli_commands import (
+    CommandError,
+    UsageError,
+    cmd_models,
+    cmd_sandbox,
+    cmd_task,
+    cmd_txt2img,
+    cmd_wait,
+    interrupted_message,
+)
+from ._cli_parser import build_parser, flag_for_field
+from ._cli_progress import Progress
+from ._errors import PPIOError, ValidationError, WaitTimeoutError
+
+__all__ = ["main"]
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], int]] = {
+    "txt2img": cmd_txt2img,
+    "wait": cmd_wait,
+    "task": cmd_task,
+    "models": cmd_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `ppio` with `argv` (default: `sys.argv[1:]`); returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["sandbox"]:  # the emulator parses its own options (and is imported only now)
+        return _guard(lambda: cmd_sandbox(args_list[1:]), None, sandbox=False)
+    try:
+        args = build_parser().parse_args(args_list)
+    except SystemExit as exc:  # --help and --version exit 0, usage errors 2
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    progress = Progress(sys.stderr, quiet=getattr(args, "quiet", False))
+    command = _COMMANDS[args.command]
+    return _guard(lambda: command(args, progress), progress, sandbox=getattr(args, "sandbox", False))
+
+
+def _guard(run: Callable[[], int], progress: Progress | None, *, sandbox: bool) -> int:
+    """Run a command; turn what it raises into one line on stderr and an exit status."""
+
+    def fail(message: str, code: int) -> int:
+        if progress is not None:
+            progress.finish()
+        print(f"ppio: error: {message}", file=sys.stderr)
+        return code
+
+    try:
+        return run()
+    except ValidationError as exc:  # raised before any request: exit 2, naming the field and the flag
+        flag = flag_for_field(exc.field)
+        return fail(f"{exc}" + (f" (option {flag})" if flag else ""), 2)
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    except WaitTimeoutError as exc:
+        hint = f"; resume with: ppio wait {exc.task_id}" if exc.task_id and not sandbox else ""
+        return fail(f"{exc}{hint}", 1)
+    except (PPIOError, CommandError) as exc:  # API, network, task and image errors: exit 1
+        return fail(str(exc), 1)
+    except KeyboardInterrupt as exc:
+        if progress is not None:
+            progress.finish()
+        task_id = getattr(exc, "task_id", None) or (progress.task_id if progress else None)
+        print(f"ppio: {interrupted_message(task_id, sandbox=sandbox)}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the flush at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""Benchmarks of the SDK against the offline sandbox on loopback; `make bench` runs them all.
+
+    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports ...]
+
+1. detection delay and polls per task: the facade's adaptive wait vs fixed 0.5 s and 0.1 s pollers,
+   with the sandbox's eta exact, noisy and absent (`_bench_polling.py`);
+2. scale: 200 tasks at once through one AsyncClient (`_bench_scale.py`);
+3. images: download and decode of 8 PNGs of 2048x2048 (`_bench_images.py`);
+4. import time against httpx (`_bench_imports.py`).
+
+Each sandbox runs in its own process (`_bench_sandbox.py`) so the client's timing is its own. Figures
+are measured and reported with their targets, never asserted: the exit status is 0 whether or not a
+target is met (it is non-zero only when a benchmark could not run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import resource
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import _bench_images
+import _bench_imports
+import _bench_polling
+import _bench_scale
+from _bench_report import FIGURE_HEADER, Figure, Section, figure_rows, markdown_table, text_table
+
+BENCHMARKS: dict[str, Callable[[Callable[[str], None]], Section]] = {
+    "polling": _bench_polling.run,
+    "scale": _bench_scale.run,
+    "images": _bench_images.run,
+    "imports": _bench_imports.run,
+}
+
+HOW_TO_READ = """\
+Each figure is measured once per run and reported beside its target; nothing is asserted, so a missed
+target shows as **NO** in the *Met* column rather than failing the build. All traffic stays on
+127.0.0.1: every sandbox runs in a child process (`scripts/_bench_sandbox.py`), so the client's
+timing and CPU are its own, but client and sandbox share the machine's cores. Times are wall clock
+unless marked CPU. Loopback has no network latency, so delays here are the client's schedule and
+overhead; on the real API add its round trip. Numbers move by a few percent (and delays by some tens of
+milliseconds) between runs on a shared machine; look at the targets with that margin in mind."""
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Machine-wide busy and stolen CPU seconds (/proc/stat), and ours (this process and its children)."""
+
+    at: float
+    busy: float
+    steal: float
+    ours: float
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        busy = steal = math.nan
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+            tick = os.sysconf("SC_CLK_TCK")
+            # user nice system idle iowait irq softirq steal ...
+            busy = (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / tick
+            steal = fields[7] / tick if len(fields) > 7 else 0.0
+        except (OSError, ValueError, IndexError):
+            pass
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ours = time.process_time() + children.ru_utime + children.ru_stime
+        return cls(time.monotonic(), busy, steal, ours)
+
+
+def contention(name: str, before: CpuSnapshot, after: CpuSnapshot) -> list[str]:
+    """One row: how much CPU the benchmark used, and how much other processes took meanwhile."""
+    wall = after.at - before.at
+    ours = after.ours - before.ours
+    others = max(0.0, (after.busy - before.busy) - ours)
+    capacity = wall * (os.cpu_count() or 1)
+    return [
+        name,
+        f"{wall:.1f} s",
+        f"{ours:.1f} s",
+        f"{others:.1f} s ({others / capacity * 100:.0f} % of the machine)",
+        f"{after.steal - before.steal:.1f} s",
+    ]
+
+
+CONTENTION_HEADER = ["benchmark", "wall", "CPU: ours (client + sandboxes)", "CPU: other processes", "stolen"]
+
+
+def machine() -> list[list[str]]:
+    return [
+        ["CPU", cpu_model()],
+        ["cores", str(os.cpu_count())],
+        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
+        ["OS", platform.platform()],
+    ]
+
+
+def command_line() -> str:
+    python = os.path.relpath(sys.executable) if not sys.executable.startswith("/usr") else sys.executable
+    return shlex.join([python, *sys.argv])
+
+
+def render_text(sections: Sequence[Section]) -> str:
+    out = []
+    for section in sections:
+        out += ["", section.title, "=" * len(section.title)]
+        for header, rows in section.tables:
+            out += [text_table(header, rows), ""]
+    summary = [figure_rows([f])[0] for s in sections for f in s.figures]
+    out += ["", "Targets", "=======", text_table(FIGURE_HEADER, summary)]
+    return "\n".join(out)
+
+
+def render_markdown(
+    sections: Sequence[Section],
+    *,
+    date: str,
+    command: str,
+    elapsed: float,
+    load: Sequence[Sequence[str]],
+) -> str:
+    figures: list[Figure] = [f for s in sections for f in s.figures]
+    targeted = [f for f in figures if f.met is not None]
+    met = sum(1 for f in targeted if f.met)
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {date}; the whole run took {elapsed:.0f} s. Do not edit by hand: "
+        "run `make bench` again.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "## How to read this",
+        "",
+        HOW_TO_READ,
+        "",
+        "## Machine",
+        "",
+        markdown_table(["", ""], machine()),
+        "",
+        "What else ran on the machine meanwhile (from /proc/stat; other processes compete with the client "
+        "and the sandbox for the same cores, which inflates delays and wall times):",
+        "",
+        markdown_table(CONTENTION_HEADER, load),
+        "",
+        f"## Targets ({met} of {len(targeted)} met)",
+        "",
+        markdown_table(
+            ["Benchmark", *FIGURE_HEADER],
+            [
+                [s.title.split(":")[0].split(" ", 1)[1], *row]
+                for s in sections
+                for row in figure_rows(s.figures)
+            ],
+        ),
+    ]
+    for section in sections:
+        parts += ["", f"## {section.title}", ""]
+        parts += [f"- {line}" for line in section.settings]
+        for header, rows in section.tables:
+            parts += ["", markdown_table(header, rows)]
+        for note in section.notes:
+            parts += ["", note]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--write", metavar="PATH", type=Path, help="also write the results as Markdown")
+    parser.add_argument(
+        "--only", action="append", choices=list(BENCHMARKS), help="run only these benchmarks (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    chosen = args.only or list(BENCHMARKS)
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = command_line()
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log(f"benchmarks on {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    started = time.monotonic()
+    sections: list[Section] = []
+    load: list[list[str]] = []
+    for name in chosen:
+        log(f"{name} ...")
+        before = CpuSnapshot.take()
+        sections.append(BENCHMARKS[name](log))
+        load.append(contention(name, before, CpuSnapshot.take()))
+        log(f"  other processes: {load[-1][3]}")
+    elapsed = time.monotonic() - started
+    print(render_text(sections))
+    print("\n" + text_table(CONTENTION_HEADER, load))
+    print(f"\n{len(sections)} benchmark(s) in {elapsed:.0f} s")
+    if args.write is not None:
+        args.write.write_text(
+            render_markdown(sections, date=date, command=command, elapsed=elapsed, load=load)
+        )
+        print(f"wrote {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

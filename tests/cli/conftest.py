@@ -1,0 +1,43 @@
+"""Fixtures of the CLI tests: a fast sandbox on a real socket, and `ppio` run in-process.
+
+Most tests point `--base-url` at one module-wide sandbox (so they can read its counters); a few use
+`--sandbox`, the emulator the CLI starts itself.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+from cli_helpers import FAST, Run, Served
+from ppio_txt2img.cli import main
+from ppio_txt2img.sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    sandbox = Sandbox(**FAST)
+    with sandbox.serve() as url:
+        yield Served(sandbox, url)
+
+
+@pytest.fixture
+def ppio(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """`ppio("txt2img", ...)` runs `main()` in-process; returns its exit status, stdout and stderr."""
+
+    def run(*argv: str) -> Run:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def unused_port_url() -> str:
+    """A loopback URL nothing listens on: a request there fails at once with a connection error."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

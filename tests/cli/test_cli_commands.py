@@ -1,0 +1,153 @@
+"""`ppio task`, `ppio models`, `ppio sandbox`, and `ppio` as a real process (`python -m`, Ctrl-C)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import ppio_txt2img as ppio_sdk
+import pytest
+from cli_helpers import API_KEY, FAST
+from PIL import Image
+from ppio_txt2img.sandbox import Sandbox
+
+
+def finished_task(served, **options) -> str:
+    with ppio_sdk.Client(API_KEY, base_url=served.url) as client:
+        return client.txt2img("a cat", width=256, height=128, steps=4, **options).task_id
+
+
+def test_task_shows_one_look_at_a_finished_task(ppio, served):
+    task_id = finished_task(served)
+    run = ppio("task", task_id, *served.connection())
+    assert run.code == 0, run.err
+    rows = dict(re.split(r"\s+", line, maxsplit=1) for line in run.out.splitlines())
+    assert rows["task"] == task_id
+    assert rows["status"] == "done (TASK_STATUS_SUCCEED)"
+    assert rows["images"].startswith("1 (URLs expire ")
+
+
+def test_task_json_reports_status_and_urls_without_signature(ppio, served):
+    task_id = finished_task(served, image_num=2)
+    run = ppio("task", task_id, *served.connection(), "--json")
+    assert run.code == 0, run.err
+    task = run.json()
+    assert (task["task_id"], task["status"], task["reason"]) == (task_id, "TASK_STATUS_SUCCEED", None)
+    assert len(task["images"]) == 2
+    assert all("?" not in image["url"] for image in task["images"])
+
+
+def test_task_of_a_failed_task_shows_the_reason_and_exits_0(ppio, served):
+    with ppio_sdk.Client(API_KEY, base_url=served.url) as client:
+        task_id = client.submit("FAIL", width=256, height=128, steps=4).id
+        with pytest.raises(ppio_sdk.TaskFailedError):
+            client.wait(task_id)
+    run = ppio("task", task_id, *served.connection())
+    assert run.code == 0
+    assert "status   failed (TASK_STATUS_FAILED)" in run.out
+    assert re.search(r"^reason   ILLEGAL_PROMPT", run.out, re.MULTILINE)
+
+
+def test_task_unknown_id_exits_1_naming_the_task(ppio, served):
+    run = ppio("task", "no-such-task", *served.connection())
+    assert run.code == 1
+    assert "404" in run.err
+    assert "(task no-such-task)" in run.err
+
+
+def test_models_table_lists_the_catalogue_with_filters(ppio):
+    run = ppio("models", "--sandbox", "--type", "checkpoint", "--sdxl")
+    assert run.code == 0, run.err
+    header, *rows = run.out.splitlines()
+    assert header.split() == ["SD_NAME", "TYPE", "SDXL", "BASE_MODEL", "NAME"]
+    assert rows
+    assert all(row.split()[1:3] == ["checkpoint", "yes"] for row in rows)
+    assert any(row.startswith("sd_xl_base_1.0.safetensors ") for row in rows)
+
+
+def test_models_json_and_limit(ppio, served):
+    run = ppio("models", *served.connection(), "--type", "lora", "--json")
+    assert run.code == 0, run.err
+    loras = run.json()
+    assert len(loras) >= 2
+    assert {m["type"] for m in loras} == {"lora"}
+    assert {"sd_name", "sd_name_in_api", "is_sdxl", "base_model", "tags"} <= set(loras[0])
+
+    limited = ppio("models", *served.connection(), "--type", "lora", "--json", "--limit", "1")
+    assert limited.json() == loras[:1]
+    assert "raise --limit" in limited.err
+
+
+def test_models_bad_filter_exits_2_naming_it(ppio, served):
+    run = ppio("models", *served.connection(), "--visibility", "secret")
+    assert run.code == 2
+    assert "filter.visibility: 'secret' is not allowed" in run.err
+    assert "(option --visibility)" in run.err
+
+
+def test_sandbox_command_uses_the_sandbox_argument_helpers(ppio):
+    run = ppio("sandbox", "--speed", "0")
+    assert run.code == 2
+    assert "speed must be a positive number" in run.err
+    shown = ppio("sandbox", "--help")
+    assert shown.code == 0
+    assert "usage: ppio sandbox" in shown.out
+    assert "--eta-mode" in shown.out
+
+
+def test_usage_lists_every_command(ppio):
+    run = ppio("--help")
+    assert run.code == 0
+    for command in ("txt2img", "wait", "task", "models", "sandbox"):
+        assert re.search(rf"^\s+{command}\s", run.out, re.MULTILINE), command
+
+
+def cli(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "ppio_txt2img", *argv]
+
+
+def test_python_m_runs_the_cli_as_a_process(served, tmp_path):
+    run = subprocess.run(
+        cli(
+            "txt2img", "a fox", *served.connection(), "--width", "320", "--height", "256", "-o", str(tmp_path)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    [line] = run.stdout.splitlines()
+    path = Path(line.split("  ")[0])
+    assert path.parent == tmp_path
+    with Image.open(path) as image:
+        assert image.size == (320, 256)
+    assert "queued" in run.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to a child process is POSIX-only here")
+def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_130(tmp_path):
+    slow = Sandbox(**{**FAST, "speed": 0.05})  # the task would take minutes
+    with slow.serve() as url:
+        process = subprocess.Popen(
+            cli("txt2img", "a slow fox", "--base-url", url, "--api-key", API_KEY, "-o", str(tmp_path)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first = process.stderr.readline()  # "task <id>": the task was created
+            task_id = re.fullmatch(r"task (\S+)\n", first).group(1)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        assert process.returncode == 130
+        assert f"task {task_id} may still be running; resume with: ppio wait {task_id}" in err
+        assert "Traceback" not in err
+        assert out == ""
+        assert slow.tasks[task_id].status in ("TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING")

@@ -1,0 +1,156 @@
+"""`ppio txt2img` and `ppio wait` end to end against the sandbox: files, output, exit statuses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import ppio_txt2img as ppio_sdk
+import pytest
+from cli_helpers import API_KEY
+from PIL import Image
+from ppio_txt2img._cli_parser import build_parser, request_options
+from ppio_txt2img._inputs import RequestOptions
+
+SMALL = ["--width", "256", "--height", "128", "--steps", "4"]
+
+
+def test_txt2img_with_sandbox_saves_images_of_the_asked_size(ppio, tmp_path):
+    out = tmp_path / "new" / "dir"  # created by the command
+    run = ppio(
+        "txt2img", "a red fox", "--sandbox", "--sandbox-speed", "50", "-o", str(out),
+        "-n", "2", "--width", "384", "--height", "256", "--image-type", "webp",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    files = sorted(out.iterdir())
+    assert [f.suffix for f in files] == [".webp", ".webp"]
+    for index, path in enumerate(files):
+        assert re.fullmatch(rf"[0-9a-f-]+-{index}\.webp", path.name)
+        with Image.open(path) as image:
+            assert (image.format, image.size) == ("WEBP", (384, 256))
+        assert f"{path}  384x256  webp  {path.stat().st_size} bytes" in run.out.splitlines()
+
+
+def test_json_output_parses_and_matches_the_files_on_disk(ppio, served, tmp_path):
+    run = ppio("txt2img", "a fox", *served.connection(), *SMALL, "-n", "2", "-o", str(tmp_path), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    assert set(result) == {"task_id", "seed", "images"}
+    assert isinstance(result["seed"], int)
+    assert [image["index"] for image in result["images"]] == [0, 1]
+    for image in result["images"]:
+        path = Path(image["path"])
+        assert path.parent == tmp_path
+        assert path.name.startswith(result["task_id"])
+        assert image["bytes"] == path.stat().st_size
+        with Image.open(path) as decoded:
+            assert (image["width"], image["height"]) == decoded.size == (256, 128)
+            assert image["format"] == decoded.format.lower() == "png"
+        assert image["url"].startswith("http")
+        assert "?" not in image["url"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "field", "flag"),
+    [
+        (["--width", "99999"], "request.width", "--width"),
+        (["--steps", "0"], "request.steps", "--steps"),
+        (["--lora", "detail:3"], "request.loras[0].strength", "--lora"),
+    ],
+)
+def test_out_of_range_option_exits_2_naming_the_field_and_sends_nothing(
+    ppio, served, tmp_path, flags, field, flag
+):
+    before = served.txt2img_requests()
+    run = ppio("txt2img", "a cat", *served.connection(), *flags, "-o", str(tmp_path))
+    assert run.code == 2
+    assert f"{field}: " in run.err
+    assert f"(option {flag})" in run.err
+    assert served.txt2img_requests() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_input_exits_2_even_when_the_api_is_unreachable(ppio, unused_port_url, tmp_path):
+    # Any request to a closed port would fail with status 1; 2 proves none was attempted.
+    run = ppio("txt2img", "a cat", "--base-url", unused_port_url, "--api-key", API_KEY, "--width", "99999")
+    assert run.code == 2
+    assert "request.width" in run.err
+
+
+def test_malformed_flag_value_is_an_argparse_error_with_status_2(ppio):
+    run = ppio("txt2img", "a cat", "--sandbox", "--hires-fix", "big")
+    assert run.code == 2
+    assert "argument --hires-fix: expected WxH:STRENGTH[:UPSCALER]" in run.err
+
+
+def test_no_api_key_exits_2_before_any_request(ppio, monkeypatch, unused_port_url):
+    monkeypatch.delenv("PPIO_API_KEY", raising=False)
+    run = ppio("txt2img", "a cat", "--base-url", unused_port_url)
+    assert run.code == 2
+    assert "no API key" in run.err
+    assert "PPIO_API_KEY" in run.err
+
+
+def test_failing_task_exits_1_with_the_task_id_and_the_reason(ppio, served, tmp_path):
+    run = ppio("txt2img", "please FAIL now", *served.connection(), *SMALL, "-o", str(tmp_path))
+    assert run.code == 1
+    task_id = re.search(r"^task (\S+)$", run.err, re.MULTILINE).group(1)
+    assert served.sandbox.tasks[task_id].status == "TASK_STATUS_FAILED"
+    assert f"ppio: error: task {task_id} failed: ILLEGAL_PROMPT" in run.err
+    assert run.out == ""
+
+
+def test_unreachable_api_exits_1(ppio, unused_port_url):
+    run = ppio("txt2img", "a cat", "--base-url", unused_port_url, "--api-key", API_KEY, "--max-retries", "0")
+    assert run.code == 1
+    assert "ppio: error: POST /v3/async/txt2img" in run.err
+
+
+def test_progress_off_a_terminal_is_plain_lines_on_stderr(ppio, served, tmp_path):
+    run = ppio("txt2img", "a cat", *served.connection(), *SMALL, "-o", str(tmp_path))
+    assert run.code == 0, run.err
+    lines = run.err.splitlines()
+    assert "\r" not in run.err
+    assert "\x1b" not in run.err
+    assert re.fullmatch(r"task [0-9a-f-]+", lines[0])
+    assert lines[1].startswith("queued")
+    assert any(line.startswith("done: downloading 1 image") for line in lines)
+    assert all(line.startswith(str(tmp_path)) for line in run.out.splitlines())  # stdout: only the results
+
+
+def test_quiet_prints_no_progress(ppio, served, tmp_path):
+    run = ppio("txt2img", "a cat", *served.connection(), *SMALL, "-o", str(tmp_path), "-q")
+    assert run.code == 0
+    assert run.err == ""
+
+
+def test_wait_saves_the_images_of_an_existing_task(ppio, served, tmp_path):
+    with ppio_sdk.Client(API_KEY, base_url=served.url) as client:
+        task = client.submit("a boat", width=320, height=192, steps=4, image_num=2)
+    run = ppio("wait", task.id, *served.connection(), "-o", str(tmp_path), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    assert result["task_id"] == task.id
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{task.id}-0.png", f"{task.id}-1.png"]
+    assert {(i["width"], i["height"]) for i in result["images"]} == {(320, 192)}
+
+
+def test_every_request_option_has_a_flag():
+    flags = [
+        "--model", "m", "--negative-prompt", "n", "--width", "512", "--height", "512", "-n", "2",
+        "--steps", "9", "--guidance-scale", "5", "--sampler", "DDIM", "--seed", "3",
+        "--lora", "a:b:0.5", "--lora", "c:1", "--embedding", "e", "--hires-fix", "1024x768:0.4:Latent",
+        "--refiner", "0.8", "--clip-skip", "2", "--sd-vae", "v", "--transparent", "--restore-faces",
+        "--image-type", "png", "--nsfw-detection", "--nsfw-level", "1", "--webhook-url", "http://h/x",
+    ]  # fmt: skip
+    options = request_options(build_parser().parse_args(["txt2img", "p", *flags]))
+    assert set(options) == set(RequestOptions.__annotations__)
+    assert options["loras"] == [ppio_sdk.Lora("a:b", 0.5), ppio_sdk.Lora("c", 1.0)]
+    assert options["hires_fix"] == ppio_sdk.HiresFix(1024, 768, 0.4, "Latent")
+    assert options["refiner"] == ppio_sdk.Refiner(0.8)
+    assert options["embeddings"] == [ppio_sdk.Embedding("e")]
+    assert options["enable_transparent_background"] is True
+
+
+def test_unset_flags_send_nothing_so_the_sdk_defaults_apply():
+    assert request_options(build_parser().parse_args(["txt2img", "p"])) == {}

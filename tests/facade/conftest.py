@@ -1,0 +1,42 @@
+"""Fixtures of the facade tests: a scripted API (`api`), a fake clock (`clock`) and client factories
+(`make_client`, `make_async_client`) wired to both. The helpers they use live in `facade_helpers.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from facade_helpers import (
+    AsyncClientFactory,
+    ClientFactory,
+    FakeClock,
+    ScriptedAPI,
+    async_client_for,
+    client_for,
+)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def api(clock: FakeClock) -> ScriptedAPI:
+    return ScriptedAPI(clock)
+
+
+@pytest.fixture
+def make_client(api: ScriptedAPI, clock: FakeClock) -> Iterator[ClientFactory]:
+    """`make_client(**kwargs)`: a `Client` on the scripted API and the fake clock (closed after the test)."""
+    with ExitStack() as stack:
+        yield lambda **kwargs: stack.enter_context(client_for(api, clock, **kwargs))
+
+
+@pytest.fixture
+def make_async_client(api: ScriptedAPI, clock: FakeClock) -> AsyncClientFactory:
+    """`async with make_async_client(**kwargs) as client:` an `AsyncClient` on the scripted API and the
+    fake clock."""
+    return lambda **kwargs: async_client_for(api, clock, **kwargs)

@@ -1,0 +1,120 @@
+"""The package's public surface and configuration: `__all__`, a light import, the API key and base URL."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import anyio
+import httpx
+import ppio_txt2img as ppio
+import pytest
+from facade_helpers import API_KEY, BASE_URL, TASK_ID, FakeClock, ScriptedAPI, task_payload
+from ppio_txt2img._constants import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL
+
+
+def test_all_is_sorted_and_is_exactly_the_public_names() -> None:
+    public = {
+        name for name in dir(ppio) if not name.startswith("_") and not inspect.ismodule(getattr(ppio, name))
+    }
+    assert ppio.__all__ == sorted(ppio.__all__)
+    assert len(set(ppio.__all__)) == len(ppio.__all__)
+    assert set(ppio.__all__) - {"__version__"} == public
+    assert all(hasattr(ppio, name) for name in ppio.__all__)
+
+
+def test_the_error_tree_has_one_root_and_subclasses_builtins_where_the_meaning_matches() -> None:
+    assert issubclass(ppio.ValidationError, ValueError)
+    assert issubclass(ppio.WaitTimeoutError, TimeoutError)
+    for name in ("APIError", "APIStatusError", "TaskFailedError", "ImageError", "WaitTimeoutError"):
+        assert issubclass(getattr(ppio, name), ppio.PPIOError)
+
+
+def test_importing_the_package_does_not_import_pillow() -> None:
+    code = "import sys, ppio_txt2img; print(sorted(m for m in sys.modules if m.split('.')[0] == 'PIL'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_a_client_without_an_api_key_raises_before_sending_anything(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, api: ScriptedAPI, key: str | None
+) -> None:
+    monkeypatch.delenv(ENV_API_KEY, raising=False)
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(api)) as http,
+        pytest.raises(ppio.PPIOError, match=ENV_API_KEY),
+    ):
+        ppio.Client(key, base_url=BASE_URL, http_client=http)
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(api)) as ahttp:
+            with pytest.raises(ppio.PPIOError, match=ENV_API_KEY):
+                ppio.AsyncClient(key, base_url=BASE_URL, http_client=ahttp)
+
+    anyio.run(main)
+    assert api.requests == []
+
+
+def test_the_api_key_and_base_url_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    env_base = "https://env.example.invalid"
+    monkeypatch.setenv(ENV_API_KEY, "sk-from-env")
+    monkeypatch.setenv(ENV_BASE_URL, env_base + "/")
+    api = ScriptedAPI(clock, base_url=env_base)
+    api.results = [task_payload("QUEUED")]
+
+    with httpx.Client(transport=httpx.MockTransport(api)) as http:
+        client = ppio.Client(http_client=http)
+        assert client.base_url == env_base
+        client.get_task(TASK_ID)
+
+    (request,) = api.requests
+    assert request.url == f"{env_base}/v3/async/task-result?task_id={TASK_ID}"
+    assert request.headers["authorization"] == "Bearer sk-from-env"
+
+
+def test_arguments_win_over_the_environment_and_the_default_base_url_is_used_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ENV_API_KEY, "sk-from-env")
+    monkeypatch.setenv(ENV_BASE_URL, "https://env.example.invalid")
+    with ppio.Client(API_KEY, base_url=BASE_URL) as client:
+        assert client.base_url == BASE_URL
+
+    monkeypatch.delenv(ENV_BASE_URL)
+    with ppio.Client() as client:
+        assert client.base_url == DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"base_url": "ftp://x"},
+        {"max_retries": -1},
+        {"max_retries": True},
+        {"timeout": 0},
+        {"request_timeout": -5},
+        {"max_image_bytes": 0},
+        {"max_image_bytes": "64MB"},
+        {"max_image_bytes": True},
+    ],
+    ids=[
+        "base_url",
+        "negative-retries",
+        "bool-retries",
+        "zero-timeout",
+        "negative-request-timeout",
+        "zero-max-image-bytes",
+        "str-max-image-bytes",
+        "bool-max-image-bytes",
+    ],
+)
+def test_bad_client_settings_are_validation_errors(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ppio.ValidationError):
+        ppio.Client(API_KEY, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,132 @@
+"""Images and storage: real files of the requested size and format, deterministic, signed and expiring."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from PIL import Image
+from ppio_txt2img.sandbox import Sandbox
+from sandbox_helpers import AUTH, make_body, poll_until_done, submit
+
+
+def _images(client: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
+    final = poll_until_done(client, submit(client, body))[-1]
+    assert final["task"]["status"] == "TASK_STATUS_SUCCEED"
+    images: list[dict[str, Any]] = final["images"]
+    return images
+
+
+@pytest.mark.parametrize(
+    ("image_type", "pil_format", "content_type"),
+    [("png", "PNG", "image/png"), ("jpeg", "JPEG", "image/jpeg"), ("webp", "WEBP", "image/webp")],
+)
+def test_images_have_the_requested_count_size_and_format(
+    image_type: str, pil_format: str, content_type: str
+) -> None:
+    sandbox = Sandbox(speed=50, queue_delay=0.0)
+    body = make_body(extra={"response_image_type": image_type}, width=320, height=128, image_num=3)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        images = _images(client, body)
+        assert len(images) == 3
+        for image in images:
+            assert image["image_type"] == image_type
+            response = httpx.get(image["image_url"])
+            assert response.status_code == 200
+            assert response.headers["content-type"] == content_type
+            decoded = Image.open(io.BytesIO(response.content))
+            decoded.load()
+            assert decoded.format == pil_format
+            assert decoded.size == (320, 128)
+
+
+def test_large_images_are_drawn_quickly() -> None:
+    sandbox = Sandbox(speed=1000, queue_delay=0.0)
+    body = make_body(width=2048, height=2048, image_num=1)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        (image,) = _images(client, body)
+        started = time.perf_counter()
+        data = httpx.get(image["image_url"]).content
+        elapsed = time.perf_counter() - started
+    assert Image.open(io.BytesIO(data)).size == (2048, 2048)
+    assert elapsed < 2.0
+
+
+def test_images_are_deterministic_for_prompt_seed_index_and_size() -> None:
+    def download(seed: int, prompt: str = "a red fox in the snow") -> list[bytes]:
+        sandbox = Sandbox(speed=50, queue_delay=0.0)
+        with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+            images = _images(client, make_body(prompt=prompt, seed=seed))
+            return [httpx.get(image["image_url"]).content for image in images]
+
+    first, again, other_seed = download(7), download(7), download(8)
+    assert first == again
+    assert first[0] != first[1]  # each image of a task differs
+    assert first[0] != other_seed[0]
+    assert download(7, prompt="a blue whale")[0] != first[0]
+
+
+def test_transparent_background_gives_rgba_png_with_transparent_corners() -> None:
+    sandbox = Sandbox(speed=50, queue_delay=0.0)
+    body = make_body(enable_transparent_background=True, image_num=1)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        (image,) = _images(client, body)
+        decoded = Image.open(io.BytesIO(httpx.get(image["image_url"]).content))
+    assert decoded.mode == "RGBA"
+    width, height = decoded.size
+    for corner in [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]:
+        assert decoded.getpixel(corner)[3] == 0
+    alpha = decoded.getchannel("A")
+    assert alpha.getextrema() == (0, 255)  # a visible subject on a transparent background
+
+
+def test_nsfw_detection_result_is_reported_when_detection_is_enabled() -> None:
+    sandbox = Sandbox(speed=50, queue_delay=0.0)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        final = poll_until_done(client, submit(client, make_body(extra={"enable_nsfw_detection": True})))[-1]
+    assert final["extra"]["enable_nsfw_detection"] is True
+    for image in final["images"]:
+        result = image["nsfw_detection_result"]
+        assert result["valid"] is True
+        assert 0 <= result["confidence"] <= 100
+
+
+def test_image_url_expires_after_its_ttl_with_403() -> None:
+    sandbox = Sandbox(speed=50, queue_delay=0.0, image_url_ttl=1)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        (image, _) = _images(client, make_body())
+        assert image["image_url_ttl"] == "1"
+        assert httpx.get(image["image_url"]).status_code == 200
+        expires = int(parse_qs(urlsplit(image["image_url"]).query)["expires"][0])
+        time.sleep(max(0.0, expires - time.time()) + 0.05)
+        expired = httpx.get(image["image_url"])
+    assert expired.status_code == 403
+    assert expired.headers["content-type"] == "application/xml"
+    assert b"<Code>AccessDenied</Code>" in expired.content
+    assert b"expired" in expired.content
+
+
+def test_tampered_or_missing_signature_is_refused_with_403() -> None:
+    sandbox = Sandbox(speed=50, queue_delay=0.0)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        (image, _) = _images(client, make_body())
+        forged = image["image_url"].replace("/0.png", "/1.png")
+        unsigned = image["image_url"].split("?")[0]
+        assert httpx.get(forged).status_code == 403
+        assert httpx.get(unsigned).status_code == 403
+        assert httpx.get(url + "/storage/unknown/0.png").status_code == 403
+
+
+def test_storage_ignores_authorization_but_counts_requests_that_send_it() -> None:
+    sandbox = Sandbox(speed=50, queue_delay=0.0)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        (image, _) = _images(client, make_body())
+        assert httpx.get(image["image_url"]).status_code == 200
+        assert sandbox.storage_requests_with_authorization == 0
+        assert client.get(image["image_url"]).status_code == 200  # the API client leaks its key
+    assert sandbox.storage_requests_with_authorization == 1
+    assert sandbox.stats["storage"].count(200) == 2

@@ -133,52 +133,77 @@ def _log(action: Send, outcome: str, started: float) -> None:
         )
 
 
-def _over(limit: int | None, size: int) -> None:
-    if limit is not None and size > limit:
-        raise ResponseTooLarge(limit)
+class _Body:
+    """A streamed response body being read, within `Send.max_bytes`."""
+
+    def __init__(self, action: Send, response: httpx.Response) -> None:
+        self.limit = action.max_bytes
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self._check(int(response.headers.get("content-length") or 0))
+
+    def _check(self, size: int) -> None:
+        if self.limit is not None and size > self.limit:
+            raise ResponseTooLarge(self.limit)
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self._check(self.size)
+        self.chunks.append(chunk)
+
+    def reply(self, response: httpx.Response) -> Reply:
+        return Reply(response.status_code, response.headers, b"".join(self.chunks))
+
+
+# auth=None on every send: a client-level `auth=` of the user's httpx client would replace the API key
+# and would reach image hosts, which must get no credentials; the flow's headers are final.
 
 
 def _send_sync(client: httpx.Client, action: Send) -> Reply:
     started = time.monotonic()
     try:
-        # auth=None: a client-level `auth=` of the user's httpx client would replace the API key and
-        # would reach image hosts, which must get no credentials; the flow's headers are final.
         response = client.send(_request(client, action), stream=True, auth=None)
         try:
-            _over(action.max_bytes, int(response.headers.get("content-length") or 0))
-            chunks, size = [], 0
+            body = _Body(action, response)
             for chunk in response.iter_bytes():
-                size += len(chunk)
-                _over(action.max_bytes, size)
-                chunks.append(chunk)
+                body.add(chunk)
         finally:
             response.close()
     except BaseException as exc:
         _log(action, type(exc).__name__, started)
         raise
     _log(action, str(response.status_code), started)
-    return Reply(response.status_code, response.headers, b"".join(chunks))
+    return body.reply(response)
 
 
 async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
     started = time.monotonic()
     try:
-        # auth=None: see _send_sync.
         response = await client.send(_request(client, action), stream=True, auth=None)
         try:
-            _over(action.max_bytes, int(response.headers.get("content-length") or 0))
-            chunks, size = [], 0
+            body = _Body(action, response)
             async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                _over(action.max_bytes, size)
-                chunks.append(chunk)
+                body.add(chunk)
         finally:
             await response.aclose()
     except BaseException as exc:
         _log(action, type(exc).__name__, started)
         raise
     _log(action, str(response.status_code), started)
-    return Reply(response.status_code, response.headers, b"".join(chunks))
+    return body.reply(response)
+
+
+@dataclass(frozen=True)
+class _Done:
+    value: Any
+
+
+def _advance(flow: Flow[Any], value: Any, error: BaseException | None) -> Action | _Done:
+    """Resume the flow with the last action's result (or its error); its next action, or its result."""
+    try:
+        return flow.throw(error) if error is not None else flow.send(value)
+    except StopIteration as stop:
+        return _Done(stop.value)
 
 
 def _first_error(results: Sequence[object]) -> list[Any]:
@@ -193,11 +218,7 @@ def run_sync(flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None]
     """Drive a flow to completion with blocking I/O."""
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            action = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    while not isinstance(action := _advance(flow, value, error), _Done):
         value, error = None, None
         try:
             if isinstance(action, Send):
@@ -211,8 +232,9 @@ def run_sync(flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None]
                 value = action.fn()
             else:
                 action.callback(action.arg)
-        except BaseException as exc:
+        except BaseException as exc:  # thrown back into the flow, which decides
             error = exc
+    return action.value  # type: ignore[no-any-return]
 
 
 def _gather_sync(
@@ -242,11 +264,7 @@ async def run_async(
     do_sleep = sleep or anyio.sleep
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            action = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+    while not isinstance(action := _advance(flow, value, error), _Done):
         value, error = None, None
         try:
             if isinstance(action, Send):
@@ -262,8 +280,9 @@ async def run_async(
                 outcome = action.callback(action.arg)
                 if isinstance(outcome, Awaitable):
                     await outcome
-        except BaseException as exc:
+        except BaseException as exc:  # thrown back into the flow, which decides
             error = exc
+    return action.value  # type: ignore[no-any-return]
 
 
 async def _gather_async(

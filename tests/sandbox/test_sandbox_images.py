@@ -53,7 +53,7 @@ def test_large_images_are_drawn_quickly() -> None:
         data = httpx.get(image["image_url"]).content
         elapsed = time.perf_counter() - started
     assert Image.open(io.BytesIO(data)).size == (2048, 2048)
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # about 0.15 s on a laptop; generous for busy CI machines
 
 
 def test_images_are_deterministic_for_prompt_seed_index_and_size() -> None:

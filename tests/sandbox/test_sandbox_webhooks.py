@@ -6,10 +6,18 @@ import time
 from collections.abc import Callable
 
 import httpx
-from ppio_txt2img.sandbox import Sandbox
+from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
 from sandbox_helpers import AUTH, Receiver, assert_conforms, make_body, poll_until_done, submit
 
 ReceiverFactory = Callable[[Callable[[int], tuple[int, float]]], Receiver]
+
+
+def _deliveries(sandbox: Sandbox, count: int, timeout: float = 5.0) -> list[WebhookDelivery]:
+    """The recorded attempts, once there are `count` (an attempt is recorded after its answer)."""
+    deadline = time.monotonic() + timeout
+    while len(sandbox.webhook_deliveries) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sandbox.webhook_deliveries
 
 
 def test_webhook_is_delivered_on_completion_with_the_task_result_payload(
@@ -31,7 +39,7 @@ def test_webhook_is_delivered_on_completion_with_the_task_result_payload(
     assert len(payload["images"]) == 2
     assert image.status_code == 200
     assert payload["task"] == polled["task"]
-    (delivery,) = sandbox.webhook_deliveries
+    (delivery,) = _deliveries(sandbox, 1)
     assert delivery.ok
     assert delivery.attempt == 1
     assert delivery.status_code == 200
@@ -49,8 +57,8 @@ def test_webhook_is_retried_after_non_2xx_answers(receiver_factory: ReceiverFact
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         events = receiver.wait_for(3)
+        deliveries = _deliveries(sandbox, 3)
     assert [e["payload"]["task"]["task_id"] for e in events] == [events[0]["payload"]["task"]["task_id"]] * 3
-    deliveries = sandbox.webhook_deliveries
     assert [(d.attempt, d.status_code) for d in deliveries] == [(1, 500), (2, 500), (3, 204)]
     assert deliveries[1].sent_at - deliveries[0].sent_at >= 0.09  # a short backoff between attempts
 
@@ -61,7 +69,7 @@ def test_webhook_is_retried_after_a_timeout(receiver_factory: ReceiverFactory) -
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         receiver.wait_for(2)
-        deliveries = sandbox.webhook_deliveries
+        deliveries = _deliveries(sandbox, 2)
     assert deliveries[0].status_code is None
     assert deliveries[0].error is not None
     assert "Timeout" in deliveries[0].error

@@ -121,7 +121,7 @@ class TaskInfo:
     status: str
     reason: str
     request: Mapping[str, Any]
-    """The submitted JSON body (`{"extra": ..., "request": ...}`)."""
+    """A copy of the submitted JSON body (`{"extra": ..., "request": ...}`)."""
     seed: int
     """The seed used: the requested one, or the one drawn for -1."""
     created_at: float
@@ -203,7 +203,7 @@ class TaskBook:
             task_id=task.task_id,
             status=status,
             reason=(task.failure or "") if status in TERMINAL else "",
-            request=task.body,
+            request=thaw(task.body),
             seed=task.seed,
             created_at=wall(task.created),
             started_at=wall(task.started) if now >= task.started else None,

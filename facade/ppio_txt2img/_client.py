@@ -62,6 +62,14 @@ _FILTER_PARAMS = {
 }
 
 
+def _own_http_options() -> dict[str, Any]:
+    """How the client builds its own httpx client when the caller gives none."""
+    limits = httpx.Limits(
+        max_connections=C.DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS
+    )
+    return {"follow_redirects": True, "headers": {"User-Agent": C.USER_AGENT}, "limits": limits}
+
+
 def _task_id(task: str | SubmittedTask | Task) -> str:
     task_id = task if isinstance(task, str) else task.id
     if not isinstance(task_id, str) or not task_id.strip():
@@ -218,7 +226,7 @@ class Client(_BaseClient):
             api_key, base_url, timeout, max_retries, request_timeout, max_image_bytes, clock, now
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(follow_redirects=True, headers={"User-Agent": C.USER_AGENT})
+        self._http = http_client or httpx.Client(**_own_http_options())
         self._sleep = sleep or time.sleep
 
     def _run(self, flow: Flow[T]) -> T:
@@ -294,9 +302,7 @@ class AsyncClient(_BaseClient):
             api_key, base_url, timeout, max_retries, request_timeout, max_image_bytes, clock, now
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            follow_redirects=True, headers={"User-Agent": C.USER_AGENT}
-        )
+        self._http = http_client or httpx.AsyncClient(**_own_http_options())
         self._sleep = sleep
 
     async def _run(self, flow: Flow[T]) -> T:

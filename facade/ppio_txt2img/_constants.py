@@ -20,6 +20,8 @@ DEFAULT_TIMEOUT: Final = 300.0
 DEFAULT_REQUEST_TIMEOUT: Final = 60.0
 #: How long connecting may take.
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+#: Connections the client's own httpx client keeps open (many tasks waited for at once poll together).
+DEFAULT_MAX_CONNECTIONS: Final = 100
 #: Retries per request on connection errors, 429 and 5xx (GETs; the POST only when safe).
 DEFAULT_MAX_RETRIES: Final = 2
 

@@ -55,12 +55,23 @@ class Estimate:
     error: float
 
 
-def _raw_estimate(history: Sequence[Observation], i: int) -> tuple[float, float] | None:
-    """Expected finish from observation i alone (and those before it): (finish, remaining)."""
+@dataclass(frozen=True)
+class _Raw:
+    """What one observation says about the finish: when, how long from then, and a known error bound
+    (from rounding: an eta in whole seconds, or an uncertain processing start)."""
+
+    finish: float
+    remaining: float
+    rounding: float
+
+
+def _raw_estimate(history: Sequence[Observation], i: int) -> _Raw | None:
+    """Expected finish from observation i (and those before it), from progress if it can, else from eta."""
     obs = history[i]
-    # Progress: rate from the first processing observation with progress to this one.
     progress = obs.progress
     if progress is not None and obs.status == PROCESSING and progress < 100:
+        # The rate of progress: from the first processing observation with progress to this one; with
+        # only this one, from the processing start (between the last earlier poll and this one).
         first = next((o for o in history[:i] if o.status == PROCESSING and o.progress is not None), None)
         if (
             first is not None
@@ -70,9 +81,18 @@ def _raw_estimate(history: Sequence[Observation], i: int) -> tuple[float, float]
         ):
             rate = (progress - first.progress) / (obs.at - first.at)
             remaining = (100 - progress) / rate
-            return obs.at + remaining, remaining
+            return _Raw(obs.at + remaining, remaining, 0.0)
+        before = history[i - 1] if i > 0 and first is None else None
+        if before is not None and before.status != PROCESSING:
+            half_gap = (obs.at - before.at) / 2
+            elapsed = obs.at - (before.at + half_gap)
+            if elapsed > 0:
+                remaining = elapsed * (100 - progress) / progress
+                return _Raw(obs.at + remaining, remaining, remaining * half_gap / elapsed)
     if obs.eta is not None and obs.eta > 0:
-        return obs.at + obs.eta, obs.eta
+        if float(obs.eta).is_integer():  # whole seconds, rounded up: the finish is within (eta-1, eta]
+            return _Raw(obs.at + obs.eta - 0.5, obs.eta - 0.5, 0.5)
+        return _Raw(obs.at + obs.eta, obs.eta, 0.0)
     return None
 
 
@@ -83,15 +103,16 @@ def estimate_finish(history: Sequence[Observation]) -> Estimate | None:
     latest = _raw_estimate(history, len(history) - 1)
     if latest is None:
         return None
-    finish, remaining = latest
-    # How far did earlier estimates miss this one, relative to the time they had left?
+    # How far did earlier estimates miss this one (beyond their known rounding), relative to the time
+    # they had left?
     misses = []
     for i in range(max(0, len(history) - 6), len(history) - 1):
         earlier = _raw_estimate(history, i)
-        if earlier is not None and earlier[1] > 0:
-            misses.append(abs(earlier[0] - finish) / earlier[1])
+        if earlier is not None and earlier.remaining > 0:
+            miss = abs(earlier.finish - latest.finish) - earlier.rounding - latest.rounding
+            misses.append(max(0.0, miss) / earlier.remaining)
     rel = _DEFAULT_ERROR if not misses else min(_MAX_ERROR, max(_MIN_ERROR, 1.5 * max(misses)))
-    return Estimate(finish=finish, error=rel * remaining + _SLACK)
+    return Estimate(finish=latest.finish, error=rel * latest.remaining + latest.rounding + _SLACK)
 
 
 def next_poll_delay(

@@ -14,9 +14,27 @@ QUEUED, PROCESSING = "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING"
 
 
 def test_an_eta_puts_the_next_poll_just_before_the_expected_finish() -> None:
-    history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
+    history = [Observation(at=0.0, status=PROCESSING, eta=4.2)]
     delay = next_poll_delay(history, now=0.0, submitted_at=0.0)
-    assert 2.5 < delay < 4.0  # sleeps through most of the wait, never past the finish
+    assert 2.5 < delay < 4.2  # sleeps through most of the wait, never past the finish
+
+
+def test_an_eta_in_whole_seconds_is_read_as_rounded_up() -> None:
+    # eta 4 means the task finishes within (3, 4] seconds: the poll must come before 3 s.
+    history = [Observation(at=0.0, status=PROCESSING, eta=4)]
+    delay = next_poll_delay(history, now=0.0, submitted_at=0.0)
+    assert 2.0 < delay < 3.0
+
+
+def test_a_single_progress_reading_dates_the_start_between_the_last_two_polls() -> None:
+    history = [
+        Observation(at=0.0, status=QUEUED),
+        Observation(at=2.0, status=PROCESSING, progress=50.0),  # started at about 1.0
+    ]
+    estimate = estimate_finish(history)
+    assert estimate is not None
+    assert estimate.finish == pytest.approx(3.0)
+    assert estimate.error >= 1.0  # the start could be anywhere in (0, 2)
 
 
 def test_near_the_finish_the_schedule_is_dense_but_not_below_the_floor() -> None:

@@ -33,6 +33,8 @@ RETRY_AFTER_CAP: Final = 60.0
 # Polling bounds (seconds). The schedule in `_polling.py` stays between them.
 POLL_FLOOR: Final = 0.1
 POLL_CAP: Final = 5.0
+#: The first poll of a task just submitted (it can only be queued before then).
+POLL_FIRST_AFTER_SUBMIT: Final = 0.5
 #: Fraction of random jitter applied to each poll delay (+/-).
 POLL_JITTER: Final = 0.1
 #: How a poll delay is chosen when the server gives no eta and no progress: first delay, growth, cap.

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from ._constants import POLL_FIRST_AFTER_SUBMIT
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -402,13 +403,19 @@ def wait_flow(
     tracker: Tracker,
     task_id: str,
     on_progress: ProgressCallback | None = None,
+    first_poll_after: float = 0.0,
 ) -> Flow[Task]:
-    """Poll until the task succeeds (returned) or fails (`TaskFailedError`), on the adaptive schedule."""
+    """Poll until the task succeeds (returned) or fails (`TaskFailedError`), on the adaptive schedule.
+
+    `first_poll_after`: a task submitted a moment ago is only queued; its first poll can wait.
+    """
     tracker.task_id = task_id
     history: list[Observation] = []
     started = settings.clock()
     last_seen: tuple[object, ...] | None = None
     failures = 0
+    if first_poll_after > 0:
+        yield Sleep(min(first_poll_after, max(0.0, deadline.remaining() - _LAST_LOOK)))
     while True:
         try:
             task = yield from get_task_flow(settings, deadline, task_id)
@@ -527,9 +534,10 @@ def generation_flow(
     tracker: Tracker,
     task_id: str,
     on_progress: ProgressCallback | None = None,
+    first_poll_after: float = 0.0,
 ) -> Flow[Generation]:
     """Wait for the task, then download and decode all its images concurrently, in the API's order."""
-    task = yield from wait_flow(settings, deadline, tracker, task_id, on_progress)
+    task = yield from wait_flow(settings, deadline, tracker, task_id, on_progress, first_poll_after)
     downloads = [download_flow(settings, deadline, task_id, i, ref) for i, ref in enumerate(task.images)]
     images: list[GeneratedImage] = yield Gather(downloads)
     return Generation(task_id=task_id, seed=task.seed, images=tuple(images), task=task)
@@ -543,7 +551,9 @@ def txt2img_flow(
     on_progress: ProgressCallback | None = None,
 ) -> Flow[Generation]:
     task_id = yield from submit_flow(settings, deadline, tracker, body)
-    return (yield from generation_flow(settings, deadline, tracker, task_id, on_progress))
+    return (
+        yield from generation_flow(settings, deadline, tracker, task_id, on_progress, POLL_FIRST_AFTER_SUBMIT)
+    )
 
 
 # ------------------------------------------------------------------------------------------- models

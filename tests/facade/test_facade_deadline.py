@@ -21,6 +21,7 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
+from ppio_txt2img._constants import POLL_FIRST_AFTER_SUBMIT
 
 URL = f"{IMAGE_HOST}/{TASK_ID}/0.png"
 
@@ -85,7 +86,9 @@ def test_a_slow_image_host_ends_within_the_deadline(
     assert info.value.task_id == TASK_ID
     assert isinstance(info.value.__cause__, httpx.ReadTimeout)
     assert clock.elapsed <= 30
-    assert timeouts == [30]  # the request's own timeout is what was left of the deadline, not 60
+    # The request's own timeout is what was left of the deadline (30 s less the wait before the first
+    # poll of a fresh task), not the 60 s request timeout.
+    assert timeouts == [30 - POLL_FIRST_AFTER_SUBMIT]
 
 
 def test_an_image_host_slower_than_the_request_timeout_is_retried_within_the_deadline(

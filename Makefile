@@ -112,10 +112,10 @@ pytest: $(INSTALLED)
 test: check-generated lint check-ts pytest
 
 # --- the main job and benchmarks -----------------------------------------------------------------------
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(GEN_STAMP)
 	@$(PY) scripts/demo.py
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(GEN_STAMP)
 	@$(PY) scripts/bench.py --write BENCHMARKS.md
 
 clean:

@@ -1,7 +1,7 @@
 """`Client` and `AsyncClient`: thin shells that validate, build a flow and drive it.
 
-Everything they do is decided in the flows of `_operations.py`; the two classes differ only in the
-driver (`run_sync` / `run_async`) and the httpx client they hold.
+Everything they do is decided in the flows (`_operations.py`, `_tasks.py`, `_downloads.py`); the two
+classes differ only in the driver (`run_sync` / `run_async`) and the httpx client they hold.
 """
 
 from __future__ import annotations
@@ -17,21 +17,13 @@ import httpx
 
 from . import _constants as C
 from ._body import build_txt2img_body, split_options
+from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import PPIOError, ValidationError
 from ._inputs import GenerateOptions, RequestOptions, WaitOptions
 from ._io import Flow, run_async, run_sync
-from ._operations import (
-    Deadline,
-    Settings,
-    Tracker,
-    generation_flow,
-    get_task_flow,
-    guarded,
-    models_page_flow,
-    submit_flow,
-    txt2img_flow,
-)
+from ._operations import generation_flow, models_page_flow, txt2img_flow
 from ._results import Generation, Model, SubmittedTask, Task
+from ._tasks import get_task_flow, submit_flow
 from ._validation import validate_models_query, validate_txt2img_body
 
 __all__ = ["AsyncClient", "Client", "ModelFilters"]

@@ -22,6 +22,14 @@ def served() -> Iterator[Served]:
         yield Served(sandbox, url)
 
 
+@pytest.fixture(scope="module")
+def queued_served() -> Iterator[Served]:
+    """A sandbox whose tasks stay queued for a second: long enough for the first poll to see it."""
+    sandbox = Sandbox(**{**FAST, "queue_delay": 1.0})
+    with sandbox.serve() as url:
+        yield Served(sandbox, url)
+
+
 @pytest.fixture
 def ppio(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     """`ppio("txt2img", ...)` runs `main()` in-process; returns its exit status, stdout and stderr."""

@@ -106,8 +106,8 @@ def test_unreachable_api_exits_1(ppio, unused_port_url):
     assert "ppio: error: POST /v3/async/txt2img" in run.err
 
 
-def test_progress_off_a_terminal_is_plain_lines_on_stderr(ppio, served, tmp_path):
-    run = ppio("txt2img", "a cat", *served.connection(), *SMALL, "-o", str(tmp_path))
+def test_progress_off_a_terminal_is_plain_lines_on_stderr(ppio, queued_served, tmp_path):
+    run = ppio("txt2img", "a cat", *queued_served.connection(), *SMALL, "-o", str(tmp_path))
     assert run.code == 0, run.err
     lines = run.err.splitlines()
     assert "\r" not in run.err

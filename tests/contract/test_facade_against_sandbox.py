@@ -153,7 +153,7 @@ def test_a_url_that_expires_in_flight_is_refreshed_once_then_reported() -> None:
 def test_unknown_statuses_are_not_terminal_and_reach_on_progress() -> None:
     seen: list[str] = []
     generation = run(
-        Sandbox(**FAST, unknown_status_seconds=0.4), on_progress=lambda task: seen.append(task.status)
+        Sandbox(**FAST, unknown_status_seconds=1.0), on_progress=lambda task: seen.append(task.status)
     )
     assert generation.images
     assert seen[0] == "TASK_STATUS_WARMING_UP"

@@ -1,0 +1,98 @@
+"""What every public call carries: the client's settings, one deadline, what is known so far, and
+the guard that turns a passed deadline or an interruption into a useful error."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from ._errors import (
+    WaitTimeoutError,
+)
+from ._io import Flow
+from ._retry import (
+    Failure,
+    classify_exception,
+)
+
+if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
+    pass
+
+T = TypeVar("T")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A client's configuration, as the flows see it."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    max_retries: int
+    request_timeout: float
+    connect_timeout: float
+    max_image_bytes: int
+    clock: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = _utc_now
+    rng: Callable[[], float] = field(default=random.random, repr=False)
+
+
+class Deadline:
+    """One bound for a whole call, on the settings' clock."""
+
+    def __init__(self, clock: Callable[[], float], timeout: float) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        self.at = clock() + timeout
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
+
+
+@dataclass
+class Tracker:
+    """What a call knows so far, for the errors it may have to raise."""
+
+    task_id: str | None = None
+    last_status: str | None = None
+
+
+class Expired(Exception):
+    """The deadline passed inside a flow; `guarded` turns it into `WaitTimeoutError`."""
+
+
+def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
+    """Run a public flow: a passed deadline becomes `WaitTimeoutError` with the task id and last status;
+    Ctrl-C or cancellation gets the task id attached (`exc.task_id` and a note) before it propagates."""
+    try:
+        return (yield from flow)
+    except Expired as exc:
+        cause = exc.__cause__
+        # Timed out while the POST awaited its answer (not while connecting): a task may exist.
+        unknown = (
+            tracker.task_id is None
+            and tracker.last_status == "submitting"
+            and cause is not None
+            and classify_exception(cause) is not Failure.NOT_SENT
+        )
+        raise WaitTimeoutError(
+            tracker.task_id, tracker.last_status, deadline.timeout, outcome_unknown=unknown
+        ) from cause
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, asyncio/trio cancellation
+            if tracker.task_id is not None:
+                exc.task_id = tracker.task_id  # type: ignore[attr-defined]
+                exc.add_note(
+                    f"ppio_txt2img: task {tracker.task_id} was submitted and may still be running; "
+                    f"resume with client.wait({tracker.task_id!r}) or `ppio wait {tracker.task_id}`"
+                )
+            elif tracker.last_status == "submitting":
+                exc.add_note("ppio_txt2img: interrupted while submitting; a task may have been created")
+        raise

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import ppio_txt2img as ppio
 from _bench_report import Figure, Section
 from _bench_sandbox import SandboxProcess
+
+import ppio_txt2img as ppio
 
 API_KEY = "bench-key"
 SIZE = 2048

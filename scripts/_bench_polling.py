@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
-import ppio_txt2img as ppio
 from _bench_report import Figure, Section, median, ms, percentile
 from _bench_sandbox import SandboxProcess, TaskRecord
+
+import ppio_txt2img as ppio
 
 MODES = ("exact", "noisy", "absent")
 API_KEY = "bench-key"

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import ppio_txt2img as ppio
 from _bench_report import Figure, Section, median, ms, percentile
 from _bench_sandbox import SandboxProcess
+
+import ppio_txt2img as ppio
 
 TASKS = 200
 SIZE = 128

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from cli_helpers import FAST, Run, Served
+
 from ppio_txt2img.cli import main
 from ppio_txt2img.sandbox import Sandbox
 

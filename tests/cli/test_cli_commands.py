@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import ppio_txt2img as ppio_sdk
 import pytest
 from cli_helpers import API_KEY, FAST
 from PIL import Image
+
+import ppio_txt2img as ppio_sdk
 from ppio_txt2img.sandbox import Sandbox
 
 

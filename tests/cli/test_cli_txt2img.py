@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import ppio_txt2img as ppio_sdk
 import pytest
 from cli_helpers import API_KEY
 from PIL import Image
+
+import ppio_txt2img as ppio_sdk
 from ppio_txt2img._cli_parser import build_parser, request_options
 from ppio_txt2img._inputs import RequestOptions
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import anyio
 import httpx
-import ppio_txt2img as ppio
 import pytest
+
+import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
 
 FAST = {"speed": 20.0, "queue_delay": 0.05, "seed": 7}

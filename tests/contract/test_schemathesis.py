@@ -16,8 +16,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from ppio_txt2img.sandbox import Sandbox
 from schemathesis.checks import not_a_server_error
+
+from ppio_txt2img.sandbox import Sandbox
 
 API_KEY = "contract-test-key"
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ppio_txt2img._errors import ValidationError
 from ppio_txt2img._spec import component, load_spec, resolve
 from ppio_txt2img._validation import validate_txt2img_body

@@ -34,6 +34,7 @@ from typing import Any
 
 import anyio
 import httpx
+
 import ppio_txt2img as ppio
 
 API_KEY = "sk-test-SECRET-abc123"

@@ -8,7 +8,6 @@ from typing import Any
 
 import anyio
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import (
     IMAGE_HOST,
@@ -21,6 +20,8 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
+
+import ppio_txt2img as ppio
 from ppio_txt2img._constants import POLL_FIRST_AFTER_SUBMIT
 
 URL = f"{IMAGE_HOST}/{TASK_ID}/0.png"

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import (
     API_KEY,
@@ -30,6 +29,8 @@ from facade_helpers import (
     succeeded,
     task_payload,
 )
+
+import ppio_txt2img as ppio
 
 OLD = f"{IMAGE_HOST}/{TASK_ID}/0.png?X-Amz-Signature=old"
 NEW = f"{IMAGE_HOST}/{TASK_ID}/0.png?X-Amz-Signature=new"

@@ -7,9 +7,10 @@ from typing import Any
 
 import anyio
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
+
+import ppio_txt2img as ppio
 from ppio_txt2img._constants import DEFAULT_MODELS_PAGE_SIZE
 from ppio_txt2img._spec import load_spec, query_parameters
 

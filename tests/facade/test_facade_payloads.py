@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import (
     IMAGE_HOST,
@@ -21,6 +20,8 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
+
+import ppio_txt2img as ppio
 
 URL = f"{IMAGE_HOST}/{TASK_ID}/0.png?X-Amz-Expires=3600"
 

@@ -8,9 +8,10 @@ import sys
 
 import anyio
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import API_KEY, BASE_URL, TASK_ID, FakeClock, ScriptedAPI, task_payload
+
+import ppio_txt2img as ppio
 from ppio_txt2img._constants import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL
 
 

@@ -4,7 +4,6 @@ is resent only when no task can have been created, and otherwise says the outcom
 from __future__ import annotations
 
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import (
     PNG,
@@ -16,6 +15,8 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
+
+import ppio_txt2img as ppio
 from ppio_txt2img._constants import RETRY_AFTER_CAP
 
 DONE = task_payload("SUCCEED", images=[image_entry("https://images.test.invalid/x.png")])

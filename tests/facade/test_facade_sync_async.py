@@ -10,7 +10,6 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import httpx
-import ppio_txt2img as ppio
 import pytest
 from facade_helpers import (
     IMAGE_HOST,
@@ -28,6 +27,8 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
+
+import ppio_txt2img as ppio
 
 
 def rich_script(api: ScriptedAPI) -> None:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import ppio_txt2img as ppio
 import pytest
 import yaml
 from facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
+
+import ppio_txt2img as ppio
 from ppio_txt2img._spec import component, load_spec, resolve
 from ppio_txt2img._validation import validate_txt2img_body
 

@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 import httpx
-import ppio_api
 import pytest
+
+import ppio_api
 from ppio_api import errors
 from ppio_api.api.models import list_models
 from ppio_api.api.tasks import get_task_result

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
 from ppio_api.api.models import list_models
 from ppio_api.api.tasks import get_task_result
 from ppio_api.api.txt2img import create_txt2img_task

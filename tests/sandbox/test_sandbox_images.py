@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from PIL import Image
-from ppio_txt2img.sandbox import Sandbox
 from sandbox_helpers import AUTH, make_body, poll_until_done, submit
+
+from ppio_txt2img.sandbox import Sandbox
 
 
 def _images(client: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:

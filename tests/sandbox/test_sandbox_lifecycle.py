@@ -6,8 +6,9 @@ import time
 
 import httpx
 import pytest
-from ppio_txt2img.sandbox import Sandbox
 from sandbox_helpers import AUTH, make_body, poll_until_done, submit
+
+from ppio_txt2img.sandbox import Sandbox
 
 
 def test_task_goes_queued_processing_succeed_with_rising_progress_and_falling_eta() -> None:

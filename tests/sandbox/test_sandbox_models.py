@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from ppio_txt2img.sandbox import Sandbox
 from sandbox_helpers import AUTH, assert_conforms
+
+from ppio_txt2img.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from ppio_txt2img.sandbox import Sandbox
 from sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body
+
+from ppio_txt2img.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

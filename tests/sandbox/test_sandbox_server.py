@@ -7,10 +7,11 @@ import socket
 import threading
 
 import httpx
-import ppio_txt2img.sandbox as sandbox_module
 import pytest
-from ppio_txt2img.sandbox import Sandbox, SandboxConfig, add_arguments, config_from_args, serve
 from sandbox_helpers import AUTH, make_body
+
+import ppio_txt2img.sandbox as sandbox_module
+from ppio_txt2img.sandbox import Sandbox, SandboxConfig, add_arguments, config_from_args, serve
 
 
 def test_public_names_are_exactly_the_sorted_all() -> None:

@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 
 import httpx
-from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
 from sandbox_helpers import AUTH, Receiver, assert_conforms, make_body, poll_until_done, submit
+
+from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
 
 ReceiverFactory = Callable[[Callable[[int], tuple[int, float]]], Receiver]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import httpx
-import ppio_txt2img as ppio
 import pytest
+
+import ppio_txt2img as ppio
 from ppio_txt2img._constants import POLL_BLIND_CAP, POLL_CAP, POLL_FLOOR
 from ppio_txt2img._polling import Observation, estimate_finish, next_poll_delay
 

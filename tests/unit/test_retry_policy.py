@@ -6,6 +6,7 @@ import email.utils
 
 import httpx
 import pytest
+
 from ppio_txt2img._constants import RETRY_AFTER_CAP, RETRY_MAX_DELAY
 from ppio_txt2img._retry import (
     Failure,

@@ -290,6 +290,8 @@ async def _gather_async(
 ) -> list[Any]:
     import anyio
 
+    if len(flows) == 1:  # one image: no task group needed
+        return [await run_async(flows[0], client, sleep)]
     results: list[Any] = [None] * len(flows)
     limit = anyio.Semaphore(MAX_CONCURRENT_DOWNLOADS)
 

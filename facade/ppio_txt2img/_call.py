@@ -62,6 +62,8 @@ class Tracker:
 
     task_id: str | None = None
     last_status: str | None = None
+    #: The POST that creates the task is under way: an interruption may leave a task behind.
+    submitting: bool = False
 
 
 class Expired(Exception):
@@ -78,7 +80,7 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
         # Timed out while the POST awaited its answer (not while connecting): a task may exist.
         unknown = (
             tracker.task_id is None
-            and tracker.last_status == "submitting"
+            and tracker.submitting
             and cause is not None
             and classify_exception(cause) is not Failure.NOT_SENT
         )
@@ -93,6 +95,6 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
                     f"ppio_txt2img: task {tracker.task_id} was submitted and may still be running; "
                     f"resume with client.wait({tracker.task_id!r}) or `ppio wait {tracker.task_id}`"
                 )
-            elif tracker.last_status == "submitting":
+            elif tracker.submitting:
                 exc.add_note("ppio_txt2img: interrupted while submitting; a task may have been created")
         raise

@@ -208,7 +208,9 @@ def api_call(
             task_id=task_id,
             outcome_unknown=not idempotent,  # a 2xx to the POST: a task exists, but its id is unknown
         ) from exc
-    if parsed is None or type(parsed).__name__ == "ErrorBody":
+    from ppio_api.models import ErrorBody
+
+    if parsed is None or isinstance(parsed, ErrorBody):
         raise APIResponseValidationError(
             f"{path}: unexpected response body",
             status_code=reply.status_code,

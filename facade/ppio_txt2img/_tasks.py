@@ -41,7 +41,7 @@ def submit_flow(
     from ppio_api.api.txt2img import create_txt2img_task
     from ppio_api.models import CreateTaskResponse, Txt2ImgBody
 
-    tracker.last_status = "submitting"
+    tracker.last_status, tracker.submitting = "submitting", True
     created: CreateTaskResponse = yield from api_call(
         settings,
         deadline,
@@ -49,7 +49,7 @@ def submit_flow(
         create_txt2img_task.parse_response,
         idempotent=False,
     )
-    tracker.task_id, tracker.last_status = created.task_id, "submitted"
+    tracker.task_id, tracker.last_status, tracker.submitting = created.task_id, "submitted", False
     return created.task_id
 
 

@@ -8,19 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from ._errors import (
-    WaitTimeoutError,
-)
+from ._errors import WaitTimeoutError
 from ._io import Flow
-from ._retry import (
-    Failure,
-    classify_exception,
-)
-
-if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
-    pass
+from ._retry import Failure, classify_exception
 
 T = TypeVar("T")
 

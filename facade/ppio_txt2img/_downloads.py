@@ -4,25 +4,16 @@ and an expired URL refreshed once through the task result."""
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
 from ._call import Deadline, Settings
-from ._errors import (
-    ImageError,
-)
+from ._errors import ImageError
 from ._http import send_with_retries
 from ._images import decode, normalize_type, sniff_format
 from ._io import Flow, Offload, ResponseTooLarge
 from ._results import GeneratedImage, ImageRef
 from ._tasks import get_task_flow
-
-if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
-    pass
-
-T = TypeVar("T")
-
 
 _URL_REJECTED = frozenset({400, 401, 403, 404, 410})
 

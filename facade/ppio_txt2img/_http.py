@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -31,8 +31,6 @@ from ._retry import (
 
 if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
     from ppio_api import Client as _GeneratedClient
-
-T = TypeVar("T")
 
 
 @cache

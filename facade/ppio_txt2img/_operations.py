@@ -4,7 +4,7 @@ download and decode every image, and the model list; driven by the sync or async
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ._call import Deadline, Settings, Tracker
 from ._constants import POLL_FIRST_AFTER_SUBMIT
@@ -17,8 +17,6 @@ from ._tasks import submit_flow, wait_flow
 
 if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
     from ppio_api.models import Model as _ApiModel
-
-T = TypeVar("T")
 
 
 def generation_flow(

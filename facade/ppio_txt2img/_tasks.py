@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ._call import Deadline, Expired, Settings, Tracker
 from ._errors import (
@@ -20,15 +20,10 @@ from ._inputs import ProgressCallback
 from ._io import Flow, Notify, Sleep
 from ._polling import Observation, next_poll_delay
 from ._results import ImageRef, NsfwResult, Task, TaskStatus
-from ._retry import (
-    backoff_delay,
-)
+from ._retry import backoff_delay
 
 if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
     from ppio_api.models import TaskResultResponse
-
-T = TypeVar("T")
-
 
 #: Seconds kept in hand for a last poll when the deadline is near.
 _LAST_LOOK = 0.25

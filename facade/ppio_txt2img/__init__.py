@@ -36,6 +36,7 @@ from ._inputs import (
     WaitOptions,
 )
 from ._results import GeneratedImage, Generation, Model, NsfwResult, SubmittedTask, Task, TaskStatus
+from ._webhooks import WEBHOOK_EVENT_TYPE, parse_webhook
 
 __version__ = "0.1.0"
 
@@ -69,7 +70,9 @@ __all__ = [
     "TaskFailedError",
     "TaskStatus",
     "ValidationError",
+    "WEBHOOK_EVENT_TYPE",
     "WaitOptions",
     "WaitTimeoutError",
     "__version__",
+    "parse_webhook",
 ]

@@ -200,6 +200,11 @@ def test_the_webhook_is_delivered_on_completion(webhook_receiver: tuple[str, lis
     assert event["event_type"] == "ASYNC_TASK_RESULT"
     assert event["payload"]["task"]["task_id"] == generation.task_id
     assert event["payload"]["task"]["status"] == "TASK_STATUS_SUCCEED"
+    task = ppio.parse_webhook(event)
+    assert task is not None
+    assert task.id == generation.task_id
+    assert task.succeeded
+    assert len(task.images) == len(generation.images)
 
 
 def test_storage_never_sees_an_authorization_header_even_from_a_client_with_one() -> None:

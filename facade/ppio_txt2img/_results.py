@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -109,9 +110,14 @@ class GeneratedImage:
         return self.size[1]
 
     def save(self, path: str | PathLike[str]) -> Path:
-        """Write the image's bytes to `path` (a directory gets `<task_id>-<index>.<format>`)."""
+        """Write the image's bytes to `path` and return where they went.
+
+        A directory (an existing one, or a path ending in `/`, created if needed) gets
+        `<task_id>-<index>.<ext>`.
+        """
         target = Path(path)
-        if target.is_dir():
+        if target.is_dir() or str(path).endswith(("/", os.sep)):
+            target.mkdir(parents=True, exist_ok=True)
             target = target / f"{self.task_id}-{self.index}.{'jpg' if self.format == 'jpeg' else self.format}"
         target.write_bytes(self.data)
         return target

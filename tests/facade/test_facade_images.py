@@ -327,6 +327,9 @@ def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path:
     assert jpeg.save(tmp_path) == tmp_path / f"{TASK_ID}-1.jpg"
     assert webp.save(tmp_path) == tmp_path / f"{TASK_ID}-2.webp"
     assert (tmp_path / f"{TASK_ID}-2.webp").read_bytes() == WEBP
+    # A path ending in "/" is a directory, created when missing (as in the README's quickstart).
+    assert png.save(f"{tmp_path}/new/") == tmp_path / "new" / f"{TASK_ID}-0.png"
+    assert (tmp_path / "new" / f"{TASK_ID}-0.png").read_bytes() == PNG
     picture = png.to_pil()
     assert (picture.size, picture.mode) == ((png.width, png.height), png.mode) == ((8, 6), "RGBA")
     assert jpeg.to_pil().format == "JPEG"

@@ -58,13 +58,15 @@ class ValidationError(PPIOError, ValueError):
     `allowed` a description of what is allowed (`0 to 1`, `one of png, webp, jpeg`).
     """
 
-    def __init__(self, field: str, value: object, allowed: str, problem: str | None = None) -> None:
+    def __init__(
+        self, field: str, value: object, allowed: str, problem: str | None = None, *, show_value: bool = True
+    ) -> None:
         self.field = field
         self.value = value
         self.allowed = allowed
         self.problem = problem or "is not allowed"
-        if problem == "is required":
-            super().__init__(f"{field} is required; allowed: {allowed}")
+        if not show_value or problem == "is required":  # "request.loras has 6 items", "... is required"
+            super().__init__(f"{field} {self.problem}; allowed: {allowed}")
             return
         shown = repr(value)
         if len(shown) > 80:

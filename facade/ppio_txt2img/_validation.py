@@ -134,7 +134,7 @@ def _check_string(value: str, schema: Schema, path: str) -> None:
 def _check_array(value: Sequence[Any], schema: Schema, path: str, spec: Spec) -> None:
     imin, imax = schema.get("minItems", 0), schema.get("maxItems")
     if len(value) < imin or (imax is not None and len(value) > imax):
-        raise ValidationError(path, f"{len(value)} items", describe(schema), "has too many or too few items")
+        raise ValidationError(path, value, describe(schema), f"has {len(value)} items", show_value=False)
     items = schema.get("items")
     if items is not None:
         for i, item in enumerate(value):

@@ -41,8 +41,6 @@ POLL_JITTER: Final = 0.1
 POLL_BLIND_FIRST: Final = 1.0
 POLL_BLIND_GROWTH: Final = 1.25
 POLL_BLIND_CAP: Final = 3.0
-#: Back-off between polls that failed with a transient error.
-POLL_ERROR_DELAY: Final = 1.0
 
 #: Largest image accepted from an image host, in bytes.
 MAX_IMAGE_BYTES: Final = 64 * 1024 * 1024

@@ -7,8 +7,7 @@ around the expected finish. Each poll refreshes the estimate, so a long task cos
 and is still noticed within about `POLL_FLOOR` of finishing. How much the estimates can be trusted is
 learnt from how well successive ones agree.
 
-With neither eta nor progress (the docs' examples send `eta: 0`), the schedule uses a prior duration
-when the client has one (learnt from earlier tasks of the same size), else intervals that start at
+With neither eta nor progress (the docs' examples send `eta: 0`), the intervals start at
 `POLL_BLIND_FIRST` and grow to `POLL_BLIND_CAP`: fewer polls than a fixed 0.5 s poller.
 """
 
@@ -119,8 +118,6 @@ def next_poll_delay(
     history: Sequence[Observation],
     *,
     now: float,
-    submitted_at: float,
-    prior_duration: float | None = None,
     jitter: float = 0.0,
 ) -> float:
     """Seconds to sleep before the next poll.
@@ -138,19 +135,6 @@ def next_poll_delay(
             overdue = max(0.0, now - (estimate.finish + estimate.error))
             delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
     else:
-        delay = _blind_delay(history, now=now, submitted_at=submitted_at, prior_duration=prior_duration)
+        # No eta or progress to go on: growing intervals.
+        delay = min(POLL_BLIND_CAP, POLL_BLIND_FIRST * POLL_BLIND_GROWTH ** len(history))
     return max(POLL_FLOOR, delay * (1 - POLL_JITTER * jitter))
-
-
-def _blind_delay(
-    history: Sequence[Observation], *, now: float, submitted_at: float, prior_duration: float | None
-) -> float:
-    """No eta or progress to go on: use the prior duration if any, else growing intervals."""
-    if prior_duration is not None and prior_duration > 0:
-        earliest = submitted_at + (1 - _DEFAULT_ERROR) * prior_duration
-        if earliest - now > POLL_FLOOR:
-            return min(POLL_CAP, earliest - now)
-        overdue = max(0.0, now - (submitted_at + prior_duration))
-        return min(POLL_BLIND_CAP, max(POLL_FLOOR, 0.05 * prior_duration) + 0.25 * overdue)
-    polls = len(history)
-    return min(POLL_BLIND_CAP, POLL_BLIND_FIRST * POLL_BLIND_GROWTH**polls)

@@ -116,7 +116,6 @@ def wait_flow(
     """
     tracker.task_id = task_id
     history: list[Observation] = []
-    started = settings.clock()
     last_seen: tuple[object, ...] | None = None
     failures = 0
     if first_poll_after > 0:
@@ -146,7 +145,7 @@ def wait_flow(
         history.append(
             Observation(at=now, status=task.status, eta=task.eta or None, progress=task.progress or None)
         )
-        delay = next_poll_delay(history, now=now, submitted_at=started, jitter=settings.rng())
+        delay = next_poll_delay(history, now=now, jitter=settings.rng())
         remaining = deadline.remaining()
         if delay >= remaining - _LAST_LOOK:
             if remaining <= _LAST_LOOK:

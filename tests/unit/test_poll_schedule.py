@@ -16,14 +16,14 @@ QUEUED, PROCESSING = "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING"
 
 def test_an_eta_puts_the_next_poll_just_before_the_expected_finish() -> None:
     history = [Observation(at=0.0, status=PROCESSING, eta=4.2)]
-    delay = next_poll_delay(history, now=0.0, submitted_at=0.0)
+    delay = next_poll_delay(history, now=0.0)
     assert 2.5 < delay < 4.2  # sleeps through most of the wait, never past the finish
 
 
 def test_an_eta_in_whole_seconds_is_read_as_rounded_up() -> None:
     # eta 4 means the task finishes within (3, 4] seconds: the poll must come before 3 s.
     history = [Observation(at=0.0, status=PROCESSING, eta=4)]
-    delay = next_poll_delay(history, now=0.0, submitted_at=0.0)
+    delay = next_poll_delay(history, now=0.0)
     assert 2.0 < delay < 3.0
 
 
@@ -40,12 +40,12 @@ def test_a_single_progress_reading_dates_the_start_between_the_last_two_polls() 
 
 def test_near_the_finish_the_schedule_is_dense_but_not_below_the_floor() -> None:
     history = [Observation(at=0.0, status=PROCESSING, eta=0.05)]
-    assert next_poll_delay(history, now=0.0, submitted_at=0.0) == POLL_FLOOR
+    assert next_poll_delay(history, now=0.0) == POLL_FLOOR
 
 
 def test_long_etas_are_capped() -> None:
     history = [Observation(at=0.0, status=QUEUED, eta=600.0)]
-    assert next_poll_delay(history, now=0.0, submitted_at=0.0) == POLL_CAP
+    assert next_poll_delay(history, now=0.0) == POLL_CAP
 
 
 def test_progress_gives_a_finish_estimate_without_eta() -> None:
@@ -70,8 +70,8 @@ def test_consistent_estimates_shrink_the_uncertainty() -> None:
 
 def test_an_overdue_task_is_polled_less_and_less_often() -> None:
     history = [Observation(at=0.0, status=PROCESSING, eta=1.0)]
-    soon = next_poll_delay(history, now=1.5, submitted_at=0.0)
-    later = next_poll_delay(history, now=10.0, submitted_at=0.0)
+    soon = next_poll_delay(history, now=1.5)
+    later = next_poll_delay(history, now=10.0)
     assert POLL_FLOOR <= soon < later <= POLL_CAP
 
 
@@ -79,7 +79,7 @@ def test_without_eta_or_progress_intervals_grow_from_the_first_to_the_cap() -> N
     delays = []
     history: list[Observation] = []
     for i in range(12):
-        delays.append(next_poll_delay(history, now=float(i), submitted_at=0.0))
+        delays.append(next_poll_delay(history, now=float(i)))
         history.append(Observation(at=float(i), status=QUEUED))
     assert delays == sorted(delays)
     assert delays[0] > 0.5  # already sparser than a fixed 0.5 s poller
@@ -88,8 +88,8 @@ def test_without_eta_or_progress_intervals_grow_from_the_first_to_the_cap() -> N
 
 def test_jitter_only_shortens_the_delay() -> None:
     history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
-    plain = next_poll_delay(history, now=0.0, submitted_at=0.0, jitter=0.0)
-    jittered = next_poll_delay(history, now=0.0, submitted_at=0.0, jitter=0.99)
+    plain = next_poll_delay(history, now=0.0, jitter=0.0)
+    jittered = next_poll_delay(history, now=0.0, jitter=0.99)
     assert POLL_FLOOR <= jittered < plain
 
 

@@ -12,7 +12,14 @@ from . import _constants as C
 from ._errors import ValidationError
 from ._inputs import GenerateOptions, RequestOptions, WaitOptions, to_plain
 
-__all__ = ["REQUEST_DEFAULTS", "build_txt2img_body", "split_options"]
+__all__ = [
+    "GENERATE_OPTIONS",
+    "REQUEST_DEFAULTS",
+    "SUBMIT_OPTIONS",
+    "WAIT_OPTIONS",
+    "build_txt2img_body",
+    "split_options",
+]
 
 #: What a bare `txt2img("a cat")` asks for: SDXL base, 1024x1024, 20 steps, 7.5, "Euler a", 1 image.
 REQUEST_DEFAULTS: Mapping[str, Any] = {
@@ -32,14 +39,19 @@ _REQUEST_KEYS = frozenset(RequestOptions.__annotations__) - {*_EXTRA_KEYS, "webh
 _WAIT_KEYS = frozenset(WaitOptions.__annotations__)
 
 
-def split_options(options: Mapping[str, Any], *, allow_wait: bool) -> tuple[dict[str, Any], WaitOptions]:
-    """Separate request options from wait options; an unknown name is a `ValidationError`."""
-    known = set(RequestOptions.__annotations__) | (_WAIT_KEYS if allow_wait else set())
+#: The option names each call accepts.
+GENERATE_OPTIONS = frozenset(RequestOptions.__annotations__) | _WAIT_KEYS
+SUBMIT_OPTIONS = frozenset(RequestOptions.__annotations__) | {"timeout"}
+WAIT_OPTIONS = _WAIT_KEYS
+
+
+def split_options(
+    options: Mapping[str, Any], *, allowed: frozenset[str], problem: str = "is not a known option"
+) -> tuple[dict[str, Any], WaitOptions]:
+    """Separate request options from wait options; a name outside `allowed` is a `ValidationError`."""
     for name in options:
-        if name not in known:
-            raise ValidationError(
-                name, options[name], "one of " + ", ".join(sorted(known)), "is not a known option"
-            )
+        if name not in allowed:
+            raise ValidationError(name, options[name], "one of " + ", ".join(sorted(allowed)), problem)
     callback = options.get("on_progress")
     if callback is not None and not callable(callback):
         raise ValidationError("on_progress", callback, "a callable taking a Task", "is not callable")

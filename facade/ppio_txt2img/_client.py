@@ -16,7 +16,7 @@ from typing import Any, Self, TypedDict, TypeVar, Unpack
 import httpx
 
 from . import _constants as C
-from ._body import build_txt2img_body, split_options
+from ._body import GENERATE_OPTIONS, SUBMIT_OPTIONS, WAIT_OPTIONS, build_txt2img_body, split_options
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import PPIOError, ValidationError
 from ._inputs import GenerateOptions, RequestOptions, WaitOptions
@@ -132,7 +132,7 @@ class _BaseClient:
         return Deadline(self._settings.clock, _timeout(timeout, self.timeout)), Tracker()
 
     def _txt2img(self, prompt: str, options: Mapping[str, Any]) -> Flow[Generation]:
-        request, wait = split_options(options, allow_wait=True)
+        request, wait = split_options(options, allowed=GENERATE_OPTIONS)
         body = build_txt2img_body(prompt, request)
         validate_txt2img_body(body)
         deadline, tracker = self._start(wait.get("timeout"))
@@ -140,11 +140,7 @@ class _BaseClient:
         return guarded(flow, deadline, tracker)
 
     def _submit(self, prompt: str, options: Mapping[str, Any]) -> Flow[SubmittedTask]:
-        request, wait = split_options(options, allow_wait=True)
-        if "on_progress" in wait:
-            raise ValidationError(
-                "on_progress", wait["on_progress"], "only with txt2img() or wait()", "is not used here"
-            )
+        request, wait = split_options(options, allowed=SUBMIT_OPTIONS)
         body = build_txt2img_body(prompt, request)
         validate_txt2img_body(body)
         deadline, tracker = self._start(wait.get("timeout"))
@@ -162,10 +158,7 @@ class _BaseClient:
 
     def _wait(self, task: str | SubmittedTask | Task, options: Mapping[str, Any]) -> Flow[Generation]:
         task_id = _task_id(task)
-        _, wait = split_options(options, allow_wait=True)
-        if set(options) - set(wait):
-            name = next(iter(set(options) - set(wait)))
-            raise ValidationError(name, options[name], "timeout or on_progress", "is not a wait option")
+        _, wait = split_options(options, allowed=WAIT_OPTIONS, problem="is not a wait option")
         deadline, tracker = self._start(wait.get("timeout"))
         flow = generation_flow(self._settings, deadline, tracker, task_id, wait.get("on_progress"))
         return guarded(flow, deadline, tracker)

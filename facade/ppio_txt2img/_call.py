@@ -56,6 +56,8 @@ class Tracker:
     last_status: str | None = None
     #: The POST that creates the task is under way: an interruption may leave a task behind.
     submitting: bool = False
+    #: What the call does, for a timeout before any task is known.
+    operation: str = "submitting the task"
 
 
 class Expired(Exception):
@@ -77,7 +79,11 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
             and classify_exception(cause) is not Failure.NOT_SENT
         )
         raise WaitTimeoutError(
-            tracker.task_id, tracker.last_status, deadline.timeout, outcome_unknown=unknown
+            tracker.task_id,
+            tracker.last_status,
+            deadline.timeout,
+            outcome_unknown=unknown,
+            operation=tracker.operation,
         ) from cause
     except BaseException as exc:
         if not isinstance(exc, Exception):  # KeyboardInterrupt, asyncio/trio cancellation

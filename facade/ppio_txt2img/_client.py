@@ -6,9 +6,10 @@ classes differ only in the driver (`run_sync` / `run_async`) and the httpx clien
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar, Unpack
@@ -16,19 +17,28 @@ from typing import Any, Self, TypedDict, TypeVar, Unpack
 import httpx
 
 from . import _constants as C
-from ._body import GENERATE_OPTIONS, SUBMIT_OPTIONS, WAIT_OPTIONS, build_txt2img_body, split_options
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import PPIOError, ValidationError
 from ._inputs import GenerateOptions, RequestOptions, WaitOptions
 from ._io import Flow, run_async, run_sync
-from ._operations import generation_flow, models_page_flow, txt2img_flow
+from ._operations import Expected, generation_flow, models_page_flow, txt2img_flow
+from ._request_body import (
+    GENERATE_OPTIONS,
+    SUBMIT_OPTIONS,
+    WAIT_OPTIONS,
+    build_txt2img_body,
+    expected_result,
+    split_options,
+)
 from ._results import Generation, Model, SubmittedTask, Task
 from ._tasks import get_task_flow, submit_flow
-from ._validation import validate_models_query, validate_txt2img_body
+from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 
 __all__ = ["AsyncClient", "Client", "ModelFilters"]
 
 T = TypeVar("T")
+_Page = tuple[list[Model], "str | None"]
+_PageFlow = Flow[_Page]
 
 
 class ModelFilters(TypedDict, total=False):
@@ -59,22 +69,64 @@ def _own_http_options() -> dict[str, Any]:
     limits = httpx.Limits(
         max_connections=C.DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS
     )
-    return {"follow_redirects": True, "headers": {"User-Agent": C.USER_AGENT}, "limits": limits}
+    return {"follow_redirects": False, "headers": {"User-Agent": C.USER_AGENT}, "limits": limits}
 
 
-def _task_id(task: str | SubmittedTask | Task) -> str:
-    task_id = task if isinstance(task, str) else task.id
-    if not isinstance(task_id, str) or not task_id.strip():
-        raise ValidationError("task_id", task_id, "a non-empty task id string", "is not a task id")
-    return task_id
+def _task_id(task: object) -> str:
+    """The id of a task given as an id, a `SubmittedTask` or a `Task`, checked as the spec says."""
+    task_id = task.id if isinstance(task, SubmittedTask | Task) else task
+    return validate_task_id(task_id)
 
 
-def _timeout(value: object, default: float) -> float:
+def _timeout(value: object, default: float, name: str = "timeout") -> float:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValidationError("timeout", value, "a number of seconds > 0", "is not a valid timeout")
-    return float(value)
+    allowed = "a finite number of seconds > 0"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(name, value, allowed, "is not a number")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValidationError(name, value, allowed, "is not a valid timeout")
+    return seconds
+
+
+def _api_key(api_key: object) -> str:
+    """The key, stripped of surrounding white space; refused (without ever showing it) when it holds a
+    character no HTTP header can carry."""
+    key = api_key if api_key is not None else os.environ.get(C.ENV_API_KEY)
+    if key is None or (isinstance(key, str) and not key.strip()):
+        raise PPIOError(f"no API key: pass api_key=... or set the {C.ENV_API_KEY} environment variable")
+    if not isinstance(key, str):
+        raise ValidationError("api_key", f"<{type(key).__name__}>", "a string", "is not a string")
+    key = key.strip()
+    if not all(" " < char < "\x7f" for char in key):
+        raise ValidationError(
+            "api_key",
+            "<redacted>",
+            "printable ASCII without spaces (as the API issues keys)",
+            "holds a control, space or non-ASCII character",
+        )
+    return key
+
+
+def _base_url(base_url: object) -> str:
+    url = base_url if base_url is not None else (os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL)
+    allowed = "an http:// or https:// URL without a query or fragment, e.g. https://api.novita.ai"
+    if not isinstance(url, str):
+        raise ValidationError("base_url", url, allowed, "is not a string")
+    try:
+        url.encode("ascii")
+        parsed = httpx.URL(url)
+    except (UnicodeEncodeError, httpx.InvalidURL) as exc:
+        raise ValidationError("base_url", url, allowed, f"is not a URL ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValidationError("base_url", url, allowed, "is not an http(s) URL")
+    if parsed.query or parsed.fragment or "?" in url or "#" in url:
+        raise ValidationError("base_url", url, allowed, "has a query or fragment")
+    return url.rstrip("/")
 
 
 class _BaseClient:
@@ -91,16 +143,12 @@ class _BaseClient:
         clock: Callable[[], float] | None,
         now: Callable[[], datetime] | None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(C.ENV_API_KEY)
-        if not key:
-            raise PPIOError(f"no API key: pass api_key=... or set the {C.ENV_API_KEY} environment variable")
+        key = _api_key(api_key)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError("max_retries", max_retries, "an integer >= 0", "is not valid")
         if isinstance(max_image_bytes, bool) or not isinstance(max_image_bytes, int) or max_image_bytes < 1:
             raise ValidationError("max_image_bytes", max_image_bytes, "an integer >= 1", "is not valid")
-        url = (base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", url, "an http:// or https:// URL", "is not a URL")
+        url = _base_url(base_url)
         self.timeout = _timeout(timeout, C.DEFAULT_TIMEOUT)
         extras: dict[str, Any] = {"clock": clock} if clock is not None else {}
         if now is not None:
@@ -109,7 +157,7 @@ class _BaseClient:
             base_url=url,
             api_key=key,
             max_retries=max_retries,
-            request_timeout=_timeout(request_timeout, C.DEFAULT_REQUEST_TIMEOUT),
+            request_timeout=_timeout(request_timeout, C.DEFAULT_REQUEST_TIMEOUT, "request_timeout"),
             connect_timeout=C.DEFAULT_CONNECT_TIMEOUT,
             max_image_bytes=max_image_bytes,
             **extras,
@@ -135,8 +183,11 @@ class _BaseClient:
         request, wait = split_options(options, allowed=GENERATE_OPTIONS)
         body = build_txt2img_body(prompt, request)
         validate_txt2img_body(body)
+        image_num, size = expected_result(body)
         deadline, tracker = self._start(wait.get("timeout"))
-        flow = txt2img_flow(self._settings, deadline, tracker, body, wait.get("on_progress"))
+        flow = txt2img_flow(
+            self._settings, deadline, tracker, body, wait.get("on_progress"), Expected(image_num, size)
+        )
         return guarded(flow, deadline, tracker)
 
     def _submit(self, prompt: str, options: Mapping[str, Any]) -> Flow[SubmittedTask]:
@@ -150,7 +201,7 @@ class _BaseClient:
 
         return guarded(flow(), deadline, tracker)
 
-    def _get_task(self, task: str | SubmittedTask | Task, timeout: float | None) -> Flow[Task]:
+    def _get_task(self, task: str | SubmittedTask | Task, timeout: object) -> Flow[Task]:
         task_id = _task_id(task)
         deadline, tracker = self._start(timeout)
         tracker.task_id = task_id
@@ -174,11 +225,28 @@ class _BaseClient:
         validate_models_query(query)
         return query
 
-    def _models_page(
-        self, query: Mapping[str, Any], cursor: str | None
-    ) -> Flow[tuple[list[Model], str | None]]:
+    def _models_pages(self, query: Mapping[str, Any]) -> Generator[_PageFlow, _Page, None]:
+        """The flow of each page in turn, under one deadline (the client's timeout) for the whole list;
+        the caller sends each flow's result back in. Stops at the last page, a repeated cursor or
+        `MAX_MODEL_PAGES` pages."""
         deadline, tracker = self._start(None)
-        return guarded(models_page_flow(self._settings, deadline, query, cursor), deadline, tracker)
+        tracker.operation = "listing models"
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(C.MAX_MODEL_PAGES):
+            page_flow = models_page_flow(self._settings, deadline, query, cursor)
+            cursor = (yield guarded(page_flow, deadline, tracker))[1]
+            if cursor is None or cursor in seen:
+                return
+            seen.add(cursor)
+
+
+def _next_page(pages: Generator[_PageFlow, _Page, None], page: Any) -> _PageFlow | None:
+    """The next page's flow from `_models_pages` (sending it the last page), or None at the end."""
+    try:
+        return pages.send(page)
+    except StopIteration:
+        return None
 
 
 class Client(_BaseClient):
@@ -239,14 +307,11 @@ class Client(_BaseClient):
         return self._iter_models(query)
 
     def _iter_models(self, query: Mapping[str, Any]) -> Iterator[Model]:
-        cursor: str | None = None
-        seen: set[str] = set()
-        while True:
-            models, cursor = self._run(self._models_page(query, cursor))
-            yield from models
-            if cursor is None or cursor in seen:
-                return
-            seen.add(cursor)
+        pages = self._models_pages(query)
+        page: Any = None
+        while (flow := _next_page(pages, page)) is not None:
+            page = self._run(flow)
+            yield from page[0]
 
     def close(self) -> None:
         """Close the HTTP client if this client created it."""
@@ -320,15 +385,12 @@ class AsyncClient(_BaseClient):
         return self._iter_models(query)
 
     async def _iter_models(self, query: Mapping[str, Any]) -> AsyncIterator[Model]:
-        cursor: str | None = None
-        seen: set[str] = set()
-        while True:
-            models, cursor = await self._run(self._models_page(query, cursor))
-            for model in models:
+        pages = self._models_pages(query)
+        page: Any = None
+        while (flow := _next_page(pages, page)) is not None:
+            page = await self._run(flow)
+            for model in page[0]:
                 yield model
-            if cursor is None or cursor in seen:
-                return
-            seen.add(cursor)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client created it."""

@@ -42,6 +42,19 @@ POLL_BLIND_FIRST: Final = 1.0
 POLL_BLIND_GROWTH: Final = 1.25
 POLL_BLIND_CAP: Final = 3.0
 
+#: Largest API response body accepted (a task result or a page of models is a few KiB), in bytes.
+MAX_API_BODY_BYTES: Final = 8 * 1024 * 1024
+#: Redirects a GET may follow (the POST that creates a task follows none).
+MAX_REDIRECTS: Final = 5
+#: Task results in a row that do not parse before a wait gives up on the server.
+MAX_BAD_RESULTS_IN_A_ROW: Final = 3
+#: Attempts at one image download (5xx, 429, dropped connections, truncated or undecodable bytes),
+#: within the call's deadline.
+DOWNLOAD_MAX_ATTEMPTS: Final = 6
+#: Pages `client.models()` follows at most (a server that always sends a next cursor is not followed
+#: forever).
+MAX_MODEL_PAGES: Final = 1000
+
 #: Largest image accepted from an image host, in bytes.
 MAX_IMAGE_BYTES: Final = 64 * 1024 * 1024
 #: Image downloads of one task run at most this many at once.

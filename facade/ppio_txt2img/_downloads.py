@@ -1,5 +1,5 @@
-"""Image downloads as flows: no API key sent, status and size checked, format sniffed, fully decoded,
-and an expired URL refreshed once through the task result."""
+"""Image downloads as flows: no API key sent, status, size and format checked, fully decoded; a failed,
+truncated or undecodable download fetched again within the deadline; an expired URL refreshed once."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ from functools import partial
 import httpx
 
 from ._call import Deadline, Settings
+from ._constants import DOWNLOAD_MAX_ATTEMPTS
 from ._errors import ImageError
-from ._http import send_with_retries
-from ._images import decode, normalize_type, sniff_format
-from ._io import Flow, Offload, ResponseTooLarge
+from ._http import REDIRECT_STATUSES, send_with_retries
+from ._images import WrongSize, decode, normalize_type, sniff_format
+from ._io import Flow, Offload, ResponseTooLarge, Sleep
 from ._results import GeneratedImage, ImageRef
+from ._retry import backoff_delay
+from ._spec import largest_image_pixels
 from ._tasks import get_task_flow
 
 _URL_REJECTED = frozenset({400, 401, 403, 404, 410})
+
+
+class _Damaged(Exception):
+    """The bytes arrived but are not a whole image: worth fetching again."""
 
 
 def _refreshed_ref(settings: Settings, deadline: Deadline, task_id: str, index: int) -> Flow[ImageRef]:
@@ -26,10 +33,20 @@ def _refreshed_ref(settings: Settings, deadline: Deadline, task_id: str, index: 
 
 
 def download_flow(
-    settings: Settings, deadline: Deadline, task_id: str, index: int, ref: ImageRef
+    settings: Settings,
+    deadline: Deadline,
+    task_id: str,
+    index: int,
+    ref: ImageRef,
+    expected_size: tuple[int, int] | None = None,
 ) -> Flow[GeneratedImage]:
-    """Download one image (no API key sent), check it and decode it; refresh an expired URL once."""
+    """Download one image (no API key sent), check it and decode it.
+
+    5xx, 429 and dropped connections are retried, and damaged bytes fetched again, up to
+    `DOWNLOAD_MAX_ATTEMPTS` times within the deadline; an expired or refused URL is refreshed once.
+    """
     refreshed = False
+    damaged = 0
     while True:
         if not refreshed and ref.expires_at is not None and ref.expires_at <= settings.now():
             ref, refreshed = (yield from _refreshed_ref(settings, deadline, task_id, index)), True
@@ -42,22 +59,24 @@ def download_flow(
                 idempotent=True,
                 drop_headers=("authorization",),
                 max_bytes=settings.max_image_bytes,
+                max_retries=DOWNLOAD_MAX_ATTEMPTS - 1,
             )
         except httpx.TransportError as exc:
             raise ImageError(
                 f"download failed: {type(exc).__name__}: {exc}", task_id=task_id, index=index
             ) from exc
         except ResponseTooLarge as exc:
-            raise ImageError(f"image larger than {exc.limit} bytes", task_id=task_id, index=index) from exc
+            raise ImageError(f"image larger than {exc.limit} bytes", task_id=task_id, index=index) from None
         if reply.status_code in _URL_REJECTED and not refreshed:
             ref, refreshed = (yield from _refreshed_ref(settings, deadline, task_id, index)), True
             continue
         if reply.status_code != 200:
-            what = (
-                "the image URL has expired or was refused"
-                if reply.status_code in _URL_REJECTED
-                else "download failed"
-            )
+            if reply.status_code in REDIRECT_STATUSES:
+                what = "the image host redirected in a loop, or too many times"
+            elif reply.status_code in _URL_REJECTED:
+                what = "the image URL has expired or was refused"
+            else:
+                what = "download failed"
             raise ImageError(
                 f"{what} (HTTP {reply.status_code}{', even after refreshing it' if refreshed else ''})",
                 task_id=task_id,
@@ -65,20 +84,35 @@ def download_flow(
                 status_code=reply.status_code,
                 reason=reply.content[:200].decode("utf-8", "replace") or None,
             )
-        return (yield from _checked_image(task_id, index, ref, reply.content))
+        try:
+            return (yield from _checked_image(task_id, index, ref, reply.content, expected_size))
+        except _Damaged as exc:
+            damaged += 1
+            delay = backoff_delay(damaged - 1, settings.rng)
+            if damaged >= DOWNLOAD_MAX_ATTEMPTS or delay >= deadline.remaining():
+                raise ImageError(
+                    f"{exc} (after {damaged} downloads)", task_id=task_id, index=index, status_code=200
+                ) from None
+            yield Sleep(delay)
 
 
-def _checked_image(task_id: str, index: int, ref: ImageRef, data: bytes) -> Flow[GeneratedImage]:
+def _checked_image(
+    task_id: str, index: int, ref: ImageRef, data: bytes, expected_size: tuple[int, int] | None
+) -> Flow[GeneratedImage]:
     kind = sniff_format(data)
     expected = normalize_type(ref.image_type)
     if kind is None:
-        raise ImageError(f"not a PNG, JPEG or WebP file ({len(data)} bytes)", task_id=task_id, index=index)
+        raise _Damaged(f"not a PNG, JPEG or WebP file ({len(data)} bytes)")
     if expected is not None and kind != expected:
         raise ImageError(f"the API said {expected} but the file is {kind}", task_id=task_id, index=index)
     try:
-        size, mode = yield Offload(partial(decode, data))
+        size, mode = yield Offload(
+            partial(decode, data, expected=expected_size, max_pixels=largest_image_pixels())
+        )
+    except WrongSize as exc:
+        raise ImageError(str(exc), task_id=task_id, index=index) from None
     except ValueError as exc:
-        raise ImageError(str(exc), task_id=task_id, index=index) from exc
+        raise _Damaged(str(exc)) from None
     return GeneratedImage(
         task_id=task_id,
         index=index,

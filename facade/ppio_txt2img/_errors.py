@@ -12,7 +12,8 @@
     │   └── APIResponseValidationError      a 2xx response whose body is not what the spec says
     ├── TaskFailedError                     the task ended TASK_STATUS_FAILED: task_id, reason
     ├── WaitTimeoutError (TimeoutError)     the call's deadline passed: task_id, last_status
-    └── ImageError                          an image could not be downloaded or decoded: task_id, index
+    └── ImageError                          an image could not be downloaded or decoded: task_id, index,
+                                            and the images that did arrive
 
 Every error that concerns a task carries its `task_id` (None when no task was created yet). An error
 raised by the POST that creates a task says in `outcome_unknown` whether a task may exist anyway: such
@@ -22,6 +23,10 @@ a request is never resent, so as never to charge twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._results import GeneratedImage
 
 __all__ = [
     "APIConnectionError",
@@ -45,10 +50,22 @@ _OUTCOME_UNKNOWN = (
 )
 
 
+def _rebuild(cls: type[PPIOError], args: tuple[Any, ...], state: dict[str, Any]) -> PPIOError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class PPIOError(Exception):
     """The root of every error this SDK raises."""
 
     task_id: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its message and attributes, not by calling __init__ again (whose arguments are
+        # keyword-only): errors cross process pools and multiprocessing queues intact.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ValidationError(PPIOError, ValueError):
@@ -68,7 +85,10 @@ class ValidationError(PPIOError, ValueError):
         if not show_value or problem == "is required":  # "request.loras has 6 items", "... is required"
             super().__init__(f"{field} {self.problem}; allowed: {allowed}")
             return
-        shown = repr(value)
+        try:
+            shown = repr(value)
+        except Exception:  # an int too long to print, a broken __repr__
+            shown = f"<{type(value).__name__}>"
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"{field}: {shown} {self.problem}; allowed: {allowed}")
@@ -170,13 +190,19 @@ class WaitTimeoutError(PPIOError, TimeoutError):
     """
 
     def __init__(
-        self, task_id: str | None, last_status: str | None, timeout: float, *, outcome_unknown: bool = False
+        self,
+        task_id: str | None,
+        last_status: str | None,
+        timeout: float,
+        *,
+        outcome_unknown: bool = False,
+        operation: str = "submitting the task",
     ) -> None:
         self.task_id = task_id
         self.last_status = last_status
         self.timeout = timeout
         self.outcome_unknown = outcome_unknown
-        where = f"task {task_id}" if task_id else "submitting the task"
+        where = f"task {task_id}" if task_id else operation
         super().__init__(
             f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'})"
             + (f"; resume with client.wait({task_id!r})" if task_id else "")
@@ -185,7 +211,12 @@ class WaitTimeoutError(PPIOError, TimeoutError):
 
 
 class ImageError(PPIOError):
-    """An image could not be downloaded, was too large, of the wrong format, or would not decode."""
+    """An image could not be downloaded, was too large, of the wrong format, or would not decode, or
+    the task listed fewer images than were asked for.
+
+    `index` is the image that failed (or the first missing one); `images` holds those that did arrive,
+    decoded, in order (each knows its `index`): nothing that was paid for is thrown away.
+    """
 
     def __init__(
         self,
@@ -195,9 +226,18 @@ class ImageError(PPIOError):
         index: int,
         status_code: int | None = None,
         reason: str | None = None,
+        images: tuple[GeneratedImage, ...] = (),
     ) -> None:
         self.task_id = task_id
         self.index = index
         self.status_code = status_code
         self.reason = reason
+        self.images = images
         super().__init__(f"task {task_id}, image {index}: {message}")
+
+    def with_images(self, images: tuple[GeneratedImage, ...]) -> ImageError:
+        """This error, carrying the images that did arrive."""
+        self.images = images
+        if images:
+            self.add_note(f"ppio_txt2img: {len(images)} other image(s) arrived: see the error's .images")
+        return self

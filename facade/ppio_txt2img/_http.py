@@ -1,16 +1,17 @@
-"""One API request as a flow: retries per `_retry.py` within the deadline, the generated client's
-request builder and parser, and the typed error for every failure."""
+"""One API request as a flow: retries per `_retry.py` within the deadline, redirects followed by the SDK
+itself (never for the POST), the body read within a size cap, and the typed error for every failure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from ._adapter import ApiRequest, ResponseMismatch, error_info
 from ._call import Deadline, Expired, Settings
+from ._constants import MAX_API_BODY_BYTES, MAX_REDIRECTS
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -20,7 +21,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._io import Flow, Reply, Send, Sleep
+from ._io import Flow, Reply, ResponseTooLarge, Send, Sleep
 from ._retry import (
     Failure,
     classify_exception,
@@ -29,32 +30,36 @@ from ._retry import (
     retry_delay,
 )
 
-if TYPE_CHECKING:  # the generated layer is imported on first use: `import ppio_txt2img` stays light
-    from ppio_api import Client as _GeneratedClient
+__all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error", "without_query"]
+
+T = TypeVar("T")
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-@cache
-def _parser() -> _GeneratedClient:
-    """Parses responses only (never sends); undocumented statuses raise instead of parsing to None."""
-    from ppio_api import Client
-
-    return Client(base_url="", raise_on_unexpected_status=True)
-
-
-class _Parser(Protocol):
-    def __call__(self, *, client: Any, response: httpx.Response) -> Any: ...
-
-
-def value_or_none(value: object) -> Any:
-    """None for the generated layer's UNSET marker, else the value."""
-    from ppio_api.types import Unset
-
-    return None if isinstance(value, Unset) else value
-
-
-def _without_query(url: str) -> str:
+def without_query(url: str) -> str:
+    """A URL without its query string and fragment (image URLs carry their signature there)."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname, port or default
+
+
+def redirect_target(url: str, reply: Reply) -> str | None:
+    """Where a redirect reply points (resolved against the request's URL); None if it is not one."""
+    location = reply.headers.get("location")
+    if reply.status_code not in REDIRECT_STATUSES or not location:
+        return None
+    target = urljoin(url, location.strip())
+    return target if urlsplit(target).scheme in ("http", "https") else None
 
 
 def send_with_retries(
@@ -69,12 +74,21 @@ def send_with_retries(
     headers: Mapping[str, str] | None = None,
     drop_headers: tuple[str, ...] = (),
     max_bytes: int | None = None,
+    max_retries: int | None = None,
 ) -> Flow[Reply]:
     """Send a request, retrying per `_retry.py` within the deadline.
 
+    GETs follow up to `MAX_REDIRECTS` redirects (the `Authorization` header only while they stay on the
+    first URL's origin); anything else gets its redirect back, unfollowed, like any other status.
     Returns the last reply (an error status included, once retrying is over); raises the last httpx
-    transport error when no response came back; raises `Expired` when the deadline passes.
+    transport error when no response came back, `ResponseTooLarge` past `max_bytes`, and `Expired`
+    when the deadline passes. `max_retries` overrides the client's setting.
     """
+    retries = settings.max_retries if max_retries is None else max_retries
+    current = str(httpx.URL(url, params=params)) if params else url
+    origin = _origin(current)
+    sent_headers = dict(headers or {})
+    visited = {current}
     attempt = 0
     while True:
         remaining = deadline.remaining()
@@ -83,15 +97,14 @@ def send_with_retries(
         try:
             reply: Reply = yield Send(
                 method=method,
-                url=url,
+                url=current,
                 timeout=min(settings.request_timeout, remaining),
                 connect_timeout=settings.connect_timeout,
-                params=params,
                 json=json,
-                headers=headers or {},
+                headers=sent_headers,
                 drop_headers=drop_headers,
                 max_bytes=max_bytes,
-                log_name=_without_query(url),
+                log_name=without_query(current),
             )
         except httpx.TransportError as exc:
             if isinstance(exc, httpx.TimeoutException) and deadline.remaining() <= 0:
@@ -99,20 +112,29 @@ def send_with_retries(
             delay = retry_delay(
                 classify_exception(exc),
                 attempt=attempt,
-                max_retries=settings.max_retries,
+                max_retries=retries,
                 idempotent=idempotent,
                 rng=settings.rng,
             )
             if delay is None or delay >= deadline.remaining():
                 raise
         else:
+            target = redirect_target(current, reply) if method == "GET" else None
+            if target is not None:
+                if target in visited or len(visited) > MAX_REDIRECTS:
+                    return reply  # a loop, or too many hops: the caller raises for the 3xx
+                visited.add(target)
+                current = target
+                if _origin(target) != origin:  # credentials never leave the first origin
+                    sent_headers.pop("Authorization", None)
+                continue
             failure = classify_status(reply.status_code)
             if failure is None:
                 return reply
             delay = retry_delay(
                 failure,
                 attempt=attempt,
-                max_retries=settings.max_retries,
+                max_retries=retries,
                 idempotent=idempotent,
                 retry_after=parse_retry_after(reply.headers.get("retry-after")),
                 rng=settings.rng,
@@ -131,32 +153,30 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-def status_error(reply: Reply, *, task_id: str | None, outcome_unknown: bool = False) -> APIStatusError:
-    """The typed error for an error reply; the body is read leniently (an HTML page still works)."""
-    from ppio_api.models import ErrorBody
-
-    reason = message = None
-    metadata: dict[str, str] = {}
-    try:
-        parsed = ErrorBody.from_dict(reply.to_httpx().json())
-    except Exception:
-        parsed = None
-    if parsed is not None:
-        reason, message = value_or_none(parsed.reason), value_or_none(parsed.message)
-        reason = None if reason is None else str(reason)
-        message = None if message is None else str(message)
-        raw_metadata = value_or_none(parsed.metadata)
-        if raw_metadata is not None:
-            metadata = {str(k): str(v) for k, v in raw_metadata.additional_properties.items()}
+def status_error(
+    reply: Reply, *, task_id: str | None, outcome_unknown: bool = False, url: str = "", method: str = "GET"
+) -> APIStatusError:
+    """The typed error for an error (or unfollowed redirect) reply; the body is read leniently."""
+    info = error_info(reply.content)
+    message = info.message
     status = reply.status_code
     kind = _STATUS_ERRORS.get(status, ServerError if status >= 500 else APIStatusError)
     if kind is NotFoundError and task_id is not None and not message:
         message = "no such task"
+    if status in REDIRECT_STATUSES:
+        location = reply.headers.get("location", "")
+        target = without_query(urljoin(url, location)) if location else "nowhere"
+        message = (
+            f"redirected to {target}; not followed: a request that creates a task is never re-sent "
+            "(if the API has moved, use that address as base_url)"
+            if method != "GET"
+            else f"redirected to {target}: a redirect loop, or more than {MAX_REDIRECTS} redirects"
+        )
     return kind(
         status_code=status,
-        reason=reason,
+        reason=info.reason,
         message=message,
-        metadata=metadata,
+        metadata=info.metadata,
         body=reply.content,
         retry_after=parse_retry_after(reply.headers.get("retry-after")),
         task_id=task_id,
@@ -167,53 +187,55 @@ def status_error(reply: Reply, *, task_id: str | None, outcome_unknown: bool = F
 def api_call(
     settings: Settings,
     deadline: Deadline,
-    request: Mapping[str, Any],
-    parse: _Parser,
+    request: ApiRequest,
+    parse: Callable[[bytes], T],
     *,
     idempotent: bool,
     task_id: str | None = None,
-) -> Flow[Any]:
-    """Send a request made by a generated `build_request`; parse the reply with its `parse_response`."""
-    path: str = request["url"]
+) -> Flow[T]:
+    """Send a request made by a generated builder (with the API key); parse a 2xx body with `parse`."""
+    what = f"{request.method} {request.path}"
     try:
         reply = yield from send_with_retries(
             settings,
             deadline,
-            method=request["method"],
-            url=settings.base_url + path,
+            method=request.method,
+            url=settings.base_url + request.path,
             idempotent=idempotent,
-            params=request.get("params"),
-            json=request.get("json"),
-            headers={**request.get("headers", {}), "Authorization": f"Bearer {settings.api_key}"},
+            params=request.params,
+            json=request.json,
+            headers={"Authorization": f"Bearer {settings.api_key}"},
+            max_bytes=MAX_API_BODY_BYTES,
         )
     except httpx.TransportError as exc:
         unknown = not idempotent and classify_exception(exc) is not Failure.NOT_SENT
         raise APIConnectionError(
-            f"{request['method'].upper()} {path}: {type(exc).__name__}: {exc}".rstrip(": "),
-            task_id=task_id,
-            outcome_unknown=unknown,
+            f"{what}: {type(exc).__name__}: {exc}".rstrip(": "), task_id=task_id, outcome_unknown=unknown
         ) from exc
+    except ResponseTooLarge as exc:
+        raise APIResponseValidationError(
+            f"{what}: the response is larger than {exc.limit} bytes",
+            status_code=exc.status_code,
+            body=b"",
+            task_id=task_id,
+            outcome_unknown=not idempotent,
+        ) from None
     if not 200 <= reply.status_code < 300:
         unknown = not idempotent and classify_status(reply.status_code) is Failure.SERVER_ERROR
-        raise status_error(reply, task_id=task_id, outcome_unknown=unknown)
+        raise status_error(
+            reply,
+            task_id=task_id,
+            outcome_unknown=unknown,
+            url=settings.base_url + request.path,
+            method=request.method,
+        )
     try:
-        parsed = parse(client=_parser(), response=reply.to_httpx()).parsed
-    except Exception as exc:
+        return parse(reply.content)
+    except ResponseMismatch as exc:
         raise APIResponseValidationError(
-            f"{path}: the response does not match the spec: {type(exc).__name__}: {exc}",
+            f"{what}: the response does not match the spec: {exc}",
             status_code=reply.status_code,
             body=reply.content,
             task_id=task_id,
             outcome_unknown=not idempotent,  # a 2xx to the POST: a task exists, but its id is unknown
-        ) from exc
-    from ppio_api.models import ErrorBody
-
-    if parsed is None or isinstance(parsed, ErrorBody):
-        raise APIResponseValidationError(
-            f"{path}: unexpected response body",
-            status_code=reply.status_code,
-            body=reply.content,
-            task_id=task_id,
-            outcome_unknown=not idempotent,
-        )
-    return parsed
+        ) from None

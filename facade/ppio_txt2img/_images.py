@@ -1,13 +1,15 @@
-"""Image helpers: sniff the format from the bytes, compute expiry, decode with Pillow. No I/O.
+"""Image checks: sniff the format from the bytes, check the size, decode with Pillow. No I/O.
 
 Pillow is imported only inside `decode`, so `import ppio_txt2img` stays light.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+__all__ = ["WrongSize", "decode", "normalize_type", "sniff_format"]
 
-__all__ = ["decode", "expires_at", "normalize_type", "parse_int", "sniff_format"]
+
+class WrongSize(ValueError):
+    """An image whose pixel size is not what was asked for, or too large to decode safely."""
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -29,35 +31,23 @@ def normalize_type(image_type: str | None) -> str | None:
     return "jpeg" if kind == "jpg" else kind
 
 
-def parse_int(value: object) -> int | None:
-    """An integer sent as a number or a numeric string (`3600` or `"3600"`); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
+#: How far (in pixels, per side) an image may be from the asked size: backends round sizes to their
+#: latent grid (multiples of 8 or 64), and nothing more.
+SIZE_TOLERANCE = 64
 
 
-def expires_at(ttl: object, received_at: datetime) -> datetime | None:
-    """When a URL with `image_url_ttl` seconds to live, received at `received_at`, expires.
-
-    None when the TTL is missing, unparseable or 0 (PPIO sends "0" for URLs that do not expire).
-    """
-    seconds = parse_int(ttl)
-    if seconds is None or seconds <= 0:
-        return None
-    return received_at + timedelta(seconds=seconds)
+def _about(size: tuple[int, int], expected: tuple[int, int]) -> bool:
+    return all(abs(got - asked) < SIZE_TOLERANCE for got, asked in zip(size, expected, strict=True))
 
 
-def decode(data: bytes) -> tuple[tuple[int, int], str]:
+def decode(
+    data: bytes, *, expected: tuple[int, int] | None = None, max_pixels: int
+) -> tuple[tuple[int, int], str]:
     """Decode the whole image (so truncation is caught); return its size and mode.
 
-    Raises `ValueError` when the bytes are not a complete image Pillow can read.
+    The size is checked from the header, before any pixel is decoded: `WrongSize` when it is not
+    `expected` (give or take `SIZE_TOLERANCE` per side) or has more than `max_pixels` pixels (a decompression bomb). `ValueError` when the bytes
+    are not a complete image Pillow can read.
     """
     from io import BytesIO
 
@@ -65,7 +55,15 @@ def decode(data: bytes) -> tuple[tuple[int, int], str]:
 
     try:
         with Image.open(BytesIO(data)) as image:
+            size = (image.width, image.height)
+            if expected is not None and not _about(size, expected):
+                asked = f"{expected[0]}x{expected[1]}"
+                raise WrongSize(f"the image is {size[0]}x{size[1]}, but {asked} was asked")
+            if size[0] * size[1] > max_pixels:
+                raise WrongSize(f"the image is {size[0]}x{size[1]}: more than {max_pixels} pixels")
             image.load()
-            return (image.width, image.height), image.mode
-    except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as exc:
+            return size, image.mode
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise WrongSize(f"the image is too large to decode safely: {exc}") from exc
+    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
         raise ValueError(f"the image does not decode: {exc}") from exc

@@ -61,14 +61,22 @@ class Refiner:
     switch_at: float
 
 
-def to_plain(value: object) -> Any:
+#: Option values nested deeper than this are refused (the spec's deepest option is 3 levels).
+_MAX_DEPTH = 8
+
+
+def to_plain(value: object, path: str = "", depth: int = 0) -> Any:
     """Option objects and mappings as plain JSON-ready dicts and lists; None-valued keys dropped."""
+    if depth > _MAX_DEPTH:
+        from ._errors import ValidationError
+
+        raise ValidationError(path, value, "an option as the spec describes it", "is nested too deeply")
     if isinstance(value, Lora | Embedding | HiresFix | Refiner):
         return {k: v for k, v in asdict(value).items() if v is not None}
     if isinstance(value, Mapping):
-        return {k: to_plain(v) for k, v in value.items() if v is not None}
+        return {k: to_plain(v, f"{path}.{k}", depth + 1) for k, v in value.items() if v is not None}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return [to_plain(v) for v in value]
+        return [to_plain(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     return value
 
 

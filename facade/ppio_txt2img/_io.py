@@ -5,18 +5,24 @@ Every operation of the SDK (submit, poll, wait, retry, download) is written once
 
     reply = yield Send(...)      # an HTTP request; the reply (or the transport error, thrown in)
     yield Sleep(seconds)
-    results = yield Gather([flow, flow, ...])   # run sub-flows concurrently
+    results = yield Gather([flow, flow, ...])   # run sub-flows concurrently; each result, or its error
     value = yield Offload(fn)    # CPU-bound work (image decoding), off the event loop
     yield Notify(callback, arg)  # a user callback (awaited if it returns an awaitable)
 
 `run_sync` drives a flow with an `httpx.Client` and `time.sleep`, `run_async` with an
 `httpx.AsyncClient` and `anyio.sleep`. All decisions live in the flows and the pure modules they call,
 so the sync and async clients cannot drift apart.
+
+Both drivers bound each `Send` by wall time (`Send.timeout` covers connecting, the headers and the
+whole body, however slowly it drips), never follow redirects themselves (the flows decide), and read
+bodies already decoded (gzip, deflate) within `Send.max_bytes`. The sync driver runs each request on a
+daemon thread and waits for it from the caller's thread, so Ctrl-C is never held up by a request.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +33,7 @@ import httpx
 from ._constants import MAX_CONCURRENT_DOWNLOADS
 
 __all__ = [
+    "Action",
     "Flow",
     "Gather",
     "Notify",
@@ -50,14 +57,14 @@ class Send:
 
     method: str
     url: str
+    #: Wall-clock bound of the whole exchange, body included.
     timeout: float
     connect_timeout: float
-    params: Mapping[str, Any] | None = None
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Headers the user's client may add by default that must not be sent (image hosts get no key).
     drop_headers: tuple[str, ...] = ()
-    #: Stop reading and raise `ResponseTooLarge` past this many bytes.
+    #: Stop reading and raise `ResponseTooLarge` past this many bytes (of the decoded body).
     max_bytes: int | None = None
     #: How the request is named in logs (signed URLs are logged without their query).
     log_name: str = ""
@@ -65,14 +72,11 @@ class Send:
 
 @dataclass(frozen=True, repr=False)
 class Reply:
-    """An HTTP response, read in full."""
+    """An HTTP response, read in full; `content` is already decoded (gzip, deflate)."""
 
     status_code: int
     headers: httpx.Headers
     content: bytes
-
-    def to_httpx(self) -> httpx.Response:
-        return httpx.Response(self.status_code, headers=self.headers, content=self.content)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Gather:
+    """Run flows concurrently; the reply lists each one's result, or the `Exception` it raised."""
+
     flows: Sequence[Flow[Any]]
 
 
@@ -103,16 +109,20 @@ Flow = Generator[Action, Any, T]
 class ResponseTooLarge(Exception):
     """A response body went past `Send.max_bytes`."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, status_code: int) -> None:
         self.limit = limit
+        self.status_code = status_code
         super().__init__(f"response larger than {limit} bytes")
+
+
+class _Stopped(Exception):
+    """A sync request abandoned by its caller (deadline, Ctrl-C): stop reading."""
 
 
 def _request(client: httpx.Client | httpx.AsyncClient, action: Send) -> httpx.Request:
     request = client.build_request(
         action.method,
         action.url,
-        params=action.params,
         json=action.json,
         headers=action.headers,
         timeout=httpx.Timeout(action.timeout, connect=min(action.timeout, action.connect_timeout)),
@@ -133,18 +143,26 @@ def _log(action: Send, outcome: str, started: float) -> None:
         )
 
 
-class _Body:
-    """A streamed response body being read, within `Send.max_bytes`."""
+def _deadline_error(action: Send) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(f"no complete response within {action.timeout:.3g} s")
+
+
+class _BodyReader:
+    """A streamed (and already decoded) response body being read, within `Send.max_bytes`."""
 
     def __init__(self, action: Send, response: httpx.Response) -> None:
         self.limit = action.max_bytes
+        self.status_code = response.status_code
         self.chunks: list[bytes] = []
         self.size = 0
-        self._check(int(response.headers.get("content-length") or 0))
+        encoded = "content-encoding" in response.headers
+        if not encoded:  # a declared length is the body's length only when nothing is to be decoded
+            length = response.headers.get("content-length", "")
+            self._check(int(length) if length.isdigit() else 0)
 
     def _check(self, size: int) -> None:
         if self.limit is not None and size > self.limit:
-            raise ResponseTooLarge(self.limit)
+            raise ResponseTooLarge(self.limit, self.status_code)
 
     def add(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -156,36 +174,75 @@ class _Body:
 
 
 # auth=None on every send: a client-level `auth=` of the user's httpx client would replace the API key
-# and would reach image hosts, which must get no credentials; the flow's headers are final.
+# and would reach image hosts, which must get no credentials; the flow's headers are final. Redirects
+# are never followed by httpx (the flows follow those of GETs, and none of the POST).
 
 
-def _send_sync(client: httpx.Client, action: Send) -> Reply:
-    started = time.monotonic()
+def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event) -> Reply:
+    response = client.send(_request(client, action), stream=True, auth=None, follow_redirects=False)
     try:
-        response = client.send(_request(client, action), stream=True, auth=None)
-        try:
-            body = _Body(action, response)
-            for chunk in response.iter_bytes():
-                body.add(chunk)
-        finally:
-            response.close()
-    except BaseException as exc:
-        _log(action, type(exc).__name__, started)
-        raise
-    _log(action, str(response.status_code), started)
+        body = _BodyReader(action, response)
+        for chunk in response.iter_bytes():
+            if stop.is_set():
+                raise _Stopped
+            body.add(chunk)
+    finally:
+        response.close()
     return body.reply(response)
 
 
+def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | None) -> Reply:
+    """`_send_blocking` on a daemon thread, waited for from this one, within `action.timeout`."""
+    started = time.monotonic()
+    outcome: list[Any] = []
+    finished, stop = threading.Event(), threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(_send_blocking(client, action, stop))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name="ppio-request", daemon=True).start()
+    end = started + action.timeout
+    try:
+        # With a `cancel` to watch (a gathered flow), wake up every 0.1 s to look at it.
+        while not finished.wait(min(0.1, end - time.monotonic()) if cancel else end - time.monotonic()):
+            if cancel is not None and cancel.is_set():
+                raise _Stopped
+            if time.monotonic() >= end:
+                raise _deadline_error(action)
+    except BaseException as exc:
+        stop.set()  # the thread stops at its next chunk; nobody waits for it
+        _log(action, type(exc).__name__, started)
+        raise
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        _log(action, type(result).__name__, started)
+        raise result
+    _log(action, str(result.status_code), started)
+    return result  # type: ignore[no-any-return]
+
+
 async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
+    import anyio
+
     started = time.monotonic()
     try:
-        response = await client.send(_request(client, action), stream=True, auth=None)
         try:
-            body = _Body(action, response)
-            async for chunk in response.aiter_bytes():
-                body.add(chunk)
-        finally:
-            await response.aclose()
+            with anyio.fail_after(action.timeout):
+                request = _request(client, action)
+                response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+                try:
+                    body = _BodyReader(action, response)
+                    async for chunk in response.aiter_bytes():
+                        body.add(chunk)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise _deadline_error(action) from None
     except BaseException as exc:
         _log(action, type(exc).__name__, started)
         raise
@@ -201,28 +258,34 @@ class _Done:
 def _advance(flow: Flow[Any], value: Any, error: BaseException | None) -> Action | _Done:
     """Resume the flow with the last action's result (or its error); its next action, or its result."""
     try:
-        return flow.throw(error) if error is not None else flow.send(value)
+        action: object = flow.throw(error) if error is not None else flow.send(value)
     except StopIteration as stop:
         return _Done(stop.value)
+    if not isinstance(action, Send | Sleep | Gather | Offload | Notify):
+        flow.close()
+        hint = " (a sub-flow called without `yield from`?)" if isinstance(action, Generator) else ""
+        raise TypeError(f"a flow yielded {type(action).__name__!r}, which is not an I/O action{hint}")
+    return action
 
 
-def _first_error(results: Sequence[object]) -> list[Any]:
-    """Raise the first exception among gathered results (in flow order), else return them."""
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)
-
-
-def run_sync(flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Drive a flow to completion with blocking I/O."""
+def run_sync(
+    flow: Flow[T],
+    client: httpx.Client,
+    sleep: Callable[[float], None] = time.sleep,
+    cancel: threading.Event | None = None,
+) -> T:
+    """Drive a flow to completion with blocking I/O. `cancel`, once set, abandons it (a gathered flow
+    whose caller was interrupted)."""
     value: Any = None
     error: BaseException | None = None
     while not isinstance(action := _advance(flow, value, error), _Done):
         value, error = None, None
+        if cancel is not None and cancel.is_set():
+            flow.close()
+            raise _Stopped
         try:
             if isinstance(action, Send):
-                value = _send_sync(client, action)
+                value = _send_sync(client, action, cancel)
             elif isinstance(action, Sleep):
                 if action.seconds > 0:
                     sleep(action.seconds)
@@ -232,6 +295,9 @@ def run_sync(flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None]
                 value = action.fn()
             else:
                 action.callback(action.arg)
+        except _Stopped:
+            flow.close()
+            raise
         except BaseException as exc:  # thrown back into the flow, which decides
             error = exc
     return action.value  # type: ignore[no-any-return]
@@ -240,18 +306,29 @@ def run_sync(flow: Flow[T], client: httpx.Client, sleep: Callable[[float], None]
 def _gather_sync(
     flows: Sequence[Flow[Any]], client: httpx.Client, sleep: Callable[[float], None]
 ) -> list[Any]:
+    """Each flow on a worker thread; this thread only waits, so Ctrl-C stops the wait at once and the
+    workers stop at their next step."""
+    cancel = threading.Event()
+
     def one(flow: Flow[Any]) -> Any:
         try:
-            return run_sync(flow, client, sleep)
+            return run_sync(flow, client, sleep, cancel)
         except Exception as exc:
             return exc
 
     if len(flows) <= 1:
-        return _first_error([one(f) for f in flows])
+        return [one(f) for f in flows]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_DOWNLOADS, len(flows))) as pool:
-        return _first_error(list(pool.map(one, flows)))
+    pool = ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_DOWNLOADS, len(flows)))
+    try:
+        futures = [pool.submit(one, flow) for flow in flows]
+        return [future.result() for future in futures]
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def run_async(
@@ -290,8 +367,6 @@ async def _gather_async(
 ) -> list[Any]:
     import anyio
 
-    if len(flows) == 1:  # one image: no task group needed
-        return [await run_async(flows[0], client, sleep)]
     results: list[Any] = [None] * len(flows)
     limit = anyio.Semaphore(MAX_CONCURRENT_DOWNLOADS)
 
@@ -302,7 +377,10 @@ async def _gather_async(
             except Exception as exc:
                 results[i] = exc
 
+    if len(flows) == 1:  # one image: no task group needed
+        await one(0, flows[0])
+        return results
     async with anyio.create_task_group() as group:
         for i, flow in enumerate(flows):
             group.start_soon(one, i, flow)
-    return _first_error(results)
+    return results

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
 from typing import Any, cast
 
 Spec = Mapping[str, Any]
@@ -19,8 +18,9 @@ Schema = Mapping[str, Any]
 @cache
 def load_spec() -> Spec:
     """The spec the installed `ppio_api` was generated from (read once, on first use)."""
-    text = resources.files("ppio_api").joinpath("openapi.json").read_text(encoding="utf-8")
-    return cast(Spec, json.loads(text))
+    from ._adapter import spec_text
+
+    return cast(Spec, json.loads(spec_text()))
 
 
 def resolve(spec: Spec, schema: Schema) -> Schema:
@@ -52,3 +52,16 @@ def query_parameters(spec: Spec, path: str, method: str = "get") -> dict[str, Sc
         for p in (resolve(spec, raw) for raw in operation.get("parameters", []))
         if p.get("in") == "query"
     }
+
+
+@cache
+def largest_image_pixels() -> int:
+    """The most pixels an image of this API can have: the largest `hires_fix` target the spec allows
+    (or the largest width x height, if that is larger). Anything bigger is refused before decoding."""
+    spec = load_spec()
+    hires = component(spec, "HiresFix")["properties"]
+    request = component(spec, "Txt2ImgRequest")["properties"]
+    return max(
+        int(hires["target_width"]["maximum"]) * int(hires["target_height"]["maximum"]),
+        int(request["width"]["maximum"]) * int(request["height"]["maximum"]),
+    )

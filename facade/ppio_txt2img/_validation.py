@@ -4,6 +4,9 @@ A small, strict interpreter of the JSON-Schema keywords the spec uses for reques
 `minimum`/`maximum`, `minLength`/`maxLength`, `pattern`, `maxItems`/`minItems`, `required`,
 `properties`, `additionalProperties`, `anyOf`, `$ref`), plus the API's documented cross-field rules.
 It raises `ValidationError` naming the field path, the value and what is allowed. Pure: no I/O.
+
+The same interpreter reads responses (`response=True`), liberally: numbers may come as numeric strings,
+ranges are not enforced (the API documents no bounds on what it sends), and unknown keys are kept.
 """
 
 from __future__ import annotations
@@ -16,7 +19,18 @@ from typing import Any
 from ._errors import ValidationError
 from ._spec import Schema, Spec, component, load_spec, query_parameters, resolve
 
-__all__ = ["describe", "validate", "validate_models_query", "validate_txt2img_body"]
+__all__ = [
+    "describe",
+    "is_numeric_string",
+    "validate",
+    "validate_models_query",
+    "validate_task_id",
+    "validate_txt2img_body",
+]
+
+#: Integer ranges of the OpenAPI `format`s the spec uses.
+_FORMAT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_NUMERIC = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
 
 _TYPE_NAMES = {
     "integer": "an integer",
@@ -67,11 +81,22 @@ def describe(schema: Schema) -> str:
     return text
 
 
-def _type_ok(kind: str, value: object) -> bool:
+def is_numeric_string(value: object, *, integer: bool = False) -> bool:
+    """A number sent as a string (`"3600"`, `"2.5"`): what responses do with documented numbers."""
+    if not isinstance(value, str) or len(value) > 64 or not _NUMERIC.match(value):
+        return False
+    return not integer or value.strip().lstrip("-").isdigit()
+
+
+def _type_ok(kind: str, value: object, response: bool = False) -> bool:
+    if response and kind in ("integer", "number") and is_numeric_string(value, integer=kind == "integer"):
+        return True
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return isinstance(value, int) or math.isfinite(value)  # an int of any size is finite
     if kind == "string":
         return isinstance(value, str)
     if kind == "boolean":
@@ -85,35 +110,40 @@ def _type_ok(kind: str, value: object) -> bool:
     return True
 
 
-def validate(value: object, schema: Schema, path: str, spec: Spec) -> None:
-    """Check `value` against `schema`; raise `ValidationError` for the first problem found."""
+def validate(value: object, schema: Schema, path: str, spec: Spec, *, response: bool = False) -> None:
+    """Check `value` against `schema`; raise `ValidationError` for the first problem found.
+
+    `response=True` reads a response liberally (see the module's docstring)."""
     schema = resolve(spec, schema)
     if "anyOf" in schema:
         errors: list[ValidationError] = []
         for branch in schema["anyOf"]:
             try:
-                validate(value, branch, path, spec)
+                validate(value, branch, path, spec, response=response)
             except ValidationError as exc:
                 errors.append(exc)
             else:
                 return
         raise ValidationError(path, value, describe({"anyOf": [resolve(spec, b) for b in schema["anyOf"]]}))
     kind = schema.get("type")
-    if isinstance(kind, str) and not _type_ok(kind, value):
+    if isinstance(kind, str) and not _type_ok(kind, value, response):
         raise ValidationError(path, value, describe(schema), f"is not {_TYPE_NAMES.get(kind, kind)}")
     if "enum" in schema and not any(value == v and type(value) is type(v) for v in schema["enum"]):
         raise ValidationError(path, value, describe(schema))
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool) and not response:
         _check_range(value, schema, path)
-    if isinstance(value, str):
+    if isinstance(value, str) and kind != "number" and kind != "integer":
         _check_string(value, schema, path)
     if kind == "array" and isinstance(value, Sequence):
-        _check_array(value, schema, path, spec)
+        _check_array(value, schema, path, spec, response)
     if kind == "object" and isinstance(value, Mapping):
-        _check_object(value, schema, path, spec)
+        _check_object(value, schema, path, spec, response)
 
 
 def _check_range(value: float, schema: Schema, path: str) -> None:
+    bounds = _FORMAT_RANGES.get(schema.get("format", "")) if isinstance(value, int) else None
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ValidationError(path, value, describe(schema), f"is not a {schema['format']} integer")
     lo, hi = schema.get("minimum"), schema.get("maximum")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValidationError(path, value, describe(schema), "is out of range")
@@ -123,6 +153,13 @@ def _check_range(value: float, schema: Schema, path: str) -> None:
 
 
 def _check_string(value: str, schema: Schema, path: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a badly decoded file name
+        where = exc.start
+        raise ValidationError(
+            path, value, "text that is valid Unicode", f"has a lone surrogate at position {where}"
+        ) from None
     lmin, lmax = schema.get("minLength", 0), schema.get("maxLength")
     if len(value) < lmin or (lmax is not None and len(value) > lmax):
         raise ValidationError(path, value, describe(schema), f"has length {len(value)}")
@@ -131,24 +168,24 @@ def _check_string(value: str, schema: Schema, path: str) -> None:
         raise ValidationError(path, value, f"a string matching {pattern}", "does not match")
 
 
-def _check_array(value: Sequence[Any], schema: Schema, path: str, spec: Spec) -> None:
+def _check_array(value: Sequence[Any], schema: Schema, path: str, spec: Spec, response: bool) -> None:
     imin, imax = schema.get("minItems", 0), schema.get("maxItems")
     if len(value) < imin or (imax is not None and len(value) > imax):
         raise ValidationError(path, value, describe(schema), f"has {len(value)} items", show_value=False)
     items = schema.get("items")
     if items is not None:
         for i, item in enumerate(value):
-            validate(item, items, f"{path}[{i}]", spec)
+            validate(item, items, f"{path}[{i}]", spec, response=response)
 
 
-def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spec) -> None:
+def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spec, response: bool) -> None:
     properties: Mapping[str, Schema] = schema.get("properties", {})
     prefix = f"{path}." if path else ""
     for key in schema.get("required", []):
         if key not in value:
             allowed = describe(resolve(spec, properties[key])) if key in properties else "a value"
             raise ValidationError(prefix + key, None, allowed, "is required")
-    if schema.get("additionalProperties") is False:
+    if schema.get("additionalProperties") is False and not response:
         for key in value:
             if key not in properties:
                 raise ValidationError(
@@ -159,7 +196,7 @@ def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spe
                 )
     for key, sub in properties.items():
         if key in value:
-            validate(value[key], sub, prefix + key, spec)
+            validate(value[key], sub, prefix + key, spec, response=response)
 
 
 def validate_txt2img_body(body: Mapping[str, Any], spec: Spec | None = None) -> None:
@@ -176,6 +213,13 @@ def validate_txt2img_body(body: Mapping[str, Any], spec: Spec | None = None) -> 
             "'png' when request.enable_transparent_background is true",
             "cannot hold a transparent background",
         )
+
+
+def validate_task_id(task_id: object, spec: Spec | None = None) -> str:
+    """A task id as `GET /v3/async/task-result` takes it (the spec's `task_id` parameter)."""
+    spec = spec or load_spec()
+    validate(task_id, query_parameters(spec, "/v3/async/task-result")["task_id"], "task_id", spec)
+    return task_id  # type: ignore[return-value]  # validated: a string
 
 
 def validate_models_query(params: Mapping[str, Any], spec: Spec | None = None) -> None:

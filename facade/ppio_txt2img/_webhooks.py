@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ._adapter import ResponseMismatch, task_from_payload
 from ._errors import ValidationError
 from ._results import Task
-from ._tasks import task_from_result
 
 __all__ = ["WEBHOOK_EVENT_TYPE", "parse_webhook"]
 
@@ -29,12 +29,14 @@ def parse_webhook(
     Returns None for an event of another type (the docs say to ignore those); raises `ValidationError`
     for a body that is not a webhook event.
     """
-    from ppio_api.models import WebhookEvent
-
+    raw: object = body  # callers without type checking pass anything
+    if not isinstance(raw, bytes | str | Mapping):
+        allowed = "the request body: bytes, str or a decoded mapping"
+        raise ValidationError("body", body, allowed, "is not a body")
     try:
         data = json.loads(body) if isinstance(body, bytes | str) else body
-    except ValueError as exc:
-        raise ValidationError("body", body, "a JSON webhook event", "is not JSON") from exc
+    except (ValueError, RecursionError):
+        raise ValidationError("body", body, "a JSON webhook event", "is not JSON") from None
     if not isinstance(data, Mapping) or "event_type" not in data:
         raise ValidationError(
             "event_type", None, "a webhook event with event_type and payload", "is required"
@@ -42,12 +44,11 @@ def parse_webhook(
     if data["event_type"] != WEBHOOK_EVENT_TYPE:
         return None
     try:
-        event = WebhookEvent.from_dict(data)
-        return task_from_result(event.payload, received_at or datetime.now(UTC))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return task_from_payload(data.get("payload"), received_at or datetime.now(UTC), "payload")
+    except ResponseMismatch as exc:
         raise ValidationError(
             "payload",
             data.get("payload"),
             "a task result with task.task_id and task.status",
-            "is not a task result",
-        ) from exc
+            f"is not a task result ({exc})",
+        ) from None

@@ -10,7 +10,7 @@ from cli_helpers import API_KEY
 from PIL import Image
 
 import ppio_txt2img as ppio_sdk
-from ppio_txt2img._cli_parser import build_parser, request_options
+from ppio_txt2img.cli._parser import build_parser, request_options
 from ppio_txt2img._inputs import RequestOptions
 
 SMALL = ["--width", "256", "--height", "128", "--steps", "4"]

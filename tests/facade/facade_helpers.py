@@ -82,7 +82,7 @@ class FakeClock:
 
 # ----------------------------------------------------------------------------------------- images
 def make_image(
-    fmt: str = "png", size: tuple[int, int] = (8, 6), color: tuple[int, ...] = (200, 30, 30)
+    fmt: str = "png", size: tuple[int, int] = (1024, 1024), color: tuple[int, ...] = (200, 30, 30)
 ) -> bytes:
     from PIL import Image
 

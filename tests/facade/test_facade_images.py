@@ -240,10 +240,10 @@ def test_a_truncated_or_corrupt_image_raises_image_error_with_task_id_and_index(
 
 def test_images_keep_the_apis_order_and_none_is_dropped(api: ScriptedAPI, make_client: ClientFactory) -> None:
     files = [
-        ("0.png", make_image("png", size=(40, 10))),
-        ("1.png", make_image("png", size=(10, 40))),
-        ("2.png", make_image("png", size=(200, 100))),
-        ("3.png", make_image("png", size=(1, 1))),
+        ("0.png", make_image("png", size=(1000, 1024))),
+        ("1.png", make_image("png", size=(1024, 1000))),
+        ("2.png", make_image("png", size=(1024, 1024))),
+        ("3.png", make_image("png", size=(1040, 1040))),
     ]
     urls = api.finish_with(*files)
     # The first answers last: downloads run concurrently and finish out of order.
@@ -253,7 +253,12 @@ def test_images_keep_the_apis_order_and_none_is_dropped(api: ScriptedAPI, make_c
 
     assert [image.index for image in generation.images] == [0, 1, 2, 3]
     assert [image.data for image in generation.images] == [data for _, data in files]
-    assert [image.size for image in generation.images] == [(40, 10), (10, 40), (200, 100), (1, 1)]
+    assert [image.size for image in generation.images] == [
+        (1000, 1024),
+        (1024, 1000),
+        (1024, 1024),
+        (1040, 1040),
+    ]
     assert [image.url for image in generation.images] == urls
     assert sorted(r.url for r in api.image_requests) == sorted(urls)
 
@@ -331,7 +336,7 @@ def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path:
     assert png.save(f"{tmp_path}/new/") == tmp_path / "new" / f"{TASK_ID}-0.png"
     assert (tmp_path / "new" / f"{TASK_ID}-0.png").read_bytes() == PNG
     picture = png.to_pil()
-    assert (picture.size, picture.mode) == ((png.width, png.height), png.mode) == ((8, 6), "RGBA")
+    assert (picture.size, picture.mode) == ((png.width, png.height), png.mode) == ((1024, 1024), "RGBA")
     assert jpeg.to_pil().format == "JPEG"
     assert "bytes=" in repr(png)
     assert "Signature" not in repr(png)

@@ -141,13 +141,28 @@ def test_max_retries_zero_disables_retries(
 def test_a_poll_that_fails_after_its_retries_does_not_end_the_wait(
     api: ScriptedAPI, make_client: ClientFactory, failure: object
 ) -> None:
-    api.results = [task_payload("QUEUED")] + [failure() for _ in range(5)] + [DONE]  # type: ignore[operator]
+    # A retryable failure fails a poll after its two requests (max_retries=1); an answer that does not
+    # parse is not retried, and fewer than three of those in a row are waited out too.
+    api.results = [task_payload("QUEUED")] + [failure() for _ in range(2)] + [DONE]  # type: ignore[operator]
     api.images = {"https://images.test.invalid/x.png": [PNG]}
 
     generation = make_client(max_retries=1).wait(TASK_ID)
 
     assert generation.images[0].data == PNG
-    assert len(api.polls) == 7
+    assert len(api.polls) == 4
+
+
+def test_task_results_that_never_parse_end_the_wait_after_three_in_a_row(
+    api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
+) -> None:
+    api.results = [task_payload("QUEUED"), httpx.Response(200, text="<html>oops</html>")]
+
+    with pytest.raises(ppio.APIResponseValidationError) as info:
+        make_client().wait(TASK_ID, timeout=300)
+
+    assert info.value.task_id == TASK_ID
+    assert len(api.polls) == 4  # one good answer, then three bad ones in a row
+    assert clock.elapsed < 30  # long before the 300 s deadline
 
 
 def test_a_wait_whose_polls_always_fail_ends_at_the_deadline(

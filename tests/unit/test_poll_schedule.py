@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import httpx
@@ -97,6 +98,17 @@ def test_jitter_only_shortens_the_delay() -> None:
 RTT = 0.03  # every request costs this much (fake) time
 
 
+def _png(size: tuple[int, int]) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+_IMAGE = _png((1024, 1024))
+
+
 class ScriptedTask:
     """Queued for 1 s, then processing with exact eta and linear progress; done at `finish` seconds."""
 
@@ -107,6 +119,8 @@ class ScriptedTask:
         self.detected_at: float | None = None
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "images.test":  # the finished task's one image
+            return httpx.Response(200, content=_IMAGE)
         self.clock[0] += RTT
         now = self.clock[0]
         if request.url.path == "/v3/async/txt2img":
@@ -117,7 +131,8 @@ class ScriptedTask:
         if now >= self.finish:
             self.detected_at = now
             task.update(status="TASK_STATUS_SUCCEED", eta=0, progress_percent=0)
-            return httpx.Response(200, json={"task": task, "images": []})
+            image = {"image_url": "https://images.test/0.png", "image_type": "png"}
+            return httpx.Response(200, json={"task": task, "images": [image]})
         if now < 1.0:
             task.update(status=QUEUED, eta=round(self.finish - now, 3), progress_percent=0)
         else:
@@ -139,7 +154,7 @@ def run_adaptive(finish: float) -> ScriptedTask:
     )
     with http:
         generation = client.txt2img("a fox", timeout=60)
-    assert generation.images == ()
+    assert [image.size for image in generation.images] == [(1024, 1024)]
     return script
 
 

@@ -27,9 +27,9 @@ class Model:
         sd_name_in_api (str | Unset): The name to pass for LoRAs and embeddings (Novita).
         model_name (str | Unset): The name to pass as `model_name` (PPIO).
         type_ (ModelTypeInfo | Unset):
-        categories (list[Any] | Unset):
+        categories (Any | Unset): A list on Novita; PPIO documents it without a type, so any JSON value is kept.
         status (int | ModelStatus | Unset):
-        tags (list[Any] | Unset):
+        tags (Any | Unset): A list of strings on Novita; PPIO documents it without a type, so any JSON value is kept.
         cover_url (str | Unset):
         download_url (str | Unset):
         download_url_ttl (int | str | Unset): An integer, which some responses send as a numeric string (`3600` or
@@ -48,9 +48,9 @@ class Model:
     sd_name_in_api: str | Unset = UNSET
     model_name: str | Unset = UNSET
     type_: ModelTypeInfo | Unset = UNSET
-    categories: list[Any] | Unset = UNSET
+    categories: Any | Unset = UNSET
     status: int | ModelStatus | Unset = UNSET
-    tags: list[Any] | Unset = UNSET
+    tags: Any | Unset = UNSET
     cover_url: str | Unset = UNSET
     download_url: str | Unset = UNSET
     download_url_ttl: int | str | Unset = UNSET
@@ -78,9 +78,7 @@ class Model:
         if not isinstance(self.type_, Unset):
             type_ = self.type_.to_dict()
 
-        categories: list[Any] | Unset = UNSET
-        if not isinstance(self.categories, Unset):
-            categories = self.categories
+        categories = self.categories
 
         status: int | Unset
         if isinstance(self.status, Unset):
@@ -90,9 +88,7 @@ class Model:
         else:
             status = self.status
 
-        tags: list[Any] | Unset = UNSET
-        if not isinstance(self.tags, Unset):
-            tags = self.tags
+        tags = self.tags
 
         cover_url = self.cover_url
 
@@ -180,7 +176,7 @@ class Model:
         else:
             type_ = ModelTypeInfo.from_dict(_type_)
 
-        categories = cast(list[Any], d.pop("categories", UNSET))
+        categories = d.pop("categories", UNSET)
 
         def _parse_status(data: object) -> int | ModelStatus | Unset:
             if isinstance(data, Unset):
@@ -197,7 +193,7 @@ class Model:
 
         status = _parse_status(d.pop("status", UNSET))
 
-        tags = cast(list[Any], d.pop("tags", UNSET))
+        tags = d.pop("tags", UNSET)
 
         cover_url = d.pop("cover_url", UNSET)
 

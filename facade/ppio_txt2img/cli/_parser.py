@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from . import _constants as C
-from ._body import REQUEST_DEFAULTS
-from ._inputs import Embedding, HiresFix, Lora, Refiner, RequestOptions
-from ._spec import component, load_spec, resolve
-from ._validation import describe
+from ppio_txt2img import __version__
+from ppio_txt2img import _constants as C
+from ppio_txt2img._inputs import Embedding, HiresFix, Lora, Refiner, RequestOptions
+from ppio_txt2img._request_body import REQUEST_DEFAULTS
+from ppio_txt2img._spec import component, load_spec, resolve
+from ppio_txt2img._validation import describe
 
 __all__ = ["build_parser", "flag_for_field", "parse_hires_fix", "parse_lora", "request_options"]
 

@@ -8,7 +8,8 @@
 
 Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
 130 interrupted (the task id and how to resume are printed). Progress goes to stderr, results to stdout.
-Standard library `argparse` only; the parser is in `_cli_parser.py`, the commands in `_cli_commands.py`.
+Standard library `argparse` only; the parser is in `_parser.py`, the commands in `_commands.py`, the
+progress display in `_progress.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ._cli_commands import (
+from ppio_txt2img._errors import PPIOError, ValidationError, WaitTimeoutError
+
+from ._commands import (
     CommandError,
     UsageError,
     cmd_models,
@@ -28,9 +31,8 @@ from ._cli_commands import (
     cmd_wait,
     interrupted_message,
 )
-from ._cli_parser import build_parser, flag_for_field
-from ._cli_progress import Progress
-from ._errors import PPIOError, ValidationError, WaitTimeoutError
+from ._parser import build_parser, flag_for_field
+from ._progress import Progress
 
 __all__ = ["main"]
 

@@ -17,7 +17,7 @@ import os
 import shutil
 from typing import TextIO
 
-from ._results import Task, TaskStatus
+from ppio_txt2img._results import Task, TaskStatus
 
 __all__ = ["Progress", "format_eta", "status_label", "wants_live_bar"]
 

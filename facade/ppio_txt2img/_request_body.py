@@ -18,6 +18,7 @@ __all__ = [
     "SUBMIT_OPTIONS",
     "WAIT_OPTIONS",
     "build_txt2img_body",
+    "expected_result",
     "split_options",
 ]
 
@@ -72,10 +73,19 @@ def build_txt2img_body(prompt: str, options: Mapping[str, Any] | GenerateOptions
         elif name == "webhook_url":
             extra["webhook"] = {"url": value}
         elif name in _REQUEST_KEYS:
-            request[name] = to_plain(value)
+            request[name] = to_plain(value, name)
         else:
             raise ValidationError(name, value, "a documented option", "is not a known option")
     body: dict[str, Any] = {"request": request}
     if extra:
         body["extra"] = extra
     return body
+
+
+def expected_result(body: Mapping[str, Any]) -> tuple[int, tuple[int, int]]:
+    """How many images a validated body asks for, and their size (the hires-fix target, if any)."""
+    request = body["request"]
+    hires = request.get("hires_fix")
+    if hires:
+        return request["image_num"], (hires["target_width"], hires["target_height"])
+    return request["image_num"], (request["width"], request["height"])

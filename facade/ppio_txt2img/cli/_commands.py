@@ -16,13 +16,14 @@ from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from . import _constants as C
-from ._cli_parser import request_options
-from ._cli_progress import Progress, format_eta, status_label
-from ._client import Client, ModelFilters
-from ._results import Generation, Model, Task
+from ppio_txt2img import _constants as C
+from ppio_txt2img._client import Client, ModelFilters
+from ppio_txt2img._http import without_query
+from ppio_txt2img._results import Generation, Model, Task
+
+from ._parser import request_options
+from ._progress import Progress, format_eta, status_label
 
 __all__ = [
     "SANDBOX_API_KEY",
@@ -73,7 +74,7 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
 
 def _start_sandbox(speed: float | None) -> AbstractContextManager[str]:
     try:
-        from . import sandbox
+        from ppio_txt2img import sandbox
     except ImportError as exc:
         raise UsageError(f"--sandbox needs the sandbox extra: {_SANDBOX_EXTRA} ({exc})") from None
     try:
@@ -164,7 +165,7 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_sandbox(argv: Sequence[str]) -> int:
     """`ppio sandbox [options]`: parsed and run by the sandbox's own argument helpers."""
     try:
-        from .sandbox import add_arguments, config_from_args, run_from_args
+        from ppio_txt2img.sandbox import add_arguments, config_from_args, run_from_args
     except ImportError as exc:
         raise UsageError(f"the sandbox needs its extra: {_SANDBOX_EXTRA} ({exc})") from None
     parser = argparse.ArgumentParser(
@@ -212,12 +213,6 @@ def _save_and_report(
     for path, image in zip(paths, generation.images, strict=True):
         print(f"{path}  {image.width}x{image.height}  {image.format}  {len(image.data)} bytes")
     return 0
-
-
-def without_query(url: str) -> str:
-    """A URL without its query string and fragment (image URLs carry their signature there)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def generation_json(generation: Generation, paths: Sequence[Path]) -> dict[str, Any]:

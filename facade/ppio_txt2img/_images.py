@@ -46,8 +46,8 @@ def decode(
     """Decode the whole image (so truncation is caught); return its size and mode.
 
     The size is checked from the header, before any pixel is decoded: `WrongSize` when it is not
-    `expected` (give or take `SIZE_TOLERANCE` per side) or has more than `max_pixels` pixels (a decompression bomb). `ValueError` when the bytes
-    are not a complete image Pillow can read.
+    `expected` (give or take `SIZE_TOLERANCE` per side) or has more than `max_pixels` pixels (a
+    decompression bomb). `ValueError` when the bytes are not a complete image Pillow can read.
     """
     from io import BytesIO
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 from ppio_txt2img import Task
-from ppio_txt2img.cli._progress import Progress, format_eta, status_label
 from ppio_txt2img._results import ImageRef
+from ppio_txt2img.cli._progress import Progress, format_eta, status_label
 
 TASK_ID = "5b1e0c1e-0000-4000-8000-000000000000"
 QUEUED = Task(TASK_ID, "TASK_STATUS_QUEUED", progress=0, eta=4)

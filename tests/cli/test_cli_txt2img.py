@@ -10,8 +10,8 @@ from cli_helpers import API_KEY
 from PIL import Image
 
 import ppio_txt2img as ppio_sdk
-from ppio_txt2img.cli._parser import build_parser, request_options
 from ppio_txt2img._inputs import RequestOptions
+from ppio_txt2img.cli._parser import build_parser, request_options
 
 SMALL = ["--width", "256", "--height", "128", "--steps", "4"]
 

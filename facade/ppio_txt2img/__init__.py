@@ -26,6 +26,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._inputs import (
+    CallOptions,
     Embedding,
     GenerateOptions,
     HiresFix,
@@ -33,6 +34,7 @@ from ._inputs import (
     ProgressCallback,
     Refiner,
     RequestOptions,
+    SubmitOptions,
     WaitOptions,
 )
 from ._results import GeneratedImage, Generation, Model, NsfwResult, SubmittedTask, Task, TaskStatus
@@ -47,6 +49,7 @@ __all__ = [
     "APIStatusError",
     "AsyncClient",
     "AuthenticationError",
+    "CallOptions",
     "Client",
     "Embedding",
     "GenerateOptions",
@@ -65,6 +68,7 @@ __all__ = [
     "Refiner",
     "RequestOptions",
     "ServerError",
+    "SubmitOptions",
     "SubmittedTask",
     "Task",
     "TaskFailedError",

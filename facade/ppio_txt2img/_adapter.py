@@ -195,7 +195,7 @@ def parse_created_task_id(content: bytes) -> str:
     return task_id
 
 
-def _task(result: TaskResultResponse, received_at: datetime) -> Task:
+def _task(result: TaskResultResponse, received_at: datetime, raw: Mapping[str, Any]) -> Task:
     images = []
     for image in _unset(result.images) or []:
         nsfw_raw = _unset(image.nsfw_detection_result)
@@ -225,6 +225,7 @@ def _task(result: TaskResultResponse, received_at: datetime) -> Task:
         task_type=None if task_type is None else str(task_type),
         seed=None if extra is None else _integer(extra.seed),
         images=tuple(images),
+        raw=raw,
     )
 
 
@@ -232,7 +233,8 @@ def task_from_payload(data: Any, received_at: datetime, path: str = "") -> Task:
     """The facade's `Task` from a task result already decoded from JSON (a webhook's `payload`)."""
     from ppio_api.models import TaskResultResponse
 
-    return _task(TaskResultResponse.from_dict(_checked(data, "TaskResultResponse", path)), received_at)
+    checked = _checked(data, "TaskResultResponse", path)
+    return _task(TaskResultResponse.from_dict(checked), received_at, checked)
 
 
 def parse_task(content: bytes, received_at: datetime) -> Task:

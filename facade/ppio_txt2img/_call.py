@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._errors import WaitTimeoutError
 from ._io import Flow
@@ -31,6 +31,11 @@ class Settings:
     request_timeout: float
     connect_timeout: float
     max_image_bytes: int
+    #: Added to every API request (never to image hosts): the client's `default_headers`, then a
+    #: call's `extra_headers`.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Added to the query of every API request of a call (`extra_query`).
+    query: Mapping[str, Any] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = _utc_now
     rng: Callable[[], float] = field(default=random.random, repr=False)

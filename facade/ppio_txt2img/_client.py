@@ -10,6 +10,7 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypedDict, TypeVar, Unpack
@@ -19,14 +20,16 @@ import httpx
 from . import _constants as C
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import PPIOError, ValidationError
-from ._inputs import GenerateOptions, RequestOptions, WaitOptions
+from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
 from ._io import Flow, run_async, run_sync
 from ._operations import Expected, generation_flow, models_page_flow, txt2img_flow
 from ._request_body import (
+    CALL_OPTIONS,
     GENERATE_OPTIONS,
     SUBMIT_OPTIONS,
     WAIT_OPTIONS,
     build_txt2img_body,
+    check_extras,
     expected_result,
     split_options,
 )
@@ -142,8 +145,15 @@ class _BaseClient:
         max_image_bytes: int,
         clock: Callable[[], float] | None,
         now: Callable[[], datetime] | None,
+        default_headers: Mapping[str, str] | None,
     ) -> None:
         key = _api_key(api_key)
+        try:
+            check_extras({"extra_headers": default_headers})
+        except ValidationError as exc:
+            raise ValidationError(
+                exc.field.replace("extra_headers", "default_headers"), exc.value, exc.allowed, exc.problem
+            ) from None
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError("max_retries", max_retries, "an integer >= 0", "is not valid")
         if isinstance(max_image_bytes, bool) or not isinstance(max_image_bytes, int) or max_image_bytes < 1:
@@ -160,6 +170,7 @@ class _BaseClient:
             request_timeout=_timeout(request_timeout, C.DEFAULT_REQUEST_TIMEOUT, "request_timeout"),
             connect_timeout=C.DEFAULT_CONNECT_TIMEOUT,
             max_image_bytes=max_image_bytes,
+            headers=dict(default_headers or {}),
             **extras,
         )
 
@@ -179,39 +190,64 @@ class _BaseClient:
     def _start(self, timeout: object) -> tuple[Deadline, Tracker]:
         return Deadline(self._settings.clock, _timeout(timeout, self.timeout)), Tracker()
 
-    def _txt2img(self, prompt: str, options: Mapping[str, Any]) -> Flow[Generation]:
-        request, wait = split_options(options, allowed=GENERATE_OPTIONS)
+    def _for_call(self, options: Mapping[str, Any]) -> Settings:
+        """The settings of one call: the client's, plus the call's `extra_headers` and `extra_query`."""
+        check_extras(options)
+        headers, query = options.get("extra_headers"), options.get("extra_query")
+        if not headers and not query:
+            return self._settings
+        return replace(
+            self._settings, headers={**self._settings.headers, **(headers or {})}, query=dict(query or {})
+        )
+
+    def _body(self, prompt: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = build_txt2img_body(prompt, request)
         validate_txt2img_body(body)
+        return body
+
+    def _txt2img(self, prompt: str, options: Mapping[str, Any]) -> Flow[Generation]:
+        request, wait = split_options(options, allowed=GENERATE_OPTIONS)
+        settings = self._for_call(options)
+        body = self._body(prompt, request)
         image_num, size = expected_result(body)
         deadline, tracker = self._start(wait.get("timeout"))
         flow = txt2img_flow(
-            self._settings, deadline, tracker, body, wait.get("on_progress"), Expected(image_num, size)
+            settings,
+            deadline,
+            tracker,
+            body,
+            wait.get("on_progress"),
+            Expected(image_num, size),
+            options.get("extra_body"),
         )
         return guarded(flow, deadline, tracker)
 
     def _submit(self, prompt: str, options: Mapping[str, Any]) -> Flow[SubmittedTask]:
         request, wait = split_options(options, allowed=SUBMIT_OPTIONS)
-        body = build_txt2img_body(prompt, request)
-        validate_txt2img_body(body)
+        settings = self._for_call(options)
+        body = self._body(prompt, request)
         deadline, tracker = self._start(wait.get("timeout"))
+        extra_body = options.get("extra_body")
 
         def flow() -> Flow[SubmittedTask]:
-            return SubmittedTask(id=(yield from submit_flow(self._settings, deadline, tracker, body)))
+            return SubmittedTask(id=(yield from submit_flow(settings, deadline, tracker, body, extra_body)))
 
         return guarded(flow(), deadline, tracker)
 
-    def _get_task(self, task: str | SubmittedTask | Task, timeout: object) -> Flow[Task]:
+    def _get_task(self, task: str | SubmittedTask | Task, options: Mapping[str, Any]) -> Flow[Task]:
         task_id = _task_id(task)
-        deadline, tracker = self._start(timeout)
+        split_options(options, allowed=CALL_OPTIONS, problem="is not an option of get_task")
+        settings = self._for_call(options)
+        deadline, tracker = self._start(options.get("timeout"))
         tracker.task_id = task_id
-        return guarded(get_task_flow(self._settings, deadline, task_id), deadline, tracker)
+        return guarded(get_task_flow(settings, deadline, task_id), deadline, tracker)
 
     def _wait(self, task: str | SubmittedTask | Task, options: Mapping[str, Any]) -> Flow[Generation]:
         task_id = _task_id(task)
         _, wait = split_options(options, allowed=WAIT_OPTIONS, problem="is not a wait option")
+        settings = self._for_call(options)
         deadline, tracker = self._start(wait.get("timeout"))
-        flow = generation_flow(self._settings, deadline, tracker, task_id, wait.get("on_progress"))
+        flow = generation_flow(settings, deadline, tracker, task_id, wait.get("on_progress"))
         return guarded(flow, deadline, tracker)
 
     def _models_query(self, filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -270,13 +306,22 @@ class Client(_BaseClient):
         max_retries: int = C.DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
         request_timeout: float = C.DEFAULT_REQUEST_TIMEOUT,
+        default_headers: Mapping[str, str] | None = None,
         max_image_bytes: int = C.MAX_IMAGE_BYTES,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(
-            api_key, base_url, timeout, max_retries, request_timeout, max_image_bytes, clock, now
+            api_key,
+            base_url,
+            timeout,
+            max_retries,
+            request_timeout,
+            max_image_bytes,
+            clock,
+            now,
+            default_headers,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(**_own_http_options())
@@ -289,13 +334,13 @@ class Client(_BaseClient):
         """Generate images from `prompt` and return them downloaded and decoded."""
         return self._run(self._txt2img(prompt, options))
 
-    def submit(self, prompt: str, **options: Unpack[RequestOptions]) -> SubmittedTask:
+    def submit(self, prompt: str, **options: Unpack[SubmitOptions]) -> SubmittedTask:
         """Create the task and return at once."""
         return self._run(self._submit(prompt, options))
 
-    def get_task(self, task: str | SubmittedTask | Task, *, timeout: float | None = None) -> Task:
+    def get_task(self, task: str | SubmittedTask | Task, **options: Unpack[CallOptions]) -> Task:
         """One look at a task: status, progress, eta, reason."""
-        return self._run(self._get_task(task, timeout))
+        return self._run(self._get_task(task, options))
 
     def wait(self, task: str | SubmittedTask | Task, **options: Unpack[WaitOptions]) -> Generation:
         """Wait for a submitted task and return its images, like `txt2img`."""
@@ -343,13 +388,22 @@ class AsyncClient(_BaseClient):
         max_retries: int = C.DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
         request_timeout: float = C.DEFAULT_REQUEST_TIMEOUT,
+        default_headers: Mapping[str, str] | None = None,
         max_image_bytes: int = C.MAX_IMAGE_BYTES,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(
-            api_key, base_url, timeout, max_retries, request_timeout, max_image_bytes, clock, now
+            api_key,
+            base_url,
+            timeout,
+            max_retries,
+            request_timeout,
+            max_image_bytes,
+            clock,
+            now,
+            default_headers,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**_own_http_options())
@@ -362,18 +416,13 @@ class AsyncClient(_BaseClient):
         """Generate images from `prompt` and return them downloaded and decoded."""
         return await self._run(self._txt2img(prompt, options))
 
-    async def submit(self, prompt: str, **options: Unpack[RequestOptions]) -> SubmittedTask:
+    async def submit(self, prompt: str, **options: Unpack[SubmitOptions]) -> SubmittedTask:
         """Create the task and return at once."""
         return await self._run(self._submit(prompt, options))
 
-    async def get_task(
-        self,
-        task: str | SubmittedTask | Task,
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109 - a deadline for the flow, not a cancel scope
-    ) -> Task:
+    async def get_task(self, task: str | SubmittedTask | Task, **options: Unpack[CallOptions]) -> Task:
         """One look at a task: status, progress, eta, reason."""
-        return await self._run(self._get_task(task, timeout))
+        return await self._run(self._get_task(task, options))
 
     async def wait(self, task: str | SubmittedTask | Task, **options: Unpack[WaitOptions]) -> Generation:
         """Wait for a submitted task and return its images, like `txt2img`."""

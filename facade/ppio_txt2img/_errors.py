@@ -121,11 +121,14 @@ class APIStatusError(APIError):
         retry_after: float | None = None,
         task_id: str | None = None,
         outcome_unknown: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.status_code = status_code
         self.reason = reason
         self.message = message
         self.metadata = dict(metadata or {})
+        #: The response's headers (e.g. a gateway's request id), lower-cased names.
+        self.headers = dict(headers or {})
         self.body = body
         self.retry_after = retry_after
         text = f"HTTP {status_code}"

@@ -181,6 +181,7 @@ def status_error(
         retry_after=parse_retry_after(reply.headers.get("retry-after")),
         task_id=task_id,
         outcome_unknown=outcome_unknown,
+        headers=dict(reply.headers),
     )
 
 
@@ -202,9 +203,9 @@ def api_call(
             method=request.method,
             url=settings.base_url + request.path,
             idempotent=idempotent,
-            params=request.params,
+            params={**(request.params or {}), **settings.query},
             json=request.json,
-            headers={"Authorization": f"Bearer {settings.api_key}"},
+            headers={"Authorization": f"Bearer {settings.api_key}", **settings.headers},
             max_bytes=MAX_API_BODY_BYTES,
         )
     except httpx.TransportError as exc:

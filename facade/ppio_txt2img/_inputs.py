@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ._results import Task
 
 __all__ = [
+    "CallOptions",
     "Embedding",
     "GenerateOptions",
     "HiresFix",
@@ -21,6 +22,7 @@ __all__ = [
     "ProgressCallback",
     "Refiner",
     "RequestOptions",
+    "SubmitOptions",
     "WaitOptions",
     "to_plain",
 ]
@@ -110,12 +112,37 @@ class RequestOptions(TypedDict, total=False):
     webhook_url: str
 
 
-class WaitOptions(TypedDict, total=False):
-    """How long to wait, and whom to tell about progress."""
+class CallOptions(TypedDict, total=False):
+    """What every call takes: its deadline, and what to add to its API requests.
+
+    `extra_headers` and `extra_query` are added to every API request of the call (never to image
+    hosts) as they are, without checks against the spec: the escape hatch for what the API adds before
+    this SDK knows it. `extra_headers` override the client's `default_headers`.
+    """
 
     timeout: float
+    extra_headers: Mapping[str, str]
+    extra_query: Mapping[str, str | int | float | bool]
+
+
+class WaitOptions(CallOptions, total=False):
+    """What `wait` takes: `CallOptions`, and whom to tell about progress."""
+
     on_progress: ProgressCallback
 
 
 class GenerateOptions(RequestOptions, WaitOptions, total=False):
-    """Everything `txt2img` accepts after the prompt."""
+    """Everything `txt2img` accepts after the prompt.
+
+    `extra_body` is merged into the request body after it was validated (nested objects merged key by
+    key), and is not checked locally: e.g. `extra_body={"extra": {"custom_storage": {...}}}` for a
+    documented field the SDK has no option for, or a field the API adds tomorrow.
+    """
+
+    extra_body: Mapping[str, Any]
+
+
+class SubmitOptions(RequestOptions, CallOptions, total=False):
+    """Everything `submit` accepts after the prompt: the request, `CallOptions` and `extra_body`."""
+
+    extra_body: Mapping[str, Any]

@@ -73,8 +73,9 @@ def txt2img_flow(
     body: Mapping[str, Any],
     on_progress: ProgressCallback | None = None,
     expected: Expected = Expected(),
+    extra_body: Mapping[str, Any] | None = None,
 ) -> Flow[Generation]:
-    task_id = yield from submit_flow(settings, deadline, tracker, body)
+    task_id = yield from submit_flow(settings, deadline, tracker, body, extra_body)
     return (
         yield from generation_flow(
             settings, deadline, tracker, task_id, on_progress, POLL_FIRST_AFTER_SUBMIT, expected

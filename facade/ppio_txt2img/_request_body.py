@@ -5,6 +5,7 @@ Defaults are the SDK's (`_constants.py`); the limits the result is checked again
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,12 +14,15 @@ from ._errors import ValidationError
 from ._inputs import GenerateOptions, RequestOptions, WaitOptions, to_plain
 
 __all__ = [
+    "CALL_OPTIONS",
     "GENERATE_OPTIONS",
     "REQUEST_DEFAULTS",
     "SUBMIT_OPTIONS",
     "WAIT_OPTIONS",
     "build_txt2img_body",
+    "check_extras",
     "expected_result",
+    "merge_extra_body",
     "split_options",
 ]
 
@@ -37,13 +41,19 @@ REQUEST_DEFAULTS: Mapping[str, Any] = {
 # Options that go into `extra` rather than `request`.
 _EXTRA_KEYS = ("response_image_type", "enable_nsfw_detection", "nsfw_detection_level")
 _REQUEST_KEYS = frozenset(RequestOptions.__annotations__) - {*_EXTRA_KEYS, "webhook_url"}
-_WAIT_KEYS = frozenset(WaitOptions.__annotations__)
+_WAIT_KEYS = frozenset(WaitOptions.__annotations__) | {"extra_body"}
 
 
 #: The option names each call accepts.
 GENERATE_OPTIONS = frozenset(RequestOptions.__annotations__) | _WAIT_KEYS
-SUBMIT_OPTIONS = frozenset(RequestOptions.__annotations__) | {"timeout"}
-WAIT_OPTIONS = _WAIT_KEYS
+SUBMIT_OPTIONS = frozenset(RequestOptions.__annotations__) | {
+    "timeout",
+    "extra_body",
+    "extra_headers",
+    "extra_query",
+}
+WAIT_OPTIONS = _WAIT_KEYS - {"extra_body"}
+CALL_OPTIONS = WAIT_OPTIONS - {"on_progress"}
 
 
 def split_options(
@@ -89,3 +99,51 @@ def expected_result(body: Mapping[str, Any]) -> tuple[int, tuple[int, int]]:
     if hires:
         return request["image_num"], (hires["target_width"], hires["target_height"])
     return request["image_num"], (request["width"], request["height"])
+
+
+def _header_text(text: object) -> bool:
+    return isinstance(text, str) and all(" " <= char <= "\xff" and char != "\x7f" for char in text)
+
+
+def check_extras(options: Mapping[str, Any]) -> None:
+    """The escape hatches are not checked against the spec, but must be sendable at all: headers
+    without control characters, a query of scalars, a body of JSON. Raises `ValidationError`."""
+    headers = options.get("extra_headers")
+    if headers is not None:
+        if not isinstance(headers, Mapping):
+            raise ValidationError("extra_headers", headers, "a mapping of header names to strings")
+        for name, value in headers.items():
+            if not (_header_text(name) and name.strip() and ":" not in name and _header_text(value)):
+                raise ValidationError(
+                    f"extra_headers[{name!r}]",
+                    "<not shown>",
+                    "a header name and a string value without control characters",
+                    "cannot be sent as an HTTP header",
+                )
+    query = options.get("extra_query")
+    if query is not None and not (
+        isinstance(query, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in query.items())
+    ):
+        raise ValidationError("extra_query", query, "a mapping of names to strings, numbers or booleans")
+    body = options.get("extra_body")
+    if body is not None:
+        if not isinstance(body, Mapping):
+            raise ValidationError("extra_body", body, "a mapping merged into the request body")
+        try:
+            json.dumps(body, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValidationError(
+                "extra_body", body, "JSON: dicts, lists, strings, numbers", str(exc)
+            ) from None
+
+
+def merge_extra_body(body: Mapping[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`body` with `extra` merged in: nested objects key by key, anything else replaced."""
+    merged = dict(body)
+    for key, value in (extra or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_extra_body(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -72,6 +73,8 @@ class Task:
     task_type: str | None = None
     seed: int | None = None
     images: tuple[ImageRef, ...] = ()
+    #: The task result as the API sent it (decoded JSON): fields this SDK does not read yet.
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def done(self) -> bool:

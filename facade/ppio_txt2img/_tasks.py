@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
@@ -19,6 +20,7 @@ from ._http import api_call
 from ._inputs import ProgressCallback
 from ._io import Flow, Notify, Sleep
 from ._polling import Observation, next_poll_delay
+from ._request_body import merge_extra_body
 from ._results import Task, TaskStatus
 from ._retry import backoff_delay
 
@@ -27,13 +29,19 @@ _LAST_LOOK = 0.25
 
 
 def submit_flow(
-    settings: Settings, deadline: Deadline, tracker: Tracker, body: Mapping[str, Any]
+    settings: Settings,
+    deadline: Deadline,
+    tracker: Tracker,
+    body: Mapping[str, Any],
+    extra_body: Mapping[str, Any] | None = None,
 ) -> Flow[str]:
-    """Create the task (the POST is resent only when no task can have been created)."""
+    """Create the task (the POST is resent only when no task can have been created). `extra_body` is
+    merged into the JSON as built from the validated `body`, unchecked."""
     tracker.last_status, tracker.submitting = "submitting", True
-    task_id = yield from api_call(
-        settings, deadline, create_task_request(body), parse_created_task_id, idempotent=False
-    )
+    request = create_task_request(body)
+    if extra_body:
+        request = replace(request, json=merge_extra_body(request.json, extra_body))
+    task_id = yield from api_call(settings, deadline, request, parse_created_task_id, idempotent=False)
     tracker.task_id, tracker.last_status, tracker.submitting = task_id, "submitted", False
     return task_id
 

@@ -1,0 +1,94 @@
+"""The escape hatches for what the API adds before the SDK knows it: `extra_body`, `extra_headers`,
+`extra_query` per call, `default_headers` per client; the response headers on errors, the raw JSON on
+tasks. None of them reaches an image host."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from facade_helpers import IMAGE_HOST, TASK_ID, ClientFactory, ScriptedAPI, error_response
+
+import ppio_txt2img as ppio
+
+
+def test_extra_body_is_merged_into_the_validated_body_key_by_key(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    extra = {"request": {"new_field": 1}, "extra": {"custom_storage": {"aws_s3": {"bucket": "b"}}}}
+    make_client().txt2img("a cat", steps=5, extra_body=extra)
+
+    body = api.requests[0].json()
+    assert body["request"]["new_field"] == 1
+    assert (body["request"]["prompt"], body["request"]["steps"]) == ("a cat", 5)  # the options stay
+    assert body["extra"]["custom_storage"] == {"aws_s3": {"bucket": "b"}}
+
+
+def test_extra_headers_and_query_go_to_every_api_request_and_never_to_the_image_host(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    client = make_client(default_headers={"X-Team": "vision", "X-Trace": "client"})
+    client.txt2img("a cat", extra_headers={"X-Trace": "call"}, extra_query={"debug": 1})
+
+    api_requests = [r for r in api.requests if not r.url.startswith(IMAGE_HOST)]
+    image_requests = [r for r in api.requests if r.url.startswith(IMAGE_HOST)]
+    assert len(api_requests) >= 2
+    assert image_requests
+    for request in api_requests:
+        assert (request.headers["x-team"], request.headers["x-trace"]) == ("vision", "call")
+        assert httpx.URL(request.url).params["debug"] == "1"
+    for request in image_requests:
+        assert "x-team" not in request.headers
+        assert "x-trace" not in request.headers
+        assert "debug" not in httpx.URL(request.url).params
+
+
+def test_get_task_and_wait_take_extra_headers_too(api: ScriptedAPI, make_client: ClientFactory) -> None:
+    client = make_client()
+    client.get_task(TASK_ID, extra_headers={"X-A": "1"})
+    client.wait(TASK_ID, extra_headers={"X-A": "2"})
+    assert [r.headers.get("x-a") for r in api.requests if "task-result" in r.url][:2] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"extra_headers": {"X-A": "a\r\nInjected: 1"}},
+        {"extra_headers": {"Bad Name:": "1"}},
+        {"extra_headers": ["X-A"]},
+        {"extra_query": {"q": object()}},
+        {"extra_body": {"request": {"x": float("nan")}}},
+        {"extra_body": "request"},
+    ],
+)
+def test_escape_hatches_that_cannot_be_sent_are_refused_before_any_request(
+    api: ScriptedAPI, make_client: ClientFactory, options: dict[str, object]
+) -> None:
+    with pytest.raises(ppio.ValidationError):
+        make_client().txt2img("a cat", **options)  # type: ignore[arg-type]
+    assert api.requests == []
+
+
+def test_wait_and_get_task_refuse_extra_body_and_unknown_options(make_client: ClientFactory) -> None:
+    client = make_client()
+    with pytest.raises(ppio.ValidationError, match="extra_body"):
+        client.wait(TASK_ID, extra_body={"a": 1})  # type: ignore[call-arg]
+    with pytest.raises(ppio.ValidationError, match="on_progress"):
+        client.get_task(TASK_ID, on_progress=print)  # type: ignore[call-arg]
+
+
+def test_api_errors_carry_the_response_headers(api: ScriptedAPI, make_client: ClientFactory) -> None:
+    api.results = [error_response(404, "TASK_NOT_FOUND", **{"X-Request-Id": "req-42"})]
+    with pytest.raises(ppio.NotFoundError) as info:
+        make_client().get_task(TASK_ID)
+    assert info.value.headers["x-request-id"] == "req-42"
+
+
+def test_a_task_keeps_the_raw_json_with_fields_the_sdk_does_not_read(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    api.results = [
+        {"task": {"task_id": TASK_ID, "status": "TASK_STATUS_QUEUED", "queue_position": 3}, "credits": 7}
+    ]
+    task = make_client().get_task(TASK_ID)
+    assert task.raw["credits"] == 7
+    assert task.raw["task"]["queue_position"] == 3

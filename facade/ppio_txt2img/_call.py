@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ._durations import DurationMemory
 from ._errors import WaitTimeoutError
 from ._io import Flow
 from ._retry import Failure, classify_exception
@@ -36,6 +37,8 @@ class Settings:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Added to the query of every API request of a call (`extra_query`).
     query: Mapping[str, Any] = field(default_factory=dict)
+    #: Durations of this client's finished tasks, per shape (shared by the calls; see `_durations.py`).
+    durations: DurationMemory = field(default_factory=DurationMemory, repr=False, compare=False)
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = _utc_now
     rng: Callable[[], float] = field(default=random.random, repr=False)

@@ -37,8 +37,11 @@ POLL_CAP: Final = 5.0
 POLL_FIRST_AFTER_SUBMIT: Final = 0.5
 #: Fraction of random jitter applied to each poll delay (+/-).
 POLL_JITTER: Final = 0.1
-#: How a poll delay is chosen when the server gives no eta and no progress: first delay, growth, cap.
-POLL_BLIND_FIRST: Final = 1.0
+#: How a poll delay is chosen when the server gives no eta and no progress and no task of the same shape
+#: finished before: every POLL_BLIND_FIRST seconds (a fixed 0.5 s poller's pace, so never slower to
+#: notice) for POLL_BLIND_STEADY seconds, then growing by POLL_BLIND_GROWTH per poll up to the cap.
+POLL_BLIND_FIRST: Final = 0.5
+POLL_BLIND_STEADY: Final = 30.0
 POLL_BLIND_GROWTH: Final = 1.25
 POLL_BLIND_CAP: Final = 3.0
 

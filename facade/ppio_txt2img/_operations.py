@@ -9,14 +9,14 @@ from typing import Any
 
 from ._adapter import models_request, parse_models_page
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import POLL_FIRST_AFTER_SUBMIT
 from ._downloads import download_flow
+from ._durations import shape_of
 from ._errors import ImageError
 from ._http import api_call
 from ._inputs import ProgressCallback
 from ._io import Flow, Gather
 from ._results import GeneratedImage, Generation, Model
-from ._tasks import submit_flow, wait_flow
+from ._tasks import Submitted, submit_flow, wait_flow
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,14 @@ def generation_flow(
     tracker: Tracker,
     task_id: str,
     on_progress: ProgressCallback | None = None,
-    first_poll_after: float = 0.0,
+    submitted: Submitted | None = None,
     expected: Expected = Expected(),
 ) -> Flow[Generation]:
     """Wait for the task, then download and decode all its images concurrently, in the API's order.
 
     Every image asked for arrives, or `ImageError` says which did not and carries those that did.
     """
-    task = yield from wait_flow(settings, deadline, tracker, task_id, on_progress, first_poll_after)
+    task = yield from wait_flow(settings, deadline, tracker, task_id, on_progress, submitted)
     downloads = [
         download_flow(settings, deadline, task_id, i, ref, expected.size) for i, ref in enumerate(task.images)
     ]
@@ -76,10 +76,9 @@ def txt2img_flow(
     extra_body: Mapping[str, Any] | None = None,
 ) -> Flow[Generation]:
     task_id = yield from submit_flow(settings, deadline, tracker, body, extra_body)
+    submitted = Submitted(at=settings.clock(), shape=shape_of(body))
     return (
-        yield from generation_flow(
-            settings, deadline, tracker, task_id, on_progress, POLL_FIRST_AFTER_SUBMIT, expected
-        )
+        yield from generation_flow(settings, deadline, tracker, task_id, on_progress, submitted, expected)
     )
 
 

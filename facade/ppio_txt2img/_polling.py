@@ -7,8 +7,11 @@ around the expected finish. Each poll refreshes the estimate, so a long task cos
 and is still noticed within about `POLL_FLOOR` of finishing. How much the estimates can be trusted is
 learnt from how well successive ones agree.
 
-With neither eta nor progress (the docs' examples send `eta: 0`), the intervals start at
-`POLL_BLIND_FIRST` and grow to `POLL_BLIND_CAP`: fewer polls than a fixed 0.5 s poller.
+With neither eta nor progress (the docs' examples send `eta: 0`), the schedule uses a `prior`: when
+tasks of the same shape finished (see `_durations.py`), the expected finish they give, treated like an
+estimate. With no prior either, it polls at a fixed 0.5 s poller's pace (`POLL_BLIND_FIRST`, so never
+slower to notice and never more polls) for `POLL_BLIND_STEADY` seconds, then ever more sparsely up to
+`POLL_BLIND_CAP`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from ._constants import (
     POLL_BLIND_CAP,
     POLL_BLIND_FIRST,
     POLL_BLIND_GROWTH,
+    POLL_BLIND_STEADY,
     POLL_CAP,
     POLL_FLOOR,
     POLL_JITTER,
 )
 
-__all__ = ["Estimate", "Observation", "estimate_finish", "next_poll_delay"]
+__all__ = ["Estimate", "Observation", "blind_delay", "estimate_finish", "next_poll_delay"]
 
 PROCESSING = "TASK_STATUS_PROCESSING"
 #: Until successive estimates show otherwise, assume an eta may be off by this fraction.
@@ -114,27 +118,40 @@ def estimate_finish(history: Sequence[Observation]) -> Estimate | None:
     return Estimate(finish=latest.finish, error=rel * latest.remaining + latest.rounding + _SLACK)
 
 
+def blind_delay(history: Sequence[Observation], *, now: float, jitter: float = 0.0) -> float:
+    """The delay with nothing to go on: a 0.5 s poller's pace at first, then growing to the cap.
+
+    The jitter here is symmetric (+/- half of `POLL_JITTER`): with no expected finish to overshoot, it
+    spreads clients without adding polls on average."""
+    started = history[0].at if history else now
+    steady_polls = sum(1 for o in history if o.at - started > POLL_BLIND_STEADY)
+    delay = min(POLL_BLIND_CAP, POLL_BLIND_FIRST * POLL_BLIND_GROWTH**steady_polls)
+    return delay * (1 + POLL_JITTER * (jitter - 0.5))
+
+
 def next_poll_delay(
     history: Sequence[Observation],
     *,
     now: float,
     jitter: float = 0.0,
+    prior: Estimate | None = None,
 ) -> float:
     """Seconds to sleep before the next poll.
 
     `jitter` is a random number in [0, 1); it only ever shortens the delay (by up to `POLL_JITTER`),
-    so that many clients spread out without ever sleeping past the expected finish.
+    so that many clients spread out without ever sleeping past the expected finish. `prior` is the
+    expected finish learnt from earlier tasks of the same shape, used when the server says nothing.
     """
     estimate = estimate_finish(history)
-    if estimate is not None:
-        earliest = estimate.finish - estimate.error
-        if earliest - now > POLL_FLOOR:
-            delay = min(POLL_CAP, earliest - now)
-        else:
-            # Inside the window: poll densely; if the task is overdue, back off gently.
-            overdue = max(0.0, now - (estimate.finish + estimate.error))
-            delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
+    if estimate is None and prior is not None and now <= prior.finish + 2 * prior.error:
+        estimate = prior  # well past the learnt window, the task is not like the others: poll blind
+    if estimate is None:
+        return max(POLL_FLOOR, blind_delay(history, now=now, jitter=jitter))
+    earliest = estimate.finish - estimate.error
+    if earliest - now > POLL_FLOOR:
+        delay = min(POLL_CAP, earliest - now)
     else:
-        # No eta or progress to go on: growing intervals.
-        delay = min(POLL_BLIND_CAP, POLL_BLIND_FIRST * POLL_BLIND_GROWTH ** len(history))
+        # Inside the window: poll densely; if the task is overdue, back off gently.
+        overdue = max(0.0, now - (estimate.finish + estimate.error))
+        delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
     return max(POLL_FLOOR, delay * (1 - POLL_JITTER * jitter))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import MAX_BAD_RESULTS_IN_A_ROW
+from ._constants import MAX_BAD_RESULTS_IN_A_ROW, POLL_FIRST_AFTER_SUBMIT
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -19,7 +19,7 @@ from ._errors import (
 from ._http import api_call
 from ._inputs import ProgressCallback
 from ._io import Flow, Notify, Sleep
-from ._polling import Observation, next_poll_delay
+from ._polling import Estimate, Observation, next_poll_delay
 from ._request_body import merge_extra_body
 from ._results import Task, TaskStatus
 from ._retry import backoff_delay
@@ -63,26 +63,41 @@ def get_task_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[
 _TRANSIENT = (APIConnectionError, RateLimitError, ServerError, APIResponseValidationError)
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A task this call submitted: when (client clock) and its shape, to learn and use its duration."""
+
+    at: float
+    shape: Hashable
+
+
 def wait_flow(
     settings: Settings,
     deadline: Deadline,
     tracker: Tracker,
     task_id: str,
     on_progress: ProgressCallback | None = None,
-    first_poll_after: float = 0.0,
+    submitted: Submitted | None = None,
 ) -> Flow[Task]:
     """Poll until the task succeeds (returned) or fails (`TaskFailedError`), on the adaptive schedule.
 
     A poll that fails even after its retries does not end the wait (the deadline does), except answers
     that do not parse: `MAX_BAD_RESULTS_IN_A_ROW` of them end it, since waiting cannot mend a server.
-    `first_poll_after`: a task submitted a moment ago is only queued; its first poll can wait.
+    `submitted`: a task this call just submitted is only queued at first, so its first poll waits
+    `POLL_FIRST_AFTER_SUBMIT`, or until just before the finish that tasks of its shape took.
     """
     tracker.task_id = task_id
     history: list[Observation] = []
     last_seen: tuple[object, ...] | None = None
     failures = bad_answers = 0
-    if first_poll_after > 0:
-        yield Sleep(min(first_poll_after, max(0.0, deadline.remaining() - _LAST_LOOK)))
+    prior: Estimate | None = None
+    if submitted is not None:
+        learnt = settings.durations.prior(submitted.shape)
+        if learnt is not None:
+            prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
+        first = max(POLL_FIRST_AFTER_SUBMIT, prior.finish - prior.error - settings.clock() if prior else 0)
+        yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)))
+    running_seen_at = submitted.at if submitted is not None else None
     while True:
         try:
             task = yield from get_task_flow(settings, deadline, task_id)
@@ -106,15 +121,20 @@ def wait_flow(
         if on_progress is not None and seen != last_seen:
             yield Notify(on_progress, task)
         last_seen = seen
+        now = settings.clock()
         if task.status == TaskStatus.SUCCEED:
+            if submitted is not None and running_seen_at is not None:
+                settings.durations.record(
+                    submitted.shape, submitted_at=submitted.at, lower=running_seen_at, upper=now
+                )
             return task
         if task.status == TaskStatus.FAILED:
             raise TaskFailedError(task_id, task.reason or "")
-        now = settings.clock()
+        running_seen_at = now
         history.append(
             Observation(at=now, status=task.status, eta=task.eta or None, progress=task.progress or None)
         )
-        delay = next_poll_delay(history, now=now, jitter=settings.rng())
+        delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
         remaining = deadline.remaining()
         if delay >= remaining - _LAST_LOOK:
             if remaining <= _LAST_LOOK:

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 import ppio_txt2img as ppio
-from ppio_txt2img._constants import POLL_BLIND_CAP, POLL_CAP, POLL_FLOOR
-from ppio_txt2img._polling import Observation, estimate_finish, next_poll_delay
+from ppio_txt2img._constants import POLL_BLIND_CAP, POLL_BLIND_FIRST, POLL_BLIND_STEADY, POLL_CAP, POLL_FLOOR
+from ppio_txt2img._polling import Estimate, Observation, estimate_finish, next_poll_delay
 
 QUEUED, PROCESSING = "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING"
 
@@ -76,15 +76,47 @@ def test_an_overdue_task_is_polled_less_and_less_often() -> None:
     assert POLL_FLOOR <= soon < later <= POLL_CAP
 
 
-def test_without_eta_or_progress_intervals_grow_from_the_first_to_the_cap() -> None:
+def test_without_eta_progress_or_prior_it_keeps_a_half_second_pace_then_grows_to_the_cap() -> None:
     delays = []
     history: list[Observation] = []
-    for i in range(12):
-        delays.append(next_poll_delay(history, now=float(i)))
-        history.append(Observation(at=float(i), status=QUEUED))
-    assert delays == sorted(delays)
-    assert delays[0] > 0.5  # already sparser than a fixed 0.5 s poller
-    assert delays[-1] == POLL_BLIND_CAP
+    now = 0.0
+    while now < 120:
+        delay = next_poll_delay(history, now=now, jitter=0.5)  # the symmetric jitter's middle
+        delays.append((now, delay))
+        history.append(Observation(at=now, status=QUEUED))
+        now += delay
+    early = [d for t, d in delays if t <= POLL_BLIND_STEADY]
+    assert early == [POLL_BLIND_FIRST] * len(early)  # a fixed 0.5 s poller's pace: never slower
+    late = [d for t, d in delays if t > POLL_BLIND_STEADY]
+    assert late == sorted(late)
+    assert late[-1] == POLL_BLIND_CAP
+
+
+def test_blind_jitter_averages_out_so_it_adds_no_polls() -> None:
+    history = [Observation(at=0.0, status=QUEUED)]
+    shortest = next_poll_delay(history, now=0.0, jitter=0.0)
+    longest = next_poll_delay(history, now=0.0, jitter=0.9999)
+    assert shortest < POLL_BLIND_FIRST < longest
+    assert shortest + longest == pytest.approx(2 * POLL_BLIND_FIRST, abs=1e-3)
+
+
+def test_a_learnt_prior_sends_the_poll_to_just_before_the_expected_finish() -> None:
+    prior = Estimate(finish=10.0, error=0.1)
+    history = [Observation(at=0.5, status=QUEUED)]
+    assert next_poll_delay(history, now=0.5, prior=prior) == pytest.approx(min(POLL_CAP, 9.9 - 0.5))
+    assert next_poll_delay(history, now=9.95, prior=prior) == pytest.approx(POLL_FLOOR)  # inside the window
+
+
+def test_a_task_well_past_its_learnt_window_is_polled_blind_not_ever_more_sparsely() -> None:
+    prior = Estimate(finish=10.0, error=0.1)
+    history = [Observation(at=0.5, status=QUEUED)]
+    assert next_poll_delay(history, now=20.0, prior=prior, jitter=0.5) == POLL_BLIND_FIRST
+
+
+def test_the_servers_own_estimate_wins_over_the_prior() -> None:
+    prior = Estimate(finish=100.0, error=1.0)
+    history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
+    assert next_poll_delay(history, now=0.0, prior=prior) < 4.0
 
 
 def test_jitter_only_shortens_the_delay() -> None:

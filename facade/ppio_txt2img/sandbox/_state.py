@@ -1,4 +1,4 @@
-"""Everything one sandbox holds: configuration, clock, dice, tasks, storage, webhooks and counters."""
+"""Everything one sandbox holds: configuration, clock, dice, tasks, storage, webhooks, counters, hosts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ._config import SandboxConfig
 from ._faults import Dice
+from ._hosts import Hosts
 from ._server import TransportRegistry
 from ._stats import StatsRecorder
 from ._storage import ImageCache, UrlSigner
@@ -25,6 +26,7 @@ class SandboxState:
     stats: StatsRecorder
     webhooks: WebhookDispatcher
     transports: TransportRegistry
+    hosts: Hosts
 
     @classmethod
     def create(cls, config: SandboxConfig) -> SandboxState:
@@ -42,4 +44,5 @@ class SandboxState:
             stats=StatsRecorder(),
             webhooks=WebhookDispatcher(config),
             transports=TransportRegistry(),
+            hosts=Hosts(),
         )

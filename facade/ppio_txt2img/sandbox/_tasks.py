@@ -262,7 +262,7 @@ class ResultRenderer:
         expires = math.ceil(self._clock.wall(now)) + self._config.image_url_ttl
         nsfw = bool(task.extra.get("enable_nsfw_detection", False))
         images = []
-        for index in range(task.image_num):
+        for index in range(max(0, task.image_num - self._config.missing_images)):
             detection: dict[str, Any] | None = None
             if nsfw:
                 digest = _stable_fraction(task.task_id, index)

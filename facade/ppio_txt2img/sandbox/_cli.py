@@ -332,27 +332,21 @@ def _all_flags() -> list[Flag]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox options to `parser` (values stay strings: `config_from_args` reads them)."""
-    for title, description, flags in FLAGS:
-        group = parser.add_argument_group(title, description)
-        if title == "server":
-            group.add_argument(
-                "--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)"
-            )
-            group.add_argument(
-                "--port",
-                default=str(DEFAULT_PORT),
-                help="port to listen on, 0 for any free one (default: %(default)s)",
-            )
+    groups = {title: parser.add_argument_group(title, description) for title, description, _ in FLAGS}
+    server = groups["server"]
+    server.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default: %(default)s)")
+    server.add_argument(
+        "--port",
+        default=str(DEFAULT_PORT),
+        help="port to listen on, 0 for any free one (default: %(default)s)",
+    )
+    for title, _, flags in FLAGS:
         for flag in flags:
             if flag.switch:
-                group.add_argument(
-                    flag.flag, dest=flag.knob, action="store_true", default=None, help=flag.help
-                )
+                options: dict[str, Any] = {"action": "store_true", "default": None}
             else:
-                action = "store" if flag.combine is None else "append"
-                group.add_argument(
-                    flag.flag, dest=flag.knob, action=action, metavar=flag.metavar, help=flag.help
-                )
+                options = {"action": "store" if flag.combine is None else "append", "metavar": flag.metavar}
+            groups[title].add_argument(flag.flag, dest=flag.knob, help=flag.help, **options)
 
 
 # ------------------------------------------------------------------------------------------ reading

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,11 +32,22 @@ class Sandbox:
     (then call `close()`, or use the sandbox as a context manager, to stop webhook threads).
     """
 
-    def __init__(self, config: SandboxConfig | None = None, **knobs: Any) -> None:
-        """`config`, with any `SandboxConfig` field overridden by keyword (`Sandbox(speed=10)`)."""
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        **knobs: Any,
+    ) -> None:
+        """`config`, with any `SandboxConfig` field overridden by keyword (`Sandbox(speed=10)`).
+
+        `clock` (default `time.monotonic`) returns monotonic seconds and drives every timeline
+        decision: task status, progress and eta, image URL expiry, webhook due times and retries. A
+        test can pass a fake clock and move it instead of sleeping. Latency (`slow_seconds`) and
+        dripping bodies stay in real time: they are about the socket."""
         base = config if config is not None else SandboxConfig()
         self._config = base.replace(**knobs) if knobs else base
-        self._state = SandboxState.create(self._config)
+        self._state = SandboxState.create(self._config, clock)
         self._app = build_app(self._state)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._config import SandboxConfig
@@ -29,8 +30,9 @@ class SandboxState:
     hosts: Hosts
 
     @classmethod
-    def create(cls, config: SandboxConfig) -> SandboxState:
-        clock = Clock()
+    def create(cls, config: SandboxConfig, monotonic: Callable[[], float] | None = None) -> SandboxState:
+        """A fresh state; `monotonic` (default `time.monotonic`) is the clock of every timeline."""
+        clock = Clock(monotonic)
         dice = Dice(config)
         signer = UrlSigner(dice.token(32))
         return cls(
@@ -42,7 +44,7 @@ class SandboxState:
             renderer=ResultRenderer(config, clock, dice, signer),
             images=ImageCache(),
             stats=StatsRecorder(),
-            webhooks=WebhookDispatcher(config),
+            webhooks=WebhookDispatcher(config, clock),
             transports=TransportRegistry(),
             hosts=Hosts(),
         )

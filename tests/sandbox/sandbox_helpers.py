@@ -1,15 +1,19 @@
-"""Helpers for the sandbox tests: a valid request body, spec conformance, polling, a webhook receiver."""
+"""Helpers for the sandbox tests: a valid request body, spec conformance, polling, a webhook receiver,
+raw HTTP exchanges that show the bytes on the wire."""
 
 from __future__ import annotations
 
 import copy
+import http.client
 import http.server
 import importlib.resources
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from jsonschema import Draft202012Validator
@@ -85,6 +89,32 @@ def poll_until_done(
             return seen
         time.sleep(interval)
     raise AssertionError(f"task {task_id} did not finish in {timeout} s")
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """An answer as it came off the socket: no decompression, no redirect followed."""
+
+    status: int
+    headers: Mapping[str, str]
+    """Lower-case names."""
+    body: bytes
+
+
+def raw_request(
+    url: str, method: str = "GET", *, headers: Mapping[str, str] | None = None, body: bytes | None = None
+) -> RawResponse:
+    """One request with `http.client`, which sends only the headers given (plus Host, Content-Length)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, target, body=body, headers=dict(headers or {}))
+        response = connection.getresponse()
+        data = response.read()
+        return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    finally:
+        connection.close()
 
 
 class Receiver:

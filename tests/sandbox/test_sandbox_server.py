@@ -1,8 +1,7 @@
-"""Serving: a real loopback socket, clean shutdown, the in-process ASGI app, the CLI, the public names."""
+"""Serving: a real loopback socket, clean shutdown, the in-process ASGI app, the public names."""
 
 from __future__ import annotations
 
-import argparse
 import socket
 import threading
 
@@ -11,7 +10,7 @@ import pytest
 from sandbox_helpers import AUTH, make_body
 
 import ppio_txt2img.sandbox as sandbox_module
-from ppio_txt2img.sandbox import Sandbox, SandboxConfig, add_arguments, config_from_args, serve
+from ppio_txt2img.sandbox import Sandbox, SandboxConfig, serve
 
 
 def test_public_names_are_exactly_the_sorted_all() -> None:
@@ -74,31 +73,3 @@ async def test_dropped_connection_in_process_raises_what_httpx_raises_on_a_socke
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox", headers=AUTH) as client:
             with pytest.raises(httpx.RemoteProtocolError):
                 await client.get("/v3/model")
-
-
-def test_cli_options_become_a_config() -> None:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    args = parser.parse_args(
-        [
-            "--port",
-            "0",
-            "--speed",
-            "4",
-            "--eta-mode",
-            "noisy",
-            "--api-key",
-            "a",
-            "--api-key",
-            "b",
-            "--seed",
-            "3",
-        ]
-    )
-    config = config_from_args(args)
-    assert (args.host, args.port) == ("127.0.0.1", 0)
-    assert config.speed == 4
-    assert config.eta_mode == "noisy"
-    assert config.seed == 3
-    assert config.accepted_api_keys == frozenset({"a", "b"})
-    assert config_from_args(parser.parse_args([])).accepted_api_keys is None

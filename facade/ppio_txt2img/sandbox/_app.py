@@ -1,12 +1,18 @@
 """The Starlette application: the three API operations of the spec, plus the storage host.
 
 Every API request goes through the same gate, in this order: count it, add the configured latency,
-check the API key, maybe drop the connection, maybe answer an injected error; only then does the
-handler run. Error bodies are always `{code, reason, message, metadata}` with `code` equal to the status.
+maybe redirect it, check the API key, maybe drop the connection, maybe answer an injected error; only
+then does the handler run. Error bodies are always `{code, reason, message, metadata}` with `code`
+equal to the status. A successful JSON answer gets its `response_overrides` and `pad_bytes`; then
+every answer goes on the wire compressed and dripped as configured (see `_wire`).
+
+Every route is also served under `/_r` (where same-host redirects point), and the same app answers on
+the second listener that other-host redirects point at (see `_hosts`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,37 +28,41 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import _catalogue, _validation
-from ._faults import error_message, error_reason
+from ._config import FINISHED_TASK_RESULT
+from ._faults import error_message, error_reason, gateway_page, is_gateway_page
+from ._hosts import HOP_PREFIX, host_key, redirect_location
 from ._images import CONTENT_TYPES, ImageSpec
-from ._server import TransportRegistry, peer_of
+from ._overrides import with_overrides
+from ._server import TransportRegistry, connection_of
 from ._state import SandboxState
 from ._stats import OTHER
 from ._storage import STORAGE_PREFIX, s3_error
-from ._tasks import SUCCEED, TEST_IMAGE, TEST_IMAGE_PATH, Task
+from ._tasks import SUCCEED, TERMINAL, TEST_IMAGE, TEST_IMAGE_PATH, Task
 from ._webhooks import EVENT_TYPE, is_loopback_url
+from ._wire import accepts, on_the_wire, pad_json
 
 TXT2IMG_PATH = "/v3/async/txt2img"
 TASK_RESULT_PATH = "/v3/async/task-result"
 MODEL_PATH = "/v3/model"
 _MAX_BODY = 1024 * 1024
 _OBJECT = re.compile(r"(?P<task_id>[^/]+)/(?P<index>0|[1-9][0-9]{0,2})\.(?P<ext>png|jpeg|webp)")
-_GATEWAY_PAGE = (
-    "<html>\r\n<head><title>{status} {text}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-_GATEWAY_TEXT = {502: "Bad Gateway", 504: "Gateway Time-out"}
 _S3_CODES = {403: "AccessDenied", 404: "NoSuchKey", 500: "InternalError", 503: "SlowDown"}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+def json_bytes(content: Any) -> bytes:
+    """Compact JSON, ASCII-escaped so that any string the client sent can be echoed."""
+    return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 class JSONBody(Response):
-    """`application/json`, ASCII-escaped so that any string the client sent can be echoed."""
+    """An `application/json` response of `json_bytes`."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        return json_bytes(content)
 
 
 def api_error(
@@ -86,15 +96,15 @@ class Drop(Response):
         self._transports = transports
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        peer = peer_of(scope.get("client"))
-        transport = self._transports.get(peer)
+        connection = connection_of(scope.get("server"), scope.get("client"))
+        transport = self._transports.get(connection)
         if transport is None:
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         transport.close()
         # Return only once the server has seen the connection go (it unregisters it then), so that
         # it neither sends a 500 nor logs "returned without starting response".
         for _ in range(1000):
-            if self._transports.get(peer) is not transport:
+            if self._transports.get(connection) is not transport:
                 break
             await anyio.sleep(0.001)
 
@@ -110,21 +120,76 @@ class SandboxApp:
 
     def counted(self, endpoint: str, handler: Handler) -> Handler:
         async def endpoint_handler(request: Request) -> Response:
-            self.state.stats.request(endpoint)
+            stats = self.state.stats
+            stats.request(endpoint)
+            server = request.scope.get("server")
+            stats.arrived(
+                host_key(server),
+                endpoint,
+                other_host=self.state.hosts.is_other(server),
+                authorization="authorization" in request.headers,
+            )
             response = await handler(request)
             if isinstance(response, Drop):
-                self.state.stats.dropped(endpoint)
-            else:
-                self.state.stats.response(endpoint, response.status_code)
-            return response
+                stats.dropped(endpoint)
+                return response
+            stats.response(endpoint, response.status_code)
+            return self.on_the_wire(request, endpoint, response)
 
         return endpoint_handler
 
-    async def gate(self, request: Request, endpoint: str) -> Response | None:
-        """Latency, authentication and injected faults; a response means: answer it instead."""
+    def on_the_wire(self, request: Request, endpoint: str, response: Response) -> Response:
+        """The answer compressed (when configured and accepted) and dripped (when configured)."""
+        coding = self.config.compression.get(endpoint)
+        accepted = coding is not None and accepts(request.headers.get("accept-encoding", ""), coding)
+        return on_the_wire(
+            response,
+            coding=coding if accepted else None,
+            vary=coding is not None,
+            bytes_per_second=self.config.drip_bytes_per_second.get(endpoint),
+        )
+
+    def answer(self, endpoint: str, payload: Any, *, finished: bool = False) -> Response:
+        """A successful JSON answer, with the endpoint's overrides and padding (`finished`: the task is)."""
+        overrides = dict(self.config.response_overrides.get(endpoint, {}))
+        if finished:
+            overrides.update(self.config.response_overrides.get(FINISHED_TASK_RESULT, {}))
+        body = json_bytes(with_overrides(payload, overrides) if overrides else payload)
+        size = self.config.pad_bytes.get(endpoint)
+        if size is not None:
+            body = pad_json(body, size)
+        return Response(body, media_type="application/json")
+
+    async def arrive(self, request: Request, endpoint: str) -> Response | None:
+        """The endpoint's latency, then its redirect if one is configured (a response: answer it)."""
         slow = self.config.slow_seconds.get(endpoint, 0.0)
         if slow > 0:
             await anyio.sleep(slow)
+        target = self.config.redirects.get(endpoint)
+        if target is None:
+            return None
+        url = request.url
+        hosts = self.state.hosts
+        location = redirect_location(
+            target,
+            path_and_query=url.path + (f"?{url.query}" if url.query else ""),
+            own_base=f"{url.scheme}://{url.netloc}",
+            on_other_host=hosts.is_other(request.scope.get("server")),
+            primary=hosts.primary,
+            other=hosts.other,
+        )
+        if location is None:
+            return None
+        status = self.config.redirect_status
+        return Response(
+            gateway_page(status), status_code=status, media_type="text/html", headers={"Location": location}
+        )
+
+    async def gate(self, request: Request, endpoint: str) -> Response | None:
+        """Latency, redirect, authentication and injected faults; a response means: answer it instead."""
+        detour = await self.arrive(request, endpoint)
+        if detour is not None:
+            return detour
         refusal = self.authenticate(request)
         if refusal is not None:
             return refusal
@@ -152,9 +217,8 @@ class SandboxApp:
         return {}
 
     def injected_error(self, status: int, endpoint: str) -> Response:
-        if status in _GATEWAY_TEXT:
-            page = _GATEWAY_PAGE.format(status=status, text=_GATEWAY_TEXT[status])
-            return Response(page, status_code=status, media_type="text/html")
+        if is_gateway_page(status):
+            return Response(gateway_page(status), status_code=status, media_type="text/html")
         reason = error_reason(status, endpoint)
         return api_error(status, reason, error_message(status), headers=self.retry_after(status))
 
@@ -186,7 +250,7 @@ class SandboxApp:
         self.schedule_webhook(task)
         if self.state.dice.drop("txt2img_after_create"):
             return Drop(self.state.transports)
-        return JSONBody({"task_id": task.task_id})
+        return self.answer("txt2img", {"task_id": task.task_id})
 
     @staticmethod
     def cross_field_problems(body: Mapping[str, Any]) -> list[_validation.Problem]:
@@ -243,8 +307,9 @@ class SandboxApp:
             return api_error(
                 404, "TASK_NOT_FOUND", f"task {task_id} not found", metadata={"task_id": task_id}
             )
-        payload = self.state.renderer.render(task, str(request.base_url), self.state.clock.now())
-        return JSONBody(payload)
+        now = self.state.clock.now()
+        payload = self.state.renderer.render(task, str(request.base_url), now)
+        return self.answer("task_result", payload, finished=task.status(now) in TERMINAL)
 
     async def list_models(self, request: Request) -> Response:
         refusal = await self.gate(request, "model")
@@ -259,17 +324,19 @@ class SandboxApp:
             return invalid_body([_validation.Problem("pagination.cursor", str(exc))])
         limit = int(query.get("pagination.limit", _catalogue.DEFAULT_PAGE_SIZE))
         chosen = _catalogue.select(_catalogue.CATALOGUE, query)
-        models, next_cursor = _catalogue.page(chosen, offset=offset, limit=limit)
-        return JSONBody({"models": [m.as_json() for m in models], "pagination": {"next_cursor": next_cursor}})
+        paginate = _catalogue.endless_page if self.config.endless_model_pages else _catalogue.page
+        models, next_cursor = paginate(chosen, offset=offset, limit=limit)
+        payload = {"models": [m.as_json() for m in models], "pagination": {"next_cursor": next_cursor}}
+        return self.answer("model", payload)
 
     # ------------------------------------------------------------------------------------ storage
 
     async def storage(self, request: Request) -> Response:
         if "authorization" in request.headers:
             self.state.stats.storage_authorization()
-        slow = self.config.slow_seconds.get("storage", 0.0)
-        if slow > 0:
-            await anyio.sleep(slow)
+        detour = await self.arrive(request, "storage")
+        if detour is not None:
+            return detour
         dice = self.state.dice
         if dice.drop("storage"):
             return Drop(self.state.transports)
@@ -319,7 +386,9 @@ class SandboxApp:
             or match["ext"] != task.image_type
         ):
             return None
-        return task.image_spec(index)
+        spec = task.image_spec(index)
+        size = self.config.image_size_override
+        return spec if size is None else dataclasses.replace(spec, width=size[0], height=size[1])
 
     # ---------------------------------------------------------------------------- everything else
 
@@ -340,15 +409,16 @@ class SandboxApp:
         return api_error(500, "INTERNAL_SERVER_ERROR", f"sandbox error: {type(exc).__name__}")
 
     def build(self) -> Starlette:
+        operations = [
+            (TXT2IMG_PATH, "txt2img", self.create_task, "POST"),
+            (TASK_RESULT_PATH, "task_result", self.task_result, "GET"),
+            (MODEL_PATH, "model", self.list_models, "GET"),
+            (STORAGE_PREFIX + "/{object_path:path}", "storage", self.storage, "GET"),
+        ]
         routes = [
-            Route(TXT2IMG_PATH, self.counted("txt2img", self.create_task), methods=["POST"]),
-            Route(TASK_RESULT_PATH, self.counted("task_result", self.task_result), methods=["GET"]),
-            Route(MODEL_PATH, self.counted("model", self.list_models), methods=["GET"]),
-            Route(
-                STORAGE_PREFIX + "/{object_path:path}",
-                self.counted("storage", self.storage),
-                methods=["GET"],
-            ),
+            Route(prefix + path, self.counted(endpoint, handler), methods=[method])
+            for prefix in ("", HOP_PREFIX)
+            for path, endpoint, handler, method in operations
         ]
         return Starlette(
             routes=routes,

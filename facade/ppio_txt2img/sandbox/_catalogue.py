@@ -144,9 +144,9 @@ class CursorError(ValueError):
     """A `pagination.cursor` that this server did not hand out."""
 
 
-def encode_cursor(offset: int, model: CatalogueModel) -> str:
+def encode_cursor(offset: int, last_id: int) -> str:
     """An opaque cursor, shaped like the real one: `c_` + base64 of `[<offset>, "<last id>"]`."""
-    raw = json.dumps([offset, str(model.id)], separators=(",", ":")).encode()
+    raw = json.dumps([offset, str(last_id)], separators=(",", ":")).encode()
     return "c_" + base64.b64encode(raw).decode("ascii")
 
 
@@ -198,5 +198,13 @@ def page(models: Sequence[CatalogueModel], *, offset: int, limit: int) -> tuple[
     """One page from `offset`, and the cursor of the next page ("" on the last page)."""
     items = list(models[offset : offset + limit])
     end = offset + len(items)
-    next_cursor = encode_cursor(end, items[-1]) if items and end < len(models) else ""
+    next_cursor = encode_cursor(end, items[-1].id) if items and end < len(models) else ""
     return items, next_cursor
+
+
+def endless_page(
+    models: Sequence[CatalogueModel], *, offset: int, limit: int
+) -> tuple[list[CatalogueModel], str]:
+    """Like `page`, but a server bug: the pages go round the models forever, each with a new cursor."""
+    items = [models[(offset + i) % len(models)] for i in range(limit)] if models else []
+    return items, encode_cursor(offset + limit, items[-1].id if items else 0)

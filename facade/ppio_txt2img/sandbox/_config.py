@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
+
+from ._hosts import REDIRECT_STATUSES, REDIRECT_TARGETS, RedirectTarget
+from ._overrides import parse_path
+from ._wire import CODINGS, Coding
 
 EtaMode = Literal["exact", "noisy", "absent"]
 
 #: The endpoints faults can be injected into (keys of `error_rates`, `drop_rates`, `slow_seconds`).
 ENDPOINTS: tuple[str, ...] = ("txt2img", "task_result", "model", "storage")
+
+#: The endpoints that answer JSON (keys of `response_overrides` and `pad_bytes`).
+JSON_ENDPOINTS: tuple[str, ...] = ("txt2img", "task_result", "model")
+
+#: `response_overrides` also takes this key: overrides for task results of finished tasks only
+#: (TASK_STATUS_SUCCEED or TASK_STATUS_FAILED), applied after those of "task_result".
+FINISHED_TASK_RESULT = "task_result_finished"
+
+#: The largest `image_size_override` side, and the largest `pad_bytes`.
+MAX_IMAGE_SIDE = 4096
+MAX_PAD_BYTES = 256 * 1024 * 1024
 
 #: `drop_rates` also takes this key: the txt2img connection is dropped *after* the task was created,
 #: so the task runs (and is billed) although the client never saw its id.
@@ -39,6 +55,11 @@ class SandboxConfig:
     Faults are drawn from one random generator seeded with `seed`, so a run is reproducible when the
     requests arrive in the same order. Fault maps are keyed by endpoint: "txt2img", "task_result",
     "model" and "storage" (the image downloads); `drop_rates` also takes "txt2img_after_create".
+
+    Gateway and server misbehaviour, all off by default: `compression`, `drip_bytes_per_second`,
+    `redirects` (with `redirect_status`), `response_overrides`, `pad_bytes`, `missing_images`,
+    `image_size_override` and `endless_model_pages`. An answer goes out as: the JSON payload with its
+    overrides, padded, compressed, dripped.
     """
 
     accepted_api_keys: frozenset[str] | None = None
@@ -104,6 +125,53 @@ class SandboxConfig:
     webhook_timeout: float = 5.0
     """Seconds a webhook endpoint may take to answer before the attempt counts as failed."""
 
+    compression: Mapping[str, Coding] = field(default_factory=dict)
+    """Per endpoint, the content coding ("gzip" or "deflate") of every non-empty body, used when the
+    request's `Accept-Encoding` allows it (httpx sends `gzip, deflate`), as API gateways do; the answer
+    then says `Content-Encoding` and `Vary: Accept-Encoding`. E.g. `{"task_result": "gzip"}`."""
+
+    drip_bytes_per_second: Mapping[str, float] = field(default_factory=dict)
+    """Per endpoint, the rate (bytes per second, > 0) at which a proxy drips the body: the status and
+    headers (with the full `Content-Length`) go out at once, the body in small chunks about every 50 ms,
+    so a body of B bytes takes B / rate seconds. E.g. `{"storage": 20_000}`."""
+
+    redirects: Mapping[str, RedirectTarget] = field(default_factory=dict)
+    """Per endpoint, answer every request with a redirect (`redirect_status`) instead:
+    "same_host" to the same path under `/_r` on the same host, served normally there (one hop);
+    "other_host" to the same path on a second listener (127.0.0.2, another port, the same app), served
+    normally there; "loop" from one host to the other and back, forever. The query string is kept.
+    `Sandbox.requests_by_host` and `other_host_requests_with_authorization` show what reached which
+    host. The second listener runs only while serving on a socket; in process it is http://127.0.0.2."""
+
+    redirect_status: int = 307
+    """The status of every redirect: 301, 302, 303, 307 or 308 (a client re-sends a POST's body only on
+    307 and 308; on 301, 302 and 303 browsers and httpx switch a POST to GET)."""
+
+    response_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per JSON endpoint ("txt2img", "task_result", "model"), values that replace fields of every
+    successful answer, by dotted path (object keys and list indexes, `*` for every item, `-1` for the
+    last): `{"task_result": {"task.eta": "soon", "images.0.image_url": 123}, "txt2img": {"task_id": None}}`.
+    A missing last key is added; a path whose parent is missing (e.g. `images.0...` while the task
+    runs) leaves that answer alone. The key "task_result_finished" applies only to answers about
+    finished tasks, after "task_result". Error answers, webhooks and images are never changed."""
+
+    pad_bytes: Mapping[str, int] = field(default_factory=dict)
+    """Per JSON endpoint, the size in bytes a successful answer is padded to with an extra string field
+    `"_padding": "xxx..."` (before compression: a padded body compresses very well); an answer already
+    that large is unchanged. E.g. `{"task_result": 50_000_000}` to test a client's body size cap."""
+
+    missing_images: int = 0
+    """Images left out of the `images` list of a SUCCEED task (of the task result and the webhook): a
+    task asking for 4 images with `missing_images=1` lists 3 (at least 0, never a negative count)."""
+
+    image_size_override: tuple[int, int] | None = None
+    """`(width, height)` every task's images are drawn at, whatever the request asked (each side from 1
+    to 4096), so a client can detect a size mismatch; None draws the requested size."""
+
+    endless_model_pages: bool = False
+    """`GET /v3/model` always answers a new `next_cursor`: after the last model the pages start over
+    from the first one, so a client that follows cursors without a bound never stops."""
+
     def __post_init__(self) -> None:
         problems: list[str] = []
         keys: object = self.accepted_api_keys
@@ -145,11 +213,22 @@ class SandboxConfig:
             "drop_rates", self.drop_rates, (*ENDPOINTS, TXT2IMG_AFTER_CREATE), 1.0
         )
         problems += _check_endpoint_map("slow_seconds", self.slow_seconds, ENDPOINTS, math.inf)
+        problems += _check_misbehaviour(self)
         if problems:
             raise ValueError("invalid SandboxConfig: " + "; ".join(problems))
         object.__setattr__(self, "error_rates", _frozen_rates(self.error_rates))
-        object.__setattr__(self, "drop_rates", MappingProxyType(dict(self.drop_rates)))
-        object.__setattr__(self, "slow_seconds", MappingProxyType(dict(self.slow_seconds)))
+        for name in ("drop_rates", "slow_seconds", "compression", "drip_bytes_per_second", "redirects"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        object.__setattr__(self, "pad_bytes", MappingProxyType(dict(self.pad_bytes)))
+        overrides = {k: MappingProxyType(dict(v)) for k, v in self.response_overrides.items()}
+        object.__setattr__(self, "response_overrides", MappingProxyType(overrides))
+        if self.image_size_override is not None:
+            object.__setattr__(self, "image_size_override", tuple(self.image_size_override))
+
+    @property
+    def needs_other_host(self) -> bool:
+        """Whether some redirect goes to the second listener ("other_host" or "loop")."""
+        return any(target != "same_host" for target in self.redirects.values())
 
     def replace(self, **knobs: Any) -> SandboxConfig:
         """A copy with some knobs changed."""
@@ -183,10 +262,112 @@ def _check_error_rates(rates: Mapping[str, Mapping[int, float]]) -> list[str]:
 def _check_endpoint_map(
     name: str, values: Mapping[str, float], known: tuple[str, ...], upper: float
 ) -> list[str]:
+    return _check_per_endpoint(
+        name,
+        values,
+        known,
+        lambda value: isinstance(value, int | float) and 0 <= value <= upper,
+        f"be between 0 and {upper:g}",
+    )
+
+
+def _check_per_endpoint(
+    name: str,
+    values: object,
+    known: tuple[str, ...],
+    valid: Callable[[Any], bool],
+    expected: str,
+) -> list[str]:
+    """Problems of a map from endpoint to value: unknown endpoints, values `valid` refuses."""
+    if not isinstance(values, Mapping):
+        return [f"{name} must be a mapping from endpoint to value, got {values!r}"]
     problems = []
     for endpoint, value in values.items():
         if endpoint not in known:
             problems.append(f"{name}: unknown endpoint {endpoint!r} (known: {', '.join(known)})")
-        elif not (isinstance(value, int | float) and 0 <= value <= upper):
-            problems.append(f"{name}[{endpoint!r}] must be between 0 and {upper:g}, got {value!r}")
+        elif not valid(value):
+            problems.append(f"{name}[{endpoint!r}] must {expected}, got {value!r}")
+    return problems
+
+
+def _is_size(value: object, low: int, high: float) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_image_size(value: object) -> bool:
+    if not (isinstance(value, tuple | list) and len(value) == 2):
+        return False
+    return all(_is_size(side, 1, MAX_IMAGE_SIDE) for side in value)
+
+
+def _check_misbehaviour(config: SandboxConfig) -> list[str]:
+    """Problems of the knobs that imitate misbehaving gateways and servers."""
+    problems = _check_per_endpoint(
+        "compression",
+        config.compression,
+        ENDPOINTS,
+        lambda v: v in CODINGS,
+        f"be one of {', '.join(CODINGS)}",
+    )
+    problems += _check_per_endpoint(
+        "drip_bytes_per_second",
+        config.drip_bytes_per_second,
+        ENDPOINTS,
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
+        "be a number of bytes per second > 0",
+    )
+    problems += _check_per_endpoint(
+        "redirects",
+        config.redirects,
+        ENDPOINTS,
+        lambda v: v in REDIRECT_TARGETS,
+        f"be one of {', '.join(REDIRECT_TARGETS)}",
+    )
+    if config.redirect_status not in REDIRECT_STATUSES:
+        statuses = ", ".join(map(str, REDIRECT_STATUSES))
+        problems.append(f"redirect_status must be one of {statuses}, got {config.redirect_status!r}")
+    problems += _check_per_endpoint(
+        "pad_bytes",
+        config.pad_bytes,
+        JSON_ENDPOINTS,
+        lambda v: _is_size(v, 0, MAX_PAD_BYTES),
+        f"be an integer from 0 to {MAX_PAD_BYTES}",
+    )
+    problems += _check_per_endpoint(
+        "response_overrides",
+        config.response_overrides,
+        (*JSON_ENDPOINTS, FINISHED_TASK_RESULT),
+        lambda v: isinstance(v, Mapping),
+        "be a mapping from dotted path to value",
+    )
+    if isinstance(config.response_overrides, Mapping):
+        for endpoint, overrides in config.response_overrides.items():
+            if isinstance(overrides, Mapping):
+                problems += _check_overrides(f"response_overrides[{endpoint!r}]", overrides)
+    if not _is_size(config.missing_images, 0, math.inf):
+        problems.append(f"missing_images must be an integer >= 0, got {config.missing_images!r}")
+    size = config.image_size_override
+    if size is not None and not _is_image_size(size):
+        problems.append(
+            f"image_size_override must be None or (width, height), each from 1 to {MAX_IMAGE_SIDE}, "
+            f"got {size!r}"
+        )
+    endless: object = config.endless_model_pages
+    if not isinstance(endless, bool):
+        problems.append(f"endless_model_pages must be True or False, got {endless!r}")
+    return problems
+
+
+def _check_overrides(name: str, overrides: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for path, value in overrides.items():
+        try:
+            parse_path(path)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            problems.append(f"{name}[{path!r}]: {value!r} is not a JSON value")
     return problems

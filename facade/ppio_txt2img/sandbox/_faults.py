@@ -34,6 +34,21 @@ _MESSAGES = {
     503: "the service is overloaded, please try again later",
 }
 
+#: The status lines of the HTML pages a gateway (nginx) sends instead of JSON.
+_PAGE_TITLES = {
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    502: "Bad Gateway",
+    504: "Gateway Time-out",
+}
+_PAGE = (
+    "<html>\r\n<head><title>{status} {text}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
 ILLEGAL_PROMPT_REASON = "ILLEGAL_PROMPT: the prompt was flagged by content moderation, the task was stopped"
 RANDOM_FAILURE_REASONS = (
     "TASK_FAILED: CUDA out of memory. Tried to allocate 2.50 GiB on the inference worker",
@@ -52,6 +67,16 @@ def error_reason(status: int, endpoint: str) -> str:
 def error_message(status: int) -> str:
     """The human-readable `message` of an injected error."""
     return _MESSAGES.get(status, f"request failed with status {status}, please try again later")
+
+
+def is_gateway_page(status: int) -> bool:
+    """Whether an injected error of this status comes as a gateway's HTML page rather than JSON."""
+    return status in (502, 504)
+
+
+def gateway_page(status: int) -> str:
+    """The HTML page nginx sends with this status (a redirect, 502 or 504)."""
+    return _PAGE.format(status=status, text=_PAGE_TITLES.get(status, "Error"))
 
 
 class Dice:

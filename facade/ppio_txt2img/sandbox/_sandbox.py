@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import socket
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -11,7 +12,8 @@ from starlette.applications import Starlette
 
 from ._app import build_app
 from ._config import ENDPOINTS, SandboxConfig
-from ._server import serve_forever, serve_in_thread
+from ._hosts import other_address
+from ._server import base_url, bind_all, serve_forever, serve_in_thread
 from ._state import SandboxState
 from ._stats import EndpointStats
 from ._tasks import TaskInfo
@@ -30,11 +32,22 @@ class Sandbox:
     (then call `close()`, or use the sandbox as a context manager, to stop webhook threads).
     """
 
-    def __init__(self, config: SandboxConfig | None = None, **knobs: Any) -> None:
-        """`config`, with any `SandboxConfig` field overridden by keyword (`Sandbox(speed=10)`)."""
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        **knobs: Any,
+    ) -> None:
+        """`config`, with any `SandboxConfig` field overridden by keyword (`Sandbox(speed=10)`).
+
+        `clock` (default `time.monotonic`) returns monotonic seconds and drives every timeline
+        decision: task status, progress and eta, image URL expiry, webhook due times and retries. A
+        test can pass a fake clock and move it instead of sleeping. Latency (`slow_seconds`) and
+        dripping bodies stay in real time: they are about the socket."""
         base = config if config is not None else SandboxConfig()
         self._config = base.replace(**knobs) if knobs else base
-        self._state = SandboxState.create(self._config)
+        self._state = SandboxState.create(self._config, clock)
         self._app = build_app(self._state)
 
     @property
@@ -51,20 +64,38 @@ class Sandbox:
         """Serve on a real socket in a background thread; yields the base URL ("http://127.0.0.1:PORT").
 
         Returns once the server accepts connections; on exit the server stops, webhook threads are
-        joined and pending webhook deliveries are dropped.
+        joined and pending webhook deliveries are dropped. When a redirect goes to the other host, a
+        second listener serves the same app on 127.0.0.2 and a free port (`other_host_url`).
+        Raises OSError when an address cannot be bound (e.g. the port is in use).
         """
+        sockets = self._bind(host, port)
         try:
-            with serve_in_thread(self._app, self._state.transports, host, port) as base_url:
-                yield base_url
+            with serve_in_thread(self._app, self._state.transports, sockets):
+                yield base_url(sockets[0])
         finally:
+            self._state.hosts.reset()
             self.close()
 
     def serve_forever(self, host: str = "127.0.0.1", port: int = 8000) -> None:
-        """Serve in the foreground (this thread) until interrupted, logging requests like uvicorn."""
+        """Serve in the foreground (this thread) until interrupted, logging requests like uvicorn.
+
+        Raises OSError when an address cannot be bound (e.g. the port is in use)."""
+        sockets = self._bind(host, port)
         try:
-            serve_forever(self._app, self._state.transports, host, port)
+            serve_forever(self._app, self._state.transports, sockets)
         finally:
+            self._state.hosts.reset()
             self.close()
+
+    def _bind(self, host: str, port: int) -> list[socket.socket]:
+        """The listening sockets: `host:port`, and the other host's on a free port when redirects need it."""
+        addresses = [(host, port)]
+        if self._config.needs_other_host:
+            addresses.append((other_address(host), 0))
+        sockets = bind_all(addresses)
+        urls = [base_url(sock) for sock in sockets]
+        self._state.hosts.listening(urls[0], urls[1] if len(urls) > 1 else None)
+        return sockets
 
     def close(self) -> None:
         """Join the sandbox's threads: webhooks (pending deliveries are dropped) and image drawing.
@@ -96,6 +127,25 @@ class Sandbox:
     def storage_requests_with_authorization(self) -> int:
         """Image downloads that carried an `Authorization` header (a client should send none)."""
         return self._state.stats.storage_requests_with_authorization
+
+    @property
+    def requests_by_host(self) -> Mapping[str, Mapping[str, int]]:
+        """Requests per host ("127.0.0.1:PORT", "127.0.0.2:PORT" for the other host), per endpoint:
+        shows whether a redirected request (a POST, say) was sent again, and to which host. A snapshot."""
+        return self._state.stats.by_host()
+
+    @property
+    def other_host_url(self) -> str | None:
+        """The base URL of the second listener (redirects to "other_host" and "loop") while serving."""
+        if not self._config.needs_other_host:
+            return None
+        return self._state.hosts.other
+
+    @property
+    def other_host_requests_with_authorization(self) -> int:
+        """Requests to the other host that carried an `Authorization` header: a client that follows a
+        redirect to another host should drop the key (httpx does)."""
+        return self._state.stats.other_host_requests_with_authorization
 
     @property
     def tasks(self) -> Mapping[str, TaskInfo]:

@@ -1,8 +1,11 @@
 """Running the app with uvicorn on a real loopback socket, in the foreground or in a background thread.
 
 Dropped connections need the socket: uvicorn's h11 protocol is subclassed only to remember each
-connection's transport by peer address, so the app can close the connection of the request it is
-serving without answering (see `_app.Drop`).
+connection's transport by its two addresses (the listener's and the peer's), so the app can close the
+connection of the request it is serving without answering (see `_app.Drop`).
+
+One server may listen on several sockets (the second one is the "other host" redirects point at);
+the caller binds them (`bind`) and hands them over: the server closes them when it stops.
 """
 
 from __future__ import annotations
@@ -19,62 +22,84 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 Peer = tuple[str, int]
+#: A connection: the listener's address and the peer's.
+Connection = tuple[Peer, Peer]
 _STARTUP_TIMEOUT = 10.0
 _SHUTDOWN_TIMEOUT = 10.0
 
 
 def peer_of(client: Any) -> Peer | None:
-    """`(host, port)` from an ASGI scope's `client` or a socket's `peername`."""
-    if isinstance(client, list | tuple) and len(client) >= 2:
-        return str(client[0]), int(client[1])
+    """`(host, port)` from an ASGI scope's `client` or `server`, or a socket's `peername` or `sockname`;
+    None when it has no port (in process, `httpx.ASGITransport` gives none for a URL without one)."""
+    if isinstance(client, list | tuple) and len(client) >= 2 and isinstance(client[1], int):
+        return str(client[0]), client[1]
     return None
 
 
+def connection_of(server: Any, client: Any) -> Connection | None:
+    """The connection of an ASGI scope's `server` and `client`, or of a socket's `sockname` and `peername`."""
+    local, peer = peer_of(server), peer_of(client)
+    return None if local is None or peer is None else (local, peer)
+
+
 class TransportRegistry:
-    """The open connections of a server, by peer address."""
+    """The open connections of a server, by their two addresses."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._transports: dict[Peer, asyncio.BaseTransport] = {}
+        self._transports: dict[Connection, asyncio.BaseTransport] = {}
 
-    def add(self, peer: Peer, transport: asyncio.BaseTransport) -> None:
+    def add(self, connection: Connection, transport: asyncio.BaseTransport) -> None:
         with self._lock:
-            self._transports[peer] = transport
+            self._transports[connection] = transport
 
-    def remove(self, peer: Peer, transport: asyncio.BaseTransport) -> None:
+    def remove(self, connection: Connection, transport: asyncio.BaseTransport) -> None:
         with self._lock:
-            if self._transports.get(peer) is transport:
-                del self._transports[peer]
+            if self._transports.get(connection) is transport:
+                del self._transports[connection]
 
-    def get(self, peer: Peer | None) -> asyncio.BaseTransport | None:
-        if peer is None:
+    def get(self, connection: Connection | None) -> asyncio.BaseTransport | None:
+        if connection is None:
             return None
         with self._lock:
-            return self._transports.get(peer)
+            return self._transports.get(connection)
 
 
 def protocol_class(registry: TransportRegistry) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol, registering every connection's transport in `registry`."""
 
+    def connection(transport: asyncio.BaseTransport) -> Connection | None:
+        return connection_of(transport.get_extra_info("sockname"), transport.get_extra_info("peername"))
+
     class RegisteringH11Protocol(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            peer = peer_of(transport.get_extra_info("peername"))
-            if peer is not None:
-                registry.add(peer, transport)
+            key = connection(transport)
+            if key is not None:
+                registry.add(key, transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            peer = peer_of(self.transport.get_extra_info("peername"))
-            if peer is not None:
-                registry.remove(peer, self.transport)
+            key = connection(self.transport)
+            if key is not None:
+                registry.remove(key, self.transport)
             super().connection_lost(exc)
 
     return RegisteringH11Protocol
 
 
+class ListenError(OSError):
+    """The sandbox cannot listen on an address. `invalid`: the address itself is wrong (a port out of
+    range, an unknown host); otherwise it is unavailable (in use, not an address of this machine)."""
+
+    def __init__(self, message: str, *, invalid: bool) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; port 0 picks a free port."""
+    """A listening TCP socket; port 0 picks a free port. Raises `ListenError` (one line) when it cannot."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"cannot listen on {host}:{port}"
     # With the protocol given explicitly, asyncio sets TCP_NODELAY on accepted connections; without
     # it, Nagle and delayed ACKs add 40 ms to every request but the first on a connection.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -82,9 +107,15 @@ def bind(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)
-    except OSError:
+    except OverflowError:
         sock.close()
-        raise
+        raise ListenError(f"{where}: the port must be from 0 to 65535", invalid=True) from None
+    except socket.gaierror as exc:
+        sock.close()
+        raise ListenError(f"{where}: unknown host ({exc.strerror})", invalid=True) from None
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"{where}: {exc.strerror or exc}", invalid=False) from None
     return sock
 
 
@@ -107,13 +138,25 @@ def uvicorn_config(app: Any, registry: TransportRegistry, *, quiet: bool) -> uvi
     )
 
 
+def bind_all(addresses: list[tuple[str, int]]) -> list[socket.socket]:
+    """Listening sockets on all these addresses, or none (the ones bound are closed on an error)."""
+    sockets: list[socket.socket] = []
+    try:
+        for host, port in addresses:
+            sockets.append(bind(host, port))
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
 @contextlib.contextmanager
-def serve_in_thread(app: Any, registry: TransportRegistry, host: str, port: int) -> Iterator[str]:
-    """Serve `app` in a background thread; yield the base URL once it accepts connections."""
-    sock = bind(host, port)
+def serve_in_thread(app: Any, registry: TransportRegistry, sockets: list[socket.socket]) -> Iterator[None]:
+    """Serve `app` on the bound `sockets` in a background thread; return once it accepts connections."""
     server = uvicorn.Server(uvicorn_config(app, registry, quiet=True))
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="ppio-sandbox-server", daemon=True
+        target=server.run, kwargs={"sockets": sockets}, name="ppio-sandbox-server", daemon=True
     )
     try:
         thread.start()
@@ -124,21 +167,23 @@ def serve_in_thread(app: Any, registry: TransportRegistry, host: str, port: int)
             if time.monotonic() > deadline:
                 raise RuntimeError("the sandbox server did not start in time")
             time.sleep(0.005)
-        yield base_url(sock)
+        yield
     finally:
         server.should_exit = True
         thread.join(_SHUTDOWN_TIMEOUT)
         if thread.is_alive():  # pragma: no cover - uvicorn did not stop in time
             server.force_exit = True
             thread.join(_SHUTDOWN_TIMEOUT)
-        sock.close()
+        for sock in sockets:
+            sock.close()
 
 
-def serve_forever(app: Any, registry: TransportRegistry, host: str, port: int) -> None:
-    """Serve `app` in this thread until interrupted (Ctrl-C or SIGTERM)."""
-    sock = bind(host, port)
+def serve_forever(app: Any, registry: TransportRegistry, sockets: list[socket.socket]) -> None:
+    """Serve `app` on the bound `sockets` in this thread until interrupted (Ctrl-C or SIGTERM)."""
     try:
-        print(f"ppio sandbox listening on {base_url(sock)} (Ctrl-C to stop)", flush=True)
-        uvicorn.Server(uvicorn_config(app, registry, quiet=False)).run(sockets=[sock])
+        urls = " and ".join(base_url(sock) for sock in sockets)
+        print(f"ppio sandbox listening on {urls} (Ctrl-C to stop)", flush=True)
+        uvicorn.Server(uvicorn_config(app, registry, quiet=False)).run(sockets=sockets)
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()

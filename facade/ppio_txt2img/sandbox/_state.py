@@ -1,11 +1,13 @@
-"""Everything one sandbox holds: configuration, clock, dice, tasks, storage, webhooks and counters."""
+"""Everything one sandbox holds: configuration, clock, dice, tasks, storage, webhooks, counters, hosts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._config import SandboxConfig
 from ._faults import Dice
+from ._hosts import Hosts
 from ._server import TransportRegistry
 from ._stats import StatsRecorder
 from ._storage import ImageCache, UrlSigner
@@ -25,10 +27,12 @@ class SandboxState:
     stats: StatsRecorder
     webhooks: WebhookDispatcher
     transports: TransportRegistry
+    hosts: Hosts
 
     @classmethod
-    def create(cls, config: SandboxConfig) -> SandboxState:
-        clock = Clock()
+    def create(cls, config: SandboxConfig, monotonic: Callable[[], float] | None = None) -> SandboxState:
+        """A fresh state; `monotonic` (default `time.monotonic`) is the clock of every timeline."""
+        clock = Clock(monotonic)
         dice = Dice(config)
         signer = UrlSigner(dice.token(32))
         return cls(
@@ -40,6 +44,7 @@ class SandboxState:
             renderer=ResultRenderer(config, clock, dice, signer),
             images=ImageCache(),
             stats=StatsRecorder(),
-            webhooks=WebhookDispatcher(config),
+            webhooks=WebhookDispatcher(config, clock),
             transports=TransportRegistry(),
+            hosts=Hosts(),
         )

@@ -34,10 +34,19 @@ class StatsRecorder:
         self._responses: defaultdict[str, Counter[int]] = defaultdict(Counter)
         self._dropped: Counter[str] = Counter()
         self._storage_with_authorization = 0
+        self._by_host: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self._other_host_with_authorization = 0
 
     def request(self, endpoint: str) -> None:
         with self._lock:
             self._requests[endpoint] += 1
+
+    def arrived(self, host: str, endpoint: str, *, other_host: bool, authorization: bool) -> None:
+        """A request to `endpoint` reached `host` ("host:port"), maybe the other host, maybe with a key."""
+        with self._lock:
+            self._by_host[host][endpoint] += 1
+            if other_host and authorization:
+                self._other_host_with_authorization += 1
 
     def response(self, endpoint: str, status: int) -> None:
         with self._lock:
@@ -55,6 +64,18 @@ class StatsRecorder:
     def storage_requests_with_authorization(self) -> int:
         with self._lock:
             return self._storage_with_authorization
+
+    @property
+    def other_host_requests_with_authorization(self) -> int:
+        with self._lock:
+            return self._other_host_with_authorization
+
+    def by_host(self) -> Mapping[str, Mapping[str, int]]:
+        """Requests per host ("host:port"), per endpoint; a snapshot."""
+        with self._lock:
+            return MappingProxyType(
+                {host: MappingProxyType(dict(counts)) for host, counts in self._by_host.items()}
+            )
 
     def snapshot(self, endpoints: tuple[str, ...]) -> Mapping[str, EndpointStats]:
         with self._lock:

@@ -2,8 +2,9 @@
 
 Nothing runs in the background. On submission the scheduler fixes the task's whole timeline from the
 configuration (queue delay, a free processing slot in submission order, the processing time, whether
-and when it fails); every poll then reads the status off the clock. `time.monotonic` drives the
-timeline; wall-clock times (`time.time`) are derived from it for the debug info and `finished_at`.
+and when it fails); every poll then reads the status off the clock: `time.monotonic`, or the clock
+given to `Sandbox(clock=...)`. Wall-clock times (`time.time`) are derived from it for the debug info,
+`finished_at` and the expiry of image URLs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -38,13 +39,18 @@ TEST_IMAGE = ImageSpec(prompt="webhook test data", seed=0, index=0, width=512, h
 
 
 class Clock:
-    """Monotonic time for the timeline, mapped onto the wall clock for reporting."""
+    """Monotonic time for the timeline (`monotonic`, `time.monotonic` by default), mapped onto the wall
+    clock for reporting: the clock's value when it was created is `time.time()` then.
 
-    def __init__(self) -> None:
-        self._offset = time.time() - time.monotonic()
+    `injected`: the time comes from the caller (a test's fake clock, which may jump), not from the OS."""
+
+    def __init__(self, monotonic: Callable[[], float] | None = None) -> None:
+        self._monotonic = monotonic or time.monotonic
+        self.injected = monotonic is not None
+        self._offset = time.time() - self._monotonic()
 
     def now(self) -> float:
-        return time.monotonic()
+        return self._monotonic()
 
     def wall(self, monotonic: float) -> float:
         """The `time.time()` value of a monotonic instant."""
@@ -262,7 +268,7 @@ class ResultRenderer:
         expires = math.ceil(self._clock.wall(now)) + self._config.image_url_ttl
         nsfw = bool(task.extra.get("enable_nsfw_detection", False))
         images = []
-        for index in range(task.image_num):
+        for index in range(max(0, task.image_num - self._config.missing_images)):
             detection: dict[str, Any] | None = None
             if nsfw:
                 digest = _stable_fraction(task.task_id, index)

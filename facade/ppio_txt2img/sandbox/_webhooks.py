@@ -12,7 +12,6 @@ import heapq
 import ipaddress
 import itertools
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,10 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._config import SandboxConfig
+from ._tasks import Clock
 
 EVENT_TYPE = "ASYNC_TASK_RESULT"
 _SENDERS = 4
 _MAX_BACKOFF = 2.0
+#: With an injected clock (which may jump ahead), the scheduler looks at it at least this often (seconds).
+_INJECTED_CLOCK_CHECK = 0.05
 
 
 def is_loopback_url(url: str) -> bool:
@@ -61,7 +63,7 @@ class WebhookDelivery:
     payload: Mapping[str, Any]
     """The event body that was sent."""
     sent_at: float
-    """`time.time()` when the attempt started."""
+    """`time.time()` when the attempt started (on the sandbox's clock)."""
 
     @property
     def ok(self) -> bool:
@@ -79,10 +81,13 @@ class _Job:
 
 
 class WebhookDispatcher:
-    """Delivers scheduled events in background threads; `close()` stops and joins them."""
+    """Delivers scheduled events in background threads; `close()` stops and joins them.
 
-    def __init__(self, config: SandboxConfig) -> None:
+    Due times and retry backoffs are on the sandbox's clock."""
+
+    def __init__(self, config: SandboxConfig, clock: Clock) -> None:
         self._config = config
+        self._clock = clock
         self._cond = threading.Condition()
         self._heap: list[_Job] = []
         self._counter = itertools.count()
@@ -135,17 +140,17 @@ class WebhookDispatcher:
                     if not self._heap:
                         self._cond.wait()
                         continue
-                    delay = self._heap[0].due - time.monotonic()
+                    delay = self._heap[0].due - self._clock.now()
                     if delay <= 0:
                         job = heapq.heappop(self._heap)
                         break
-                    self._cond.wait(delay)
+                    self._cond.wait(min(delay, _INJECTED_CLOCK_CHECK) if self._clock.injected else delay)
                 pool = self._pool
             if pool is not None:
                 pool.submit(self._attempt, job)
 
     def _attempt(self, job: _Job) -> None:
-        sent_at = time.time()
+        sent_at = self._clock.wall(self._clock.now())
         payload: dict[str, Any] = {}
         status: int | None = None
         error: str | None = None
@@ -163,7 +168,7 @@ class WebhookDispatcher:
         if not delivery.ok and job.attempt <= self._config.webhook_retries:
             backoff = min(_MAX_BACKOFF, 0.1 * 2 ** (job.attempt - 1))
             retry = _Job(
-                time.monotonic() + backoff,
+                self._clock.now() + backoff,
                 next(self._counter),
                 job.task_id,
                 job.url,

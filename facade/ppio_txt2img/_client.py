@@ -35,6 +35,7 @@ from ._request_body import (
 )
 from ._results import Generation, Model, SubmittedTask, Task
 from ._tasks import get_task_flow, submit_flow
+from ._transport import own_async_client, own_client_options
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 
 __all__ = ["AsyncClient", "Client", "ModelFilters"]
@@ -65,14 +66,6 @@ _FILTER_PARAMS = {
     "is_inpainting": "filter.is_inpainting",
     "page_size": "pagination.limit",
 }
-
-
-def _own_http_options() -> dict[str, Any]:
-    """How the client builds its own httpx client when the caller gives none."""
-    limits = httpx.Limits(
-        max_connections=C.DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS
-    )
-    return {"follow_redirects": False, "headers": {"User-Agent": C.USER_AGENT}, "limits": limits}
 
 
 def _task_id(task: object) -> str:
@@ -324,7 +317,7 @@ class Client(_BaseClient):
             default_headers,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(**_own_http_options())
+        self._http = http_client or httpx.Client(**own_client_options())
         self._sleep = sleep or time.sleep
 
     def _run(self, flow: Flow[T]) -> T:
@@ -406,10 +399,13 @@ class AsyncClient(_BaseClient):
             default_headers,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(**_own_http_options())
+        #: Made on first use (`own_async_client`): which transport fits depends on the event loop.
+        self._http: httpx.AsyncClient | None = http_client
         self._sleep = sleep
 
     async def _run(self, flow: Flow[T]) -> T:
+        if self._http is None:
+            self._http = own_async_client()
         return await run_async(flow, self._http, self._sleep)
 
     async def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
@@ -443,7 +439,7 @@ class AsyncClient(_BaseClient):
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client created it."""
-        if self._owns_http:
+        if self._owns_http and self._http is not None:
             await self._http.aclose()
 
     async def __aenter__(self) -> Self:

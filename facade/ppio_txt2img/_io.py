@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
+from ._transport import corrected_transport_error
 
 __all__ = [
     "Action",
@@ -243,6 +244,11 @@ async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
                     await response.aclose()
         except TimeoutError:
             raise _deadline_error(action) from None
+        except httpx.TransportError as exc:
+            corrected = corrected_transport_error(exc)
+            if corrected is exc:
+                raise
+            raise corrected from exc.__cause__
     except BaseException as exc:
         _log(action, type(exc).__name__, started)
         raise

@@ -1,0 +1,79 @@
+"""Which HTTP transport the clients use when the caller brings no `http_client`.
+
+The async client runs on aiohttp's connection pool (through `httpx-aiohttp`) under asyncio: with many
+tasks in flight, httpcore's pool costs milliseconds of CPU per request and aiohttp's does not (see
+BENCHMARKS.md). Under trio, which aiohttp does not support, it keeps httpx's own transport. aiohttp is
+imported only when the first async request is made, so `import ppio_txt2img` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from . import _constants as C
+
+__all__ = ["async_transport_name", "corrected_transport_error", "own_client_options", "own_async_client"]
+
+
+def own_client_options() -> dict[str, Any]:
+    """How the clients build their own httpx client: our User-Agent, a pool sized for many tasks, and
+    no redirects (the flows follow those of GETs themselves, and none of the POST)."""
+    limits = httpx.Limits(
+        max_connections=C.DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS
+    )
+    return {"follow_redirects": False, "headers": {"User-Agent": C.USER_AGENT}, "limits": limits}
+
+
+def async_transport_name() -> str:
+    """`aiohttp` under asyncio when it can be imported, else `httpx` (trio, or aiohttp missing)."""
+    import sniffio
+
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        library = "asyncio"
+    if library != "asyncio":
+        return "httpx"
+    try:
+        import httpx_aiohttp  # noqa: F401
+    except ImportError:
+        return "httpx"
+    return "aiohttp"
+
+
+def own_async_client() -> httpx.AsyncClient:
+    """The async client's own httpx client, for the async library running now (call it from a task)."""
+    options = own_client_options()
+    if async_transport_name() == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+
+        return httpx.AsyncClient(transport=AiohttpTransport(limits=options["limits"]), **options)
+    return httpx.AsyncClient(**options)
+
+
+def _is_aiohttp_connect_failure(cause: BaseException) -> bool:
+    names = {kind.__name__ for kind in type(cause).__mro__}
+    return bool(names & {"ClientConnectorError", "ConnectionTimeoutError"})
+
+
+def corrected_transport_error(exc: httpx.TransportError) -> httpx.TransportError:
+    """httpx-aiohttp reports every aiohttp connection error as `httpx.ConnectTimeout`, including a
+    connection reset or closed after the request was sent. That would read as "never sent" and let a
+    POST be resent (and billed twice); such an error is turned back into the `httpx.ReadError` it is."""
+    cause = exc.__cause__
+    if (
+        isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        and cause is not None
+        and type(cause).__module__.startswith("aiohttp")
+        and not _is_aiohttp_connect_failure(cause)
+    ):
+        try:
+            request: httpx.Request | None = exc.request
+        except RuntimeError:  # raised without a request
+            request = None
+        corrected = httpx.ReadError(str(exc) or type(cause).__name__, request=request)
+        corrected.__cause__ = cause
+        return corrected
+    return exc

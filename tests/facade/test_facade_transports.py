@@ -1,0 +1,110 @@
+"""The async client's own transport: aiohttp under asyncio, and what it must not change: a connection
+dropped after the POST went out is "outcome unknown" (never resent), one that was never made is not."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import anyio
+import httpx
+import pytest
+
+import ppio_txt2img as ppio
+from ppio_txt2img._transport import async_transport_name, corrected_transport_error
+
+
+class DroppingServer:
+    """Reads each request in full, then closes the connection without a word (a crashed gateway)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests: list[bytes] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests.append(head.split(b"\r\n")[0])
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def dropping() -> Iterator[DroppingServer]:
+    server = DroppingServer()
+    yield server
+    server.close()
+
+
+def test_asyncio_gets_the_aiohttp_transport() -> None:
+    async def main() -> str:
+        return async_transport_name()
+
+    assert anyio.run(main) == "aiohttp"
+
+
+def test_a_post_dropped_after_it_was_sent_is_outcome_unknown_and_sent_once(dropping: DroppingServer) -> None:
+    async def main() -> ppio.APIConnectionError:
+        async with ppio.AsyncClient("k", base_url=dropping.url, max_retries=3) as client:
+            with pytest.raises(ppio.APIConnectionError) as info:
+                await client.submit("a cat", timeout=20)
+            return info.value
+
+    error = anyio.run(main)
+    assert error.outcome_unknown
+    assert dropping.requests == [b"POST /v3/async/txt2img HTTP/1.1"]  # never resent
+
+
+def test_a_post_that_never_connected_is_not_outcome_unknown() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def main() -> ppio.APIConnectionError:
+        async with ppio.AsyncClient("k", base_url=url, max_retries=0) as client:
+            with pytest.raises(ppio.APIConnectionError) as info:
+                await client.submit("a cat", timeout=20)
+            return info.value
+
+    assert not anyio.run(main).outcome_unknown
+
+
+def test_only_aiohttp_errors_after_connecting_are_corrected() -> None:
+    import aiohttp
+
+    dropped = httpx.ConnectTimeout("Server disconnected")
+    dropped.__cause__ = aiohttp.ServerDisconnectedError()
+    assert isinstance(corrected_transport_error(dropped), httpx.ReadError)
+    refused = httpx.ConnectTimeout("Cannot connect")
+    refused.__cause__ = aiohttp.ClientConnectorError(connection_key=None, os_error=OSError(111, "refused"))  # type: ignore[arg-type]
+    assert corrected_transport_error(refused) is refused
+    plain = httpx.ConnectTimeout("timed out")
+    assert corrected_transport_error(plain) is plain

@@ -14,6 +14,7 @@ from ._durations import DurationMemory
 from ._errors import WaitTimeoutError
 from ._io import Flow
 from ._retry import Failure, classify_exception
+from ._wakeups import Wakeups
 
 T = TypeVar("T")
 
@@ -39,6 +40,8 @@ class Settings:
     query: Mapping[str, Any] = field(default_factory=dict)
     #: Durations of this client's finished tasks, per shape (shared by the calls; see `_durations.py`).
     durations: DurationMemory = field(default_factory=DurationMemory, repr=False, compare=False)
+    #: With a webhook receiver: the waits it wakes (see `webhooks.py`).
+    wakeups: Wakeups | None = field(default=None, repr=False, compare=False)
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = _utc_now
     rng: Callable[[], float] = field(default=random.random, repr=False)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 
@@ -37,6 +37,9 @@ from ._results import Generation, Model, SubmittedTask, Task
 from ._tasks import get_task_flow, submit_flow
 from ._transport import own_async_client, own_client_options
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookReceiver
 
 __all__ = ["AsyncClient", "Client", "ModelFilters"]
 
@@ -139,6 +142,7 @@ class _BaseClient:
         clock: Callable[[], float] | None,
         now: Callable[[], datetime] | None,
         default_headers: Mapping[str, str] | None,
+        webhooks: WebhookReceiver | None,
     ) -> None:
         key = _api_key(api_key)
         try:
@@ -164,8 +168,10 @@ class _BaseClient:
             connect_timeout=C.DEFAULT_CONNECT_TIMEOUT,
             max_image_bytes=max_image_bytes,
             headers=dict(default_headers or {}),
+            wakeups=None if webhooks is None else webhooks.wakeups,
             **extras,
         )
+        self._webhooks = webhooks
 
     @property
     def base_url(self) -> str:
@@ -194,6 +200,15 @@ class _BaseClient:
         )
 
     def _body(self, prompt: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        if self._webhooks is not None and request.get("webhook_url") is None:
+            if self._webhooks.url is None:
+                raise ValidationError(
+                    "webhooks",
+                    self._webhooks,
+                    "a WebhookReceiver with a url (WebhookReceiver(url) or receiver.serve())",
+                    "has no URL the API could call",
+                )
+            request = {**request, "webhook_url": self._webhooks.url}
         body = build_txt2img_body(prompt, request)
         validate_txt2img_body(body)
         return body
@@ -300,6 +315,7 @@ class Client(_BaseClient):
         http_client: httpx.Client | None = None,
         request_timeout: float = C.DEFAULT_REQUEST_TIMEOUT,
         default_headers: Mapping[str, str] | None = None,
+        webhooks: WebhookReceiver | None = None,
         max_image_bytes: int = C.MAX_IMAGE_BYTES,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
@@ -315,6 +331,7 @@ class Client(_BaseClient):
             clock,
             now,
             default_headers,
+            webhooks,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(**own_client_options())
@@ -382,6 +399,7 @@ class AsyncClient(_BaseClient):
         http_client: httpx.AsyncClient | None = None,
         request_timeout: float = C.DEFAULT_REQUEST_TIMEOUT,
         default_headers: Mapping[str, str] | None = None,
+        webhooks: WebhookReceiver | None = None,
         max_image_bytes: int = C.MAX_IMAGE_BYTES,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -397,6 +415,7 @@ class AsyncClient(_BaseClient):
             clock,
             now,
             default_headers,
+            webhooks,
         )
         self._owns_http = http_client is None
         #: Made on first use (`own_async_client`): which transport fits depends on the event loop.

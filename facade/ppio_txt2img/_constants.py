@@ -58,6 +58,9 @@ DOWNLOAD_MAX_ATTEMPTS: Final = 6
 #: forever).
 MAX_MODEL_PAGES: Final = 1000
 
+#: With webhooks as the wait mode: the wait still polls this often, in case a webhook never comes.
+WEBHOOK_FALLBACK_POLL: Final = 15.0
+
 #: Largest image accepted from an image host, in bytes.
 MAX_IMAGE_BYTES: Final = 64 * 1024 * 1024
 #: Image downloads of one task run at most this many at once.

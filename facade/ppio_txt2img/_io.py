@@ -32,6 +32,7 @@ import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
 from ._transport import corrected_transport_error
+from ._wakeups import Waiter
 
 __all__ = [
     "Action",
@@ -82,7 +83,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Sleep:
+    """Sleep; with a `waiter`, only until it is notified (a webhook arrived)."""
+
     seconds: float
+    waiter: Waiter | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +297,9 @@ def run_sync(
             if isinstance(action, Send):
                 value = _send_sync(client, action, cancel)
             elif isinstance(action, Sleep):
-                if action.seconds > 0:
+                if action.waiter is not None:
+                    action.waiter.sleep_sync(action.seconds)
+                elif action.seconds > 0:
                     sleep(action.seconds)
             elif isinstance(action, Gather):
                 value = _gather_sync(action.flows, client, sleep)
@@ -353,7 +359,9 @@ async def run_async(
             if isinstance(action, Send):
                 value = await _send_async(client, action)
             elif isinstance(action, Sleep):
-                if action.seconds > 0:
+                if action.waiter is not None:
+                    await action.waiter.sleep_async(action.seconds)
+                elif action.seconds > 0:
                     await do_sleep(action.seconds)
             elif isinstance(action, Gather):
                 value = await _gather_async(action.flows, client, sleep)

@@ -23,6 +23,7 @@ from ._polling import Estimate, Observation, next_poll_delay
 from ._request_body import merge_extra_body
 from ._results import Task, TaskStatus
 from ._retry import backoff_delay
+from ._wakeups import Waiter
 
 #: Seconds kept in hand for a last poll when the deadline is near.
 _LAST_LOOK = 0.25
@@ -85,8 +86,37 @@ def wait_flow(
     that do not parse: `MAX_BAD_RESULTS_IN_A_ROW` of them end it, since waiting cannot mend a server.
     `submitted`: a task this call just submitted is only queued at first, so its first poll waits
     `POLL_FIRST_AFTER_SUBMIT`, or until just before the finish that tasks of its shape took.
+    With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
+    confirms with one poll), polling every `fallback_poll` seconds in case none comes.
     """
     tracker.task_id = task_id
+    waiter = settings.wakeups.register(task_id) if settings.wakeups is not None else None
+    try:
+        return (yield from _wait(settings, deadline, tracker, task_id, on_progress, submitted, waiter))
+    finally:
+        if waiter is not None and settings.wakeups is not None:
+            settings.wakeups.unregister(task_id, waiter)
+
+
+def _bounded(delay: float, deadline: Deadline) -> float:
+    """`delay`, cut to leave one last look just before the deadline; `Expired` if there is no time."""
+    remaining = deadline.remaining()
+    if delay >= remaining - _LAST_LOOK:
+        if remaining <= _LAST_LOOK:
+            raise Expired
+        delay = remaining - _LAST_LOOK
+    return delay
+
+
+def _wait(
+    settings: Settings,
+    deadline: Deadline,
+    tracker: Tracker,
+    task_id: str,
+    on_progress: ProgressCallback | None,
+    submitted: Submitted | None,
+    waiter: Waiter | None,
+) -> Flow[Task]:
     history: list[Observation] = []
     last_seen: tuple[object, ...] | None = None
     failures = bad_answers = 0
@@ -96,9 +126,13 @@ def wait_flow(
         if learnt is not None:
             prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
         first = max(POLL_FIRST_AFTER_SUBMIT, prior.finish - prior.error - settings.clock() if prior else 0)
-        yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)))
+        if waiter is not None and settings.wakeups is not None:
+            first = settings.wakeups.fallback_poll
+        yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
     running_seen_at = submitted.at if submitted is not None else None
     while True:
+        if waiter is not None:
+            waiter.clear()  # a webhook that came before this poll is answered by it
         try:
             task = yield from get_task_flow(settings, deadline, task_id)
         except _TRANSIENT as exc:
@@ -134,10 +168,8 @@ def wait_flow(
         history.append(
             Observation(at=now, status=task.status, eta=task.eta or None, progress=task.progress or None)
         )
-        delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
-        remaining = deadline.remaining()
-        if delay >= remaining - _LAST_LOOK:
-            if remaining <= _LAST_LOOK:
-                raise Expired
-            delay = remaining - _LAST_LOOK  # one last look just before the deadline
-        yield Sleep(delay)
+        if waiter is not None and settings.wakeups is not None:
+            delay = settings.wakeups.fallback_poll
+        else:
+            delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
+        yield Sleep(_bounded(delay, deadline), waiter)

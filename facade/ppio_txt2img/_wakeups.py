@@ -1,0 +1,107 @@
+"""Waits that a webhook can cut short: a registry of the task ids being waited for, each with a waiter
+that a sleeping wait (sync or async) wakes from as soon as its task's webhook arrives.
+
+A webhook is only a hint (the API does not sign them): a woken wait confirms with one poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+__all__ = ["Waiter", "Wakeups"]
+
+
+class Waiter:
+    """One wait's wake-up call. `notify` may come from any thread; a notification that arrives while the
+    wait is not sleeping is kept for its next sleep."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._lock = threading.Lock()
+        self._async_event: Any = None  # an anyio.Event, made on first async sleep
+        self._token: Any = None  # the event loop to set it from
+        self._thread: int | None = None
+
+    def notify(self) -> None:
+        self._flag.set()
+        with self._lock:
+            event, token, thread = self._async_event, self._token, self._thread
+        if event is None:
+            return
+        if threading.get_ident() == thread:
+            event.set()
+        else:  # from a server thread: set it in the event loop's own thread
+            import anyio.from_thread
+
+            with contextlib.suppress(RuntimeError):  # the event loop has ended: nobody sleeps any more
+                anyio.from_thread.run_sync(event.set, token=token)
+
+    def clear(self) -> None:
+        """Forget a notification: the poll about to be made answers it."""
+        self._flag.clear()
+
+    def sleep_sync(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or until notified."""
+        if self._flag.wait(seconds):
+            self._flag.clear()
+
+    async def sleep_async(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or until notified."""
+        import anyio
+        import anyio.lowlevel
+
+        with self._lock:
+            if self._async_event is None or self._async_event.is_set():
+                self._async_event = anyio.Event()
+            self._token = anyio.lowlevel.current_token()
+            self._thread = threading.get_ident()
+            event = self._async_event
+        if not self._flag.is_set():
+            with anyio.move_on_after(seconds):
+                await event.wait()
+        self._flag.clear()
+
+
+class Wakeups:
+    """The waits registered by task id. Safe to share between threads and event loops."""
+
+    #: Task ids notified with no wait registered yet (a webhook can beat the POST's answer), kept a while.
+    REMEMBERED = 10_000
+
+    def __init__(self, fallback_poll: float) -> None:
+        #: How often a wait still polls, in case its webhook never comes.
+        self.fallback_poll = fallback_poll
+        self._lock = threading.Lock()
+        self._waiters: dict[str, list[Waiter]] = {}
+        self._early: dict[str, None] = {}
+
+    def register(self, task_id: str) -> Waiter:
+        waiter = Waiter()
+        with self._lock:
+            self._waiters.setdefault(task_id, []).append(waiter)
+            early = self._early.pop(task_id, 0) is None
+        if early:
+            waiter.notify()
+        return waiter
+
+    def unregister(self, task_id: str, waiter: Waiter) -> None:
+        with self._lock:
+            waiters = self._waiters.get(task_id, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._waiters.pop(task_id, None)
+
+    def notify(self, task_id: str) -> int:
+        """Wake every wait for `task_id`; how many there were."""
+        with self._lock:
+            waiters = list(self._waiters.get(task_id, ()))
+            if not waiters:
+                self._early[task_id] = None
+                while len(self._early) > self.REMEMBERED:
+                    del self._early[next(iter(self._early))]
+        for waiter in waiters:
+            waiter.notify()
+        return len(waiters)

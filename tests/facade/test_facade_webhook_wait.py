@@ -1,0 +1,123 @@
+"""Webhooks as a wait mode, against the sandbox on loopback (which delivers real webhooks): a wait
+sleeps until its task's webhook wakes it and confirms with one poll; a forged or early webhook costs
+one poll and nothing else; with no webhook at all, the wait still ends by polling slowly."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import httpx
+import pytest
+
+import ppio_txt2img as ppio
+from ppio_txt2img.sandbox import Sandbox
+from ppio_txt2img.webhooks import WebhookReceiver
+
+SMALL = {"width": 128, "height": 128, "steps": 4}
+
+
+def test_sync_wait_wakes_on_the_webhook_and_confirms_with_one_poll() -> None:
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=1)
+    receiver = WebhookReceiver(fallback_poll=60)
+    with (
+        sandbox.serve() as url,
+        receiver.serve(),
+        ppio.Client("k", base_url=url, webhooks=receiver) as client,
+    ):
+        generation = client.txt2img("a fox", **SMALL, timeout=30)
+    assert generation.images[0].size == (128, 128)
+    assert sandbox.stats["task_result"].requests == 1  # the confirming poll, nothing else
+    assert (receiver.received, receiver.woken) == (1, 1)
+    assert sandbox.tasks[generation.task_id].request["extra"]["webhook"]["url"] == receiver.url
+
+
+def test_async_waits_wake_on_their_own_webhooks() -> None:
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=2)
+    receiver = WebhookReceiver(fallback_poll=60)
+
+    async def main(url: str) -> list[ppio.Generation]:
+        async with ppio.AsyncClient("k", base_url=url, webhooks=receiver) as client:
+            results: list[ppio.Generation] = []
+
+            async def one(prompt: str) -> None:
+                results.append(await client.txt2img(prompt, **SMALL, timeout=30))
+
+            async with anyio.create_task_group() as group:
+                for prompt in ("a fox", "a cat", "a dog"):
+                    group.start_soon(one, prompt)
+            return results
+
+    with sandbox.serve() as url, receiver.serve():
+        generations = anyio.run(main, url)
+    assert len(generations) == 3
+    assert sandbox.stats["task_result"].requests == 3  # one confirming poll per task
+    assert receiver.woken == 3
+
+
+def test_a_forged_webhook_costs_one_poll_and_the_wait_goes_on() -> None:
+    sandbox = Sandbox(speed=2, queue_delay=0.5, seed=3)
+    receiver = WebhookReceiver(fallback_poll=60)
+    with (
+        sandbox.serve() as url,
+        receiver.serve() as hook_url,
+        ppio.Client("k", base_url=url, webhooks=receiver) as client,
+    ):
+        task = client.submit("a fox", **SMALL)
+        forged = {
+            "event_type": "ASYNC_TASK_RESULT",
+            "payload": {"task": {"task_id": task.id, "status": "TASK_STATUS_SUCCEED"}},
+        }
+        # Early: the wait is not registered yet; the receiver keeps it for the wait that comes.
+        assert httpx.post(hook_url, content=json.dumps(forged)).status_code == 200
+        generation = client.wait(task, timeout=30)
+    assert generation.task_id == task.id
+    # The early, forged webhook is answered by the wait's first poll (the task still running) and
+    # wakes nobody again; the real one wakes the wait when the task is done.
+    assert sandbox.stats["task_result"].requests == 2
+
+
+def test_with_no_webhook_the_wait_still_ends_by_polling_slowly() -> None:
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=4)
+    receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=0.5)  # nothing listens
+    with sandbox.serve() as url, ppio.Client("k", base_url=url, webhooks=receiver) as client:
+        generation = client.txt2img("a fox", **SMALL, timeout=30)
+    assert generation.images
+    assert receiver.received == 0
+    assert sandbox.stats["task_result"].requests >= 1
+
+
+@pytest.mark.parametrize(("method", "body", "status"), [("GET", b"", 405), ("POST", b"not json", 400)])
+def test_the_receiver_answers_what_is_not_a_webhook_without_waking_anyone(
+    method: str, body: bytes, status: int
+) -> None:
+    receiver = WebhookReceiver()
+    assert receiver.handle(method, body) == status
+    assert receiver.woken == 0
+
+
+def test_the_receiver_is_an_asgi_app() -> None:
+    receiver = WebhookReceiver("https://example.test/hook")
+    waiter = receiver.wakeups.register("t1")
+    event = {
+        "event_type": "ASYNC_TASK_RESULT",
+        "payload": {"task": {"task_id": "t1", "status": "TASK_STATUS_SUCCEED"}},
+    }
+
+    async def main() -> int:
+        transport = httpx.ASGITransport(app=receiver)
+        async with httpx.AsyncClient(transport=transport, base_url="https://example.test") as http:
+            return (await http.post("/hook", json=event)).status_code
+
+    assert anyio.run(main) == 200
+    assert receiver.woken == 1
+    waiter.sleep_sync(5)  # returns at once: it was notified
+    receiver.wakeups.unregister("t1", waiter)
+
+
+def test_a_client_with_a_receiver_that_has_no_url_refuses_before_sending() -> None:
+    with (
+        ppio.Client("k", base_url="https://api.test.invalid", webhooks=WebhookReceiver()) as client,
+        pytest.raises(ppio.ValidationError, match="webhooks"),
+    ):
+        client.submit("a fox")

@@ -22,8 +22,9 @@ from ppio_txt2img._client import Client, ModelFilters
 from ppio_txt2img._http import without_query
 from ppio_txt2img._results import Generation, Model, Task
 
+from ._display import format_eta, status_label
 from ._parser import request_options
-from ._progress import Progress, format_eta, status_label
+from ._progress import Progress
 
 __all__ = [
     "SANDBOX_API_KEY",
@@ -99,6 +100,7 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     options = request_options(args)
     output = _output_dir(args.output)
     with open_client(args) as client:
+        progress.start()
         generation = client.txt2img(args.prompt, **options, on_progress=progress)
     return _save_and_report(generation, output, args, progress)
 
@@ -107,6 +109,7 @@ def cmd_wait(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio wait TASK_ID`: like txt2img, for a task submitted earlier."""
     output = _output_dir(args.output)
     with open_client(args) as client:
+        progress.start()
         generation = client.wait(args.task_id, on_progress=progress)
     return _save_and_report(generation, output, args, progress)
 

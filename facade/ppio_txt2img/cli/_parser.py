@@ -241,7 +241,10 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, sandbox: bool) -
     )
     if sandbox:
         g.add_argument(
-            "--sandbox", action="store_true", help="use an offline emulator started in this process (no key)"
+            "--sandbox",
+            action="store_true",
+            help="use the offline emulator (no key): the running `ppio sandbox` if there is one (tasks "
+            "last across commands), else one started in this process (its tasks end with the command)",
         )
         g.add_argument(
             "--sandbox-speed", type=float, metavar="X", help="emulator speed, 10 = ten times faster"
@@ -282,11 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("wait", help="wait for an existing task and save its images")
     p.add_argument("task_id", metavar="TASK_ID")
     _add_wait_options(p)
-    _add_connection_options(p, sandbox=False)
+    _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser("task", help="look at a task once: status, progress, eta, reason")
     p.add_argument("task_id", metavar="TASK_ID")
-    _add_connection_options(p, sandbox=False)
+    _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser("models", help="list models (checkpoints, LoRAs, VAEs, ...)")
     p.add_argument(

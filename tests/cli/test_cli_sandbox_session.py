@@ -54,7 +54,7 @@ def test_tasks_last_across_commands_with_a_running_sandbox(session, sandbox_stat
     looked = ppio_run("task", task_id, "--sandbox", "--json")
     assert looked.returncode == 0, looked.stderr
     task = json.loads(looked.stdout)
-    assert (task["task_id"], task["status"]) == (task_id, "TASK_STATUS_SUCCEED")
+    assert (task["task_id"], task["status"], task["progress"]) == (task_id, "TASK_STATUS_SUCCEED", 100)
 
     waited = ppio_run("wait", task_id, "--sandbox", "-o", str(tmp_path / "again"))
     assert waited.returncode == 0, waited.stderr

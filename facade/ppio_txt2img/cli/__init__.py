@@ -35,7 +35,7 @@ from ._commands import (
     interrupted_message,
     resume_command,
 )
-from ._parser import build_parser, flag_for_field
+from ._parser import build_parser, flag_for_field, parse_args
 from ._progress import Progress
 
 __all__ = ["main"]
@@ -51,10 +51,13 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `ppio` with `argv` (default: `sys.argv[1:]`); returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if (undecodable := _first_non_utf8(args_list)) is not None:
+        print(f"ppio: error: {undecodable}", file=sys.stderr)
+        return 2
     if args_list[:1] == ["sandbox"]:  # the emulator parses its own options (and is imported only now)
         return _guard(lambda: cmd_sandbox(args_list[1:]), None, argparse.Namespace())
     try:
-        args = build_parser().parse_args(args_list)
+        args = parse_args(build_parser(), args_list)
     except SystemExit as exc:  # --help and --version exit 0, usage errors 2
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     progress = Progress(sys.stderr, quiet=getattr(args, "quiet", False))
@@ -62,8 +65,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guard(lambda: command(args, progress), progress, args)
 
 
+def _first_non_utf8(arguments: Sequence[str]) -> str | None:
+    """A message about the first argument that is not UTF-8 text, if any.
+
+    Python passes undecodable bytes as lone surrogates (`caf\\udce9`); they cannot be sent in a JSON
+    body nor printed, so they are refused before anything happens.
+    """
+    for argument in arguments:
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = repr(argument.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:
+                raw = ascii(argument)
+            return f"argument {raw} is not valid UTF-8 text; ppio takes UTF-8 arguments (check the locale)"
+    return None
+
+
 def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Namespace) -> int:
-    """Run a command; turn what it raises into one line on stderr and an exit status."""
+    """Run a command; turn what it raises into one line on stderr and an exit status. Nothing escapes
+    as a traceback: an error this does not expect still gives one line (and exit status 1)."""
 
     def fail(message: str, code: int) -> int:
         if progress is not None:
@@ -95,6 +117,10 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
     except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
         _silence_stdout()
         return 1
+    except UnicodeError as exc:  # text that cannot be encoded (e.g. in a file name or a header)
+        return fail(f"cannot encode the text given: {exc}", 2)
+    except Exception as exc:  # a bug in ppio, or an environment it did not foresee: still one line
+        return fail(f"unexpected {type(exc).__name__}: {exc} (please report this)", 1)
 
 
 def _session(args: argparse.Namespace) -> str | None:

@@ -24,7 +24,7 @@ from ppio_txt2img._client import Client, ModelFilters
 from ppio_txt2img._http import without_query
 from ppio_txt2img._results import Generation, Model, Task
 
-from ._display import format_eta, status_label
+from ._display import format_eta, reported_percent, status_label
 from ._parser import request_options
 from ._progress import Progress
 from ._session import find_running, forget, remember
@@ -170,8 +170,8 @@ def cmd_task(args: argparse.Namespace, progress: Progress) -> int:
         _print_json(task_json(task))
         return 0
     rows = [("task", task.id), ("status", f"{status_label(task.status)} ({task.status})")]
-    if task.progress:
-        rows.append(("progress", f"{task.progress:g}%"))
+    if percent := reported_percent(task):  # 100 once done: the API then reports 0
+        rows.append(("progress", f"{percent}%"))
     if eta := format_eta(task.eta):
         rows.append(("eta", eta))
     if task.reason:
@@ -237,6 +237,8 @@ def cmd_sandbox(argv: Sequence[str]) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if not 0 <= args.port <= _MAX_PORT:
+        raise UsageError(f"--port {args.port} is not a port; allowed: 0 to {_MAX_PORT} (0: any free port)")
     with _sigterm_interrupts(), contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:
         try:
             base_url = stack.enter_context(sandbox.serve(args.host, args.port))
@@ -250,6 +252,9 @@ def cmd_sandbox(argv: Sequence[str]) -> int:
         while True:
             time.sleep(3600)
     return 0
+
+
+_MAX_PORT = 65535
 
 
 @contextlib.contextmanager
@@ -325,7 +330,7 @@ def task_json(task: Task) -> dict[str, Any]:
     return {
         "task_id": task.id,
         "status": task.status,
-        "progress": task.progress,
+        "progress": 100 if task.succeeded else task.progress,  # the API reports 0 once done
         "eta": task.eta,
         "reason": task.reason,
         "task_type": task.task_type,

@@ -89,8 +89,8 @@ def test_without_eta_or_progress_the_display_shows_the_answer_and_the_elapsed_ti
     assert (frame.percent, frame.eta, frame.elapsed, frame.estimated) == (0, None, 5.0, False)
 
 
-def test_before_any_answer_it_says_submitting_and_after_success_100():
-    assert frame_at(TaskView(), now=3.0, started=1.0) == Frame("submitting", None, None, 2.0)
+def test_before_any_answer_it_says_waiting_and_after_success_100():
+    assert frame_at(TaskView(), now=3.0, started=1.0) == Frame("waiting", None, None, 2.0)
     done = frame_at(VIEW.seen(SUCCEEDED, at=2.0), now=9.0, started=0.0)
     assert (done.label, done.percent, done.eta) == ("downloading", 100, None)
 
@@ -152,6 +152,21 @@ def test_live_bar_ticks_from_a_thread_until_finished():
     written = stream.getvalue()
     assert written.endswith("\r\x1b[K")
     assert progress._ticker is None  # joined: nothing more arrives
+
+
+def test_the_ticker_stops_quietly_when_the_terminal_goes_away():
+    class HungUp(io.StringIO):
+        def write(self, text: str) -> int:
+            if self.getvalue():
+                raise OSError(5, "Input/output error")
+            return super().write(text)
+
+    progress = Progress(HungUp(), live=True, tick=0.001)
+    progress.start()  # draws once, then every write fails
+    ticker = progress._ticker
+    assert ticker is not None
+    ticker.join(timeout=30)
+    assert not ticker.is_alive()  # ended without raising (an exception would be printed by threading)
 
 
 def test_unchanged_text_is_not_redrawn():

@@ -91,8 +91,8 @@ class TaskView:
 class Frame:
     """One moment of the display: what to draw, already estimated."""
 
-    label: str  # "submitting", "queued", "processing", "done", ...
-    percent: float | None  # 0-100, None when there is no meaningful percent (queued, submitting)
+    label: str  # "waiting" (no answer yet), "queued", "processing", "downloading", ...
+    percent: float | None  # 0-100, None when there is no meaningful percent (queued, waiting)
     eta: float | None  # seconds left, None when unknown or overdue
     elapsed: float  # seconds since the display started
     estimated: bool = False  # percent or eta were moved on from the last answer
@@ -109,7 +109,7 @@ def frame_at(view: TaskView, *, now: float, started: float) -> Frame:
     elapsed = max(0.0, now - started)
     task = view.task
     if task is None:
-        return Frame("submitting", None, None, elapsed)
+        return Frame("waiting", None, None, elapsed)
     label = "downloading" if task.succeeded and task.images else status_label(task.status)
     percent: float | None = reported_percent(task)
     if task.done:

@@ -16,6 +16,7 @@ cleared, leaving the terminal as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -101,15 +102,17 @@ class Progress:
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self._tick):
-            self.redraw()
+            try:
+                self.redraw()
+            except (OSError, ValueError):  # the terminal went away (closed, hung up): stop drawing
+                return
 
     def redraw(self) -> None:
         """Draw the bar as it stands now (nothing is written when the text would not change)."""
         with self._lock:
             started = self._clock() if self._started is None else self._started
             line = bar_line(frame_at(self._view, now=self._clock(), started=started), self.task_id)
-            columns = shutil.get_terminal_size((80, 24)).columns
-            line = line[: max(columns - 1, 10)]
+            line = line[: max(_columns(self.stream) - 1, 10)]
             if line != self._line:
                 self.stream.write("\r" + line + "\x1b[K")
                 self.stream.flush()
@@ -147,6 +150,17 @@ class Progress:
     def _print(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to ($COLUMNS first, as `shutil` does)."""
+    with contextlib.suppress(KeyError, ValueError):
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size((80, 24)).columns
 
 
 def _plain_line(task: Task) -> str:

@@ -116,9 +116,8 @@ def _start_sandbox(speed: float | None) -> AbstractContextManager[str]:
 
 #: What to do when a task id is unknown to an in-process sandbox (it knows only its own tasks).
 SESSION_HINT = (
-    "the sandbox this command started knows no earlier tasks (an in-process sandbox's tasks end with "
-    "its command); start `ppio sandbox` in another terminal, then use --sandbox: tasks then last "
-    "across commands"
+    "no `ppio sandbox` is running, so --sandbox started one in this command, which knows no earlier "
+    "tasks; start `ppio sandbox` in another terminal, then use --sandbox: tasks then last across commands"
 )
 
 

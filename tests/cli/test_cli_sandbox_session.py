@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import ppio_process
 
-from ppio_txt2img.cli._session import find_running, remember
+from ppio_txt2img.cli._commands import IN_PROCESS, RUNNING, interrupted_message, resume_command
+from ppio_txt2img.cli._session import find_running, remember, state_path
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGTERM to a child process is POSIX-only here")
 
@@ -91,3 +92,22 @@ def test_a_stale_state_file_is_ignored(ppio, sandbox_state):
     assert find_running() is None
     run = ppio("models", "--sandbox", "--limit", "1")  # falls back to an in-process sandbox
     assert run.code == 0, run.err
+
+
+def test_the_state_file_is_the_variable_else_the_runtime_dir_else_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("PPIO_SANDBOX_STATE", str(tmp_path / "mine.json"))
+    assert state_path() == tmp_path / "mine.json"
+    monkeypatch.delenv("PPIO_SANDBOX_STATE")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert state_path() == tmp_path / "run" / "ppio" / "sandbox.json"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert state_path() == tmp_path / "home" / ".cache" / "ppio" / "sandbox.json"
+
+
+def test_resuming_says_sandbox_when_a_running_sandbox_keeps_the_task():
+    assert resume_command("t1", RUNNING) == "ppio wait t1 --sandbox"
+    assert resume_command("t1", None) == "ppio wait t1"
+    assert resume_command("t1", IN_PROCESS) is None
+    assert "resume with: ppio wait t1 --sandbox" in interrupted_message("t1", RUNNING)
+    assert "run `ppio sandbox` in another terminal" in interrupted_message("t1", IN_PROCESS)

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cli_helpers import FAST, Run, Served
 
 from ppio_txt2img.cli import main
+from ppio_txt2img.cli._session import ENV_SANDBOX_STATE
 from ppio_txt2img.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True)
+def sandbox_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test has its own sandbox state file (none exists at first), so a `ppio sandbox` the
+    developer runs never answers a test's `--sandbox`; subprocesses inherit the variable."""
+    path = tmp_path_factory.mktemp("state") / "sandbox.json"
+    monkeypatch.setenv(ENV_SANDBOX_STATE, str(path))
+    return path
 
 
 @pytest.fixture(scope="module")

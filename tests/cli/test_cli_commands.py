@@ -29,6 +29,7 @@ def test_task_shows_one_look_at_a_finished_task(ppio, served):
     rows = dict(re.split(r"\s+", line, maxsplit=1) for line in run.out.splitlines())
     assert rows["task"] == task_id
     assert rows["status"] == "done (TASK_STATUS_SUCCEED)"
+    assert rows["progress"] == "100%"  # the API reports 0 once a task is done
     assert rows["images"].startswith("1 (URLs expire ")
 
 
@@ -38,6 +39,7 @@ def test_task_json_reports_status_and_urls_without_signature(ppio, served):
     assert run.code == 0, run.err
     task = run.json()
     assert (task["task_id"], task["status"], task["reason"]) == (task_id, "TASK_STATUS_SUCCEED", None)
+    assert task["progress"] == 100  # the API reports 0 once a task is done
     assert len(task["images"]) == 2
     assert all("?" not in image["url"] for image in task["images"])
 

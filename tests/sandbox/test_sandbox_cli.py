@@ -154,13 +154,13 @@ def test_a_port_in_use_exits_1_with_one_line(capsys: pytest.CaptureFixture[str])
         port = taken.getsockname()[1]
         assert cli.main(["sandbox", "--port", str(port)]) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line == f"ppio sandbox: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert line == f"ppio: error: cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
 def test_an_unknown_host_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["sandbox", "--host", "no-such-host.invalid", "--port", "0"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("ppio sandbox: error: cannot listen on no-such-host.invalid:0: unknown host")
+    assert line.startswith("ppio: error: cannot listen on no-such-host.invalid:0: unknown host")
 
 
 def test_help_groups_the_flags_and_lists_every_one(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,12 +4,13 @@
     ppio txt2img "a red fox in snow" --sandbox -o out        # offline, no API key
     ppio task TASK_ID            ppio wait TASK_ID -o out
     ppio models --type checkpoint --sdxl
-    ppio sandbox --port 8000
+    ppio sandbox --port 8000     # then --sandbox on any command uses it: tasks last across commands
 
 Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
 130 interrupted (the task id and how to resume are printed). Progress goes to stderr, results to stdout.
 Standard library `argparse` only; the parser is in `_parser.py`, the commands in `_commands.py`, the
-progress display in `_progress.py`.
+progress display in `_progress.py` (what it shows: `_display.py`, pure), the sandbox session's state
+file in `_session.py`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ppio_txt2img._errors import PPIOError, ValidationError, WaitTimeoutError
+from ppio_txt2img._errors import NotFoundError, PPIOError, ValidationError, WaitTimeoutError
 
 from ._commands import (
+    IN_PROCESS,
+    SESSION_HINT,
     CommandError,
     UsageError,
     cmd_models,
@@ -30,8 +33,9 @@ from ._commands import (
     cmd_txt2img,
     cmd_wait,
     interrupted_message,
+    resume_command,
 )
-from ._parser import build_parser, flag_for_field
+from ._parser import build_parser, flag_for_field, parse_args
 from ._progress import Progress
 
 __all__ = ["main"]
@@ -47,19 +51,41 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `ppio` with `argv` (default: `sys.argv[1:]`); returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if (undecodable := _first_non_utf8(args_list)) is not None:
+        print(f"ppio: error: {undecodable}", file=sys.stderr)
+        return 2
     if args_list[:1] == ["sandbox"]:  # the emulator parses its own options (and is imported only now)
-        return _guard(lambda: cmd_sandbox(args_list[1:]), None, sandbox=False)
+        return _guard(lambda: cmd_sandbox(args_list[1:]), None, argparse.Namespace())
     try:
-        args = build_parser().parse_args(args_list)
+        args = parse_args(build_parser(), args_list)
     except SystemExit as exc:  # --help and --version exit 0, usage errors 2
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     progress = Progress(sys.stderr, quiet=getattr(args, "quiet", False))
     command = _COMMANDS[args.command]
-    return _guard(lambda: command(args, progress), progress, sandbox=getattr(args, "sandbox", False))
+    return _guard(lambda: command(args, progress), progress, args)
 
 
-def _guard(run: Callable[[], int], progress: Progress | None, *, sandbox: bool) -> int:
-    """Run a command; turn what it raises into one line on stderr and an exit status."""
+def _first_non_utf8(arguments: Sequence[str]) -> str | None:
+    """A message about the first argument that is not UTF-8 text, if any.
+
+    Python passes undecodable bytes as lone surrogates (`caf\\udce9`); they cannot be sent in a JSON
+    body nor printed, so they are refused before anything happens.
+    """
+    for argument in arguments:
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = repr(argument.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:
+                raw = ascii(argument)
+            return f"argument {raw} is not valid UTF-8 text; ppio takes UTF-8 arguments (check the locale)"
+    return None
+
+
+def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Namespace) -> int:
+    """Run a command; turn what it raises into one line on stderr and an exit status. Nothing escapes
+    as a traceback: an error this does not expect still gives one line (and exit status 1)."""
 
     def fail(message: str, code: int) -> int:
         if progress is not None:
@@ -75,7 +101,10 @@ def _guard(run: Callable[[], int], progress: Progress | None, *, sandbox: bool) 
     except UsageError as exc:
         return fail(str(exc), 2)
     except WaitTimeoutError as exc:
-        hint = f"; resume with: ppio wait {exc.task_id}" if exc.task_id and not sandbox else ""
+        resume = resume_command(exc.task_id, _session(args)) if exc.task_id else None
+        return fail(f"{exc}" + (f"; resume with: {resume}" if resume else ""), 1)
+    except NotFoundError as exc:
+        hint = f"; {SESSION_HINT}" if exc.task_id and _session(args) == IN_PROCESS else ""
         return fail(f"{exc}{hint}", 1)
     except (PPIOError, CommandError) as exc:  # API, network, task and image errors: exit 1
         return fail(str(exc), 1)
@@ -83,11 +112,20 @@ def _guard(run: Callable[[], int], progress: Progress | None, *, sandbox: bool) 
         if progress is not None:
             progress.finish()
         task_id = getattr(exc, "task_id", None) or (progress.task_id if progress else None)
-        print(f"ppio: {interrupted_message(task_id, sandbox=sandbox)}", file=sys.stderr)
+        print(f"ppio: {interrupted_message(task_id, _session(args))}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
         _silence_stdout()
         return 1
+    except UnicodeError as exc:  # text that cannot be encoded (e.g. in a file name or a header)
+        return fail(f"cannot encode the text given: {exc}", 2)
+    except Exception as exc:  # a bug in ppio, or an environment it did not foresee: still one line
+        return fail(f"unexpected {type(exc).__name__}: {exc} (please report this)", 1)
+
+
+def _session(args: argparse.Namespace) -> str | None:
+    """Which sandbox `--sandbox` used (`open_client` records it), None without `--sandbox`."""
+    return getattr(args, "sandbox_session", None)
 
 
 def _silence_stdout() -> None:

@@ -10,7 +10,9 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from itertools import islice
@@ -22,11 +24,16 @@ from ppio_txt2img._client import Client, ModelFilters
 from ppio_txt2img._http import without_query
 from ppio_txt2img._results import Generation, Model, Task
 
+from ._display import format_eta, reported_percent, status_label
 from ._parser import request_options
-from ._progress import Progress, format_eta, status_label
+from ._progress import Progress
+from ._session import find_running, forget, remember
 
 __all__ = [
+    "IN_PROCESS",
+    "RUNNING",
     "SANDBOX_API_KEY",
+    "SESSION_HINT",
     "CommandError",
     "UsageError",
     "cmd_models",
@@ -35,6 +42,7 @@ __all__ = [
     "cmd_txt2img",
     "cmd_wait",
     "interrupted_message",
+    "resume_command",
 ]
 
 #: The key sent to the in-process sandbox (it accepts any non-empty key); a real key is never sent there.
@@ -51,15 +59,37 @@ class CommandError(Exception):
 
 
 # ---------------------------------------------------------------------------------------- connection
+#: `args.sandbox_session` after `open_client`: which sandbox `--sandbox` used (None: no sandbox).
+IN_PROCESS, RUNNING = "in-process", "running"
+
+
 @contextlib.contextmanager
 def open_client(args: argparse.Namespace) -> Iterator[Client]:
-    """A `Client` for the parsed connection options; with `--sandbox`, one talking to a fresh emulator."""
+    """A `Client` for the parsed connection options.
+
+    With `--sandbox`: the running `ppio sandbox` its state file names, else a fresh emulator in this
+    process; `args.sandbox_session` records which (`RUNNING`, `IN_PROCESS`), for the error messages.
+    """
+    args.sandbox_session = None
     with contextlib.ExitStack() as stack:
         base_url, api_key = args.base_url, args.api_key
         if getattr(args, "sandbox", False):
             if base_url:
                 raise UsageError("--sandbox and --base-url cannot be combined")
-            base_url, api_key = stack.enter_context(_start_sandbox(args.sandbox_speed)), SANDBOX_API_KEY
+            running = find_running()
+            if running is not None:
+                if args.sandbox_speed is not None:
+                    print(
+                        f"ppio: note: --sandbox-speed ignored: using the running sandbox at "
+                        f"{running.base_url}, which has its own speed",
+                        file=sys.stderr,
+                    )
+                # Only a key given on the command line goes there (`ppio sandbox --api-key K`).
+                base_url, api_key = running.base_url, api_key or SANDBOX_API_KEY
+                args.sandbox_session = RUNNING
+            else:
+                base_url, api_key = stack.enter_context(_start_sandbox(args.sandbox_speed)), SANDBOX_API_KEY
+                args.sandbox_session = IN_PROCESS
         elif getattr(args, "sandbox_speed", None) is not None:
             raise UsageError("--sandbox-speed needs --sandbox")
         elif not (api_key or os.environ.get(C.ENV_API_KEY)):
@@ -84,13 +114,31 @@ def _start_sandbox(speed: float | None) -> AbstractContextManager[str]:
     return instance.serve()
 
 
-def interrupted_message(task_id: str | None, *, sandbox: bool) -> str:
+#: What to do when a task id is unknown to an in-process sandbox (it knows only its own tasks).
+SESSION_HINT = (
+    "no `ppio sandbox` is running, so --sandbox started one in this command, which knows no earlier "
+    "tasks; start `ppio sandbox` in another terminal, then use --sandbox: tasks then last across commands"
+)
+
+
+def resume_command(task_id: str, session: str | None) -> str | None:
+    """The command that resumes waiting for `task_id`; None when nothing can (in-process sandbox)."""
+    if session == IN_PROCESS:
+        return None
+    return f"ppio wait {task_id}" + (" --sandbox" if session == RUNNING else "")
+
+
+def interrupted_message(task_id: str | None, session: str | None) -> str:
     """What to say after Ctrl-C: the task id and how to resume, when there is a task."""
     if task_id is None:
         return "interrupted (no task id was received; if the request had been sent, a task may exist)"
-    if sandbox:
-        return f"interrupted; task {task_id} ran in the in-process sandbox, which has stopped with it"
-    return f"interrupted; task {task_id} may still be running; resume with: ppio wait {task_id}"
+    resume = resume_command(task_id, session)
+    if resume is None:
+        return (
+            f"interrupted; task {task_id} ran in the in-process sandbox, which has stopped with it "
+            "(run `ppio sandbox` in another terminal, then --sandbox, for tasks that outlive a command)"
+        )
+    return f"interrupted; task {task_id} may still be running; resume with: {resume}"
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -99,6 +147,7 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     options = request_options(args)
     output = _output_dir(args.output)
     with open_client(args) as client:
+        progress.start()
         generation = client.txt2img(args.prompt, **options, on_progress=progress)
     return _save_and_report(generation, output, args, progress)
 
@@ -107,6 +156,7 @@ def cmd_wait(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio wait TASK_ID`: like txt2img, for a task submitted earlier."""
     output = _output_dir(args.output)
     with open_client(args) as client:
+        progress.start()
         generation = client.wait(args.task_id, on_progress=progress)
     return _save_and_report(generation, output, args, progress)
 
@@ -119,8 +169,8 @@ def cmd_task(args: argparse.Namespace, progress: Progress) -> int:
         _print_json(task_json(task))
         return 0
     rows = [("task", task.id), ("status", f"{status_label(task.status)} ({task.status})")]
-    if task.progress:
-        rows.append(("progress", f"{task.progress:g}%"))
+    if percent := reported_percent(task):  # 100 once done: the API then reports 0
+        rows.append(("progress", f"{percent}%"))
     if eta := format_eta(task.eta):
         rows.append(("eta", eta))
     if task.reason:
@@ -163,23 +213,62 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_sandbox(argv: Sequence[str]) -> int:
-    """`ppio sandbox [options]`: parsed and run by the sandbox's own argument helpers."""
+    """`ppio sandbox [options]`: the emulator in the foreground until Ctrl-C (or SIGTERM).
+
+    Options are parsed by the sandbox's own argument helpers. While it serves, its address is in the
+    session state file (`_session`), so `--sandbox` on other commands uses it and tasks last across
+    commands.
+    """
     try:
-        from ppio_txt2img.sandbox import add_arguments, config_from_args, run_from_args
+        from ppio_txt2img.sandbox import Sandbox, add_arguments, config_from_args
+        from ppio_txt2img.sandbox._cli import listen_address
+        from ppio_txt2img.sandbox._server import ListenError
     except ImportError as exc:
         raise UsageError(f"the sandbox needs its extra: {_SANDBOX_EXTRA} ({exc})") from None
     parser = argparse.ArgumentParser(
-        prog="ppio sandbox", description="Run an offline emulator of the PPIO / Novita v3 text-to-image API."
+        prog="ppio sandbox",
+        description="Run an offline emulator of the PPIO / Novita v3 text-to-image API. While it runs, "
+        "--sandbox on any other ppio command uses it, so tasks last across commands.",
     )
     add_arguments(parser)
     try:
         args = parser.parse_args(list(argv))
-        config_from_args(args)
+        sandbox = Sandbox(config_from_args(args))
+        host, port = listen_address(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return run_from_args(args)
+    with _sigterm_interrupts(), contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:
+        try:
+            base_url = stack.enter_context(sandbox.serve(host, port))
+        except ListenError as exc:  # an impossible address is bad input; a busy port is not
+            raise (UsageError if exc.invalid else CommandError)(str(exc)) from None
+        path = remember(base_url)
+        stack.callback(forget, path)
+        print(f"ppio sandbox listening on {base_url} (Ctrl-C to stop)", flush=True)
+        print(f"use --sandbox on any ppio command to reach it (address kept in {path})", flush=True)
+        while True:
+            time.sleep(3600)
+    return 0
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C (so the state file is removed), in the main thread."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGTERM here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -------------------------------------------------------------------------------------------- output
@@ -237,7 +326,7 @@ def task_json(task: Task) -> dict[str, Any]:
     return {
         "task_id": task.id,
         "status": task.status,
-        "progress": task.progress,
+        "progress": 100 if task.succeeded else task.progress,  # the API reports 0 once done
         "eta": task.eta,
         "reason": task.reason,
         "task_type": task.task_type,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,14 @@ from ppio_txt2img._request_body import REQUEST_DEFAULTS
 from ppio_txt2img._spec import component, load_spec, resolve
 from ppio_txt2img._validation import describe
 
-__all__ = ["build_parser", "flag_for_field", "parse_hires_fix", "parse_lora", "request_options"]
+__all__ = [
+    "build_parser",
+    "flag_for_field",
+    "parse_args",
+    "parse_hires_fix",
+    "parse_lora",
+    "request_options",
+]
 
 
 # ------------------------------------------------------------------------------------ argument types
@@ -241,7 +248,10 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, sandbox: bool) -
     )
     if sandbox:
         g.add_argument(
-            "--sandbox", action="store_true", help="use an offline emulator started in this process (no key)"
+            "--sandbox",
+            action="store_true",
+            help="use the offline emulator (no key): the running `ppio sandbox` if there is one (tasks "
+            "last across commands), else one started in this process (its tasks end with the command)",
         )
         g.add_argument(
             "--sandbox-speed", type=float, metavar="X", help="emulator speed, 10 = ten times faster"
@@ -282,11 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("wait", help="wait for an existing task and save its images")
     p.add_argument("task_id", metavar="TASK_ID")
     _add_wait_options(p)
-    _add_connection_options(p, sandbox=False)
+    _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser("task", help="look at a task once: status, progress, eta, reason")
     p.add_argument("task_id", metavar="TASK_ID")
-    _add_connection_options(p, sandbox=False)
+    _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser("models", help="list models (checkpoints, LoRAs, VAEs, ...)")
     p.add_argument(
@@ -309,3 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox", help="run the offline API emulator (see: ppio sandbox --help)", add_help=False
     )
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, except that arguments a command does not know are reported by that
+    command's parser, with its usage (argparse reports them with the top-level usage)."""
+    args, extras = parser.parse_known_args(list(argv))
+    if extras:
+        command = _subparsers(parser).get(getattr(args, "command", None) or "", parser)
+        command.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:  # argparse offers no public accessor for its subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}

@@ -5,56 +5,34 @@
     processing 40% eta 2s
     done: downloading 2 images
 
-    [##########--------------]  40%  processing  eta 2s  task 5b1e0c1e   (terminal: one line, redrawn)
+    [##########--------------]  40%  processing  eta 2s     0:04  task 5b1e0c1e   (terminal: one line)
 
-Driven by the SDK's `on_progress` callback alone (it fires on each poll that saw a change). Pure
-formatting plus writes to one stream; no I/O besides that.
+Plain lines follow the SDK's `on_progress` callback alone (it fires on each poll that saw a change).
+The live bar is redrawn by a ticker thread about 8 times a second between those answers: what it shows
+is `_display.frame_at`, a pure function of the answers so far and the time, so it moves on from the
+wait's own estimate of the finish without a single extra poll. Once the wait is over the line is
+cleared, leaving the terminal as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 from ppio_txt2img._results import Task, TaskStatus
 
-__all__ = ["Progress", "format_eta", "status_label", "wants_live_bar"]
+from ._display import TaskView, bar_line, format_eta, frame_at, reported_percent, status_label
 
-_LABELS = {
-    TaskStatus.QUEUED: "queued",
-    TaskStatus.PROCESSING: "processing",
-    TaskStatus.SUCCEED: "done",
-    TaskStatus.FAILED: "failed",
-}
-_BAR_WIDTH = 24
-_CLEAR_TO_END = "\x1b[K"
+__all__ = ["TICK", "Progress", "format_eta", "status_label", "wants_live_bar"]
 
-
-def status_label(status: str) -> str:
-    """`TASK_STATUS_PROCESSING` -> `processing`; an undocumented status keeps its own name, shortened."""
-    if status in _LABELS:
-        return _LABELS[TaskStatus(status)]
-    return status.removeprefix("TASK_STATUS_").lower() or "unknown"
-
-
-def format_eta(eta: float | None) -> str | None:
-    """`3s`, `1m05s`; None when the API gave no estimate (it sends 0 for "unknown")."""
-    if eta is None or not eta > 0:
-        return None
-    seconds = round(eta)
-    if seconds < 60:
-        return f"{max(seconds, 1)}s"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes}m{seconds:02d}s"
-
-
-def _percent(task: Task) -> int | None:
-    if task.status == TaskStatus.SUCCEED:
-        return 100  # the API reports progress 0 once a task is terminal
-    if task.status == TaskStatus.PROCESSING:
-        return max(0, min(100, round(task.progress or 0)))
-    return None
+#: Seconds between redraws of the live bar.
+TICK = 0.125
+_CLEAR_LINE = "\r\x1b[K"
 
 
 def wants_live_bar(stream: TextIO) -> bool:
@@ -64,82 +42,139 @@ def wants_live_bar(stream: TextIO) -> bool:
 
 
 class Progress:
-    """An `on_progress` callback that reports to `stream`; call `finish()` once the wait is over."""
+    """An `on_progress` callback that reports to `stream`.
 
-    def __init__(self, stream: TextIO, *, live: bool | None = None, quiet: bool = False) -> None:
+    Call `start()` when the wait begins (the elapsed time counts from then, and on a terminal the bar
+    starts ticking), `done()` once the images are in, or `finish()` on any other way out.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        live: bool | None = None,
+        quiet: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        tick: float = TICK,
+    ) -> None:
         self.stream = stream
         self.live = wants_live_bar(stream) if live is None else live
         self.quiet = quiet
         self.task_id: str | None = None
-        self._drawn = False
-        self._last: Task | None = None
+        self._clock = clock
+        self._tick = tick
+        self._lock = threading.RLock()
+        self._view = TaskView()
+        self._started: float | None = None
+        self._line: str | None = None  # the text on the live line now; None when there is none
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
+    # ------------------------------------------------------------------------------ the SDK's callback
     def __call__(self, task: Task) -> None:
-        first = self.task_id is None
-        self.task_id = task.id
-        self._last = task
-        if self.quiet:
-            return
-        if self.live:
-            self._draw(self._bar_line(task))
-            return
-        if first:
-            self._print(f"task {task.id}")
-        self._print(self._plain_line(task))
+        with self._lock:
+            first = self.task_id is None
+            self.task_id = task.id
+            now = self._clock()
+            self._view = self._view.seen(task, at=now)
+            if self._started is None:
+                self._started = now
+            if self.quiet:
+                return
+            if self.live:
+                self.redraw()
+                return
+            if first:
+                self._print(f"task {task.id}")
+            self._print(_plain_line(task))
 
-    def _plain_line(self, task: Task) -> str:
-        parts = [status_label(task.status)]
-        percent = _percent(task)
-        if percent is not None and task.status == TaskStatus.PROCESSING:
-            parts.append(f"{percent}%")
-        eta = format_eta(task.eta) if not task.done else None
-        if eta:
-            parts.append(f"eta {eta}")
-        line = " ".join(parts)
-        if task.succeeded and task.images:
-            line += f": downloading {_images(len(task.images))}"
-        return line
+    # ----------------------------------------------------------------------------------- the live bar
+    def start(self) -> None:
+        """The wait begins: count the elapsed time from now and, on a terminal, start redrawing."""
+        with self._lock:
+            self._started = self._clock()
+            if not self.live or self.quiet or self._ticker is not None:
+                return
+            self.redraw()
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick_loop, name="ppio-progress", daemon=True)
+            self._ticker.start()
 
-    def _bar_line(self, task: Task, label: str | None = None) -> str:
-        percent = _percent(task)
-        filled = round(_BAR_WIDTH * (percent or 0) / 100)
-        bar = "[" + "#" * filled + "-" * (_BAR_WIDTH - filled) + "]"
-        shown = f"{percent:3d}%" if percent is not None else "   -"
-        label = label or ("downloading" if task.succeeded else status_label(task.status))
-        eta = format_eta(task.eta) if not task.done else None
-        line = f"{bar} {shown}  {label:<11}"
-        if eta:
-            line += f"  eta {eta}"
-        return f"{line}  task {task.id[:8]}"
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self._tick):
+            try:
+                self.redraw()
+            except (OSError, ValueError):  # the terminal went away (closed, hung up): stop drawing
+                return
 
-    def _draw(self, line: str) -> None:
-        columns = shutil.get_terminal_size((80, 24)).columns
-        self.stream.write("\r" + line[: max(columns - 1, 10)] + _CLEAR_TO_END)
-        self.stream.flush()
-        self._drawn = True
+    def redraw(self) -> None:
+        """Draw the bar as it stands now (nothing is written when the text would not change)."""
+        with self._lock:
+            started = self._clock() if self._started is None else self._started
+            line = bar_line(frame_at(self._view, now=self._clock(), started=started), self.task_id)
+            line = line[: max(_columns(self.stream) - 1, 10)]
+            if line != self._line:
+                self.stream.write("\r" + line + "\x1b[K")
+                self.stream.flush()
+                self._line = line
+
+    def _stop_ticker(self) -> None:
+        ticker = self._ticker
+        if ticker is not None:
+            self._stop.set()
+            if ticker is not threading.current_thread():
+                ticker.join()
+            self._ticker = None
+
+    # -------------------------------------------------------------------------------------- the end
+    def done(self) -> None:
+        """The images are in: the wait is over."""
+        self.finish()
+
+    def finish(self) -> None:
+        """Stop redrawing and clear the live line (if one was drawn): what follows starts on a clean
+        line and no bar is left behind."""
+        self._stop_ticker()
+        with self._lock:
+            if self._line is not None:
+                self.stream.write(_CLEAR_LINE)
+                self.stream.flush()
+                self._line = None
+
+    def note(self, text: str) -> None:
+        """A message on its own line (after clearing a live bar), unless quiet."""
+        self.finish()
+        if not self.quiet:
+            self._print(text)
 
     def _print(self, line: str) -> None:
         self.stream.write(line + "\n")
         self.stream.flush()
 
-    def done(self) -> None:
-        """The images are in: the live bar says so, then ends its line."""
-        if self._drawn and self._last is not None:
-            self._draw(self._bar_line(self._last, "done"))
-        self.finish()
 
-    def finish(self) -> None:
-        """End the live line (if one was drawn) so what follows starts on a fresh line."""
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to ($COLUMNS first, as `shutil` does)."""
+    with contextlib.suppress(KeyError, ValueError):
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, OSError, ValueError):
+        return shutil.get_terminal_size((80, 24)).columns
 
-    def note(self, text: str) -> None:
-        """A message of its own line (after ending a live bar), unless quiet."""
-        self.finish()
-        if not self.quiet:
-            self._print(text)
+
+def _plain_line(task: Task) -> str:
+    parts = [status_label(task.status)]
+    percent = reported_percent(task)
+    if percent is not None and task.status == TaskStatus.PROCESSING:
+        parts.append(f"{percent}%")
+    eta = format_eta(task.eta) if not task.done else None
+    if eta:
+        parts.append(f"eta {eta}")
+    line = " ".join(parts)
+    if task.succeeded and task.images:
+        line += f": downloading {_images(len(task.images))}"
+    return line
 
 
 def _images(count: int) -> str:

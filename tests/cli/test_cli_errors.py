@@ -1,0 +1,76 @@
+"""Errors point the way: a command's usage error shows that command's usage, and input Python cannot
+encode or a port that cannot be had give one line and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+from cli_helpers import ppio_process
+
+import ppio_txt2img.cli as cli
+
+
+def test_an_unknown_option_of_a_command_shows_that_commands_usage(ppio):
+    run = ppio("task", "some-id", "--bogus")
+    assert run.code == 2
+    assert run.err.startswith("usage: ppio task ")
+    assert "ppio task: error: unrecognized arguments: --bogus" in run.err
+    models = ppio("models", "--sandbox", "extra")
+    assert models.code == 2
+    assert models.err.startswith("usage: ppio models ")
+
+
+def test_sandbox_is_an_option_of_every_command(ppio):
+    for command in (["txt2img", "x"], ["wait", "x"], ["task", "x"], ["models"]):
+        shown = ppio(*command[:1], "--help")
+        assert shown.code == 0
+        assert "--sandbox" in shown.out, command
+
+
+def test_a_non_utf8_argument_is_one_line_and_exit_2(ppio):
+    run = ppio("txt2img", "caf\udce9", "--sandbox")  # how Python passes the bytes b"caf\xe9"
+    assert run.code == 2
+    assert run.err.splitlines() == [
+        "ppio: error: argument b'caf\\xe9' is not valid UTF-8 text; ppio takes UTF-8 arguments "
+        "(check the locale)"
+    ]
+
+
+def test_a_non_utf8_argument_in_a_real_process_gives_no_traceback():
+    command = [arg.encode() for arg in ppio_process("task", "x", "--sandbox")]
+    run = subprocess.run([*command[:-2], b"caf\xe9", b"--sandbox"], capture_output=True, timeout=60)
+    assert run.returncode == 2
+    assert b"Traceback" not in run.stderr
+    assert run.stderr.count(b"\n") == 1
+    assert b"not valid UTF-8" in run.stderr
+
+
+def test_an_impossible_port_is_one_line_and_exit_2(ppio):
+    run = ppio("sandbox", "--port", "99999")
+    assert run.code == 2
+    assert run.err.splitlines() == ["ppio: error: --port '99999': expected a port from 0 to 65535"]
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(ppio):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = ppio("sandbox", "--port", str(port))
+    assert run.code == 1  # not bad input: the port is busy
+    [line] = run.err.splitlines()
+    assert line == f"ppio: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_an_unexpected_error_is_still_one_line(ppio, monkeypatch: pytest.MonkeyPatch):
+    def broken(args, progress):
+        raise RuntimeError("something ppio did not foresee")
+
+    monkeypatch.setitem(cli._COMMANDS, "models", broken)
+    run = ppio("models", "--sandbox")
+    assert run.code == 1
+    assert run.err.splitlines() == [
+        "ppio: error: unexpected RuntimeError: something ppio did not foresee (please report this)"
+    ]

@@ -1,0 +1,113 @@
+"""`ppio sandbox` as a session: `--sandbox` on any command, in other processes, uses it, so a task made
+by one command is found by the next. Without it, `--sandbox` starts an in-process sandbox, and an
+unknown task id says what to do."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_helpers import ppio_process
+
+from ppio_txt2img.cli._commands import IN_PROCESS, RUNNING, interrupted_message, resume_command
+from ppio_txt2img.cli._session import find_running, remember, state_path
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGTERM to a child process is POSIX-only here")
+
+
+def ppio_run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(ppio_process(*argv), capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
+    """`ppio sandbox --port 0` in its own process, once it listens (its state file written)."""
+    process = subprocess.Popen(
+        ppio_process("sandbox", "--port", "0", "--speed", "20", "--queue-delay", "0.05", "--seed", "3"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline()  # printed once it accepts connections
+        assert "ppio sandbox listening on http://127.0.0.1:" in first, process.stderr.read()
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+
+def test_tasks_last_across_commands_with_a_running_sandbox(session, sandbox_state, tmp_path):
+    state = json.loads(sandbox_state.read_text())
+    assert state["pid"] == session.pid
+
+    made = ppio_run("txt2img", "a lighthouse at dusk", "--sandbox", "--width", "256", "--height", "256",
+                    "-n", "2", "-o", str(tmp_path / "first"), "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    task_id = json.loads(made.stdout)["task_id"]
+
+    looked = ppio_run("task", task_id, "--sandbox", "--json")
+    assert looked.returncode == 0, looked.stderr
+    task = json.loads(looked.stdout)
+    assert (task["task_id"], task["status"], task["progress"]) == (task_id, "TASK_STATUS_SUCCEED", 100)
+
+    waited = ppio_run("wait", task_id, "--sandbox", "-o", str(tmp_path / "again"))
+    assert waited.returncode == 0, waited.stderr
+    saved = [Path(line.split("  ")[0]) for line in waited.stdout.splitlines()]
+    assert [p.name for p in saved] == [f"{task_id}-0.png", f"{task_id}-1.png"]
+    assert all(p.stat().st_size > 0 for p in saved)
+
+
+def test_stopping_the_sandbox_removes_its_state_file(session, sandbox_state):
+    assert find_running() is not None
+    session.send_signal(signal.SIGTERM)
+    session.communicate(timeout=30)
+    assert session.returncode == 0
+    assert not sandbox_state.exists()
+    assert find_running() is None
+
+
+def test_without_a_running_sandbox_an_unknown_task_says_how_to_keep_tasks(ppio):
+    run = ppio("task", "5b1e0c1e-0000-4000-8000-000000000000", "--sandbox")
+    assert run.code == 1
+    [line] = run.err.splitlines()
+    assert "404" in line
+    assert "start `ppio sandbox` in another terminal, then use --sandbox" in line
+    waited = ppio("wait", "5b1e0c1e-0000-4000-8000-000000000000", "--sandbox")
+    assert waited.code == 1
+    assert "start `ppio sandbox` in another terminal" in waited.err
+
+
+def test_a_stale_state_file_is_ignored(ppio, sandbox_state):
+    sandbox_state.parent.mkdir(parents=True, exist_ok=True)
+    sandbox_state.write_text(json.dumps({"base_url": "http://127.0.0.1:9", "pid": 2**22 + 12345}))
+    assert find_running() is None
+    remember("http://127.0.0.1:9")  # this process is alive, but nothing listens there
+    assert find_running() is None
+    run = ppio("models", "--sandbox", "--limit", "1")  # falls back to an in-process sandbox
+    assert run.code == 0, run.err
+
+
+def test_the_state_file_is_the_variable_else_the_runtime_dir_else_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("PPIO_SANDBOX_STATE", str(tmp_path / "mine.json"))
+    assert state_path() == tmp_path / "mine.json"
+    monkeypatch.delenv("PPIO_SANDBOX_STATE")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    assert state_path() == tmp_path / "run" / "ppio" / "sandbox.json"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert state_path() == tmp_path / "home" / ".cache" / "ppio" / "sandbox.json"
+
+
+def test_resuming_says_sandbox_when_a_running_sandbox_keeps_the_task():
+    assert resume_command("t1", RUNNING) == "ppio wait t1 --sandbox"
+    assert resume_command("t1", None) == "ppio wait t1"
+    assert resume_command("t1", IN_PROCESS) is None
+    assert "resume with: ppio wait t1 --sandbox" in interrupted_message("t1", RUNNING)
+    assert "run `ppio sandbox` in another terminal" in interrupted_message("t1", IN_PROCESS)

@@ -9,7 +9,7 @@
 Everything public is listed in `__all__`; modules whose names start with `_` are private.
 """
 
-from ._client import AsyncClient, Client, ModelFilters
+from ._client import AsyncClient, Client
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -33,8 +33,10 @@ from ._inputs import (
     ProgressCallback,
     Refiner,
     RequestOptions,
+    SubmitOptions,
     WaitOptions,
 )
+from ._options import ModelFilters
 from ._results import GeneratedImage, Generation, Model, NsfwResult, SubmittedTask, Task, TaskStatus
 from ._webhooks import WEBHOOK_EVENT_TYPE, parse_webhook
 
@@ -65,6 +67,7 @@ __all__ = [
     "Refiner",
     "RequestOptions",
     "ServerError",
+    "SubmitOptions",
     "SubmittedTask",
     "Task",
     "TaskFailedError",

@@ -1,14 +1,18 @@
-"""What a caller passes in: the typed option objects and the keyword options of `txt2img`.
+"""What a caller passes in: the typed option objects and the keyword options of each call.
 
-`loras`, `embeddings`, `hires_fix` and `refiner` accept these small objects or plain dicts; either way
-they are checked against the spec before anything is sent.
+`RequestOptions` (every request option, typed and documented) is generated from the spec into
+`_options.py`; the sets each call accepts are composed here from it. `loras`, `embeddings`,
+`hires_fix` and `refiner` accept the small objects below or plain dicts; either way they are checked
+against the spec before anything is sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from ._options import RequestOptions, Upscaler
 
 if TYPE_CHECKING:
     from ._results import Task
@@ -21,12 +25,12 @@ __all__ = [
     "ProgressCallback",
     "Refiner",
     "RequestOptions",
+    "SubmitOptions",
     "WaitOptions",
     "to_plain",
 ]
 
 ProgressCallback = Callable[["Task"], object]
-ImageType = Literal["png", "webp", "jpeg"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class HiresFix:
     target_width: int
     target_height: int
     strength: float
-    upscaler: str | None = None
+    upscaler: Upscaler | None = None
 
 
 @dataclass(frozen=True)
@@ -80,41 +84,20 @@ def to_plain(value: object, path: str = "", depth: int = 0) -> Any:
     return value
 
 
-class RequestOptions(TypedDict, total=False):
-    """The options of a text-to-image request; each maps to the spec field of the same name.
-
-    Ranges and allowed values are the spec's (`openapi/ppio.yaml`); see the README for the defaults.
-    """
-
-    model_name: str
-    negative_prompt: str
-    width: int
-    height: int
-    image_num: int
-    steps: int
-    guidance_scale: float
-    sampler_name: str
-    seed: int
-    loras: Sequence[Lora | Mapping[str, Any]]
-    embeddings: Sequence[Embedding | Mapping[str, Any]]
-    hires_fix: HiresFix | Mapping[str, Any]
-    refiner: Refiner | Mapping[str, Any]
-    clip_skip: int
-    sd_vae: str
-    enable_transparent_background: bool
-    restore_faces: bool
-    # `extra`: about the output rather than the image.
-    response_image_type: ImageType
-    enable_nsfw_detection: bool
-    nsfw_detection_level: int
-    webhook_url: str
-
-
 class WaitOptions(TypedDict, total=False):
     """How long to wait, and whom to tell about progress."""
 
     timeout: float
+    """Seconds for the whole call (submit, polls, retries, downloads); default: the client's timeout."""
     on_progress: ProgressCallback
+    """Called with the `Task` after each poll."""
+
+
+class SubmitOptions(RequestOptions, total=False):
+    """Everything `submit` accepts after the prompt."""
+
+    timeout: float
+    """Seconds for the whole call (the submit and its retries); default: the client's timeout."""
 
 
 class GenerateOptions(RequestOptions, WaitOptions, total=False):

@@ -326,8 +326,8 @@ def _options_module(spec: _Spec) -> Iterator[str]:
     option_types = {o.name: spec.py_type(o.raw, aliases) for o in options}
     filter_types = {name: spec.py_type(raw, aliases) for name, _, raw, _ in filters}
     # The enums nested in option objects too (e.g. `Upscaler`), for the hand-written dataclasses.
-    for name, raw in _nested_enums(spec, [o.raw for o in options]):
-        aliases.setdefault(name, raw)
+    for name, values in _nested_enums(spec, [o.raw for o in options]):
+        aliases.setdefault(name, values)
     classes = sorted({c for t in option_types.values() for c in re.findall(r"\b([A-Z]\w*) \| Mapping", t)})
 
     yield '"""The options of a text-to-image request and of the model list: types, documentation, tables.\n'

@@ -267,9 +267,11 @@ def _flag(spec: _Spec, option: Option) -> dict[str, Any]:
     flags, metavar = CLI_FLAGS.get(option.name, (("--" + option.name.replace("_", "-"),), None))
     if metavar is None and type_name in _METAVARS:
         metavar = "NAME" if "enum" in item and type_name == "str" else _METAVARS[type_name]
-    help_parts = [spec.description(option.raw).rstrip("."), spec.explain(option.raw)]
-    if default := _default_words(option, quote=""):
-        help_parts.append(default.removeprefix("SDK "))
+    help_parts = [spec.description(option.raw).rstrip(".")]
+    if type_name != "switch":  # a switch's range and default (off) go without saying
+        help_parts.append(spec.explain(option.raw))
+        if default := _default_words(option, quote=""):
+            help_parts.append(default.removeprefix("SDK "))
     return {
         "flags": flags,
         "dest": option.name,

@@ -391,10 +391,7 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar=None,
         type="switch",
         repeat=False,
-        help=(
-            "A transparent background; needs `png` output and an SDXL checkpoint; a boolean; API "
-            "default: False"
-        ),
+        help="A transparent background; needs `png` output and an SDXL checkpoint",
     ),
     OptionFlag(
         flags=("--restore-faces",),
@@ -402,7 +399,7 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar=None,
         type="switch",
         repeat=False,
-        help="Run face restoration; a boolean; API default: False",
+        help="Run face restoration",
     ),
     OptionFlag(
         flags=("--image-type",),
@@ -418,7 +415,7 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar=None,
         type="switch",
         repeat=False,
-        help="Run NSFW detection on the images; a boolean; API default: False",
+        help="Run NSFW detection on the images",
     ),
     OptionFlag(
         flags=("--nsfw-level",),

@@ -289,7 +289,7 @@ def test_a_field_and_an_enum_value_added_to_the_spec_appear_after_regenerating(t
     assert get_args(regenerated.SamplerName)[-1] == "LCM"
     flag = next(f for f in regenerated.REQUEST_FLAGS if f.dest == "tiling")
     assert (flag.flags, flag.type) == (("--tiling",), "switch")
-    assert flag.help == "Make the image tile seamlessly; a boolean; API default: False"
+    assert flag.help == "Make the image tile seamlessly"
     docs = attribute_docs(tmp_path / "_options.py", "RequestOptions")
     assert docs["tiling"] == "Make the image tile seamlessly. Allowed: a boolean. API default: False."
     assert "| `tiling` | Make the image tile seamlessly. | a boolean | `False` (API) |" in readme.read_text()

@@ -267,6 +267,8 @@ def _flag(spec: _Spec, option: Option) -> dict[str, Any]:
     flags, metavar = CLI_FLAGS.get(option.name, (("--" + option.name.replace("_", "-"),), None))
     if metavar is None and type_name in _METAVARS:
         metavar = "NAME" if "enum" in item and type_name == "str" else _METAVARS[type_name]
+    elif metavar is None and type_name != "switch":
+        metavar = "JSON"  # an object the CLI has no syntax of its own for: it reads a JSON object
     help_parts = [spec.description(option.raw).rstrip(".")]
     if type_name != "switch":  # a switch's range and default (off) go without saying
         help_parts.append(spec.explain(option.raw))

@@ -9,6 +9,7 @@ validator does not implement cannot be generated at all.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
 import importlib.util
@@ -27,7 +28,7 @@ import ppio_txt2img as ppio
 from ppio_txt2img import _inputs, _options
 from ppio_txt2img._request_body import build_txt2img_body
 from ppio_txt2img._validation import IMPLEMENTED_KEYWORDS, request_schemas, unsupported_keywords
-from ppio_txt2img.cli._parser import _VALUE_PARSERS, build_parser, flag_for_field
+from ppio_txt2img.cli._parser import _VALUE_PARSERS, build_parser, flag_for_field, parse_object
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi" / "ppio.yaml"
@@ -213,6 +214,13 @@ def test_a_validation_error_field_maps_back_to_its_flag(field: str, flag: str) -
     assert flag_for_field(field) == flag
 
 
+def test_an_object_option_without_a_syntax_of_its_own_is_read_as_a_json_object() -> None:
+    assert parse_object('{"level": 2}') == {"level": 2}
+    for bad in ("[1]", "level=2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected a JSON object"):
+            parse_object(bad)
+
+
 # ---------------------------------------------------------------------------------- the README
 def test_the_readme_option_table_is_the_one_the_spec_generates() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -273,6 +281,11 @@ def test_a_field_and_an_enum_value_added_to_the_spec_appear_after_regenerating(t
         "default": False,
         "description": "Make the image tile seamlessly.",
     }
+    spec["components"]["schemas"]["Txt2ImgRequest"]["properties"]["face_detail"] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"level": {"type": "integer", "minimum": 0, "maximum": 3}},
+    }
     spec["components"]["schemas"]["SamplerName"]["enum"].append("LCM")
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{gen_options.README_BEGIN}\n{gen_options.README_END}\n", encoding="utf-8")
@@ -290,6 +303,10 @@ def test_a_field_and_an_enum_value_added_to_the_spec_appear_after_regenerating(t
     flag = next(f for f in regenerated.REQUEST_FLAGS if f.dest == "tiling")
     assert (flag.flags, flag.type) == (("--tiling",), "switch")
     assert flag.help == "Make the image tile seamlessly"
+    detail = next(f for f in regenerated.REQUEST_FLAGS if f.dest == "face_detail")
+    assert (detail.flags, detail.type, detail.metavar) == (("--face-detail",), "object", "JSON")
+    resolved = get_type_hints(regenerated.RequestOptions, localns=vars(_inputs) | vars(regenerated))
+    assert resolved["face_detail"] == Mapping[str, Any]
     docs = attribute_docs(tmp_path / "_options.py", "RequestOptions")
     assert docs["tiling"] == "Make the image tile seamlessly. Allowed: a boolean. API default: False."
     assert "| `tiling` | Make the image tile seamlessly. | a boolean | `False` (API) |" in readme.read_text()

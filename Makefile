@@ -4,7 +4,8 @@
 #   make demo    generate two images with the `ppio` command against the offline sandbox
 #   make test    everything CI checks: generated/ up to date, spec lint, ruff, mypy --strict,
 #                the TypeScript client compile, and pytest
-#   make generate        rebuild generated/ from openapi/ (only when an input is newer)
+#   make generate        rebuild generated/, the facade's _options.py and the README's option
+#                        table from openapi/ (only when an input is newer)
 #   make bench           benchmarks against the sandbox; writes BENCHMARKS.md
 
 SHELL := bash
@@ -23,16 +24,25 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 SPEC := openapi/ppio.yaml
 GEN_CONFIG := openapi/generator.yaml
 GEN_TEMPLATES := $(wildcard openapi/templates/*.jinja)
-GEN_INPUTS := $(SPEC) $(GEN_CONFIG) $(GEN_TEMPLATES) scripts/generate.py
+# The facade modules the generator reads: the validator's keywords, the SDK's defaults, the spec
+# helpers, and the option classes `_inputs.py` defines.
+GEN_FACADE_INPUTS := $(addprefix facade/ppio_txt2img/,_validation.py _spec.py _constants.py _inputs.py)
+GEN_INPUTS := $(SPEC) $(GEN_CONFIG) $(GEN_TEMPLATES) scripts/generate.py scripts/gen_options.py \
+              $(GEN_FACADE_INPUTS)
+# What `make generate` writes: the low-level client, the facade's option module, and the README's
+# table of options (between its markers). check-generated regenerates all three and diffs them.
 GEN_OUT := generated/ppio_api
+GEN_OPTIONS := facade/ppio_txt2img/_options.py
+GEN_README := README.md
+GEN_OUTPUTS := $(GEN_OUT) $(GEN_OPTIONS) $(GEN_README)
 GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests
 
-.PHONY: help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
+.PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
         test pytest demo bench clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up ------------------------------------------------------------------------------------------
 $(INSTALLED): pyproject.toml
@@ -52,23 +62,37 @@ $(NODE_INSTALLED): package.json package-lock.json
 install: $(INSTALLED) $(NODE_INSTALLED)
 
 # --- the generated client ----------------------------------------------------------------------------
-# A real file dependency: regenerates only when the spec, the generator config, a template or the
-# script is newer than the last generation; scripts/generate.py writes only files whose bytes change.
-$(GEN_STAMP): $(GEN_INPUTS) | $(INSTALLED)
-	@$(PY) scripts/generate.py --out $(GEN_OUT)
+# A real file dependency: regenerates only when the spec, the generator config, a template, the
+# scripts or a facade module they read is newer than the last generation, or when the option module or
+# the README was edited since (or an output is missing); scripts/generate.py writes only files whose
+# bytes change.
+GEN_MUST_EXIST := $(GEN_OPTIONS) $(GEN_OUT)/__init__.py
+$(GEN_STAMP): $(GEN_INPUTS) $(wildcard $(GEN_OPTIONS) $(GEN_README)) \
+              $(if $(filter-out $(wildcard $(GEN_MUST_EXIST)),$(GEN_MUST_EXIST)),FORCE) | $(INSTALLED)
+	@$(PY) scripts/generate.py --out $(GEN_OUT) --options $(GEN_OPTIONS) --readme $(GEN_README)
 	@mkdir -p $(@D) && touch $@
 
+# Writes $(GEN_OUTPUTS).
 generate: $(GEN_STAMP)
 
-# Regenerates into a temp dir and fails on any difference, missing or extra file.
+FORCE:
+
+# Regenerates all of $(GEN_OUTPUTS) into a temp dir and fails on any difference, missing or extra file.
 check-generated: $(INSTALLED)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	$(PY) scripts/generate.py --out "$$tmp/ppio_api" >/dev/null; \
-	if ! diff -r -x __pycache__ "$$tmp/ppio_api" $(GEN_OUT) > "$$tmp/diff.txt"; then \
+	cp $(GEN_README) "$$tmp/README.md"; \
+	$(PY) scripts/generate.py --out "$$tmp/ppio_api" --options "$$tmp/_options.py" \
+	  --readme "$$tmp/README.md" >/dev/null; \
+	stale=0; \
+	if ! diff -r -x __pycache__ "$$tmp/ppio_api" $(GEN_OUT) > "$$tmp/diff.txt"; then stale=1; fi; \
+	if ! diff "$$tmp/_options.py" $(GEN_OPTIONS) >> "$$tmp/diff.txt"; then stale=1; fi; \
+	if ! diff "$$tmp/README.md" $(GEN_README) >> "$$tmp/diff.txt"; then stale=1; fi; \
+	if [ $$stale = 1 ]; then \
 	  head -n 40 "$$tmp/diff.txt"; \
-	  echo "generated/ is stale: it differs from what $(SPEC) generates. Run 'make generate'."; exit 1; \
+	  echo "generated/ is stale: $(GEN_OUTPUTS) differ from what $(SPEC) generates. Run 'make generate'."; \
+	  exit 1; \
 	fi; \
-	untracked=$$(git ls-files --others --exclude-standard -- generated 2>/dev/null || true); \
+	untracked=$$(git ls-files --others --exclude-standard -- generated $(GEN_OPTIONS) 2>/dev/null || true); \
 	if [ -n "$$untracked" ]; then echo "untracked files under generated/:"; echo "$$untracked"; exit 1; fi; \
 	echo "generated/ matches the spec."
 

@@ -1,11 +1,19 @@
-"""Generate the low-level client `ppio_api` from the OpenAPI spec.
+"""Generate, from the OpenAPI spec, the low-level client `ppio_api` and the facade's option types.
 
-Runs the pinned openapi-python-client into a scratch directory, adds `py.typed` and a JSON copy of the
-spec (`openapi.json`, which the facade reads its limits and enums from), then syncs the result into the
-output directory, writing only files whose bytes changed and removing files the generator no longer
+First refuses a spec whose request schemas use a JSON-Schema keyword the facade's validator does not
+implement (`_validation.IMPLEMENTED_KEYWORDS`): such a limit would silently not be enforced.
+
+Then runs the pinned openapi-python-client into a scratch directory, adds `py.typed` and a JSON copy of
+the spec (`openapi.json`, which the facade reads its limits and enums from), and syncs the result into
+the output directory, writing only files whose bytes changed and removing files the generator no longer
 makes. A run with nothing changed therefore touches no file.
 
-    python scripts/generate.py --out generated/ppio_api
+With `--options`, also writes the facade's option module (`RequestOptions`, `ModelFilters`, the enum
+`Literal`s, where each option goes in the body, the CLI's flag table; see `scripts/gen_options.py`); with
+`--readme`, the README's table of options between its markers. Both only when their bytes change.
+
+    python scripts/generate.py --out generated/ppio_api \
+        --options facade/ppio_txt2img/_options.py --readme README.md
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from gen_options import load_facade, readme_with_options, render_options, request_keyword_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "ppio.yaml"
@@ -86,17 +95,51 @@ def sync(src: Path, dest: Path) -> list[str]:
     return changed
 
 
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write `text` to `path` unless it already holds exactly that; return whether it wrote."""
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=SPEC)
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--templates", type=Path, default=TEMPLATES)
     parser.add_argument("--out", type=Path, required=True, help="the package directory to write")
+    parser.add_argument("--options", type=Path, help="the facade's generated option module to write")
+    parser.add_argument("--readme", type=Path, help="the README whose option table to rewrite")
     args = parser.parse_args()
+    with args.spec.open(encoding="utf-8") as fh:
+        document = yaml.safe_load(fh)
+    facade = load_facade()
+    problems = request_keyword_problems(document, facade)
+    if problems:
+        raise SystemExit(
+            f"{args.spec}: request schemas use JSON-Schema keywords the SDK's validator does not implement"
+            " (a limit it would silently not enforce):\n"
+            + "\n".join(f"  {where}: {keyword}" for where, keyword in problems)
+            + "\nImplement them in facade/ppio_txt2img/_validation.py (and add them to IMPLEMENTED_KEYWORDS)"
+            " or express the limit with the keywords it implements."
+        )
+    # Rendered before the slow generator runs, so a spec the option types cannot express fails fast.
+    options_text = render_options(document, facade) if args.options else None
+    readme_text = (
+        readme_with_options(args.readme.read_text(encoding="utf-8"), document, facade)
+        if args.readme
+        else None
+    )
     with tempfile.TemporaryDirectory() as scratch:
         made = generate(args.spec.resolve(), args.config.resolve(), args.templates.resolve(), Path(scratch))
         changed = sync(made, args.out)
     print(f"{args.out}: {len(changed)} file(s) changed" + (": " + ", ".join(changed[:10]) if changed else ""))
+    for path, text in ((args.options, options_text), (args.readme, readme_text)):
+        if path is not None and text is not None:
+            print(f"{path}: {'rewritten' if write_if_changed(path, text) else 'unchanged'}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 Everything public is listed in `__all__`; modules whose names start with `_` are private.
 """
 
-from ._client import AsyncClient, Client, ModelFilters
+from ._client import AsyncClient, Client
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -37,6 +37,7 @@ from ._inputs import (
     SubmitOptions,
     WaitOptions,
 )
+from ._options import ModelFilters
 from ._results import GeneratedImage, Generation, Model, NsfwResult, SubmittedTask, Task, TaskStatus
 from ._webhooks import WEBHOOK_EVENT_TYPE, parse_webhook
 

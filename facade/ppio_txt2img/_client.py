@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
 import httpx
 
@@ -23,6 +23,7 @@ from ._errors import PPIOError, ValidationError
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
 from ._io import Flow, run_async, run_sync
 from ._operations import Expected, generation_flow, models_page_flow, txt2img_flow
+from ._options import MODEL_FILTER_PARAMS, ModelFilters
 from ._request_body import (
     CALL_OPTIONS,
     GENERATE_OPTIONS,
@@ -46,29 +47,6 @@ __all__ = ["AsyncClient", "Client", "ModelFilters"]
 T = TypeVar("T")
 _Page = tuple[list[Model], "str | None"]
 _PageFlow = Flow[_Page]
-
-
-class ModelFilters(TypedDict, total=False):
-    """Filters of `client.models()`; allowed values come from the spec's `GET /v3/model` parameters."""
-
-    types: str
-    visibility: str
-    source: str
-    is_sdxl: bool
-    query: str
-    is_inpainting: bool
-    page_size: int
-
-
-_FILTER_PARAMS = {
-    "types": "filter.types",
-    "visibility": "filter.visibility",
-    "source": "filter.source",
-    "is_sdxl": "filter.is_sdxl",
-    "query": "filter.query",
-    "is_inpainting": "filter.is_inpainting",
-    "page_size": "pagination.limit",
-}
 
 
 def _task_id(task: object) -> str:
@@ -260,11 +238,11 @@ class _BaseClient:
 
     def _models_query(self, filters: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in filters.items():
-            if name not in _FILTER_PARAMS:
+            if name not in MODEL_FILTER_PARAMS:
                 raise ValidationError(
-                    name, value, "one of " + ", ".join(_FILTER_PARAMS), "is not a known filter"
+                    name, value, "one of " + ", ".join(MODEL_FILTER_PARAMS), "is not a known filter"
                 )
-        query = {_FILTER_PARAMS[k]: v for k, v in filters.items() if v is not None}
+        query = {MODEL_FILTER_PARAMS[k]: v for k, v in filters.items() if v is not None}
         query.setdefault("pagination.limit", C.DEFAULT_MODELS_PAGE_SIZE)
         validate_models_query(query)
         return query

@@ -6,6 +6,8 @@ OpenAPI spec (see `_spec.py`). These are the client's own choices.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 #: Where requests go when neither `base_url=` nor `PPIO_BASE_URL` says otherwise.
@@ -75,6 +77,20 @@ DEFAULT_STEPS: Final = 20
 DEFAULT_GUIDANCE_SCALE: Final = 7.5
 DEFAULT_SAMPLER: Final = "Euler a"
 DEFAULT_SEED: Final = -1
+#: The same, by request option: what the SDK sends for an option the caller leaves out. `make generate`
+#: writes these into the option docs, the CLI's help and the README.
+REQUEST_DEFAULTS: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "model_name": DEFAULT_MODEL,
+        "width": DEFAULT_WIDTH,
+        "height": DEFAULT_HEIGHT,
+        "image_num": DEFAULT_IMAGE_NUM,
+        "steps": DEFAULT_STEPS,
+        "guidance_scale": DEFAULT_GUIDANCE_SCALE,
+        "sampler_name": DEFAULT_SAMPLER,
+        "seed": DEFAULT_SEED,
+    }
+)
 #: Models listed per page by `client.models()`.
 DEFAULT_MODELS_PAGE_SIZE: Final = 50
 

@@ -1,14 +1,18 @@
-"""What a caller passes in: the typed option objects and the keyword options of `txt2img`.
+"""What a caller passes in: the typed option objects and the keyword options of each call.
 
-`loras`, `embeddings`, `hires_fix` and `refiner` accept these small objects or plain dicts; either way
-they are checked against the spec before anything is sent.
+`RequestOptions` (every request option, typed and documented) is generated from the spec into
+`_options.py`; the sets each call accepts are composed here from it. `loras`, `embeddings`,
+`hires_fix` and `refiner` accept the small objects below or plain dicts; either way they are checked
+against the spec before anything is sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from ._options import RequestOptions, Upscaler
 
 if TYPE_CHECKING:
     from ._results import Task
@@ -28,7 +32,6 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[["Task"], object]
-ImageType = Literal["png", "webp", "jpeg"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class HiresFix:
     target_width: int
     target_height: int
     strength: float
-    upscaler: str | None = None
+    upscaler: Upscaler | None = None
 
 
 @dataclass(frozen=True)
@@ -82,36 +85,6 @@ def to_plain(value: object, path: str = "", depth: int = 0) -> Any:
     return value
 
 
-class RequestOptions(TypedDict, total=False):
-    """The options of a text-to-image request; each maps to the spec field of the same name.
-
-    Ranges and allowed values are the spec's (`openapi/ppio.yaml`); see the README for the defaults.
-    """
-
-    model_name: str
-    negative_prompt: str
-    width: int
-    height: int
-    image_num: int
-    steps: int
-    guidance_scale: float
-    sampler_name: str
-    seed: int
-    loras: Sequence[Lora | Mapping[str, Any]]
-    embeddings: Sequence[Embedding | Mapping[str, Any]]
-    hires_fix: HiresFix | Mapping[str, Any]
-    refiner: Refiner | Mapping[str, Any]
-    clip_skip: int
-    sd_vae: str
-    enable_transparent_background: bool
-    restore_faces: bool
-    # `extra`: about the output rather than the image.
-    response_image_type: ImageType
-    enable_nsfw_detection: bool
-    nsfw_detection_level: int
-    webhook_url: str
-
-
 class CallOptions(TypedDict, total=False):
     """What every call takes: its deadline, and what to add to its API requests.
 
@@ -121,14 +94,18 @@ class CallOptions(TypedDict, total=False):
     """
 
     timeout: float
+    """Seconds for the whole call (submit, polls, retries, downloads); default: the client's timeout."""
     extra_headers: Mapping[str, str]
+    """Headers added to every API request of the call (never to image hosts)."""
     extra_query: Mapping[str, str | int | float | bool]
+    """Query parameters added to every API request of the call."""
 
 
 class WaitOptions(CallOptions, total=False):
     """What `wait` takes: `CallOptions`, and whom to tell about progress."""
 
     on_progress: ProgressCallback
+    """Called with the `Task` after each poll."""
 
 
 class GenerateOptions(RequestOptions, WaitOptions, total=False):
@@ -140,9 +117,11 @@ class GenerateOptions(RequestOptions, WaitOptions, total=False):
     """
 
     extra_body: Mapping[str, Any]
+    """Merged into the request body after validation, unchecked (see above)."""
 
 
 class SubmitOptions(RequestOptions, CallOptions, total=False):
     """Everything `submit` accepts after the prompt: the request, `CallOptions` and `extra_body`."""
 
     extra_body: Mapping[str, Any]
+    """Merged into the request body after validation, unchecked (see `GenerateOptions`)."""

@@ -120,6 +120,10 @@ class ResponseTooLarge(Exception):
         super().__init__(f"response larger than {limit} bytes")
 
 
+#: The longest a sync wait for a request blocks at once (seconds).
+_SLICE = 0.1
+
+
 class _Stopped(Exception):
     """A sync request abandoned by its caller (deadline, Ctrl-C): stop reading."""
 
@@ -213,8 +217,9 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
     threading.Thread(target=work, name="ppio-request", daemon=True).start()
     end = started + action.timeout
     try:
-        # With a `cancel` to watch (a gathered flow), wake up every 0.1 s to look at it.
-        while not finished.wait(min(0.1, end - time.monotonic()) if cancel else end - time.monotonic()):
+        # Wake up every `_SLICE` seconds: to look at `cancel`, and because a Ctrl-C that the kernel
+        # hands to the request's thread is only acted on when this (main) thread runs Python again.
+        while not finished.wait(min(_SLICE, end - time.monotonic())):
             if cancel is not None and cancel.is_set():
                 raise _Stopped
             if time.monotonic() >= end:
@@ -330,11 +335,13 @@ def _gather_sync(
 
     if len(flows) <= 1:
         return [one(f) for f in flows]
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, wait
 
     pool = ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_DOWNLOADS, len(flows)))
     try:
         futures = [pool.submit(one, flow) for flow in flows]
+        while not all(future.done() for future in futures):
+            wait(futures, timeout=_SLICE)  # in slices, so that a Ctrl-C is acted on (see _send_sync)
         return [future.result() for future in futures]
     except BaseException:
         cancel.set()

@@ -11,7 +11,8 @@ from typing import Any
 
 from . import _constants as C
 from ._errors import ValidationError
-from ._inputs import GenerateOptions, RequestOptions, WaitOptions, to_plain
+from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions, to_plain
+from ._options import OPTION_PATHS
 
 __all__ = [
     "CALL_OPTIONS",
@@ -27,33 +28,15 @@ __all__ = [
 ]
 
 #: What a bare `txt2img("a cat")` asks for: SDXL base, 1024x1024, 20 steps, 7.5, "Euler a", 1 image.
-REQUEST_DEFAULTS: Mapping[str, Any] = {
-    "model_name": C.DEFAULT_MODEL,
-    "width": C.DEFAULT_WIDTH,
-    "height": C.DEFAULT_HEIGHT,
-    "image_num": C.DEFAULT_IMAGE_NUM,
-    "steps": C.DEFAULT_STEPS,
-    "guidance_scale": C.DEFAULT_GUIDANCE_SCALE,
-    "sampler_name": C.DEFAULT_SAMPLER,
-    "seed": C.DEFAULT_SEED,
-}
+REQUEST_DEFAULTS: Mapping[str, Any] = C.REQUEST_DEFAULTS
 
-# Options that go into `extra` rather than `request`.
-_EXTRA_KEYS = ("response_image_type", "enable_nsfw_detection", "nsfw_detection_level")
-_REQUEST_KEYS = frozenset(RequestOptions.__annotations__) - {*_EXTRA_KEYS, "webhook_url"}
 _WAIT_KEYS = frozenset(WaitOptions.__annotations__) | {"extra_body"}
 
-
 #: The option names each call accepts.
-GENERATE_OPTIONS = frozenset(RequestOptions.__annotations__) | _WAIT_KEYS
-SUBMIT_OPTIONS = frozenset(RequestOptions.__annotations__) | {
-    "timeout",
-    "extra_body",
-    "extra_headers",
-    "extra_query",
-}
-WAIT_OPTIONS = _WAIT_KEYS - {"extra_body"}
-CALL_OPTIONS = WAIT_OPTIONS - {"on_progress"}
+GENERATE_OPTIONS = frozenset(GenerateOptions.__annotations__)
+SUBMIT_OPTIONS = frozenset(SubmitOptions.__annotations__)
+WAIT_OPTIONS = frozenset(WaitOptions.__annotations__)
+CALL_OPTIONS = frozenset(CallOptions.__annotations__)
 
 
 def split_options(
@@ -74,21 +57,17 @@ def split_options(
 def build_txt2img_body(prompt: str, options: Mapping[str, Any] | GenerateOptions) -> dict[str, Any]:
     """The body of `POST /v3/async/txt2img`, not yet validated. None-valued options are left out."""
     request: dict[str, Any] = {**REQUEST_DEFAULTS, "prompt": prompt}
-    extra: dict[str, Any] = {}
+    body: dict[str, Any] = {"request": request}
     for name, value in options.items():
         if value is None or name in _WAIT_KEYS:
             continue
-        if name in _EXTRA_KEYS:
-            extra[name] = value
-        elif name == "webhook_url":
-            extra["webhook"] = {"url": value}
-        elif name in _REQUEST_KEYS:
-            request[name] = to_plain(value, name)
-        else:
+        path = OPTION_PATHS.get(name)
+        if path is None:
             raise ValidationError(name, value, "a documented option", "is not a known option")
-    body: dict[str, Any] = {"request": request}
-    if extra:
-        body["extra"] = extra
+        target = body
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = to_plain(value, name)
     return body
 
 

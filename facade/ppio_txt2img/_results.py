@@ -1,4 +1,8 @@
-"""What calls return: tasks, generated images, generations and models. Plain, immutable values."""
+"""What calls return: tasks, generated images, generations and models. Plain, immutable values.
+
+Each has `to_dict()`: a JSON-ready dict (`json.dumps` takes it as is) without image bytes, and with
+URLs stripped of their query string, which holds the signature that grants access.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +47,16 @@ class NsfwResult:
     valid: bool | None
     confidence: float | None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "confidence": self.confidence}
+
+
+def _public_url(url: str) -> str:
+    """The URL without its query string and fragment (imported here: `_http` imports this module)."""
+    from ._http import without_query
+
+    return without_query(url)
+
 
 @dataclass(frozen=True)
 class ImageRef:
@@ -52,6 +66,14 @@ class ImageRef:
     image_type: str | None
     expires_at: datetime | None
     nsfw: NsfwResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """`url` (without its query string), `image_type`, `expires_at` (ISO 8601 or None)."""
+        return {
+            "url": _public_url(self.url),
+            "image_type": self.image_type,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,19 @@ class Task:
     def failed(self) -> bool:
         return self.status == TaskStatus.FAILED
 
+    def to_dict(self) -> dict[str, Any]:
+        """The task as JSON-ready values; `id` is `task_id`, as the API calls it."""
+        return {
+            "task_id": self.id,
+            "status": self.status,
+            "progress": self.progress,
+            "eta": self.eta,
+            "reason": self.reason,
+            "task_type": self.task_type,
+            "seed": self.seed,
+            "images": [ref.to_dict() for ref in self.images],
+        }
+
 
 @dataclass(frozen=True, repr=False)
 class GeneratedImage:
@@ -125,6 +160,21 @@ class GeneratedImage:
         target.write_bytes(self.data)
         return target
 
+    def to_dict(self) -> dict[str, Any]:
+        """What describes the image, without its bytes: `index`, `format`, `width`, `height`, `bytes`
+        (their count), `url` (without its query string) and, when detection ran, `nsfw`."""
+        entry: dict[str, Any] = {
+            "index": self.index,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "bytes": len(self.data),
+            "url": _public_url(self.url),
+        }
+        if self.nsfw is not None:
+            entry["nsfw"] = self.nsfw.to_dict()
+        return entry
+
     def to_pil(self) -> PILImage:
         """The image as a Pillow `Image` (decoded on each call)."""
         from io import BytesIO
@@ -151,6 +201,10 @@ class Generation:
     images: tuple[GeneratedImage, ...]
     task: Task
 
+    def to_dict(self) -> dict[str, Any]:
+        """`task_id`, `seed` and each image's `to_dict()`."""
+        return {"task_id": self.task_id, "seed": self.seed, "images": [i.to_dict() for i in self.images]}
+
 
 @dataclass(frozen=True)
 class Model:
@@ -166,3 +220,17 @@ class Model:
     status: int | None
     tags: tuple[Any, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields above as JSON-ready values (`raw`, the API's whole entry, left out)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "sd_name": self.sd_name,
+            "sd_name_in_api": self.sd_name_in_api,
+            "type": self.type,
+            "is_sdxl": self.is_sdxl,
+            "base_model": self.base_model,
+            "status": self.status,
+            "tags": list(self.tags),
+        }

@@ -1,9 +1,9 @@
 """Validation of requests against the spec, before anything is sent.
 
-A small, strict interpreter of the JSON-Schema keywords the spec uses for requests (`type`, `enum`,
-`minimum`/`maximum`, `minLength`/`maxLength`, `pattern`, `maxItems`/`minItems`, `required`,
-`properties`, `additionalProperties`, `anyOf`, `$ref`), plus the API's documented cross-field rules.
-It raises `ValidationError` naming the field path, the value and what is allowed. Pure: no I/O.
+A small, strict interpreter of the JSON-Schema keywords in `IMPLEMENTED_KEYWORDS`, plus the API's
+documented cross-field rules. It raises `ValidationError` naming the field path, the value and what is
+allowed. Pure: no I/O. `make generate` refuses a spec whose request schemas use any other keyword
+(`unsupported_keywords`): a `multipleOf` this module ignored would let bad requests through.
 
 The same interpreter reads responses (`response=True`), liberally: numbers may come as numeric strings,
 ranges are not enforced (the API documents no bounds on what it sends), and unknown keys are kept.
@@ -20,13 +20,45 @@ from ._errors import ValidationError
 from ._spec import Schema, Spec, component, load_spec, query_parameters, resolve
 
 __all__ = [
+    "ANNOTATION_KEYWORDS",
+    "IMPLEMENTED_KEYWORDS",
     "describe",
     "is_numeric_string",
+    "request_schemas",
+    "unsupported_keywords",
     "validate",
     "validate_models_query",
     "validate_task_id",
     "validate_txt2img_body",
 ]
+
+#: The JSON-Schema keywords `validate` enforces (`format`: the integer ranges of int32 and int64).
+IMPLEMENTED_KEYWORDS = frozenset(
+    {
+        "$ref",
+        "type",
+        "enum",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "format",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "items",
+        "required",
+        "properties",
+        "additionalProperties",
+        "anyOf",
+    }
+)
+#: Keywords that describe a value without constraining it.
+ANNOTATION_KEYWORDS = frozenset(
+    {"description", "default", "examples", "example", "title", "deprecated", "$comment"}
+)
 
 #: Integer ranges of the OpenAPI `format`s the spec uses.
 _FORMAT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
@@ -67,7 +99,9 @@ def describe(schema: Schema) -> str:
     lmin, lmax = schema.get("minLength"), schema.get("maxLength")
     if lmin is not None or lmax is not None:
         text += (
-            f" of {lmin or 0} to {lmax} characters" if lmax is not None else f" of at least {lmin} characters"
+            f" of {lmin or 0} to {lmax} characters"
+            if lmax is not None
+            else f" of at least {lmin} character{'' if lmin == 1 else 's'}"
         )
     imin, imax = schema.get("minItems"), schema.get("maxItems")
     if imax is not None:
@@ -231,3 +265,79 @@ def validate_models_query(params: Mapping[str, Any], spec: Spec | None = None) -
             raise ValidationError(name, value, "one of " + ", ".join(known), "is not a known query parameter")
         if value is not None:
             validate(value, known[name], name, spec)
+
+
+def _pointer(spec: Spec, ref: str) -> object:
+    """What a local `$ref` points at, as written (its own `$ref`s not followed)."""
+    target: Any = spec
+    for part in ref[2:].split("/"):
+        target = (
+            target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, Mapping) else None
+        )
+    return target
+
+
+def request_schemas(spec: Spec) -> list[tuple[str, object]]:
+    """Every schema the SDK validates requests against: the JSON body and the query parameters of each
+    operation, each with the JSON pointer where it is written (`$ref`s not yet followed)."""
+    found: list[tuple[str, object]] = []
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, Mapping):
+                continue
+            here = f"#/paths/{path.replace('~', '~0').replace('/', '~1')}/{method}"
+            body = resolve(spec, operation.get("requestBody", {})).get("content", {})
+            if "application/json" in body:
+                found.append(
+                    (
+                        f"{here}/requestBody/content/application~1json/schema",
+                        body["application/json"].get("schema"),
+                    )
+                )
+            for i, raw in enumerate(operation.get("parameters", [])):
+                where = raw.get("$ref", f"{here}/parameters/{i}")
+                parameter = resolve(spec, raw)
+                if parameter.get("in") == "query" and "schema" in parameter:
+                    found.append((f"{where}/schema", parameter["schema"]))
+    return found
+
+
+def unsupported_keywords(spec: Spec) -> list[tuple[str, str]]:
+    """`(where, keyword)` for each keyword of a request schema that `validate` does not implement, or
+    implements only in one form (`type` a single name, `items` one schema, `additionalProperties` a
+    boolean). `$ref`s are followed and each target is reported where it is written."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def walk(schema: object, where: str) -> None:
+        if not isinstance(schema, Mapping):
+            problems.append((where, "(not a schema object)"))
+            return
+        for keyword, value in schema.items():
+            here = f"{where}/{keyword}"
+            if keyword in ANNOTATION_KEYWORDS:
+                continue
+            if keyword not in IMPLEMENTED_KEYWORDS:
+                problems.append((where, keyword))
+            elif keyword == "$ref":
+                if not isinstance(value, str) or not value.startswith("#/"):
+                    problems.append((where, "$ref (not a local reference)"))
+                elif value not in seen:
+                    seen.add(value)
+                    walk(_pointer(spec, value), value)
+            elif keyword == "type" and not isinstance(value, str):
+                problems.append((where, "type (as a list)"))
+            elif keyword == "additionalProperties" and not isinstance(value, bool):
+                problems.append((where, "additionalProperties (as a schema)"))
+            elif keyword == "items":
+                walk(value, here)
+            elif keyword == "properties":
+                for name, sub in value.items():
+                    walk(sub, f"{here}/{name}")
+            elif keyword == "anyOf":
+                for i, sub in enumerate(value):
+                    walk(sub, f"{here}/{i}")
+
+    for where, schema in request_schemas(spec):
+        walk(schema, where)
+    return problems

@@ -38,8 +38,10 @@ def test_task_json_reports_status_and_urls_without_signature(ppio, served):
     run = ppio("task", task_id, *served.connection(), "--json")
     assert run.code == 0, run.err
     task = run.json()
+    assert set(task) == {"task_id", "status", "progress", "eta", "reason", "task_type", "seed", "images"}
     assert (task["task_id"], task["status"], task["reason"]) == (task_id, "TASK_STATUS_SUCCEED", None)
     assert task["progress"] == 100  # the API reports 0 once a task is done
+    assert all(set(image) == {"url", "image_type", "expires_at"} for image in task["images"])
     assert len(task["images"]) == 2
     assert all("?" not in image["url"] for image in task["images"])
 
@@ -78,7 +80,9 @@ def test_models_json_and_limit(ppio, served):
     loras = run.json()
     assert len(loras) >= 2
     assert {m["type"] for m in loras} == {"lora"}
-    assert {"sd_name", "sd_name_in_api", "is_sdxl", "base_model", "tags"} <= set(loras[0])
+    assert set(loras[0]) == {
+        "id", "name", "sd_name", "sd_name_in_api", "type", "is_sdxl", "base_model", "status", "tags"
+    }  # fmt: skip
 
     limited = ppio("models", *served.connection(), "--type", "lora", "--json", "--limit", "1")
     assert limited.json() == loras[:1]

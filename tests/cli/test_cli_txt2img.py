@@ -40,6 +40,7 @@ def test_json_output_parses_and_matches_the_files_on_disk(ppio, served, tmp_path
     assert isinstance(result["seed"], int)
     assert [image["index"] for image in result["images"]] == [0, 1]
     for image in result["images"]:
+        assert list(image) == ["index", "path", "format", "width", "height", "bytes", "url"]
         path = Path(image["path"])
         assert path.parent == tmp_path
         assert path.name.startswith(result["task_id"])

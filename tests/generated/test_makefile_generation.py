@@ -1,7 +1,8 @@
-"""The Makefile's guarantees about generated/, checked on a throw-away copy of the project.
+"""The Makefile's guarantees about generated code, checked on a throw-away copy of the project.
 
-`make check-generated` fails when generated/ is stale (or holds files git does not track), `make generate`
-fixes it, and a generation that changes nothing rewrites no file. The copy is a fresh git repository
+`make check-generated` fails when generated/, the facade's generated `_options.py` or the README's
+option table is stale (or generated/ holds files git does not track), `make generate` fixes it, and a
+generation that changes nothing rewrites no file. The copy is a fresh git repository
 (check-generated asks git for untracked files); make runs with the current venv, and `INSTALLED=` (empty)
 so that no stamp file and no pip install are needed.
 """
@@ -43,10 +44,10 @@ def git(*args: str, cwd: Path) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for name in ("Makefile", "pyproject.toml", ".gitignore"):
+    for name in ("Makefile", "pyproject.toml", ".gitignore", "README.md"):
         shutil.copy2(ROOT / name, tmp_path / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("openapi", "scripts", "generated"):
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "sandbox")
+    for name in ("openapi", "scripts", "generated", "facade"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=ignore)
     git("init", "--quiet", cwd=tmp_path)
     git("add", "--all", cwd=tmp_path)
@@ -54,11 +55,15 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+OPTIONS = Path("facade/ppio_txt2img/_options.py")
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
-    """Every file under `root`: its mtime in ns and its bytes."""
+    """Every generated file under `root`: its mtime in ns and its bytes."""
+    paths = [*sorted((root / "generated").rglob("*")), root / OPTIONS, root / "README.md"]
     return {
         path.relative_to(root).as_posix(): (path.stat().st_mtime_ns, path.read_bytes())
-        for path in sorted(root.rglob("*"))
+        for path in paths
         if path.is_file() and "__pycache__" not in path.parts
     }
 
@@ -84,10 +89,13 @@ def test_check_generated_fails_on_a_stale_copy_and_make_generate_fixes_it_withou
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "txt2img_request.py" in generated.stdout
     assert "openapi.json" in generated.stdout
+    assert f"{OPTIONS}: rewritten" in generated.stdout  # the option's docstring and --help
+    assert "README.md: rewritten" in generated.stdout  # the README's table of options
+    assert "Denoising iterations (edited)." in (project / OPTIONS).read_text(encoding="utf-8")
     fixed = make("check-generated", project)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
 
-    before = snapshot(project / "generated")
+    before = snapshot(project)
     again = make("generate", project)  # up to date: make does not even run the generator
     assert again.returncode == 0, again.stdout + again.stderr
     # Make the spec newer than the stamp: the generator runs, and must write nothing.
@@ -96,7 +104,7 @@ def test_check_generated_fails_on_a_stale_copy_and_make_generate_fixes_it_withou
     forced = make("generate", project)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "0 file(s) changed" in forced.stdout
-    assert snapshot(project / "generated") == before
+    assert snapshot(project) == before
 
 
 def test_check_generated_fails_on_a_generated_file_git_does_not_track(project: Path) -> None:
@@ -107,3 +115,30 @@ def test_check_generated_fails_on_a_generated_file_git_does_not_track(project: P
     assert untracked.returncode != 0
     assert "untracked files under generated/:" in untracked.stdout
     assert "generated/ppio_api/py.typed" in untracked.stdout
+
+
+def test_check_generated_fails_on_hand_edited_generated_facade_files_and_generate_restores_them(
+    project: Path,
+) -> None:
+    first = make("generate", project)  # leaves the stamp: from now on make regenerates only what is newer
+    assert first.returncode == 0, first.stdout + first.stderr
+    edits = {
+        OPTIONS: ("    steps: int\n", "    steps: float\n"),
+        Path("README.md"): ("| Denoising iterations. |", "| Denoising steps. |"),
+    }
+    originals = {}
+    for path, (old, new) in edits.items():
+        originals[path] = (project / path).read_text(encoding="utf-8")
+        assert originals[path].count(old) == 1
+        (project / path).write_text(originals[path].replace(old, new), encoding="utf-8")
+
+    stale = make("check-generated", project)
+
+    assert stale.returncode != 0
+    assert "is stale" in stale.stdout
+    for _, new in edits.values():
+        assert new.strip() in stale.stdout  # each diff is shown
+    restored = make("generate", project)  # the edited outputs are newer than the stamp: regenerated
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    for path, original in originals.items():
+        assert (project / path).read_text(encoding="utf-8") == original

@@ -21,8 +21,7 @@ from typing import Any
 
 from ppio_txt2img import _constants as C
 from ppio_txt2img._client import Client, ModelFilters
-from ppio_txt2img._http import without_query
-from ppio_txt2img._results import Generation, Model, Task
+from ppio_txt2img._results import Generation
 
 from ._display import format_eta, reported_percent, status_label
 from ._parser import request_options
@@ -166,7 +165,8 @@ def cmd_task(args: argparse.Namespace, progress: Progress) -> int:
     with open_client(args) as client:
         task = client.get_task(args.task_id)
     if args.json:
-        _print_json(task_json(task))
+        done = {"progress": 100} if task.succeeded else {}  # the API reports 0 once a task is done
+        _print_json({**task.to_dict(), **done})
         return 0
     rows = [("task", task.id), ("status", f"{status_label(task.status)} ({task.status})")]
     if percent := reported_percent(task):  # 100 once done: the API then reports 0
@@ -202,7 +202,7 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
         found = list(islice(client.models(**filters), args.limit + 1))
     models, more = found[: args.limit], len(found) > args.limit
     if args.json:
-        _print_json([model_json(m) for m in models])
+        _print_json([m.to_dict() for m in models])
     else:
         sdxl = {True: "yes", False: "no", None: ""}
         rows = [[m.sd_name, m.type, sdxl[m.is_sdxl], m.base_model, m.name] for m in models]
@@ -305,55 +305,13 @@ def _save_and_report(
 
 
 def generation_json(generation: Generation, paths: Sequence[Path]) -> dict[str, Any]:
-    images = []
-    for path, image in zip(paths, generation.images, strict=True):
-        entry: dict[str, Any] = {
-            "index": image.index,
-            "path": str(path),
-            "format": image.format,
-            "width": image.width,
-            "height": image.height,
-            "bytes": len(image.data),
-            "url": without_query(image.url),
-        }
-        if image.nsfw is not None:
-            entry["nsfw"] = {"valid": image.nsfw.valid, "confidence": image.nsfw.confidence}
-        images.append(entry)
-    return {"task_id": generation.task_id, "seed": generation.seed, "images": images}
-
-
-def task_json(task: Task) -> dict[str, Any]:
-    return {
-        "task_id": task.id,
-        "status": task.status,
-        "progress": 100 if task.succeeded else task.progress,  # the API reports 0 once done
-        "eta": task.eta,
-        "reason": task.reason,
-        "task_type": task.task_type,
-        "seed": task.seed,
-        "images": [
-            {
-                "url": without_query(ref.url),
-                "image_type": ref.image_type,
-                "expires_at": ref.expires_at.isoformat() if ref.expires_at else None,
-            }
-            for ref in task.images
-        ],
-    }
-
-
-def model_json(model: Model) -> dict[str, Any]:
-    fields: Sequence[str] = (
-        "id",
-        "name",
-        "sd_name",
-        "sd_name_in_api",
-        "type",
-        "is_sdxl",
-        "base_model",
-        "status",
-    )
-    return {**{name: getattr(model, name) for name in fields}, "tags": list(model.tags)}
+    """`Generation.to_dict()` with where each image was saved."""
+    result = generation.to_dict()
+    result["images"] = [
+        {"index": entry.pop("index"), "path": str(path), **entry}
+        for entry, path in zip(result["images"], paths, strict=True)
+    ]
+    return result
 
 
 def _print_json(value: object) -> None:

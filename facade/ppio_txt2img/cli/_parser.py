@@ -1,4 +1,6 @@
-"""The `ppio` argument parser. Limits shown in `--help` are read from the spec, never restated here.
+"""The `ppio` argument parser. The request flags, their help (the spec's description, range and the
+SDK's default) and their types come from the table generated from the spec (`REQUEST_FLAGS`); this
+module only adds the parsers of the object options (`--lora NAME:STRENGTH`, ...).
 
 Each request flag's `dest` is its `RequestOptions` key, so the options dict is read straight off the
 parsed namespace, and a `ValidationError.field` (`request.loras[0].strength`) maps back to its flag.
@@ -7,16 +9,16 @@ parsed namespace, and a `ValidationError.field` (`request.loras[0].strength`) ma
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ppio_txt2img import __version__
 from ppio_txt2img import _constants as C
-from ppio_txt2img._inputs import Embedding, HiresFix, Lora, Refiner, RequestOptions
-from ppio_txt2img._request_body import REQUEST_DEFAULTS
-from ppio_txt2img._spec import component, load_spec, resolve
+from ppio_txt2img._inputs import Embedding, HiresFix, Lora, Refiner
+from ppio_txt2img._options import OPTION_PATHS, REQUEST_FLAGS, OptionFlag, RequestOptions, Upscaler
+from ppio_txt2img._spec import load_spec, resolve
 from ppio_txt2img._validation import describe
 
 __all__ = [
@@ -50,7 +52,8 @@ def parse_hires_fix(text: str) -> HiresFix:
         width, x, height = parts[0].lower().partition("x")
         if len(parts) < 2 or not x:
             raise ValueError
-        upscaler = parts[2] if len(parts) == 3 else None
+        # Any name: an upscaler the spec does not list is refused, naming the field, before sending.
+        upscaler = cast("Upscaler | None", parts[2] if len(parts) == 3 else None)
         return HiresFix(int(width), int(height), float(parts[1]), upscaler)
     except ValueError:
         raise argparse.ArgumentTypeError(
@@ -66,100 +69,31 @@ def parse_refiner(text: str) -> Refiner:
         raise argparse.ArgumentTypeError(f"expected a number, e.g. 0.8; got {text!r}") from None
 
 
+def parse_object(text: str) -> dict[str, Any]:
+    """A JSON object: the syntax of an object option this CLI has no shorter one for."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, e.g. '{{\"key\": 1}}'; got {text!r}")
+    return value
+
+
 # ----------------------------------------------------------------------------------- request options
-@dataclass(frozen=True)
-class _Flag:
-    flags: tuple[str, ...]
-    option: str  # the RequestOptions key, also the argparse dest
-    text: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    #: (schema, property, label) whose spec limits the help shows; default: the option's own field.
-    limits: tuple[tuple[str, str, str], ...] | None = None
-
-
-def _int(metavar: str) -> dict[str, Any]:
-    return {"type": int, "metavar": metavar}
-
-
-def _of(kind: Callable[[str], Any], metavar: str, *, repeat: bool = False) -> dict[str, Any]:
-    return {"type": kind, "metavar": metavar, **({"action": "append"} if repeat else {})}
-
-
-_SWITCH: dict[str, Any] = {"action": "store_true"}
-_REQ, _EXTRA = "Txt2ImgRequest", "Txt2ImgExtra"
-
-_REQUEST_FLAGS = (
-    _Flag(("--model",), "model_name", "checkpoint sd_name (see `ppio models`)", {"metavar": "NAME"}, ()),
-    _Flag(
-        ("--negative-prompt",), "negative_prompt", "what the image should not show", {"metavar": "TEXT"}, ()
-    ),
-    _Flag(("--width",), "width", "image width in pixels", _int("PX")),
-    _Flag(("--height",), "height", "image height in pixels", _int("PX")),
-    _Flag(("-n", "--image-num"), "image_num", "how many images", _int("N")),
-    _Flag(("--steps",), "steps", "denoising steps", _int("N")),
-    _Flag(("--guidance-scale",), "guidance_scale", "prompt adherence", _of(float, "X")),
-    _Flag(("--sampler",), "sampler_name", "sampler", {"metavar": "NAME"}),
-    _Flag(("--seed",), "seed", "noise seed, -1 for random", _int("N")),
-    _Flag(
-        ("--lora",),
-        "loras",
-        "a LoRA by sd_name_in_api, and its strength (repeatable)",
-        _of(parse_lora, "NAME:STRENGTH", repeat=True),
-        ((_REQ, "loras", ""), ("Lora", "strength", "strength")),
-    ),
-    _Flag(
-        ("--embedding",),
-        "embeddings",
-        "a textual-inversion embedding (repeatable)",
-        _of(Embedding, "NAME", repeat=True),
-    ),
-    _Flag(
-        ("--hires-fix",),
-        "hires_fix",
-        "generate small, upscale to WxH, e.g. 2048x2048:0.5:Latent",
-        _of(parse_hires_fix, "WxH:STRENGTH[:UPSCALER]"),
-        (
-            ("HiresFix", "target_width", "W, H"),
-            ("HiresFix", "strength", "STRENGTH"),
-            ("HiresFix", "upscaler", "UPSCALER"),
-        ),
-    ),
-    _Flag(
-        ("--refiner",),
-        "refiner",
-        "SDXL refiner switch point",
-        _of(parse_refiner, "SWITCH_AT"),
-        (("Refiner", "switch_at", ""),),
-    ),
-    _Flag(("--clip-skip",), "clip_skip", "CLIP layers to skip", _int("N")),
-    _Flag(("--sd-vae",), "sd_vae", "VAE sd_name (see `ppio models --type vae`)", {"metavar": "NAME"}, ()),
-    _Flag(
-        ("--transparent",), "enable_transparent_background", "transparent background (png, SDXL)", _SWITCH, ()
-    ),
-    _Flag(("--restore-faces",), "restore_faces", "run face restoration", _SWITCH, ()),
-    _Flag(
-        ("--image-type",),
-        "response_image_type",
-        "file format",
-        {"metavar": "FORMAT"},
-        ((_EXTRA, "response_image_type", ""),),
-    ),
-    _Flag(("--nsfw-detection",), "enable_nsfw_detection", "run NSFW detection on the images", _SWITCH, ()),
-    _Flag(
-        ("--nsfw-level",),
-        "nsfw_detection_level",
-        "NSFW detection strictness",
-        _int("N"),
-        ((_EXTRA, "nsfw_detection_level", ""),),
-    ),
-    _Flag(
-        ("--webhook-url",), "webhook_url", "URL the API notifies when the task ends", {"metavar": "URL"}, ()
-    ),
-)
+#: How a flag's value is read, by the generated table's `type`: scalars, and the spec's objects.
+_VALUE_PARSERS: Mapping[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "Lora": parse_lora,
+    "Embedding": Embedding,
+    "HiresFix": parse_hires_fix,
+    "Refiner": parse_refiner,
+}
 
 #: Flags behind `ValidationError.field` paths that are not request options.
 _OTHER_FLAGS = {
-    "webhook": "--webhook-url",
     "timeout": "--timeout",
     "max_retries": "--max-retries",
     "base_url": "--base-url",
@@ -170,32 +104,19 @@ _OTHER_FLAGS = {
     "filter.is_sdxl": "--sdxl",
     "pagination.limit": "--limit",
 }
-_FLAG_OF_OPTION = {f.option: f.flags[-1] for f in _REQUEST_FLAGS}
+#: The body path of each request flag (`request.width`, `extra.webhook.url`) and the flag.
+_FLAG_OF_PATH = {".".join(OPTION_PATHS[f.dest]): f.flags[-1] for f in REQUEST_FLAGS}
+_FLAG_OF_OPTION = {f.dest: f.flags[-1] for f in REQUEST_FLAGS}
 
 
-def _limits(schema: Mapping[str, Any]) -> str:
-    """The spec's limits in words (`an integer from 128 to 2048`), only when there are some."""
-    if any(k in schema for k in ("enum", "minimum", "maximum")):
-        return describe(schema)
-    if "maxItems" in schema:
-        return f"at most {schema['maxItems']}"
-    return ""
-
-
-def _flag_help(flag: _Flag) -> str:
-    limits = flag.limits if flag.limits is not None else ((_REQ, flag.option, ""),)
-    parts = [flag.text]
-    try:
-        spec = load_spec()
-        for schema_name, prop, label in limits:
-            text = _limits(resolve(spec, component(spec, schema_name)["properties"][prop]))
-            if text:
-                parts.append(f"{label} {text}" if label else text)
-    except (KeyError, TypeError, ValueError, ImportError, OSError):
-        pass  # help without limits beats no help; the request is still validated before sending
-    if flag.option in REQUEST_DEFAULTS:
-        parts.append(f"default: {REQUEST_DEFAULTS[flag.option]}")
-    return "; ".join(parts).replace("%", "%%")
+def _argument(flag: OptionFlag) -> dict[str, Any]:
+    """`add_argument` keywords of a generated flag."""
+    text = flag.help + (" (repeatable)" if flag.repeat else "")
+    kwargs: dict[str, Any] = {"dest": flag.dest, "default": None, "help": text.replace("%", "%%")}
+    if flag.type == "switch":
+        return {**kwargs, "action": "store_true"}
+    kwargs |= {"type": _VALUE_PARSERS.get(flag.type, parse_object), "metavar": flag.metavar}
+    return {**kwargs, "action": "append"} if flag.repeat else kwargs
 
 
 def request_options(args: argparse.Namespace) -> RequestOptions:
@@ -205,11 +126,15 @@ def request_options(args: argparse.Namespace) -> RequestOptions:
 
 
 def flag_for_field(field: str) -> str | None:
-    """The flag behind a `ValidationError.field` path: `request.loras[0].strength` -> `--lora`."""
-    path = field.removeprefix("request.").removeprefix("extra.")
-    if path in _OTHER_FLAGS:
-        return _OTHER_FLAGS[path]
-    head = re.split(r"[.\[]", path, maxsplit=1)[0]
+    """The flag behind a `ValidationError.field` path: `request.loras[0].strength` -> `--lora`,
+    `extra.webhook.url` -> `--webhook-url`, `timeout` -> `--timeout`."""
+    if field in _OTHER_FLAGS:
+        return _OTHER_FLAGS[field]
+    for path, flag in _FLAG_OF_PATH.items():
+        if field == path or field.startswith((path + ".", path + "[")):
+            return flag
+    # An option named by itself, as a call's keyword (`to_plain` reports `loras[0]` that way).
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
     return _FLAG_OF_OPTION.get(head) or _OTHER_FLAGS.get(head)
 
 
@@ -285,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prompt", help="what the image should show")
     _add_wait_options(p)
     group = p.add_argument_group("request options (checked against the API spec before anything is sent)")
-    for flag in _REQUEST_FLAGS:
-        group.add_argument(*flag.flags, dest=flag.option, default=None, help=_flag_help(flag), **flag.kwargs)
+    for flag in REQUEST_FLAGS:
+        group.add_argument(*flag.flags, **_argument(flag))
     _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser("wait", help="wait for an existing task and save its images")

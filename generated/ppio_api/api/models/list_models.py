@@ -138,8 +138,8 @@ def sync_detailed(
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
 
     Args:
-        filter_visibility (ModelVisibility | Unset):
-        filter_source (ModelSource | Unset):
+        filter_visibility (ModelVisibility | Unset): Who can use a model.
+        filter_source (ModelSource | Unset): Where a model comes from.
         filter_types (ModelType | Unset): Kinds of model the `filter.types` query accepts. Listed
             models may carry others.
         filter_is_sdxl (bool | Unset):
@@ -191,8 +191,8 @@ def sync(
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
 
     Args:
-        filter_visibility (ModelVisibility | Unset):
-        filter_source (ModelSource | Unset):
+        filter_visibility (ModelVisibility | Unset): Who can use a model.
+        filter_source (ModelSource | Unset): Where a model comes from.
         filter_types (ModelType | Unset): Kinds of model the `filter.types` query accepts. Listed
             models may carry others.
         filter_is_sdxl (bool | Unset):
@@ -239,8 +239,8 @@ async def asyncio_detailed(
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
 
     Args:
-        filter_visibility (ModelVisibility | Unset):
-        filter_source (ModelSource | Unset):
+        filter_visibility (ModelVisibility | Unset): Who can use a model.
+        filter_source (ModelSource | Unset): Where a model comes from.
         filter_types (ModelType | Unset): Kinds of model the `filter.types` query accepts. Listed
             models may carry others.
         filter_is_sdxl (bool | Unset):
@@ -290,8 +290,8 @@ async def asyncio(
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
 
     Args:
-        filter_visibility (ModelVisibility | Unset):
-        filter_source (ModelSource | Unset):
+        filter_visibility (ModelVisibility | Unset): Who can use a model.
+        filter_source (ModelSource | Unset): Where a model comes from.
         filter_types (ModelType | Unset): Kinds of model the `filter.types` query accepts. Listed
             models may carry others.
         filter_is_sdxl (bool | Unset):

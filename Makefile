@@ -16,9 +16,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# The project (editable) with its sandbox extra: all `make demo` needs.
+APP_INSTALLED := $(VENV)/.installed-app
+# ... plus the pinned dev tools ([dependency-groups] dev in pyproject.toml): what everything else needs.
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
+# Drops pip's "... is ignored" noise; sed succeeds on any input, so with pipefail a failed pip still
+# fails the recipe (a bare `| grep -v ... || true` turned every failure into success).
+PIP_QUIET := sed -e '/is ignored/d'
 
 SPEC := openapi/ppio.yaml
 GEN_CONFIG := openapi/generator.yaml
@@ -35,11 +41,21 @@ help:
 	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up ------------------------------------------------------------------------------------------
-$(INSTALLED): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install $(PIP_FLAGS) --upgrade pip 2>&1 | grep -v 'is ignored' || true
-	@echo "installing the project and its pinned dev tools into $(VENV) ..."
-	@$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+# pip >= 25.1 reads PEP 735 dependency groups (`--group`).
+$(PY):
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install $(PIP_FLAGS) --upgrade 'pip>=25.1' 2>&1 | $(PIP_QUIET)
+
+$(APP_INSTALLED): pyproject.toml | $(PY)
+	@echo "installing the project and its sandbox extra into $(VENV) ..."
+	@$(PY) -m pip install $(PIP_FLAGS) -e '.[sandbox]' 2>&1 | $(PIP_QUIET)
+	@$(PY) -c 'import ppio_api, ppio_txt2img.sandbox'
+	@touch $@
+
+$(INSTALLED): pyproject.toml $(APP_INSTALLED)
+	@echo "installing the pinned dev tools (dependency group dev) into $(VENV) ..."
+	@$(PY) -m pip install $(PIP_FLAGS) 'pip>=25.1' 2>&1 | $(PIP_QUIET)
+	@$(PY) -m pip install $(PIP_FLAGS) -e '.[sandbox]' --group dev 2>&1 | $(PIP_QUIET)
 	@$(PY) -c 'import ppio_api, ppio_txt2img, openapi_python_client, schemathesis'
 	@touch $@
 

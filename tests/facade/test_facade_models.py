@@ -178,7 +178,9 @@ def test_a_model_type_outside_the_filter_enum_is_kept(api: ScriptedAPI, make_cli
     assert found.type == "locon"
 
 
-def test_async_models_follows_every_page(api: ScriptedAPI, make_async_client: AsyncClientFactory) -> None:
+def test_async_models_follows_every_page(
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
+) -> None:
     three_pages(api)
 
     async def main() -> list[int | None]:
@@ -187,5 +189,5 @@ def test_async_models_follows_every_page(api: ScriptedAPI, make_async_client: As
                 client.models(types="nope")  # type: ignore[arg-type]
             return [m.id async for m in client.models(types="checkpoint")]
 
-    assert anyio.run(main) == [1, 2, 3, 4, 5]
+    assert anyio.run(main, backend=anyio_backend) == [1, 2, 3, 4, 5]
     assert len(api.requests) == 3

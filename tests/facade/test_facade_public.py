@@ -45,7 +45,7 @@ def test_importing_the_package_does_not_import_pillow() -> None:
 
 @pytest.mark.parametrize("key", [None, ""])
 def test_a_client_without_an_api_key_raises_before_sending_anything(
-    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, api: ScriptedAPI, key: str | None
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, api: ScriptedAPI, key: str | None, anyio_backend: str
 ) -> None:
     monkeypatch.delenv(ENV_API_KEY, raising=False)
 
@@ -60,7 +60,7 @@ def test_a_client_without_an_api_key_raises_before_sending_anything(
             with pytest.raises(ppio.PPIOError, match=ENV_API_KEY):
                 ppio.AsyncClient(key, base_url=BASE_URL, http_client=ahttp)
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert api.requests == []
 
 

@@ -358,7 +358,7 @@ def test_typed_option_objects_are_validated_like_dicts(api: ScriptedAPI, make_cl
 
 
 def test_async_client_validates_before_any_request(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     async def main() -> None:
         async with make_async_client() as client:
@@ -367,7 +367,7 @@ def test_async_client_validates_before_any_request(
             with pytest.raises(ppio.ValidationError, match="widht"):
                 await client.submit("a cat", widht=512)  # type: ignore[call-arg]
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert api.requests == []
 
 

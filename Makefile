@@ -103,9 +103,18 @@ lint-py: $(INSTALLED)
 	@$(BIN)/ruff check $(PY_SOURCES)
 	@$(BIN)/ruff format --check $(PY_SOURCES)
 
+# Tests and scripts too. Each test directory is its own run, with itself on the module path: its tests
+# import their helpers by bare name (pytest puts the directory on sys.path), and the conftest.py files
+# of several directories would be duplicate modules in one run.
+TEST_DIRS := $(filter-out %/__pycache__,$(patsubst %/,%,$(sort $(wildcard tests/*/))))
+
 typecheck: $(INSTALLED)
 	@$(BIN)/mypy --strict generated/ppio_api
 	@$(BIN)/mypy --strict facade/ppio_txt2img
+	@$(BIN)/mypy --strict scripts
+	@for dir in $(TEST_DIRS); do \
+	  MYPYPATH=$$dir $(BIN)/mypy --strict $$dir | sed "s|^Success:|$$dir:|"; \
+	done
 
 lint: lint-spec lint-py typecheck
 

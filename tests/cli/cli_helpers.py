@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ppio_txt2img.sandbox import Sandbox
 
@@ -25,6 +25,12 @@ class Served:
 
     def txt2img_requests(self) -> int:
         return self.sandbox.stats["txt2img"].requests
+
+
+class PPIO(Protocol):
+    """The `ppio` fixture: `ppio("txt2img", ...)` runs `main()` in-process."""
+
+    def __call__(self, *argv: str) -> Run: ...
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ Most tests point `--base-url` at one module-wide sandbox (so they can read its c
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from cli_helpers import FAST, Run, Served
+from cli_helpers import FAST, PPIO, Run, Served
 
 from ppio_txt2img.cli import main
 from ppio_txt2img.sandbox import Sandbox
@@ -32,7 +32,7 @@ def queued_served() -> Iterator[Served]:
 
 
 @pytest.fixture
-def ppio(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+def ppio(capsys: pytest.CaptureFixture[str]) -> PPIO:
     """`ppio("txt2img", ...)` runs `main()` in-process; returns its exit status, stdout and stderr."""
 
     def run(*argv: str) -> Run:

@@ -15,7 +15,7 @@ REF = ImageRef(url="https://images.test.invalid/0.png?signature=x", image_type="
 SUCCEEDED = Task(TASK_ID, "TASK_STATUS_SUCCEED", progress=0, eta=0, images=(REF, REF))
 
 
-def test_plain_lines_name_the_task_then_one_line_per_change():
+def test_plain_lines_name_the_task_then_one_line_per_change() -> None:
     stream = io.StringIO()
     progress = Progress(stream, live=False)
     for task in (QUEUED, PROCESSING, SUCCEEDED):
@@ -30,7 +30,7 @@ def test_plain_lines_name_the_task_then_one_line_per_change():
     assert progress.task_id == TASK_ID
 
 
-def test_live_bar_redraws_one_line_and_ends_it_once_done():
+def test_live_bar_redraws_one_line_and_ends_it_once_done() -> None:
     stream = io.StringIO()
     progress = Progress(stream, live=True)
     progress(QUEUED)
@@ -47,11 +47,11 @@ def test_live_bar_redraws_one_line_and_ends_it_once_done():
     assert "100%  done" in stream.getvalue().rsplit("\r", 1)[1]
 
 
-def test_a_stringio_is_not_a_terminal_so_no_live_bar():
+def test_a_stringio_is_not_a_terminal_so_no_live_bar() -> None:
     assert Progress(io.StringIO()).live is False
 
 
-def test_quiet_writes_nothing_but_remembers_the_task():
+def test_quiet_writes_nothing_but_remembers_the_task() -> None:
     stream = io.StringIO()
     progress = Progress(stream, live=True, quiet=True)
     progress(PROCESSING)
@@ -61,7 +61,7 @@ def test_quiet_writes_nothing_but_remembers_the_task():
     assert progress.task_id == TASK_ID
 
 
-def test_labels_and_etas_read_well():
+def test_labels_and_etas_read_well() -> None:
     assert status_label("TASK_STATUS_PROCESSING") == "processing"
     assert status_label("TASK_STATUS_SUCCEED") == "done"
     assert status_label("TASK_STATUS_WARMING_UP") == "warming_up"  # undocumented statuses pass through

@@ -17,7 +17,7 @@ import pytest
 import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
 
-FAST = {"speed": 20.0, "queue_delay": 0.05, "seed": 7}
+FAST: dict[str, Any] = {"speed": 20.0, "queue_delay": 0.05, "seed": 7}
 # Back-offs shortened: these tests pin what is retried, not how long the client waits.
 QUICK_RETRIES: dict[str, Any] = {"max_retries": 6, "sleep": lambda seconds: time.sleep(min(seconds, 0.05))}
 SMALL: dict[str, Any] = {"width": 128, "height": 128, "steps": 4}

@@ -2,6 +2,7 @@
 # a venv with the pinned Python tools (.venv) and the pinned Node tools (node_modules).
 #
 #   make demo    generate two images with the `ppio` command against the offline sandbox
+#                (installs only the project and its sandbox extra; uses generated/ as committed)
 #   make test    everything CI checks: generated/ up to date, spec lint, ruff, mypy --strict,
 #                the TypeScript client compile, and pytest
 #   make generate        rebuild generated/, the facade's _options.py and the README's option
@@ -17,9 +18,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# The project (editable) with its sandbox extra: all `make demo` needs.
+APP_INSTALLED := $(VENV)/.installed-app
+# ... plus the pinned dev tools ([dependency-groups] dev in pyproject.toml): what everything else needs.
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
+# Drops pip's "... is ignored" noise; sed succeeds on any input, so with pipefail a failed pip still
+# fails the recipe (a bare `| grep -v ... || true` turned every failure into success).
+PIP_QUIET := sed -e '/is ignored/d'
 
 SPEC := openapi/ppio.yaml
 GEN_CONFIG := openapi/generator.yaml
@@ -45,11 +52,21 @@ help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up ------------------------------------------------------------------------------------------
-$(INSTALLED): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install $(PIP_FLAGS) --upgrade pip 2>&1 | grep -v 'is ignored' || true
-	@echo "installing the project and its pinned dev tools into $(VENV) ..."
-	@$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+# pip >= 25.1 reads PEP 735 dependency groups (`--group`).
+$(PY):
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install $(PIP_FLAGS) --upgrade 'pip>=25.1' 2>&1 | $(PIP_QUIET)
+
+$(APP_INSTALLED): pyproject.toml | $(PY)
+	@echo "installing the project and its sandbox extra into $(VENV) ..."
+	@$(PY) -m pip install $(PIP_FLAGS) -e '.[sandbox]' 2>&1 | $(PIP_QUIET)
+	@$(PY) -c 'import ppio_api, ppio_txt2img.sandbox'
+	@touch $@
+
+$(INSTALLED): pyproject.toml $(APP_INSTALLED)
+	@echo "installing the pinned dev tools (dependency group dev) into $(VENV) ..."
+	@$(PY) -m pip install $(PIP_FLAGS) 'pip>=25.1' 2>&1 | $(PIP_QUIET)
+	@$(PY) -m pip install $(PIP_FLAGS) -e '.[sandbox]' --group dev 2>&1 | $(PIP_QUIET)
 	@$(PY) -c 'import ppio_api, ppio_txt2img, openapi_python_client, schemathesis'
 	@touch $@
 
@@ -110,9 +127,18 @@ lint-py: $(INSTALLED)
 	@$(BIN)/ruff check $(PY_SOURCES)
 	@$(BIN)/ruff format --check $(PY_SOURCES)
 
+# Tests and scripts too. Each test directory is its own run, with itself on the module path: its tests
+# import their helpers by bare name (pytest puts the directory on sys.path), and the conftest.py files
+# of several directories would be duplicate modules in one run.
+TEST_DIRS := $(filter-out %/__pycache__,$(patsubst %/,%,$(sort $(wildcard tests/*/))))
+
 typecheck: $(INSTALLED)
 	@$(BIN)/mypy --strict generated/ppio_api
 	@$(BIN)/mypy --strict facade/ppio_txt2img
+	@$(BIN)/mypy --strict scripts
+	@for dir in $(TEST_DIRS); do \
+	  MYPYPATH=$$dir $(BIN)/mypy --strict $$dir | sed "s|^Success:|$$dir:|"; \
+	done
 
 lint: lint-spec lint-py typecheck
 
@@ -136,7 +162,9 @@ pytest: $(INSTALLED)
 test: check-generated lint check-ts pytest
 
 # --- the main job and benchmarks -----------------------------------------------------------------------
-demo: $(INSTALLED) $(GEN_STAMP)
+# Needs no dev tool and never regenerates: generated/ is committed, and `make test` (check-generated)
+# is what catches a stale copy; the demo does not check it.
+demo: $(APP_INSTALLED)
 	@$(PY) scripts/demo.py
 
 bench: $(INSTALLED) $(GEN_STAMP)

@@ -3,10 +3,10 @@
 First refuses a spec whose request schemas use a JSON-Schema keyword the facade's validator does not
 implement (`_validation.IMPLEMENTED_KEYWORDS`): such a limit would silently not be enforced.
 
-Then runs the pinned openapi-python-client into a scratch directory, adds `py.typed` and a JSON copy of
-the spec (`openapi.json`, which the facade reads its limits and enums from), and syncs the result into
-the output directory, writing only files whose bytes changed and removing files the generator no longer
-makes. A run with nothing changed therefore touches no file.
+Then runs the pinned openapi-python-client into a scratch directory, marks the package internal in its
+docstring, adds `py.typed` and a JSON copy of the spec (`openapi.json`, which the facade reads its limits
+and enums from), and syncs the result into the output directory, writing only files whose bytes changed
+and removing files the generator no longer makes. A run with nothing changed therefore touches no file.
 
 With `--options`, also writes the facade's option module (`RequestOptions`, `ModelFilters`, the enum
 `Literal`s, where each option goes in the body, the CLI's flag table; see `scripts/gen_options.py`); with
@@ -34,6 +34,13 @@ SPEC = ROOT / "openapi" / "ppio.yaml"
 CONFIG = ROOT / "openapi" / "generator.yaml"
 TEMPLATES = ROOT / "openapi" / "templates"
 PACKAGE = "ppio_api"
+# Replaces the generator's one-line package docstring: `ppio_api` ships as a top-level package of the
+# wheel, so an IDE offers it for auto-import; this is what its hover text and help() say.
+INTERNAL_DOCSTRING = '''"""Internal to ppio-txt2img: the low-level client generated from openapi/ppio.yaml.
+
+Not a public API and no stability promise: any release may change or remove it. Import `ppio_txt2img`
+instead (`ppio_txt2img.Task`, not `ppio_api.models.Task`); only the SDK's adapter module uses this package.
+"""'''
 
 
 def generate(spec: Path, config: Path, templates: Path, scratch: Path) -> Path:
@@ -60,12 +67,22 @@ def generate(spec: Path, config: Path, templates: Path, scratch: Path) -> Path:
     if done.returncode != 0 or not (out / "__init__.py").is_file():
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"openapi-python-client failed (exit {done.returncode})")
+    mark_internal(out / "__init__.py")
     (out / "py.typed").write_text("")
     with spec.open(encoding="utf-8") as fh:
         document = yaml.safe_load(fh)
     text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
     (out / "openapi.json").write_text(text, encoding="utf-8")
     return out
+
+
+def mark_internal(init: Path) -> None:
+    """Swap the package docstring for `INTERNAL_DOCSTRING`; fail if the generator's is not one line."""
+    text = init.read_text(encoding="utf-8")
+    first, newline, rest = text.partition("\n")
+    if not (first.startswith('"""') and first.endswith('"""') and len(first) > 6):
+        raise SystemExit(f"{init}: expected a one-line docstring first, found {first!r}")
+    init.write_text(INTERNAL_DOCSTRING + newline + rest, encoding="utf-8")
 
 
 def files_under(root: Path) -> dict[str, bytes]:

@@ -39,9 +39,8 @@ from ._inputs import (
 )
 from ._options import ModelFilters
 from ._results import GeneratedImage, Generation, Model, NsfwResult, SubmittedTask, Task, TaskStatus
+from ._version import __version__
 from ._webhooks import WEBHOOK_EVENT_TYPE, parse_webhook
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from ._version import __version__
+
 #: Where requests go when neither `base_url=` nor `PPIO_BASE_URL` says otherwise.
 DEFAULT_BASE_URL: Final = "https://api.ppinfra.com"
 #: Environment variables read by `Client()` / `AsyncClient()`.
@@ -94,4 +96,5 @@ REQUEST_DEFAULTS: Final[Mapping[str, object]] = MappingProxyType(
 #: Models listed per page by `client.models()`.
 DEFAULT_MODELS_PAGE_SIZE: Final = 50
 
-USER_AGENT: Final = "ppio-txt2img-python"
+#: Sent by the httpx client the SDK makes itself (a caller's own `http_client` keeps its headers).
+USER_AGENT: Final = f"ppio-txt2img-python/{__version__}"

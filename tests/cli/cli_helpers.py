@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ppio_txt2img.sandbox import Sandbox
 
@@ -29,6 +29,12 @@ class Served:
 
     def txt2img_requests(self) -> int:
         return self.sandbox.stats["txt2img"].requests
+
+
+class PPIO(Protocol):
+    """The `ppio` fixture: `ppio("txt2img", ...)` runs `main()` in-process."""
+
+    def __call__(self, *argv: str) -> Run: ...
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ Most tests point `--base-url` at one module-wide sandbox (so they can read its c
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import FAST, Run, Served
+from cli_helpers import FAST, PPIO, Run, Served
 
 from ppio_txt2img.cli import main
 from ppio_txt2img.cli._session import ENV_SANDBOX_STATE
@@ -43,7 +43,7 @@ def queued_served() -> Iterator[Served]:
 
 
 @pytest.fixture
-def ppio(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+def ppio(capsys: pytest.CaptureFixture[str]) -> PPIO:
     """`ppio("txt2img", ...)` runs `main()` in-process; returns its exit status, stdout and stderr."""
 
     def run(*argv: str) -> Run:

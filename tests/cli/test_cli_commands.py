@@ -8,21 +8,22 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cli_helpers import API_KEY, FAST
+from cli_helpers import API_KEY, FAST, PPIO, Served
 from PIL import Image
 
 import ppio_txt2img as ppio_sdk
 from ppio_txt2img.sandbox import Sandbox
 
 
-def finished_task(served, **options) -> str:
+def finished_task(served: Served, **options: Any) -> str:
     with ppio_sdk.Client(API_KEY, base_url=served.url) as client:
         return client.txt2img("a cat", width=256, height=128, steps=4, **options).task_id
 
 
-def test_task_shows_one_look_at_a_finished_task(ppio, served):
+def test_task_shows_one_look_at_a_finished_task(ppio: PPIO, served: Served) -> None:
     task_id = finished_task(served)
     run = ppio("task", task_id, *served.connection())
     assert run.code == 0, run.err
@@ -33,7 +34,7 @@ def test_task_shows_one_look_at_a_finished_task(ppio, served):
     assert rows["images"].startswith("1 (URLs expire ")
 
 
-def test_task_json_reports_status_and_urls_without_signature(ppio, served):
+def test_task_json_reports_status_and_urls_without_signature(ppio: PPIO, served: Served) -> None:
     task_id = finished_task(served, image_num=2)
     run = ppio("task", task_id, *served.connection(), "--json")
     assert run.code == 0, run.err
@@ -46,7 +47,7 @@ def test_task_json_reports_status_and_urls_without_signature(ppio, served):
     assert all("?" not in image["url"] for image in task["images"])
 
 
-def test_task_of_a_failed_task_shows_the_reason_and_exits_0(ppio, served):
+def test_task_of_a_failed_task_shows_the_reason_and_exits_0(ppio: PPIO, served: Served) -> None:
     with ppio_sdk.Client(API_KEY, base_url=served.url) as client:
         task_id = client.submit("FAIL", width=256, height=128, steps=4).id
         with pytest.raises(ppio_sdk.TaskFailedError):
@@ -57,14 +58,14 @@ def test_task_of_a_failed_task_shows_the_reason_and_exits_0(ppio, served):
     assert re.search(r"^reason   ILLEGAL_PROMPT", run.out, re.MULTILINE)
 
 
-def test_task_unknown_id_exits_1_naming_the_task(ppio, served):
+def test_task_unknown_id_exits_1_naming_the_task(ppio: PPIO, served: Served) -> None:
     run = ppio("task", "no-such-task", *served.connection())
     assert run.code == 1
     assert "404" in run.err
     assert "(task no-such-task)" in run.err
 
 
-def test_models_table_lists_the_catalogue_with_filters(ppio):
+def test_models_table_lists_the_catalogue_with_filters(ppio: PPIO) -> None:
     run = ppio("models", "--sandbox", "--type", "checkpoint", "--sdxl")
     assert run.code == 0, run.err
     header, *rows = run.out.splitlines()
@@ -74,7 +75,7 @@ def test_models_table_lists_the_catalogue_with_filters(ppio):
     assert any(row.startswith("sd_xl_base_1.0.safetensors ") for row in rows)
 
 
-def test_models_json_and_limit(ppio, served):
+def test_models_json_and_limit(ppio: PPIO, served: Served) -> None:
     run = ppio("models", *served.connection(), "--type", "lora", "--json")
     assert run.code == 0, run.err
     loras = run.json()
@@ -89,14 +90,14 @@ def test_models_json_and_limit(ppio, served):
     assert "raise --limit" in limited.err
 
 
-def test_models_bad_filter_exits_2_naming_it(ppio, served):
+def test_models_bad_filter_exits_2_naming_it(ppio: PPIO, served: Served) -> None:
     run = ppio("models", *served.connection(), "--visibility", "secret")
     assert run.code == 2
     assert "filter.visibility: 'secret' is not allowed" in run.err
     assert "(option --visibility)" in run.err
 
 
-def test_sandbox_command_uses_the_sandbox_argument_helpers(ppio):
+def test_sandbox_command_uses_the_sandbox_argument_helpers(ppio: PPIO) -> None:
     run = ppio("sandbox", "--speed", "0")
     assert run.code == 2
     assert "speed must be a positive number" in run.err
@@ -106,7 +107,7 @@ def test_sandbox_command_uses_the_sandbox_argument_helpers(ppio):
     assert "--eta-mode" in shown.out
 
 
-def test_usage_lists_every_command(ppio):
+def test_usage_lists_every_command(ppio: PPIO) -> None:
     run = ppio("--help")
     assert run.code == 0
     for command in ("txt2img", "wait", "task", "models", "sandbox"):
@@ -117,7 +118,7 @@ def cli(*argv: str) -> list[str]:
     return [sys.executable, "-m", "ppio_txt2img", *argv]
 
 
-def test_python_m_runs_the_cli_as_a_process(served, tmp_path):
+def test_python_m_runs_the_cli_as_a_process(served: Served, tmp_path: Path) -> None:
     run = subprocess.run(
         cli(
             "txt2img", "a fox", *served.connection(), "--width", "320", "--height", "256", "-o", str(tmp_path)
@@ -137,7 +138,7 @@ def test_python_m_runs_the_cli_as_a_process(served, tmp_path):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to a child process is POSIX-only here")
-def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_130(tmp_path):
+def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_130(tmp_path: Path) -> None:
     slow = Sandbox(**{**FAST, "speed": 0.05})  # the task would take minutes
     with slow.serve() as url:
         process = subprocess.Popen(
@@ -147,8 +148,11 @@ def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_13
             text=True,
         )
         try:
+            assert process.stderr is not None  # stderr=PIPE
             first = process.stderr.readline()  # "task <id>": the task was created
-            task_id = re.fullmatch(r"task (\S+)\n", first).group(1)
+            created = re.fullmatch(r"task (\S+)\n", first)
+            assert created is not None, first
+            task_id = created.group(1)
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=30)
         finally:

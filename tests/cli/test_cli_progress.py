@@ -178,11 +178,11 @@ def test_unchanged_text_is_not_redrawn():
     assert stream.getvalue().count("\r") == 1
 
 
-def test_a_stringio_is_not_a_terminal_so_no_live_bar():
+def test_a_stringio_is_not_a_terminal_so_no_live_bar() -> None:
     assert Progress(io.StringIO()).live is False
 
 
-def test_quiet_writes_nothing_but_remembers_the_task():
+def test_quiet_writes_nothing_but_remembers_the_task() -> None:
     stream = io.StringIO()
     progress = Progress(stream, live=True, quiet=True)
     progress.start()
@@ -193,7 +193,7 @@ def test_quiet_writes_nothing_but_remembers_the_task():
     assert progress.task_id == TASK_ID
 
 
-def test_labels_and_etas_read_well():
+def test_labels_and_etas_read_well() -> None:
     assert status_label("TASK_STATUS_PROCESSING") == "processing"
     assert status_label("TASK_STATUS_SUCCEED") == "done"
     assert status_label("TASK_STATUS_WARMING_UP") == "warming_up"  # undocumented statuses pass through

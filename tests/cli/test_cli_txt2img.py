@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_helpers import API_KEY
+from cli_helpers import API_KEY, PPIO, Served
 from PIL import Image
 
 import ppio_txt2img as ppio_sdk
@@ -16,7 +16,7 @@ from ppio_txt2img.cli._parser import build_parser, request_options
 SMALL = ["--width", "256", "--height", "128", "--steps", "4"]
 
 
-def test_txt2img_with_sandbox_saves_images_of_the_asked_size(ppio, tmp_path):
+def test_txt2img_with_sandbox_saves_images_of_the_asked_size(ppio: PPIO, tmp_path: Path) -> None:
     out = tmp_path / "new" / "dir"  # created by the command
     run = ppio(
         "txt2img", "a red fox", "--sandbox", "--sandbox-speed", "50", "-o", str(out),
@@ -32,7 +32,7 @@ def test_txt2img_with_sandbox_saves_images_of_the_asked_size(ppio, tmp_path):
         assert f"{path}  384x256  webp  {path.stat().st_size} bytes" in run.out.splitlines()
 
 
-def test_json_output_parses_and_matches_the_files_on_disk(ppio, served, tmp_path):
+def test_json_output_parses_and_matches_the_files_on_disk(ppio: PPIO, served: Served, tmp_path: Path) -> None:
     run = ppio("txt2img", "a fox", *served.connection(), *SMALL, "-n", "2", "-o", str(tmp_path), "--json")
     assert run.code == 0, run.err
     result = run.json()
@@ -47,6 +47,7 @@ def test_json_output_parses_and_matches_the_files_on_disk(ppio, served, tmp_path
         assert image["bytes"] == path.stat().st_size
         with Image.open(path) as decoded:
             assert (image["width"], image["height"]) == decoded.size == (256, 128)
+            assert decoded.format is not None
             assert image["format"] == decoded.format.lower() == "png"
         assert image["url"].startswith("http")
         assert "?" not in image["url"]
@@ -61,8 +62,8 @@ def test_json_output_parses_and_matches_the_files_on_disk(ppio, served, tmp_path
     ],
 )
 def test_out_of_range_option_exits_2_naming_the_field_and_sends_nothing(
-    ppio, served, tmp_path, flags, field, flag
-):
+    ppio: PPIO, served: Served, tmp_path: Path, flags: list[str], field: str, flag: str
+) -> None:
     before = served.txt2img_requests()
     run = ppio("txt2img", "a cat", *served.connection(), *flags, "-o", str(tmp_path))
     assert run.code == 2
@@ -72,20 +73,24 @@ def test_out_of_range_option_exits_2_naming_the_field_and_sends_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_bad_input_exits_2_even_when_the_api_is_unreachable(ppio, unused_port_url, tmp_path):
+def test_bad_input_exits_2_even_when_the_api_is_unreachable(
+    ppio: PPIO, unused_port_url: str, tmp_path: Path
+) -> None:
     # Any request to a closed port would fail with status 1; 2 proves none was attempted.
     run = ppio("txt2img", "a cat", "--base-url", unused_port_url, "--api-key", API_KEY, "--width", "99999")
     assert run.code == 2
     assert "request.width" in run.err
 
 
-def test_malformed_flag_value_is_an_argparse_error_with_status_2(ppio):
+def test_malformed_flag_value_is_an_argparse_error_with_status_2(ppio: PPIO) -> None:
     run = ppio("txt2img", "a cat", "--sandbox", "--hires-fix", "big")
     assert run.code == 2
     assert "argument --hires-fix: expected WxH:STRENGTH[:UPSCALER]" in run.err
 
 
-def test_no_api_key_exits_2_before_any_request(ppio, monkeypatch, unused_port_url):
+def test_no_api_key_exits_2_before_any_request(
+    ppio: PPIO, monkeypatch: pytest.MonkeyPatch, unused_port_url: str
+) -> None:
     monkeypatch.delenv("PPIO_API_KEY", raising=False)
     run = ppio("txt2img", "a cat", "--base-url", unused_port_url)
     assert run.code == 2
@@ -93,22 +98,28 @@ def test_no_api_key_exits_2_before_any_request(ppio, monkeypatch, unused_port_ur
     assert "PPIO_API_KEY" in run.err
 
 
-def test_failing_task_exits_1_with_the_task_id_and_the_reason(ppio, served, tmp_path):
+def test_failing_task_exits_1_with_the_task_id_and_the_reason(
+    ppio: PPIO, served: Served, tmp_path: Path
+) -> None:
     run = ppio("txt2img", "please FAIL now", *served.connection(), *SMALL, "-o", str(tmp_path))
     assert run.code == 1
-    task_id = re.search(r"^task (\S+)$", run.err, re.MULTILINE).group(1)
+    created = re.search(r"^task (\S+)$", run.err, re.MULTILINE)
+    assert created is not None, run.err
+    task_id = created.group(1)
     assert served.sandbox.tasks[task_id].status == "TASK_STATUS_FAILED"
     assert f"ppio: error: task {task_id} failed: ILLEGAL_PROMPT" in run.err
     assert run.out == ""
 
 
-def test_unreachable_api_exits_1(ppio, unused_port_url):
+def test_unreachable_api_exits_1(ppio: PPIO, unused_port_url: str) -> None:
     run = ppio("txt2img", "a cat", "--base-url", unused_port_url, "--api-key", API_KEY, "--max-retries", "0")
     assert run.code == 1
     assert "ppio: error: POST /v3/async/txt2img" in run.err
 
 
-def test_progress_off_a_terminal_is_plain_lines_on_stderr(ppio, queued_served, tmp_path):
+def test_progress_off_a_terminal_is_plain_lines_on_stderr(
+    ppio: PPIO, queued_served: Served, tmp_path: Path
+) -> None:
     run = ppio("txt2img", "a cat", *queued_served.connection(), *SMALL, "-o", str(tmp_path))
     assert run.code == 0, run.err
     lines = run.err.splitlines()
@@ -120,13 +131,13 @@ def test_progress_off_a_terminal_is_plain_lines_on_stderr(ppio, queued_served, t
     assert all(line.startswith(str(tmp_path)) for line in run.out.splitlines())  # stdout: only the results
 
 
-def test_quiet_prints_no_progress(ppio, served, tmp_path):
+def test_quiet_prints_no_progress(ppio: PPIO, served: Served, tmp_path: Path) -> None:
     run = ppio("txt2img", "a cat", *served.connection(), *SMALL, "-o", str(tmp_path), "-q")
     assert run.code == 0
     assert run.err == ""
 
 
-def test_wait_saves_the_images_of_an_existing_task(ppio, served, tmp_path):
+def test_wait_saves_the_images_of_an_existing_task(ppio: PPIO, served: Served, tmp_path: Path) -> None:
     with ppio_sdk.Client(API_KEY, base_url=served.url) as client:
         task = client.submit("a boat", width=320, height=192, steps=4, image_num=2)
     run = ppio("wait", task.id, *served.connection(), "-o", str(tmp_path), "--json")
@@ -137,7 +148,7 @@ def test_wait_saves_the_images_of_an_existing_task(ppio, served, tmp_path):
     assert {(i["width"], i["height"]) for i in result["images"]} == {(320, 192)}
 
 
-def test_every_request_option_has_a_flag():
+def test_every_request_option_has_a_flag() -> None:
     flags = [
         "--model", "m", "--negative-prompt", "n", "--width", "512", "--height", "512", "-n", "2",
         "--steps", "9", "--guidance-scale", "5", "--sampler", "DDIM", "--seed", "3",
@@ -154,5 +165,5 @@ def test_every_request_option_has_a_flag():
     assert options["enable_transparent_background"] is True
 
 
-def test_unset_flags_send_nothing_so_the_sdk_defaults_apply():
+def test_unset_flags_send_nothing_so_the_sdk_defaults_apply() -> None:
     assert request_options(build_parser().parse_args(["txt2img", "p"])) == {}

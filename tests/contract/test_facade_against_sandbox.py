@@ -17,7 +17,7 @@ import pytest
 import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
 
-FAST = {"speed": 20.0, "queue_delay": 0.05, "seed": 7}
+FAST: dict[str, Any] = {"speed": 20.0, "queue_delay": 0.05, "seed": 7}
 # Back-offs shortened: these tests pin what is retried, not how long the client waits.
 QUICK_RETRIES: dict[str, Any] = {"max_retries": 6, "sleep": lambda seconds: time.sleep(min(seconds, 0.05))}
 SMALL: dict[str, Any] = {"width": 128, "height": 128, "steps": 4}
@@ -234,7 +234,9 @@ def test_a_wrong_key_is_an_authentication_error_and_a_missing_task_a_not_found_e
     assert missing.value.task_id == "no-such-task"
 
 
-def test_the_async_client_gets_the_same_images_as_the_sync_client() -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_async_client_gets_the_same_images_as_the_sync_client(backend: str) -> None:
+    """Also over real sockets under trio: the async client's own httpx client on httpcore's trio backend."""
     sandbox = Sandbox(**FAST)
     options: dict[str, Any] = {**SMALL, "image_num": 2, "seed": 5, "response_image_type": "png"}
     with sandbox.serve() as base_url:
@@ -245,7 +247,7 @@ def test_the_async_client_gets_the_same_images_as_the_sync_client() -> None:
             async with ppio.AsyncClient("k", base_url=base_url) as aclient:
                 return await aclient.txt2img("a fox", **options)
 
-        async_generation = anyio.run(main)
+        async_generation = anyio.run(main, backend=backend)
     assert [i.data for i in sync_generation.images] == [i.data for i in async_generation.images]
     assert sync_generation.seed == async_generation.seed == 5
 

@@ -12,6 +12,7 @@ import json
 import time
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ schema = schemathesis.openapi.from_dict(SPEC, config=CONFIG)
 KNOWN_TASK_IDS: list[str] = []
 
 
-def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
+def map_case(context: schemathesis.HookContext, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
     """Keep positive cases within the rules the schema cannot express.
 
     Each is a deliberate refusal with a 400, so a positive case that breaks it is not "valid data":
@@ -121,7 +122,7 @@ def base_url() -> Iterator[str]:
 
 
 @schema.parametrize()
-def test_sandbox_conforms_to_the_spec(case: schemathesis.Case, base_url: str) -> None:
+def test_sandbox_conforms_to_the_spec(case: schemathesis.Case[Any], base_url: str) -> None:
     case.call_and_validate(base_url=base_url)
 
 
@@ -153,7 +154,7 @@ def faulty_base_url() -> Iterator[str]:
 
 
 @faulty_schema.parametrize()
-def test_injected_errors_conform_to_the_spec(case: schemathesis.Case, faulty_base_url: str) -> None:
+def test_injected_errors_conform_to_the_spec(case: schemathesis.Case[Any], faulty_base_url: str) -> None:
     # Excluded: `not_a_server_error`, because here the 500 and 503 answers are injected on purpose;
     # every other check still runs on them (schema, status code, content type, headers).
     case.call_and_validate(base_url=faulty_base_url, excluded_checks=[not_a_server_error])

@@ -1,5 +1,6 @@
-"""Fixtures of the facade tests: a scripted API (`api`), a fake clock (`clock`) and client factories
-(`make_client`, `make_async_client`) wired to both. The helpers they use live in `facade_helpers.py`.
+"""Fixtures of the facade tests: a scripted API (`api`), a fake clock (`clock`), client factories
+(`make_client`, `make_async_client`) wired to both, and the async backends (`anyio_backend`). The
+helpers they use live in `facade_helpers.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ from facade_helpers import (
     async_client_for,
     client_for,
 )
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs once under asyncio and once under trio (`anyio.run(main, backend=...)`):
+    the async client supports both, through anyio."""
+    backend: str = request.param
+    return backend
 
 
 @pytest.fixture

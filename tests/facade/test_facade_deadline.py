@@ -198,7 +198,7 @@ def test_ctrl_c_while_submitting_notes_that_a_task_may_exist(
 
 
 def test_cancelling_an_async_wait_keeps_the_task_id(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     api.results = [task_payload("QUEUED"), task_payload("PROCESSING", progress=10)]
     caught: list[BaseException] = []
@@ -218,7 +218,7 @@ def test_cancelling_an_async_wait_keeps_the_task_id(
                     raise
             assert scope.cancelled_caught
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     (cancelled,) = caught
     assert cancelled.task_id == TASK_ID  # type: ignore[attr-defined]
     assert any(TASK_ID in note for note in cancelled.__notes__)

@@ -67,7 +67,7 @@ def test_a_users_client_level_auth_neither_replaces_the_api_key_nor_reaches_the_
 
 
 def test_async_images_go_without_credentials_too(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     api.finish_with(("0.png", PNG))
 
@@ -82,7 +82,7 @@ def test_async_images_go_without_credentials_too(
                 async with make_async_client(http_client=http) as client:
                     await client.txt2img("a cat")
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert [r.headers.get("authorization") for r in api.image_requests] == [None, None]
     assert {r.headers["authorization"] for r in api.api_requests} == {f"Bearer {API_KEY}"}
 

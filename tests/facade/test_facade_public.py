@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import httpx
@@ -42,7 +45,7 @@ def test_importing_the_package_does_not_import_pillow() -> None:
 
 @pytest.mark.parametrize("key", [None, ""])
 def test_a_client_without_an_api_key_raises_before_sending_anything(
-    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, api: ScriptedAPI, key: str | None
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, api: ScriptedAPI, key: str | None, anyio_backend: str
 ) -> None:
     monkeypatch.delenv(ENV_API_KEY, raising=False)
 
@@ -57,7 +60,7 @@ def test_a_client_without_an_api_key_raises_before_sending_anything(
             with pytest.raises(ppio.PPIOError, match=ENV_API_KEY):
                 ppio.AsyncClient(key, base_url=BASE_URL, http_client=ahttp)
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert api.requests == []
 
 
@@ -119,3 +122,37 @@ def test_arguments_win_over_the_environment_and_the_default_base_url_is_used_las
 def test_bad_client_settings_are_validation_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(ppio.ValidationError):
         ppio.Client(API_KEY, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_client_s_own_http_client_sends_a_user_agent_with_the_package_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without `http_client=`, the SDK makes its own httpx client; each request names the SDK version."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    seen: list[str | None] = []
+    body = json.dumps(task_payload("QUEUED")).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("User-Agent"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with ppio.Client(API_KEY, base_url=f"http://127.0.0.1:{server.server_port}") as client:
+                client.get_task(TASK_ID)
+        finally:
+            server.shutdown()
+            thread.join()
+
+    assert seen == [f"ppio-txt2img-python/{ppio.__version__}"]

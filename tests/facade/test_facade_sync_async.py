@@ -67,7 +67,7 @@ def run_sync(
 
 
 def run_async(
-    script: Callable[[ScriptedAPI], None],
+    script: Callable[[ScriptedAPI], None], backend: str = "asyncio"
 ) -> tuple[ppio.Generation, ScriptedAPI, FakeClock, list[Any]]:
     random.seed(1234)
     clock = FakeClock()
@@ -79,12 +79,12 @@ def run_async(
         async with async_client_for(api, clock) as client:
             return await client.txt2img("a cat", image_num=3, on_progress=seen.append)
 
-    return anyio.run(main), api, clock, seen
+    return anyio.run(main, backend=backend), api, clock, seen
 
 
-def test_sync_and_async_give_the_same_generation_from_the_same_script() -> None:
+def test_sync_and_async_give_the_same_generation_from_the_same_script(anyio_backend: str) -> None:
     sync_gen, sync_api, sync_clock, sync_seen = run_sync(rich_script)
-    async_gen, async_api, async_clock, async_seen = run_async(rich_script)
+    async_gen, async_api, async_clock, async_seen = run_async(rich_script, anyio_backend)
 
     assert sync_gen == async_gen  # every field: task, seed, images (bytes, format, size, url, expiry, nsfw)
     assert [image.data for image in sync_gen.images] == [PNG, JPEG, WEBP]
@@ -116,10 +116,10 @@ def test_sync_and_async_give_the_same_generation_from_the_same_script() -> None:
     ],
 )
 def test_sync_and_async_raise_the_same_error_from_the_same_script(
-    script: Callable[[ScriptedAPI], None],
+    script: Callable[[ScriptedAPI], None], anyio_backend: str
 ) -> None:
     errors = []
-    for run in (run_sync, run_async):
+    for run in (run_sync, lambda script: run_async(script, anyio_backend)):
         with pytest.raises(ppio.PPIOError) as info:
             run(script)
         errors.append(info.value)
@@ -163,7 +163,7 @@ def test_on_progress_is_called_on_every_change_and_only_then(
 
 
 def test_async_on_progress_may_be_a_coroutine_function(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     api.results = PROGRESS_SCRIPT
     api.images = {f"{IMAGE_HOST}/0.png": [PNG]}
@@ -177,12 +177,12 @@ def test_async_on_progress_may_be_a_coroutine_function(
         async with make_async_client() as client:
             await client.txt2img("a cat", on_progress=on_progress)
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert [(t.status, t.progress, t.eta) for t in seen] == EXPECTED_PROGRESS
 
 
 def test_async_on_progress_may_be_a_plain_function(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     api.results = PROGRESS_SCRIPT
     api.images = {f"{IMAGE_HOST}/0.png": [PNG]}
@@ -192,7 +192,7 @@ def test_async_on_progress_may_be_a_plain_function(
         async with make_async_client() as client:
             await client.wait(TASK_ID, on_progress=seen.append)
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert [(t.status, t.progress, t.eta) for t in seen] == EXPECTED_PROGRESS
 
 
@@ -215,7 +215,7 @@ def test_on_progress_is_refused_by_submit(api: ScriptedAPI, make_client: ClientF
 
 
 def test_async_submit_get_task_and_wait_work_like_sync(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     api.finish_with(("0.png", PNG))
 
@@ -226,7 +226,7 @@ def test_async_submit_get_task_and_wait_work_like_sync(
             generation = await client.wait(task)
             return submitted, task, generation
 
-    submitted, task, generation = anyio.run(main)
+    submitted, task, generation = anyio.run(main, backend=anyio_backend)
     assert submitted.id == task.id == generation.task_id == TASK_ID
     assert task.status == "TASK_STATUS_QUEUED"
     assert generation.images[0].data == PNG

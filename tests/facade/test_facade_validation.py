@@ -293,14 +293,16 @@ def test_lists_of_loras_and_embeddings_are_capped_at_the_spec_max_items(
     limit = component(SPEC, "Txt2ImgRequest")["properties"][key]["maxItems"]
     client = make_client()
 
+    too_many: dict[str, Any] = {key: [VALID_NESTED[schema_name]] * (limit + 1)}
     with pytest.raises(ppio.ValidationError) as info:
-        client.txt2img("a cat", **{key: [VALID_NESTED[schema_name]] * (limit + 1)})
+        client.txt2img("a cat", **too_many)
     assert info.value.field == f"request.{key}"
     assert f"{limit + 1} items" in str(info.value)
     assert f"at most {limit} items" in str(info.value)
     assert api.requests == []
 
-    client.submit("a cat", **{key: [VALID_NESTED[schema_name]] * limit})
+    at_the_limit: dict[str, Any] = {key: [VALID_NESTED[schema_name]] * limit}
+    client.submit("a cat", **at_the_limit)
     assert len(api.posts[0].json()["request"][key]) == limit
 
 
@@ -358,7 +360,7 @@ def test_typed_option_objects_are_validated_like_dicts(api: ScriptedAPI, make_cl
 
 
 def test_async_client_validates_before_any_request(
-    api: ScriptedAPI, make_async_client: AsyncClientFactory
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
 ) -> None:
     async def main() -> None:
         async with make_async_client() as client:
@@ -367,7 +369,7 @@ def test_async_client_validates_before_any_request(
             with pytest.raises(ppio.ValidationError, match="widht"):
                 await client.submit("a cat", widht=512)  # type: ignore[call-arg]
 
-    anyio.run(main)
+    anyio.run(main, backend=anyio_backend)
     assert api.requests == []
 
 

@@ -166,6 +166,6 @@ def test_invalid_knobs_are_refused_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="add up to"):
         Sandbox(error_rates={"model": {429: 0.7, 503: 0.7}})
     with pytest.raises(ValueError, match="eta_mode"):
-        Sandbox(eta_mode="sometimes")  # type: ignore[arg-type]
+        Sandbox(eta_mode="sometimes")  # knobs are untyped keywords: checked at run time
     with pytest.raises(ValueError, match="speed"):
         Sandbox(speed=0)

@@ -80,7 +80,9 @@ def test_transparent_background_gives_rgba_png_with_transparent_corners() -> Non
     assert decoded.mode == "RGBA"
     width, height = decoded.size
     for corner in [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]:
-        assert decoded.getpixel(corner)[3] == 0
+        pixel = decoded.getpixel(corner)
+        assert isinstance(pixel, tuple)  # RGBA: a tuple per pixel
+        assert pixel[3] == 0
     alpha = decoded.getchannel("A")
     assert alpha.getextrema() == (0, 255)  # a visible subject on a transparent background
 

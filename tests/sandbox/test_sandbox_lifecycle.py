@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -50,7 +51,7 @@ def test_task_goes_queued_processing_succeed_with_rising_progress_and_falling_et
 
 
 def test_speed_divides_the_processing_time_and_queue_delay_is_spent_queued() -> None:
-    def timeline(**knobs: float) -> tuple[float, float]:
+    def timeline(**knobs: Any) -> tuple[float, float]:
         sandbox = Sandbox(**knobs)
         with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
             task_id = submit(client)

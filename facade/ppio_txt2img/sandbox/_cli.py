@@ -25,7 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._config import ENDPOINTS, ETA_MODES, FINISHED_TASK_RESULT, JSON_ENDPOINTS, SandboxConfig
+from ._config import (
+    ENDPOINTS,
+    ETA_MODES,
+    FINISHED_TASK_RESULT,
+    JSON_ENDPOINTS,
+    PROGRESS_MODES,
+    SandboxConfig,
+)
 from ._hosts import REDIRECT_STATUSES, REDIRECT_TARGETS
 from ._sandbox import Sandbox
 from ._server import ListenError
@@ -180,6 +187,12 @@ FLAGS: tuple[tuple[str, str | None, tuple[Flag, ...]], ...] = (
             _number("--queue-delay", "queue_delay", float, "S", "seconds every task stays queued"),
             _number("--concurrency", "concurrency", int, "N", "tasks processed at once"),
             Flag("--eta-mode", "eta_mode", "{" + ",".join(ETA_MODES) + "}", "how task.eta is reported"),
+            Flag(
+                "--progress-mode",
+                "progress_mode",
+                "{" + ",".join(PROGRESS_MODES) + "}",
+                "how task.progress_percent is reported",
+            ),
             _number("--image-url-ttl", "image_url_ttl", int, "S", "seconds image URLs stay valid"),
             _number("--webhook-retries", "webhook_retries", int, "N", "retries of a failed webhook delivery"),
             _number(

@@ -35,6 +35,8 @@ MAX_PAD_BYTES = 256 * 1024 * 1024
 TXT2IMG_AFTER_CREATE = "txt2img_after_create"
 
 ETA_MODES: tuple[str, ...] = ("exact", "noisy", "absent")
+ProgressMode = Literal["linear", "absent"]
+PROGRESS_MODES: tuple[str, ...] = ("linear", "absent")
 
 
 def _frozen_rates(value: Mapping[str, Mapping[int, float]]) -> Mapping[str, Mapping[int, float]]:
@@ -84,6 +86,10 @@ class SandboxConfig:
     eta_mode: EtaMode = "exact"
     """`task.eta` while a task runs: "exact" (whole seconds left, rounded up), "noisy" (the exact value
     off by up to ±20 %, drawn on each poll) or "absent" (always 0, as in the docs' examples)."""
+
+    progress_mode: ProgressMode = "linear"
+    """`task.progress_percent` while a task runs: "linear" (rising with the time spent processing) or
+    "absent" (always 0: with eta_mode="absent", the server says nothing about how far a task is)."""
 
     image_url_ttl: int = 3600
     """Seconds a signed image URL stays valid after the response that carried it; then storage says 403."""
@@ -202,6 +208,10 @@ class SandboxConfig:
             problems.append(f"concurrency must be an integer >= 1, got {self.concurrency!r}")
         if self.eta_mode not in ETA_MODES:
             problems.append(f"eta_mode must be one of {', '.join(ETA_MODES)}, got {self.eta_mode!r}")
+        if self.progress_mode not in PROGRESS_MODES:
+            problems.append(
+                f"progress_mode must be one of {', '.join(PROGRESS_MODES)}, got {self.progress_mode!r}"
+            )
         if not (isinstance(self.image_url_ttl, int) and self.image_url_ttl >= 1):
             problems.append(f"image_url_ttl must be an integer >= 1, got {self.image_url_ttl!r}")
         if self.retry_after is not None and not (isinstance(self.retry_after, int) and self.retry_after >= 0):

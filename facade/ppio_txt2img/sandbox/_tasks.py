@@ -256,9 +256,8 @@ class ResultRenderer:
             remaining *= 1 + self._dice.uniform(-0.2, 0.2)
         return max(0, math.ceil(remaining))
 
-    @staticmethod
-    def progress(task: Task, now: float) -> int:
-        if not task.started <= now < task.finished:
+    def progress(self, task: Task, now: float) -> int:
+        if self._config.progress_mode == "absent" or not task.started <= now < task.finished:
             return 0  # queued, or terminal (the docs' terminal examples say 0 too)
         span = task.planned_finish - task.started
         done = (now - task.started) / span if span > 0 else 1.0

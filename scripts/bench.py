@@ -4,7 +4,8 @@
 
 1. detection delay and polls per task: the facade's adaptive wait vs fixed 0.5 s and 0.1 s pollers,
    with the sandbox's eta exact, noisy and absent (`_bench_polling.py`);
-2. scale: 200 tasks at once through one AsyncClient (`_bench_scale.py`);
+2. scale: 200 and 1,000 tasks of 5 s at once: the SDK (aiohttp and httpx transports, with and without
+   eta/progress, webhooks) against a plain httpx poller (`_bench_scale.py`);
 3. images: download and decode of 8 PNGs of 2048x2048 (`_bench_images.py`);
 4. import time against httpx (`_bench_imports.py`).
 

@@ -24,7 +24,7 @@ from ._config import SandboxConfig
 from ._tasks import Clock
 
 EVENT_TYPE = "ASYNC_TASK_RESULT"
-_SENDERS = 4
+_SENDERS = 16
 _MAX_BACKOFF = 2.0
 #: With an injected clock (which may jump ahead), the scheduler looks at it at least this often (seconds).
 _INJECTED_CLOCK_CHECK = 0.05
@@ -95,6 +95,7 @@ class WebhookDispatcher:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._http: httpx.Client | None = None
 
     @property
     def deliveries(self) -> list[WebhookDelivery]:
@@ -129,7 +130,10 @@ class WebhookDispatcher:
         with self._cond:
             self._heap.clear()
             self._thread = self._pool = None
+            http, self._http = self._http, None
             self._closed = False
+        if http is not None:
+            http.close()
 
     def _run(self) -> None:
         while True:
@@ -149,6 +153,18 @@ class WebhookDispatcher:
             if pool is not None:
                 pool.submit(self._attempt, job)
 
+    def _client(self) -> httpx.Client:
+        """One connection pool for every delivery (thread-safe), made on first use."""
+        with self._cond:
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=self._config.webhook_timeout,
+                    trust_env=False,
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_connections=_SENDERS, max_keepalive_connections=_SENDERS),
+                )
+            return self._http
+
     def _attempt(self, job: _Job) -> None:
         sent_at = self._clock.wall(self._clock.now())
         payload: dict[str, Any] = {}
@@ -156,10 +172,7 @@ class WebhookDispatcher:
         error: str | None = None
         try:
             payload = job.make_event()
-            with httpx.Client(
-                timeout=self._config.webhook_timeout, trust_env=False, follow_redirects=False
-            ) as client:
-                status = client.post(job.url, json=payload).status_code
+            status = self._client().post(job.url, json=payload).status_code
         except Exception as exc:  # any failure is one failed attempt, recorded
             error = f"{type(exc).__name__}: {exc}"
         delivery = WebhookDelivery(job.task_id, job.url, job.attempt, status, error, payload, sent_at)

@@ -3,16 +3,18 @@ encode or a port that cannot be had give one line and exit status 2, never a tra
 
 from __future__ import annotations
 
+import argparse
 import socket
 import subprocess
 
 import pytest
-from cli_helpers import ppio_process
+from cli_helpers import PPIO, ppio_process
 
 import ppio_txt2img.cli as cli
+from ppio_txt2img.cli._progress import Progress
 
 
-def test_an_unknown_option_of_a_command_shows_that_commands_usage(ppio):
+def test_an_unknown_option_of_a_command_shows_that_commands_usage(ppio: PPIO) -> None:
     run = ppio("task", "some-id", "--bogus")
     assert run.code == 2
     assert run.err.startswith("usage: ppio task ")
@@ -22,14 +24,14 @@ def test_an_unknown_option_of_a_command_shows_that_commands_usage(ppio):
     assert models.err.startswith("usage: ppio models ")
 
 
-def test_sandbox_is_an_option_of_every_command(ppio):
+def test_sandbox_is_an_option_of_every_command(ppio: PPIO) -> None:
     for command in (["txt2img", "x"], ["wait", "x"], ["task", "x"], ["models"]):
         shown = ppio(*command[:1], "--help")
         assert shown.code == 0
         assert "--sandbox" in shown.out, command
 
 
-def test_a_non_utf8_argument_is_one_line_and_exit_2(ppio):
+def test_a_non_utf8_argument_is_one_line_and_exit_2(ppio: PPIO) -> None:
     run = ppio("txt2img", "caf\udce9", "--sandbox")  # how Python passes the bytes b"caf\xe9"
     assert run.code == 2
     assert run.err.splitlines() == [
@@ -38,7 +40,7 @@ def test_a_non_utf8_argument_is_one_line_and_exit_2(ppio):
     ]
 
 
-def test_a_non_utf8_argument_in_a_real_process_gives_no_traceback():
+def test_a_non_utf8_argument_in_a_real_process_gives_no_traceback() -> None:
     command = [arg.encode() for arg in ppio_process("task", "x", "--sandbox")]
     run = subprocess.run([*command[:-2], b"caf\xe9", b"--sandbox"], capture_output=True, timeout=60)
     assert run.returncode == 2
@@ -47,13 +49,13 @@ def test_a_non_utf8_argument_in_a_real_process_gives_no_traceback():
     assert b"not valid UTF-8" in run.stderr
 
 
-def test_an_impossible_port_is_one_line_and_exit_2(ppio):
+def test_an_impossible_port_is_one_line_and_exit_2(ppio: PPIO) -> None:
     run = ppio("sandbox", "--port", "99999")
     assert run.code == 2
     assert run.err.splitlines() == ["ppio: error: --port '99999': expected a port from 0 to 65535"]
 
 
-def test_a_port_in_use_is_one_line_and_exit_1(ppio):
+def test_a_port_in_use_is_one_line_and_exit_1(ppio: PPIO) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -64,8 +66,8 @@ def test_a_port_in_use_is_one_line_and_exit_1(ppio):
     assert line == f"ppio: error: cannot listen on 127.0.0.1:{port}: Address already in use"
 
 
-def test_an_unexpected_error_is_still_one_line(ppio, monkeypatch: pytest.MonkeyPatch):
-    def broken(args, progress):
+def test_an_unexpected_error_is_still_one_line(ppio: PPIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: argparse.Namespace, progress: Progress) -> int:
         raise RuntimeError("something ppio did not foresee")
 
     monkeypatch.setitem(cli._COMMANDS, "models", broken)

@@ -22,6 +22,12 @@ def processing(progress: float, eta: float) -> Task:
     return Task(TASK_ID, "TASK_STATUS_PROCESSING", progress=progress, eta=eta)
 
 
+def shown_percent(frame: Frame) -> float:
+    """The frame's percent, which a processing task with an estimate always shows."""
+    assert frame.percent is not None
+    return frame.percent
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -35,10 +41,11 @@ class FakeClock:
 VIEW = TaskView().seen(processing(20, 4), at=0.0).seen(processing(40, 3), at=1.0)
 
 
-def test_between_answers_the_percent_advances_and_the_eta_counts_down():
+def test_between_answers_the_percent_advances_and_the_eta_counts_down() -> None:
     at_answer = frame_at(VIEW, now=1.0, started=0.0)
     later = frame_at(VIEW, now=2.0, started=0.0)
     assert at_answer.percent == 40
+    assert later.percent is not None
     assert 40 < later.percent < 99
     assert later.eta is not None
     assert at_answer.eta is not None
@@ -47,35 +54,36 @@ def test_between_answers_the_percent_advances_and_the_eta_counts_down():
     assert later.estimated
 
 
-def test_the_eta_is_the_poll_schedules_estimate_of_the_finish():
+def test_the_eta_is_the_poll_schedules_estimate_of_the_finish() -> None:
     estimate = estimate_finish(VIEW.observations)
     assert estimate is not None
     assert frame_at(VIEW, now=1.5, started=0.0).eta == estimate.finish - 1.5
 
 
-def test_the_bar_moves_only_forward_between_answers_and_never_past_the_estimate():
+def test_the_bar_moves_only_forward_between_answers_and_never_past_the_estimate() -> None:
     estimate = estimate_finish(VIEW.observations)
     assert estimate is not None
     late_end = estimate.finish + estimate.error
     frames = [frame_at(VIEW, now=1.0 + i / 10, started=0.0) for i in range(100)]
-    percents = [f.percent for f in frames]
+    percents = [shown_percent(f) for f in frames]
     assert percents == sorted(percents)
     for i, frame in enumerate(frames):
         allowed = 40 + 60 * min(1.0, (i / 10) / (late_end - 1.0))  # the straight line to the late end
-        assert frame.percent <= allowed + 1e-9
+        assert shown_percent(frame) <= allowed + 1e-9
     assert percents[-1] == 99  # overdue: stops short of 100 until the server says succeeded
     assert frames[-1].eta is None  # overdue: no eta rather than a negative one
 
 
-def test_a_new_answer_below_the_extrapolation_is_a_correction_to_what_the_server_said():
+def test_a_new_answer_below_the_extrapolation_is_a_correction_to_what_the_server_said() -> None:
     ahead = frame_at(VIEW, now=2.5, started=0.0).percent
+    assert ahead is not None
     slower = VIEW.seen(processing(50, 3), at=2.5)  # the server is behind what the bar showed
     corrected = frame_at(slower, now=2.5, started=0.0)
     assert ahead > 50
     assert corrected.percent == 50  # back to the server's word, no further
 
 
-def test_queued_shows_no_percent_but_counts_the_eta_down():
+def test_queued_shows_no_percent_but_counts_the_eta_down() -> None:
     view = TaskView().seen(QUEUED, at=0.0)
     first, later = frame_at(view, now=0.0, started=0.0), frame_at(view, now=1.0, started=0.0)
     assert (first.label, first.percent, later.percent) == ("queued", None, None)
@@ -83,19 +91,19 @@ def test_queued_shows_no_percent_but_counts_the_eta_down():
     assert later.eta == first.eta - 1.0
 
 
-def test_without_eta_or_progress_the_display_shows_the_answer_and_the_elapsed_time():
+def test_without_eta_or_progress_the_display_shows_the_answer_and_the_elapsed_time() -> None:
     blind = TaskView().seen(Task(TASK_ID, "TASK_STATUS_PROCESSING", progress=0, eta=0), at=0.0)
     frame = frame_at(blind, now=5.0, started=0.0)
     assert (frame.percent, frame.eta, frame.elapsed, frame.estimated) == (0, None, 5.0, False)
 
 
-def test_before_any_answer_it_says_waiting_and_after_success_100():
+def test_before_any_answer_it_says_waiting_and_after_success_100() -> None:
     assert frame_at(TaskView(), now=3.0, started=1.0) == Frame("waiting", None, None, 2.0)
     done = frame_at(VIEW.seen(SUCCEEDED, at=2.0), now=9.0, started=0.0)
     assert (done.label, done.percent, done.eta) == ("downloading", 100, None)
 
 
-def test_bar_line_shows_bar_percent_label_eta_elapsed_and_task():
+def test_bar_line_shows_bar_percent_label_eta_elapsed_and_task() -> None:
     line = bar_line(Frame("processing", 40.6, 3.2, 65.0), TASK_ID)
     assert line.startswith("[##########--------------]  40%  processing")
     assert "eta 3s" in line
@@ -105,7 +113,7 @@ def test_bar_line_shows_bar_percent_label_eta_elapsed_and_task():
 
 
 # ------------------------------------------------------------------------------ Progress: the writer
-def test_plain_lines_name_the_task_then_one_line_per_change():
+def test_plain_lines_name_the_task_then_one_line_per_change() -> None:
     stream = io.StringIO()
     progress = Progress(stream, live=False)
     progress.start()
@@ -121,7 +129,7 @@ def test_plain_lines_name_the_task_then_one_line_per_change():
     assert progress.task_id == TASK_ID
 
 
-def test_live_bar_redraws_between_answers_then_clears_its_line():
+def test_live_bar_redraws_between_answers_then_clears_its_line() -> None:
     stream, clock = io.StringIO(), FakeClock()
     progress = Progress(stream, live=True, clock=clock)
     progress(processing(20, 4))
@@ -143,7 +151,7 @@ def test_live_bar_redraws_between_answers_then_clears_its_line():
     assert "\n" not in stream.getvalue()
 
 
-def test_live_bar_ticks_from_a_thread_until_finished():
+def test_live_bar_ticks_from_a_thread_until_finished() -> None:
     stream = io.StringIO()
     progress = Progress(stream, live=True, tick=0.001)
     progress.start()
@@ -154,7 +162,7 @@ def test_live_bar_ticks_from_a_thread_until_finished():
     assert progress._ticker is None  # joined: nothing more arrives
 
 
-def test_the_ticker_stops_quietly_when_the_terminal_goes_away():
+def test_the_ticker_stops_quietly_when_the_terminal_goes_away() -> None:
     class HungUp(io.StringIO):
         def write(self, text: str) -> int:
             if self.getvalue():
@@ -169,7 +177,7 @@ def test_the_ticker_stops_quietly_when_the_terminal_goes_away():
     assert not ticker.is_alive()  # ended without raising (an exception would be printed by threading)
 
 
-def test_unchanged_text_is_not_redrawn():
+def test_unchanged_text_is_not_redrawn() -> None:
     stream, clock = io.StringIO(), FakeClock()
     progress = Progress(stream, live=True, clock=clock)
     progress(Task(TASK_ID, "TASK_STATUS_PROCESSING", progress=0, eta=0))  # nothing to estimate from

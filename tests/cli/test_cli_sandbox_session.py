@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import ppio_process
+from cli_helpers import PPIO, ppio_process
 
 from ppio_txt2img.cli._commands import IN_PROCESS, RUNNING, interrupted_message, resume_command
 from ppio_txt2img.cli._session import find_running, remember, state_path
@@ -34,6 +34,8 @@ def session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
         text=True,
     )
     try:
+        assert process.stdout is not None
+        assert process.stderr is not None
         first = process.stdout.readline()  # printed once it accepts connections
         assert "ppio sandbox listening on http://127.0.0.1:" in first, process.stderr.read()
         yield process
@@ -43,7 +45,9 @@ def session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
             process.communicate(timeout=30)
 
 
-def test_tasks_last_across_commands_with_a_running_sandbox(session, sandbox_state, tmp_path):
+def test_tasks_last_across_commands_with_a_running_sandbox(
+    session: subprocess.Popen[str], sandbox_state: Path, tmp_path: Path
+) -> None:
     state = json.loads(sandbox_state.read_text())
     assert state["pid"] == session.pid
 
@@ -64,7 +68,9 @@ def test_tasks_last_across_commands_with_a_running_sandbox(session, sandbox_stat
     assert all(p.stat().st_size > 0 for p in saved)
 
 
-def test_stopping_the_sandbox_removes_its_state_file(session, sandbox_state):
+def test_stopping_the_sandbox_removes_its_state_file(
+    session: subprocess.Popen[str], sandbox_state: Path
+) -> None:
     assert find_running() is not None
     session.send_signal(signal.SIGTERM)
     session.communicate(timeout=30)
@@ -73,7 +79,7 @@ def test_stopping_the_sandbox_removes_its_state_file(session, sandbox_state):
     assert find_running() is None
 
 
-def test_without_a_running_sandbox_an_unknown_task_says_how_to_keep_tasks(ppio):
+def test_without_a_running_sandbox_an_unknown_task_says_how_to_keep_tasks(ppio: PPIO) -> None:
     run = ppio("task", "5b1e0c1e-0000-4000-8000-000000000000", "--sandbox")
     assert run.code == 1
     [line] = run.err.splitlines()
@@ -84,7 +90,7 @@ def test_without_a_running_sandbox_an_unknown_task_says_how_to_keep_tasks(ppio):
     assert "start `ppio sandbox` in another terminal" in waited.err
 
 
-def test_a_stale_state_file_is_ignored(ppio, sandbox_state):
+def test_a_stale_state_file_is_ignored(ppio: PPIO, sandbox_state: Path) -> None:
     sandbox_state.parent.mkdir(parents=True, exist_ok=True)
     sandbox_state.write_text(json.dumps({"base_url": "http://127.0.0.1:9", "pid": 2**22 + 12345}))
     assert find_running() is None
@@ -94,7 +100,9 @@ def test_a_stale_state_file_is_ignored(ppio, sandbox_state):
     assert run.code == 0, run.err
 
 
-def test_the_state_file_is_the_variable_else_the_runtime_dir_else_the_cache(monkeypatch, tmp_path):
+def test_the_state_file_is_the_variable_else_the_runtime_dir_else_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PPIO_SANDBOX_STATE", str(tmp_path / "mine.json"))
     assert state_path() == tmp_path / "mine.json"
     monkeypatch.delenv("PPIO_SANDBOX_STATE")
@@ -105,7 +113,7 @@ def test_the_state_file_is_the_variable_else_the_runtime_dir_else_the_cache(monk
     assert state_path() == tmp_path / "home" / ".cache" / "ppio" / "sandbox.json"
 
 
-def test_resuming_says_sandbox_when_a_running_sandbox_keeps_the_task():
+def test_resuming_says_sandbox_when_a_running_sandbox_keeps_the_task() -> None:
     assert resume_command("t1", RUNNING) == "ppio wait t1 --sandbox"
     assert resume_command("t1", None) == "ppio wait t1"
     assert resume_command("t1", IN_PROCESS) is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 from cli_helpers import API_KEY, ppio_process, run_in_terminal, screen
@@ -23,7 +24,7 @@ def terminal_env() -> dict[str, str]:
     return {**os.environ, "TERM": "xterm", "COLUMNS": "120", "LINES": "24"}
 
 
-def test_the_bar_redraws_between_polls_reaches_100_and_leaves_nothing_behind(tmp_path):
+def test_the_bar_redraws_between_polls_reaches_100_and_leaves_nothing_behind(tmp_path: Path) -> None:
     # A task of a few seconds: the adaptive wait polls only a handful of times.
     sandbox = Sandbox(speed=1.0, queue_delay=0.2, seed=7)
     with sandbox.serve() as url:
@@ -49,7 +50,7 @@ def test_the_bar_redraws_between_polls_reaches_100_and_leaves_nothing_behind(tmp
     assert shown[1].endswith(" bytes")
 
 
-def test_quiet_draws_no_bar_even_on_a_terminal(tmp_path):
+def test_quiet_draws_no_bar_even_on_a_terminal(tmp_path: Path) -> None:
     with Sandbox(speed=50.0, queue_delay=0.05, seed=7).serve() as url:
         code, output = run_in_terminal(
             ppio_process(

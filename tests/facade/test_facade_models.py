@@ -186,7 +186,8 @@ def test_async_models_follows_every_page(
     async def main() -> list[int | None]:
         async with make_async_client() as client:
             with pytest.raises(ppio.ValidationError):
-                client.models(types="nope")  # a str, refused at run time: not in the spec's enum
+                # A str, refused at run time: not in the spec's enum.
+                client.models(types="nope")  # type: ignore[arg-type]
             return [m.id async for m in client.models(types="checkpoint")]
 
     assert anyio.run(main, backend=anyio_backend) == [1, 2, 3, 4, 5]

@@ -14,7 +14,7 @@ import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
 from ppio_txt2img.webhooks import WebhookReceiver
 
-SMALL = {"width": 128, "height": 128, "steps": 4}
+SMALL: ppio.RequestOptions = {"width": 128, "height": 128, "steps": 4}
 
 
 def test_sync_wait_wakes_on_the_webhook_and_confirms_with_one_poll() -> None:

@@ -54,9 +54,13 @@ def attribute_docs(path: Path, class_name: str) -> dict[str, str]:
     body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name).body
     docs = {}
     for node, after in itertools.pairwise(body):
-        named = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-        if named and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
-            docs[node.target.id] = " ".join(str(after.value.value).split())  # type: ignore[union-attr]
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+        ):
+            docs[node.target.id] = " ".join(str(after.value.value).split())
     return docs
 
 
@@ -190,7 +194,7 @@ def test_mypy_accepts_submit_with_a_timeout_and_refuses_values_outside_the_spec_
 def test_the_cli_builds_one_flag_per_option_from_the_generated_table_with_a_parser_for_each() -> None:
     assert [f.dest for f in _options.REQUEST_FLAGS] == list(_options.RequestOptions.__annotations__)
     assert {f.type for f in _options.REQUEST_FLAGS} <= set(_VALUE_PARSERS) | {"switch"}
-    txt2img = build_parser()._subparsers._group_actions[0].choices["txt2img"]  # type: ignore[union-attr]
+    txt2img = build_parser()._subparsers._group_actions[0].choices["txt2img"]  # type: ignore[union-attr,index]
     shown = txt2img.format_help()
     for flag in _options.REQUEST_FLAGS:
         assert flag.flags[-1] in shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from sandbox_helpers import AUTH, Receiver, make_body, submit
@@ -11,7 +12,7 @@ from sandbox_helpers import AUTH, Receiver, make_body, submit
 from ppio_txt2img.sandbox import Sandbox
 
 #: Tasks that would take an hour of real time: only a moved clock can finish them.
-SLOW = {"speed": 1.0, "base_seconds": 3600.0, "queue_delay": 60.0, "image_url_ttl": 600}
+SLOW: dict[str, Any] = {"speed": 1.0, "base_seconds": 3600.0, "queue_delay": 60.0, "image_url_ttl": 600}
 
 
 class FakeClock:

@@ -14,7 +14,7 @@ from sandbox_helpers import AUTH, TERMINAL, make_body, poll_until_done, submit
 
 from ppio_txt2img.sandbox import Sandbox
 
-FAST = {"speed": 50, "queue_delay": 0.0}
+FAST: dict[str, Any] = {"speed": 50, "queue_delay": 0.0}
 
 
 def _poll_raw(client: httpx.Client, task_id: str, sandbox: Sandbox) -> list[Any]:
@@ -124,13 +124,13 @@ def test_without_endless_pages_the_last_page_has_no_cursor() -> None:
 
 def test_invalid_misbehaviour_knobs_are_refused_naming_them() -> None:
     with pytest.raises(ValueError, match=r"compression\['model'\] must be one of gzip, deflate"):
-        Sandbox(compression={"model": "br"})  # type: ignore[dict-item]
+        Sandbox(compression={"model": "br"})
     with pytest.raises(ValueError, match=r"drip_bytes_per_second\['storage'\] must be"):
         Sandbox(drip_bytes_per_second={"storage": 0})
     with pytest.raises(ValueError, match="redirect_status must be one of"):
         Sandbox(redirect_status=300)
     with pytest.raises(ValueError, match=r"redirects\['model'\] must be one of same_host"):
-        Sandbox(redirects={"model": "away"})  # type: ignore[dict-item]
+        Sandbox(redirects={"model": "away"})
     with pytest.raises(ValueError, match="pad_bytes: unknown endpoint 'storage'"):
         Sandbox(pad_bytes={"storage": 10})
     with pytest.raises(ValueError, match="is not a dotted path"):

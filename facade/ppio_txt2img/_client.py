@@ -74,11 +74,13 @@ def _api_key(api_key: object) -> str:
     """The key, stripped of surrounding white space; refused (without ever showing it) when it holds a
     character no HTTP header can carry."""
     key = api_key if api_key is not None else os.environ.get(C.ENV_API_KEY)
-    if key is None or (isinstance(key, str) and not key.strip()):
+    if key is None or key == "":
         raise PPIOError(f"no API key: pass api_key=... or set the {C.ENV_API_KEY} environment variable")
     if not isinstance(key, str):
         raise ValidationError("api_key", f"<{type(key).__name__}>", "a string", "is not a string")
     key = key.strip()
+    if not key:
+        raise ValidationError("api_key", "<redacted>", "a key, not only white space", "is blank")
     if not all(" " < char < "\x7f" for char in key):
         raise ValidationError(
             "api_key",
@@ -311,6 +313,8 @@ class Client(_BaseClient):
             default_headers,
             webhooks,
         )
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise ValidationError("http_client", http_client, "an httpx.Client (or None)", "is not one")
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(**own_client_options())
         self._sleep = sleep or time.sleep
@@ -395,6 +399,8 @@ class AsyncClient(_BaseClient):
             default_headers,
             webhooks,
         )
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise ValidationError("http_client", http_client, "an httpx.AsyncClient (or None)", "is not one")
         self._owns_http = http_client is None
         #: Made on first use (`own_async_client`): which transport fits depends on the event loop.
         self._http: httpx.AsyncClient | None = http_client

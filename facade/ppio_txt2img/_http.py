@@ -165,7 +165,7 @@ def status_error(
         message = "no such task"
     if status in REDIRECT_STATUSES:
         location = reply.headers.get("location", "")
-        target = without_query(urljoin(url, location)) if location else "nowhere"
+        target = urljoin(url, location) if location else "nowhere"  # as the API sent it
         message = (
             f"redirected to {target}; not followed: a request that creates a task is never re-sent "
             "(if the API has moved, use that address as base_url)"

@@ -9,7 +9,8 @@ against the spec before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._options import RequestOptions, Upscaler
@@ -75,9 +76,11 @@ def to_plain(value: object, path: str = "", depth: int = 0) -> Any:
     if depth > _MAX_DEPTH:
         from ._errors import ValidationError
 
-        raise ValidationError(path, value, "an option as the spec describes it", "is nested too deeply")
-    if isinstance(value, Lora | Embedding | HiresFix | Refiner):
-        return {k: v for k, v in asdict(value).items() if v is not None}
+        shown = f"<{type(value).__name__} nested more than {_MAX_DEPTH} levels deep>"  # safe to repr
+        raise ValidationError(path, shown, "an option as the spec describes it", "is nested too deeply")
+    if isinstance(value, Lora | Embedding | HiresFix | Refiner):  # fields as given (no deep copy)
+        fields = {f.name: getattr(value, f.name) for f in dataclass_fields(value)}
+        return {k: to_plain(v, f"{path}.{k}", depth + 1) for k, v in fields.items() if v is not None}
     if isinstance(value, Mapping):
         return {k: to_plain(v, f"{path}.{k}", depth + 1) for k, v in value.items() if v is not None}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):

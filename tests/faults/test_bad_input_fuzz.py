@@ -622,7 +622,7 @@ def test_a_deeply_nested_webhook_body_is_a_validation_error(body: str) -> None:
     "key",
     [
         KEY + "\r\nX-Injected: 1",
-        KEY + "\n\n",
+        KEY[:8] + "\n\n" + KEY[8:],
         KEY[:8] + "\n" + KEY[8:],
         KEY + "\x00",
         KEY + "\x7f",
@@ -649,7 +649,7 @@ def test_a_key_with_control_or_non_ascii_characters_is_refused_and_never_shown(
         pytest.param(lambda client: client.submit("a", width=1), id="request-field"),
         pytest.param(lambda client: client.submit("a", loras=[ppio.Lora("x", 2)]), id="nested-field"),
         pytest.param(lambda client: client.txt2img("a", timeout=-1), id="timeout"),
-        pytest.param(lambda client: ppio.Client(KEY + "\r\n", base_url=BASE_URL), id="api-key"),
+        pytest.param(lambda client: ppio.Client(KEY + "\r\nX: 1", base_url=BASE_URL), id="api-key"),
     ],
 )
 def test_a_validation_error_survives_pickling(attempt: Callable[[ppio.Client], object]) -> None:

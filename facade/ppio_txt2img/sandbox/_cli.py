@@ -66,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds image URLs stay valid (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs (default: random)")
+    parser.add_argument(
+        "--ipm", type=int, default=None, help="rate limit in images per minute, 429 past it (default: none)"
+    )
+    parser.add_argument(
+        "--minute", type=float, default=_DEFAULTS.minute, help="seconds per rate-limit minute (default: 60)"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -79,6 +85,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         fail_rate=args.fail_rate,
         image_url_ttl=args.image_url_ttl,
         seed=args.seed,
+        ipm=args.ipm,
+        minute=args.minute,
     )
 
 

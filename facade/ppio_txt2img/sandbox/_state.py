@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ._config import SandboxConfig
 from ._faults import Dice
+from ._ratelimit import ImageRateLimiter
 from ._server import TransportRegistry
 from ._stats import StatsRecorder
 from ._storage import ImageCache, UrlSigner
@@ -25,6 +26,7 @@ class SandboxState:
     stats: StatsRecorder
     webhooks: WebhookDispatcher
     transports: TransportRegistry
+    ratelimit: ImageRateLimiter
 
     @classmethod
     def create(cls, config: SandboxConfig) -> SandboxState:
@@ -42,4 +44,5 @@ class SandboxState:
             stats=StatsRecorder(),
             webhooks=WebhookDispatcher(config),
             transports=TransportRegistry(),
+            ratelimit=ImageRateLimiter(config.ipm, config.minute),
         )

@@ -25,7 +25,8 @@ def test_lines_are_read_lazily_and_keep_the_files_numbers(tmp_path: Path) -> Non
     assert (first.line, first.prompt, first.body["request"]["width"]) == (1, "a", 256)
     rest = list(lines)
     assert [r.line for r in rest] == [3, 4, 5]
-    assert rest[0].error_field == "request.width" and "5000" in (rest[0].error or "")
+    assert rest[0].error_field == "request.width"
+    assert "5000" in (rest[0].error or "")
     assert rest[1].error_field == "line"
     assert rest[2].error_field == "request.prompt"
     assert count_lines(path) == 4
@@ -85,7 +86,8 @@ def test_a_bad_line_is_failed_whatever_the_journal_says() -> None:
     decision = plan(
         to_request(1, {"prompt": "p", "steps": 0}), None, resubmit_unknown=True, retry_failed=True
     )
-    assert decision.action == "none" and decision.result is not None
+    assert decision.action == "none"
+    assert decision.result is not None
     assert decision.result.error_field == "request.steps"
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ppio_txt2img import APIConnectionError, AuthenticationError, RateLimitError, ServerError, ValidationError
+from ppio_txt2img import (
+    APIConnectionError,
+    AuthenticationError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+    WaitTimeoutError,
+)
 from ppio_txt2img.batch import count_lines, parse_set, read_lines, to_request
 from ppio_txt2img.batch._journal import Row
 from ppio_txt2img.batch._runner import after_post_error, plan
@@ -101,6 +108,8 @@ def test_what_a_failed_post_proves() -> None:
     assert after_post_error(status(ServerError, 500, outcome_unknown=True)) == "unknown"
     assert after_post_error(status(AuthenticationError, 403)) == "abort"
     assert after_post_error(ValidationError("request.width", 1, "128 to 2048")) == "failed"
+    assert after_post_error(WaitTimeoutError(None, "submitting", 5.0)) == "retry"  # never connected
+    assert after_post_error(WaitTimeoutError(None, "submitting", 5.0, outcome_unknown=True)) == "unknown"
     assert after_post_error(RuntimeError("?")) == "unknown"
 
 

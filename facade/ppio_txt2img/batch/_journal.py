@@ -192,6 +192,7 @@ class Journal:
     def nothing_created(self, line: int) -> None:
         """The POST provably created no task (429, connection refused): the intent is withdrawn."""
         self._write("DELETE FROM lines WHERE line = ? AND status = 'intent'", (line,))
+
     def done(self, line: int, seed: int | None, images: list[str]) -> None:
         self._write(
             "UPDATE lines SET status = 'done', seed = ?, images = ?, error = NULL, error_field = NULL, "

@@ -164,8 +164,8 @@ def after_post_error(exc: BaseException) -> PostOutcome:
         return "unknown"
     if isinstance(exc, AuthenticationError):
         return "abort"
-    if isinstance(exc, RateLimitError | APIConnectionError):
-        return "retry"
+    if isinstance(exc, RateLimitError | APIConnectionError | WaitTimeoutError):
+        return "retry"  # (a deadline while connecting: nothing was sent)
     if isinstance(exc, ValidationError | APIStatusError):
         return "failed"
     return "unknown"  # anything else: we cannot prove that no task exists

@@ -25,11 +25,12 @@ from ppio_txt2img._client import AsyncClient
 
 from ._input import BatchRequest, count_lines, parse_set, read_lines, to_request
 from ._pacer import AdaptivePacer, Pacer, Ticket, WindowPacer
-from ._runner import Batch, BatchProgress, BatchSummary, LineResult
+from ._runner import Batch, BatchBusyError, BatchProgress, BatchSummary, LineResult
 
 __all__ = [
     "AdaptivePacer",
     "Batch",
+    "BatchBusyError",
     "BatchProgress",
     "BatchRequest",
     "BatchSummary",

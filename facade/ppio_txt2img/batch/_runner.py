@@ -11,11 +11,12 @@ right after it; a rerun waits for known ids and never resends a POST whose outco
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from ppio_txt2img._errors import (
     AuthenticationError,
     ImageError,
     NotFoundError,
+    PPIOError,
     RateLimitError,
     TaskFailedError,
     ValidationError,
@@ -46,9 +48,18 @@ from ._journal import Journal, Row
 from ._manifest import write_manifest
 from ._pacer import MINUTE, AdaptivePacer, Pacer, WindowPacer
 
-__all__ = ["Batch", "BatchProgress", "BatchSummary", "LineResult", "after_post_error", "plan"]
+__all__ = [
+    "Batch",
+    "BatchBusyError",
+    "BatchProgress",
+    "BatchSummary",
+    "LineResult",
+    "after_post_error",
+    "plan",
+]
 
 JOURNAL = "journal.sqlite3"
+LOCK = "journal.lock"
 IMAGES = "images"
 #: A wait that fails this many times in a row (each bounded by the client's timeout) gives the line
 #: up as failed for this run; the task id is kept and the next run waits again.
@@ -196,6 +207,32 @@ def _submission_client(client: AsyncClient) -> AsyncClient:
     return clone
 
 
+class BatchBusyError(PPIOError):
+    """Another batch is running in the same output directory."""
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (released by the OS if the process dies, even by SIGKILL)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchBusyError(
+                f"another batch is running in {path.parent} (it holds {path.name}); "
+                "two runs at once could submit the same line twice"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _extension(image_format: str) -> str:
     return "jpg" if image_format == "jpeg" else image_format
 
@@ -210,7 +247,8 @@ class Batch:
     `ipm`: the account's limit in images per minute, if known (never exceeded); else it is learnt from
     429s. `concurrency` caps lines in flight (submitting or waiting). `on_result(LineResult)` is called
     as each line ends, `on_progress(BatchProgress)` about every 0.5 s, and `on_manifest(out_dir)` after
-    each manifest rewrite. `window` is the rate limit's minute in seconds (60; tests shrink it).
+    each manifest rewrite (on a worker thread while running, on the caller's at the end). `window` is
+    the rate limit's minute in seconds (60; tests shrink it).
     Call `stop()` (e.g. on Ctrl-C) to end cleanly: no new POSTs, POSTs in flight get their answer,
     waits are abandoned (their ids are journalled for the next run).
     """
@@ -271,8 +309,13 @@ class Batch:
             self._lines_scope.cancel()
 
     async def run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
-        """Run the batch over `requests` (read lazily) and return the summary."""
+        """Run the batch over `requests` (read lazily) and return the summary. Raises `BatchBusyError`
+        when another batch runs in the same directory (two runs could buy the same line twice)."""
         (self.out_dir / IMAGES).mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.out_dir / LOCK):
+            return await self._run(requests)
+
+    async def _run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
         journal = self._journal = Journal(self.out_dir / JOURNAL)
         journal.recover()
         self._started = self.clock()

@@ -14,7 +14,15 @@ import anyio
 
 from ppio_txt2img import _constants as C
 from ppio_txt2img._client import AsyncClient
-from ppio_txt2img.batch import Batch, BatchSummary, count_lines, parse_set, read_lines, to_request
+from ppio_txt2img.batch import (
+    Batch,
+    BatchBusyError,
+    BatchSummary,
+    count_lines,
+    parse_set,
+    read_lines,
+    to_request,
+)
 
 from ._batch_progress import BatchDisplay
 from ._commands import SANDBOX_API_KEY, UsageError, _output_dir, _start_sandbox
@@ -99,7 +107,10 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
                     raise error
                 return summary
 
-        summary = anyio.run(main)
+        try:
+            summary = anyio.run(main)
+        except BatchBusyError as exc:
+            raise UsageError(str(exc)) from None
     display.summary(summary, out_dir)
     return summary.exit_code
 

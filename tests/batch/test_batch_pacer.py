@@ -67,6 +67,14 @@ def test_window_pacer_never_lets_more_than_the_limit_through_in_a_window() -> No
     assert max_in_any_window(stamps, WINDOW) <= 10
 
 
+def test_an_overstated_ipm_settles_at_what_the_server_allows() -> None:
+    pacer = WindowPacer(30)
+    result = simulate(pacer, 20, 800)
+    assert result["rejected"] <= 0.10 * result["posts"], result
+    assert result["rate"] >= 0.85 * 20, result
+    assert pacer.allowance() <= 21
+
+
 def test_a_429_pauses_every_send_for_its_retry_after() -> None:
     pacer = WindowPacer(100)
     ticket = pacer.sent(1, 0.0)

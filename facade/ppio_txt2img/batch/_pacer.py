@@ -122,8 +122,24 @@ class Pacer:
 
 class WindowPacer(Pacer):
     """The limit is known: never more than `limit` images in any `window` seconds (as the server sees
-    them, since entries are stamped on the answer). A 429 anyway (the limit is shared, or counted
-    differently) pauses all sends for its `Retry-After`."""
+    them, since entries are stamped on the answer). A 429 anyway (the limit is shared with other
+    clients, or lower than said) pauses all sends for its `Retry-After` and lowers the allowance to
+    what the server accepted in the last window (or halves it, if nothing was); it grows back by one
+    image per window, never above `limit`."""
+
+    def __init__(self, limit: float, *, window: float = MINUTE) -> None:
+        super().__init__(limit, window=window)
+        self.maximum = float(limit)
+
+    def accepted(self, ticket: Ticket, now: float) -> None:
+        super().accepted(ticket, now)
+        if self.limit < self.maximum:
+            self.limit = min(self.maximum, self.limit + ticket.cost / max(self.limit, 1.0))
+
+    def rejected(self, ticket: Ticket, now: float, retry_after: float | None) -> None:
+        allowed = self.accepted_in_window(now)
+        super().rejected(ticket, now, retry_after)
+        self.limit = max(1.0, min(self.limit, float(allowed)) if allowed else self.limit / 2)
 
 
 class AdaptivePacer(Pacer):

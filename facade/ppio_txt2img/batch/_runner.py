@@ -554,6 +554,12 @@ class Batch:
         )
 
     async def _tick_forever(self) -> None:
+        try:
+            await self._tick_loop()
+        except Exception as exc:  # the manifest could not be written, or a hook failed: end the run
+            self._fail(exc)
+
+    async def _tick_loop(self) -> None:
         journal = self._journal
         assert journal is not None
         while True:

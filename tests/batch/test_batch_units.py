@@ -63,6 +63,16 @@ def test_the_hash_follows_the_effective_request() -> None:
     assert to_request(1, {"prompt": "a", "nope": 1}).error_field == "nope"
 
 
+def test_the_hash_is_of_what_the_user_asked_not_of_the_sdks_defaults() -> None:
+    # The body carries the SDK's defaults (model, steps, ...); the hash must not, or an SDK upgrade
+    # that changed one would make a resumed batch submit every line again.
+    request = to_request(1, "a")
+    assert request.body is not None
+    assert request.body["request"]["steps"] == 20
+    assert request.digest == to_request(1, {"prompt": "a"}).digest
+    assert request.digest != to_request(1, {"prompt": "a", "steps": 20}).digest
+
+
 def _row(status: str, task_id: str | None = None, retry: str | None = None) -> Row:
     return Row(1, "d", "p", status, task_id, None, (), None, None, retry)
 

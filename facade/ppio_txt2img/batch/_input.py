@@ -5,7 +5,8 @@
 
 Blank lines are skipped but keep their number, so a line number is always the file's. Defaults (`--set
 KEY=VALUE`) apply to every line; a line's own keys win. Each line becomes a `BatchRequest`: the
-validated JSON body and its hash, or the `ValidationError` that makes it a failed line.
+validated JSON body and the hash of the line's effective request (its fields over the defaults), or
+the `ValidationError` that makes it a failed line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ppio_txt2img._errors import ValidationError
+from ppio_txt2img._inputs import to_plain
 from ppio_txt2img._request_body import SUBMIT_OPTIONS, build_txt2img_body, split_options
 from ppio_txt2img._validation import validate_txt2img_body
 
@@ -69,7 +71,9 @@ def to_request(line: int, item: object, defaults: Mapping[str, Any] | None = Non
         validate_txt2img_body(body)
     except ValidationError as exc:
         return _bad(line, prompt if isinstance(prompt, str) else None, {"prompt": prompt, **fields}, exc)
-    return BatchRequest(line, prompt, options, body, _digest(body))
+    # The hash covers what the user asked for (the line over its defaults), not the SDK's own defaults:
+    # an SDK upgrade that changes a default must not make a resumed batch buy every line again.
+    return BatchRequest(line, prompt, options, body, _digest(to_plain({"prompt": prompt, **options})))
 
 
 def _bad(line: int, prompt: str | None, raw: object, exc: ValidationError) -> BatchRequest:

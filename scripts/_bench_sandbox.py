@@ -6,6 +6,7 @@ Then it answers one JSON line per command read from stdin:
 
     tasks   {task_id: {"created_at", "started_at", "finished_at", "status"}} from `Sandbox.tasks`
     stats   {endpoint: requests received} from `Sandbox.stats`
+    responses  {endpoint: {status: responses sent}} from `Sandbox.stats`
     cpu     {"cpu": seconds}, the sandbox process's `time.process_time()` so far
     quit    (or end of input) stops the server and exits
 
@@ -100,6 +101,11 @@ class SandboxProcess:
         """Requests received per endpoint ("txt2img", "task_result", "storage", ...)."""
         return {name: int(count) for name, count in self._ask("stats").items()}
 
+    def responses(self) -> dict[str, dict[int, int]]:
+        """Responses sent per endpoint and status (e.g. the txt2img 429s)."""
+        answer = self._ask("responses")
+        return {name: {int(k): int(v) for k, v in counts.items()} for name, counts in answer.items()}
+
     def cpu(self) -> float:
         """CPU seconds the sandbox process has used so far (all its threads)."""
         return float(self._ask("cpu")["cpu"])
@@ -135,6 +141,8 @@ def serve(knobs: Mapping[str, Any]) -> None:
                 )
             elif command == "stats":
                 _reply(sys.stdout, {name: s.requests for name, s in sandbox.stats.items()})
+            elif command == "responses":
+                _reply(sys.stdout, {name: dict(s.responses) for name, s in sandbox.stats.items()})
             elif command == "cpu":
                 _reply(sys.stdout, {"cpu": time.process_time()})
             elif command == "quit":

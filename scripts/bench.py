@@ -1,13 +1,15 @@
 """Benchmarks of the SDK against the offline sandbox on loopback; `make bench` runs them all.
 
-    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports ...]
+    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports|batch ...]
 
 1. detection delay and polls per task: the facade's adaptive wait vs fixed 0.5 s and 0.1 s pollers,
    with the sandbox's eta exact, noisy and absent (`_bench_polling.py`);
 2. scale: 200 and 1,000 tasks of 5 s at once: the SDK (aiohttp and httpx transports, with and without
    eta/progress, webhooks) against a plain httpx poller (`_bench_scale.py`);
 3. images: download and decode of 8 PNGs of 2048x2048 (`_bench_images.py`);
-4. import time against httpx (`_bench_imports.py`).
+4. import time against httpx (`_bench_imports.py`);
+5. batches: 1,000 lines at a rate limit, known and learnt; memory over a 1,000,000-line input
+   (`_bench_batch.py`).
 
 Each sandbox runs in its own process (`_bench_sandbox.py`) so the client's timing is its own. Figures
 are measured and reported with their targets, never asserted: the exit status is 0 whether or not a
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import _bench_batch
 import _bench_images
 import _bench_imports
 import _bench_polling
@@ -41,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[Callable[[str], None]], Section]] = {
     "scale": _bench_scale.run,
     "images": _bench_images.run,
     "imports": _bench_imports.run,
+    "batch": _bench_batch.run,
 }
 
 HOW_TO_READ = """\

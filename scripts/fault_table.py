@@ -12,6 +12,7 @@ and async: what the server does, what the SDK does about it, and the outcome the
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -27,9 +28,7 @@ def load_cases() -> ModuleType:
     """The `fault_cases` module (it lives with the tests, beside the raw servers it configures)."""
     if str(CASES_DIR) not in sys.path:
         sys.path.insert(0, str(CASES_DIR))
-    import fault_cases
-
-    return fault_cases
+    return importlib.import_module("fault_cases")
 
 
 def _cell(text: str) -> str:

@@ -6,6 +6,7 @@ classes differ only in the driver (`run_sync` / `run_async`) and the httpx clien
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 import os
 import time
@@ -70,6 +71,12 @@ def _timeout(value: object, default: float, name: str = "timeout") -> float:
     return seconds
 
 
+def _max_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError("max_retries", value, "an integer >= 0", "is not valid")
+    return value
+
+
 def _api_key(api_key: object) -> str:
     """The key, stripped of surrounding white space; refused (without ever showing it) when it holds a
     character no HTTP header can carry."""
@@ -111,6 +118,9 @@ def _base_url(base_url: object) -> str:
 class _BaseClient:
     """Configuration and flow building shared by the sync and async clients."""
 
+    #: Whether `close()` / `aclose()` closes the HTTP client (one this client made, not a copy's).
+    _owns_http: bool
+
     def __init__(
         self,
         api_key: str | None,
@@ -131,8 +141,6 @@ class _BaseClient:
             raise ValidationError(
                 exc.field.replace("extra_headers", "default_headers"), exc.value, exc.allowed, exc.problem
             ) from None
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError("max_retries", max_retries, "an integer >= 0", "is not valid")
         if isinstance(max_image_bytes, bool) or not isinstance(max_image_bytes, int) or max_image_bytes < 1:
             raise ValidationError("max_image_bytes", max_image_bytes, "an integer >= 1", "is not valid")
         url = _base_url(base_url)
@@ -143,7 +151,7 @@ class _BaseClient:
         self._settings = Settings(
             base_url=url,
             api_key=key,
-            max_retries=max_retries,
+            max_retries=_max_retries(max_retries),
             request_timeout=_timeout(request_timeout, C.DEFAULT_REQUEST_TIMEOUT, "request_timeout"),
             connect_timeout=C.DEFAULT_CONNECT_TIMEOUT,
             max_image_bytes=max_image_bytes,
@@ -160,6 +168,17 @@ class _BaseClient:
     @property
     def max_retries(self) -> int:
         return self._settings.max_retries
+
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Self:
+        """A copy of this client with another default `timeout` or `max_retries`, sharing its HTTP
+        connections (close the original, not the copy)."""
+        copy = _copy.copy(self)
+        copy._owns_http = False
+        if timeout is not None:
+            copy.timeout = _timeout(timeout, self.timeout)
+        if max_retries is not None:
+            copy._settings = replace(self._settings, max_retries=_max_retries(max_retries))
+        return copy
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -402,14 +421,15 @@ class AsyncClient(_BaseClient):
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError("http_client", http_client, "an httpx.AsyncClient (or None)", "is not one")
         self._owns_http = http_client is None
-        #: Made on first use (`own_async_client`): which transport fits depends on the event loop.
-        self._http: httpx.AsyncClient | None = http_client
+        #: Made on first use (`own_async_client`): which transport fits depends on the event loop. A
+        #: list, so that the copies `with_options` makes share it.
+        self._http: list[httpx.AsyncClient] = [] if http_client is None else [http_client]
         self._sleep = sleep
 
     async def _run(self, flow: Flow[T]) -> T:
-        if self._http is None:
-            self._http = own_async_client()
-        return await run_async(flow, self._http, self._sleep)
+        if not self._http:
+            self._http.append(own_async_client())
+        return await run_async(flow, self._http[0], self._sleep)
 
     async def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
         """Generate images from `prompt` and return them downloaded and decoded."""
@@ -442,8 +462,8 @@ class AsyncClient(_BaseClient):
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client created it."""
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
+        if self._owns_http and self._http:
+            await self._http[0].aclose()
 
     async def __aenter__(self) -> Self:
         return self

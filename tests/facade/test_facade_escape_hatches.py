@@ -92,3 +92,16 @@ def test_a_task_keeps_the_raw_json_with_fields_the_sdk_does_not_read(
     task = make_client().get_task(TASK_ID)
     assert task.raw["credits"] == 7
     assert task.raw["task"]["queue_position"] == 3
+
+
+def test_with_options_copies_the_settings_and_shares_the_connections(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    client = make_client(max_retries=3)
+    strict = client.with_options(max_retries=0, timeout=5)
+    assert (strict.max_retries, strict.timeout, client.max_retries) == (0, 5, 3)
+    assert strict._http is client._http  # the same pool
+    strict.close()  # a copy does not close what it shares
+    assert not client._http.is_closed
+    with pytest.raises(ppio.ValidationError):
+        client.with_options(max_retries=-1)

@@ -4,6 +4,7 @@
     ppio txt2img "a red fox in snow" --sandbox -o out        # offline, no API key
     ppio task TASK_ID            ppio wait TASK_ID -o out
     ppio models --type checkpoint --sdxl
+    ppio batch prompts.jsonl -o out --ipm 20     # many prompts, resumable
     ppio sandbox --port 8000     # then --sandbox on any command uses it: tasks last across commands
 
 Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from ppio_txt2img._errors import NotFoundError, PPIOError, ValidationError, WaitTimeoutError
 
+from ._batch import cmd_batch
 from ._commands import (
     IN_PROCESS,
     SESSION_HINT,
@@ -45,6 +47,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], int]] = {
     "wait": cmd_wait,
     "task": cmd_task,
     "models": cmd_models,
+    "batch": cmd_batch,
 }
 
 

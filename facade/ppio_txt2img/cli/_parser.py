@@ -239,6 +239,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, metavar="N", help="list at most N models (default: 50)")
     _add_connection_options(p, sandbox=True)
 
+    p = commands.add_parser(
+        "batch",
+        help="generate images for every line of a file, at the account's rate limit, resumably",
+        description="Run (or resume) a batch: images in DIR/images/<line>-<i>.<ext>, one JSON object "
+        "per line in DIR/manifest.jsonl, a journal in DIR/journal.sqlite3. Rerunning the same command "
+        "resumes: done lines are skipped, submitted tasks waited for, nothing is bought twice.",
+        epilog="Exit status: 0 every line done, 1 any line failed or unknown, 2 bad arguments or an "
+        "unreadable input, 130 interrupted (rerun to resume).",
+    )
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        help=".jsonl (one object per line: prompt plus options) or .txt (one prompt per line)",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="the batch's directory (created)")
+    p.add_argument(
+        "--set",
+        dest="defaults",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a default option for every line, e.g. width=512 (VALUE read as JSON when it parses)",
+    )
+    p.add_argument(
+        "--ipm",
+        type=int,
+        metavar="N",
+        help="the account's limit in images per minute, never exceeded (default: learnt from 429s)",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=16, metavar="N", help="lines in flight at most (default: 16)"
+    )
+    p.add_argument(
+        "--resubmit-unknown",
+        action="store_true",
+        help="send again the lines whose POST may have created a task without telling us its id",
+    )
+    p.add_argument("--retry-failed", action="store_true", help="send again the lines whose task failed")
+    p.add_argument(
+        "--ipm-window",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds in the rate limit's minute (default: 60; less for a sped-up sandbox)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_connection_options(p, sandbox=True)
+
     # Parsed by the sandbox's own `add_arguments` (imported only when used: it needs the extra).
     commands.add_parser(
         "sandbox", help="run the offline API emulator (see: ppio sandbox --help)", add_help=False

@@ -246,6 +246,10 @@ class SandboxApp:
         if problems:
             return invalid_body(problems)
 
+        wait = self.state.ratelimit.acquire(int(body["request"]["image_num"]), self.state.clock.now())
+        if wait is not None:  # past the account's images per minute: refused, no task created
+            retry_after = {"Retry-After": self.state.ratelimit.retry_after_header(wait)}
+            return api_error(429, "RATE_LIMIT_EXCEEDED", error_message(429), headers=retry_after)
         task = self.state.tasks.submit(body, str(request.base_url))
         self.schedule_webhook(task)
         if self.state.dice.drop("txt2img_after_create"):

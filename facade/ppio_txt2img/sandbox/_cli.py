@@ -185,6 +185,8 @@ FLAGS: tuple[tuple[str, str | None, tuple[Flag, ...]], ...] = (
                 "processing seconds per step per megapixel per image",
             ),
             _number("--queue-delay", "queue_delay", float, "S", "seconds every task stays queued"),
+            _number("--ipm", "ipm", int, "N", "rate limit in images per minute, 429 past it (default: none)"),
+            _number("--minute", "minute", float, "S", "seconds in the rate limit's minute (default: 60)"),
             _number("--concurrency", "concurrency", int, "N", "tasks processed at once"),
             Flag("--eta-mode", "eta_mode", "{" + ",".join(ETA_MODES) + "}", "how task.eta is reported"),
             Flag(

@@ -178,6 +178,14 @@ class SandboxConfig:
     """`GET /v3/model` always answers a new `next_cursor`: after the last model the pages start over
     from the first one, so a client that follows cursors without a bound never stops."""
 
+    ipm: int | None = None
+    """The account's rate limit in images per minute (a request for `image_num` images costs that many),
+    over a sliding window; past it txt2img answers 429 RATE_LIMIT_EXCEEDED with `Retry-After` and creates
+    no task. None: no limit."""
+
+    minute: float = 60.0
+    """Seconds in the rate limit's minute: 6.0 runs the `ipm` window ten times faster (for benchmarks)."""
+
     def __post_init__(self) -> None:
         problems: list[str] = []
         keys: object = self.accepted_api_keys
@@ -186,7 +194,9 @@ class SandboxConfig:
         if keys is not None:
             object.__setattr__(self, "accepted_api_keys", frozenset(keys))  # type: ignore[call-overload]
         object.__setattr__(self, "fail_prompts", tuple(self.fail_prompts))
-        for name in ("speed",):
+        if self.ipm is not None and not (isinstance(self.ipm, int) and self.ipm >= 1):
+            problems.append(f"ipm must be an integer >= 1 or None, got {self.ipm!r}")
+        for name in ("speed", "minute"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 problems.append(f"{name} must be a positive number, got {value!r}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ._config import SandboxConfig
 from ._faults import Dice
 from ._hosts import Hosts
+from ._ratelimit import ImageRateLimiter
 from ._server import TransportRegistry
 from ._stats import StatsRecorder
 from ._storage import ImageCache, UrlSigner
@@ -28,6 +29,7 @@ class SandboxState:
     webhooks: WebhookDispatcher
     transports: TransportRegistry
     hosts: Hosts
+    ratelimit: ImageRateLimiter
 
     @classmethod
     def create(cls, config: SandboxConfig, monotonic: Callable[[], float] | None = None) -> SandboxState:
@@ -47,4 +49,5 @@ class SandboxState:
             webhooks=WebhookDispatcher(config, clock),
             transports=TransportRegistry(),
             hosts=Hosts(),
+            ratelimit=ImageRateLimiter(config.ipm, config.minute),
         )

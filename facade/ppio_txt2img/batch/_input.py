@@ -1,0 +1,133 @@
+"""A batch's input, read lazily: one request per line, checked as the SDK checks a request.
+
+    .jsonl   one JSON object per line: `prompt` plus any txt2img option (`{"prompt": "a fox", "width": 512}`)
+    .txt     one prompt per line
+
+Blank lines are skipped but keep their number, so a line number is always the file's. Defaults (`--set
+KEY=VALUE`) apply to every line; a line's own keys win. Each line becomes a `BatchRequest`: the
+validated JSON body and the hash of the line's effective request (its fields over the defaults), or
+the `ValidationError` that makes it a failed line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ppio_txt2img._errors import ValidationError
+from ppio_txt2img._inputs import to_plain
+from ppio_txt2img._request_body import SUBMIT_OPTIONS, build_txt2img_body, split_options
+from ppio_txt2img._validation import validate_txt2img_body
+
+__all__ = ["BatchRequest", "count_lines", "parse_set", "read_lines", "to_request"]
+
+#: Request options a batch line may carry (those of `client.submit`, without the per-call timeout).
+LINE_OPTIONS = SUBMIT_OPTIONS - {"timeout"}
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """One input line: its number (1-based), prompt and options, the request body, and its hash; or the
+    error that keeps it from being sent (`error`, with `error_field` for a `ValidationError`)."""
+
+    line: int
+    prompt: str | None
+    options: Mapping[str, Any]
+    body: Mapping[str, Any] | None
+    digest: str
+    error: str | None = None
+    error_field: str | None = None
+
+    @property
+    def image_num(self) -> int:
+        return int(self.body["request"]["image_num"]) if self.body else 0
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def to_request(line: int, item: object, defaults: Mapping[str, Any] | None = None) -> BatchRequest:
+    """A `BatchRequest` from a prompt (str) or a mapping with `prompt` and options, over `defaults`."""
+    if isinstance(item, str):
+        fields: dict[str, Any] = {**(defaults or {}), "prompt": item}
+    elif isinstance(item, Mapping):
+        fields = {**(defaults or {}), **item}
+    else:
+        problem = f"is a {type(item).__name__}, not a JSON object or a prompt"
+        return _bad(line, None, {"line": repr(item)}, ValidationError("line", item, "an object", problem))
+    prompt = fields.pop("prompt", None)
+    try:
+        if not isinstance(prompt, str):
+            problem = "is required" if prompt is None else "is not a string"
+            raise ValidationError("request.prompt", prompt, "a string of 1 to 1024 characters", problem)
+        options, _ = split_options(fields, allowed=LINE_OPTIONS)
+        body = build_txt2img_body(prompt, options)
+        validate_txt2img_body(body)
+    except ValidationError as exc:
+        return _bad(line, prompt if isinstance(prompt, str) else None, {"prompt": prompt, **fields}, exc)
+    # The hash covers what the user asked for (the line over its defaults), not the SDK's own defaults:
+    # an SDK upgrade that changes a default must not make a resumed batch buy every line again.
+    return BatchRequest(line, prompt, options, body, _digest(to_plain({"prompt": prompt, **options})))
+
+
+def _bad(line: int, prompt: str | None, raw: object, exc: ValidationError) -> BatchRequest:
+    return BatchRequest(line, prompt, {}, None, _digest(raw), str(exc), exc.field)
+
+
+def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:
+    """The requests of a `.jsonl` or `.txt` file, one line at a time (never the whole file in memory).
+    Raises OSError when the file cannot be opened."""
+    path = Path(path)
+    as_json = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+    with path.open("r", encoding="utf-8", errors="surrogateescape", newline=None) as lines:
+        for number, text in enumerate(lines, start=1):
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            if not as_json:
+                yield to_request(number, text, defaults)
+                continue
+            try:
+                item = json.loads(text)
+            except ValueError as exc:
+                error = ValidationError("line", text, "one JSON object", f"is not JSON ({exc})")
+                yield _bad(number, None, {"line": text}, error)
+                continue
+            yield to_request(number, item, defaults)
+
+
+def requests_of(items: Iterable[object], defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:
+    """`BatchRequest`s from prompts, mappings or ready `BatchRequest`s (numbered from 1 in order)."""
+    for number, item in enumerate(items, start=1):
+        yield item if isinstance(item, BatchRequest) else to_request(number, item, defaults)
+
+
+def parse_set(assignments: Iterable[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs: the value as JSON when it parses (`512`, `true`, `[...]`), else a string."""
+    defaults: dict[str, Any] = {}
+    for text in assignments:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {text!r}: expected KEY=VALUE, e.g. width=512")
+        try:
+            defaults[key.strip()] = json.loads(value)
+        except ValueError:
+            defaults[key.strip()] = value
+    return defaults
+
+
+def count_lines(path: str | Path) -> int:
+    """Non-blank lines of a file, counted in chunks (for progress and ETA; nothing is kept)."""
+    count, carry = 0, b""
+    with Path(path).open("rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):
+            pieces = (carry + chunk).split(b"\n")
+            carry = pieces.pop()
+            count += sum(1 for piece in pieces if piece.strip())
+    return count + (1 if carry.strip() else 0)

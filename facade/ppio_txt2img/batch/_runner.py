@@ -1,0 +1,592 @@
+"""Running a batch: lines in (lazily), paced POSTs, waits, images saved, the journal and the manifest
+kept up to date; results out as they finish.
+
+An app on the public `AsyncClient` (like the CLI), with the decisions in small pure parts: the pacer
+(`_pacer.py`), what a rerun does with a journalled line (`plan`), and what a POST's error proves
+(`after_post_error`). The only I/O here is the client's calls, the journal and the image files.
+
+Crash safety rests on the order of the writes: the intent is committed before a POST, the task id
+right after it; a rerun waits for known ids and never resends a POST whose outcome is unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import anyio.to_thread
+
+from ppio_txt2img._client import AsyncClient
+from ppio_txt2img._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    ImageError,
+    NotFoundError,
+    PPIOError,
+    RateLimitError,
+    TaskFailedError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from ppio_txt2img._results import Generation
+from ppio_txt2img._retry import backoff_delay
+
+from ._input import BatchRequest, requests_of
+from ._journal import Journal, Row
+from ._manifest import write_manifest
+from ._pacer import MINUTE, AdaptivePacer, Pacer, WindowPacer
+
+__all__ = [
+    "Batch",
+    "BatchBusyError",
+    "BatchProgress",
+    "BatchSummary",
+    "LineResult",
+    "after_post_error",
+    "plan",
+]
+
+JOURNAL = "journal.sqlite3"
+LOCK = "journal.lock"
+IMAGES = "images"
+#: A wait that fails this many times in a row (each bounded by the client's timeout) gives the line
+#: up as failed for this run; the task id is kept and the next run waits again.
+WAIT_ATTEMPTS = 3
+#: Seconds between manifest rewrites and progress reports while running (at least).
+TICK = 0.5
+
+Status = Literal["done", "failed", "unknown"]
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """How one line ended in this run (or an earlier one: `resumed`)."""
+
+    line: int
+    status: Status
+    prompt: str | None
+    task_id: str | None = None
+    seed: int | None = None
+    images: tuple[str, ...] = ()
+    error: str | None = None
+    error_field: str | None = None
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A snapshot for progress displays."""
+
+    done: int
+    failed: int
+    unknown: int
+    in_flight: int
+    #: Images accepted by the API within the last rate-limit window (its "images per minute" now).
+    ipm: int
+    #: The pacer's current allowance per window (learnt, or --ipm).
+    limit: int
+    rate_limited: int
+    elapsed: float
+    #: Seconds left at the current rate, when the number of lines is known and a rate is measured.
+    eta: float | None
+    total: int | None
+
+
+@dataclass
+class BatchSummary:
+    """The whole batch after this run (earlier runs' lines included)."""
+
+    done: int = 0
+    failed: int = 0
+    unknown: int = 0
+    #: Lines left in flight (a task id is journalled) when the run was interrupted.
+    running: int = 0
+    #: Lines found done by an earlier run (skipped now).
+    resumed: int = 0
+    #: POSTs that created a task in this run, and POSTs answered 429.
+    submitted: int = 0
+    rate_limited: int = 0
+    images: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+    #: Why lines are unknown: reason -> number of lines.
+    unknown_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """0 every line done, 1 any failed or unknown (or left running), 130 interrupted."""
+        if self.interrupted:
+            return 130
+        return 0 if not (self.failed or self.unknown or self.running) else 1
+
+
+# ------------------------------------------------------------------------------------ pure decisions
+@dataclass(frozen=True)
+class Plan:
+    """What to do with a line: `submit`, `wait` (for `task_id`), or nothing (`result` says how it ended)."""
+
+    action: Literal["submit", "wait", "none"]
+    task_id: str | None = None
+    result: LineResult | None = None
+
+
+def plan(request: BatchRequest, row: Row | None, *, resubmit_unknown: bool, retry_failed: bool) -> Plan:
+    """What a run does with a line, given its journal row (None: never seen, or superseded)."""
+    if request.error is not None:
+        return Plan("none", result=_failed(request, request.error, request.error_field))
+    if row is None:
+        return Plan("submit")
+    if row.status == "done":
+        return Plan("none", result=_result(row, "done", resumed=True))
+    if row.status == "submitted" and row.task_id:
+        return Plan("wait", row.task_id)
+    if row.status in ("intent", "unknown"):
+        if resubmit_unknown:
+            return Plan("submit")
+        return Plan("none", result=_result(row, "unknown", resumed=True))
+    # failed
+    if row.retry == "wait" and row.task_id:
+        return Plan("wait", row.task_id)
+    if row.retry == "submit" or retry_failed:
+        return Plan("submit")
+    return Plan("none", result=_result(row, "failed", resumed=True))
+
+
+PostOutcome = Literal["retry", "unknown", "failed", "abort"]
+
+
+def after_post_error(exc: BaseException) -> PostOutcome:
+    """What a failed POST proves. `retry`: nothing was created and trying again may work (429, the
+    connection was never made); `unknown`: a task may exist; `failed`: nothing was created, retrying
+    will not help; `abort`: no line can succeed (the key is refused)."""
+    if getattr(exc, "outcome_unknown", False):
+        return "unknown"
+    if isinstance(exc, AuthenticationError):
+        return "abort"
+    if isinstance(exc, RateLimitError | APIConnectionError | WaitTimeoutError):
+        return "retry"  # (a deadline while connecting: nothing was sent)
+    if isinstance(exc, ValidationError | APIStatusError):
+        return "failed"
+    return "unknown"  # anything else: we cannot prove that no task exists
+
+
+def _failed(request: BatchRequest, error: str, field: str | None = None) -> LineResult:
+    return LineResult(request.line, "failed", request.prompt, error=error, error_field=field)
+
+
+def _result(row: Row, status: Status, *, resumed: bool = False) -> LineResult:
+    return LineResult(
+        row.line,
+        status,
+        row.prompt,
+        row.task_id,
+        row.seed,
+        row.images,
+        row.error,
+        row.error_field,
+        resumed,
+    )
+
+
+def _submission_client(client: AsyncClient) -> AsyncClient:
+    """The same client (same connections), but its POSTs are not retried on 429: the pacer sees each."""
+    return client.with_options(max_retries=0)
+
+
+class BatchBusyError(PPIOError):
+    """Another batch is running in the same output directory."""
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (released by the OS if the process dies, even by SIGKILL)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchBusyError(
+                f"another batch is running in {path.parent} (it holds {path.name}); "
+                "two runs at once could submit the same line twice"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _extension(image_format: str) -> str:
+    return "jpg" if image_format == "jpeg" else image_format
+
+
+# ---------------------------------------------------------------------------------------------- run
+class Batch:
+    """A batch writing into `out_dir` (created): images, `manifest.jsonl`, `journal.sqlite3`.
+
+        async with AsyncClient() as client:
+            summary = await Batch(client, "out", ipm=20).run(["a fox", {"prompt": "a cat", "width": 512}])
+
+    `ipm`: the account's limit in images per minute, if known (never exceeded); else it is learnt from
+    429s. `concurrency` caps lines in flight (submitting or waiting). `on_result(LineResult)` is called
+    as each line ends, `on_progress(BatchProgress)` about every 0.5 s, and `on_manifest(out_dir)` after
+    each manifest rewrite (on a worker thread while running, on the caller's at the end). `window` is
+    the rate limit's minute in seconds (60; tests shrink it).
+    Call `stop()` (e.g. on Ctrl-C) to end cleanly: no new POSTs, POSTs in flight get their answer,
+    waits are abandoned (their ids are journalled for the next run).
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        out_dir: str | os.PathLike[str],
+        *,
+        ipm: int | None = None,
+        concurrency: int = 16,
+        resubmit_unknown: bool = False,
+        retry_failed: bool = False,
+        defaults: Mapping[str, Any] | None = None,
+        total: int | None = None,
+        on_result: Callable[[LineResult], object] | None = None,
+        on_progress: Callable[[BatchProgress], object] | None = None,
+        on_manifest: Callable[[Path], object] | None = None,
+        window: float = MINUTE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ipm is not None and (isinstance(ipm, bool) or not isinstance(ipm, int) or ipm < 1):
+            raise ValidationError("ipm", ipm, "an integer >= 1", "is not valid")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError("concurrency", concurrency, "an integer >= 1", "is not valid")
+        if not (isinstance(window, int | float) and window > 0):
+            raise ValidationError("window", window, "a number of seconds > 0", "is not valid")
+        self.client = client
+        self._submit_client = _submission_client(client)
+        self.out_dir = Path(out_dir)
+        self.concurrency = concurrency
+        self.resubmit_unknown = resubmit_unknown
+        self.retry_failed = retry_failed
+        self.defaults = dict(defaults or {})
+        self.total = total
+        self.on_result = on_result
+        self.on_progress = on_progress
+        self.on_manifest = on_manifest
+        self.clock = clock
+        self.pacer: Pacer = WindowPacer(ipm, window=window) if ipm else AdaptivePacer(window=window)
+        self.summary = BatchSummary()
+        self._posting: set[int] = set()
+        self._in_flight = 0
+        self._stopping = False
+        self._lines_scope: anyio.CancelScope | None = None
+        self._error: BaseException | None = None
+        self._journal: Journal | None = None
+        self._started = clock()
+        self._next_manifest = 0.0
+        self._manifest_cost = 0.0
+
+    # ------------------------------------------------------------------------------------ control
+    def stop(self) -> None:
+        """End the run cleanly (safe to call from a signal handler running in the event loop)."""
+        self._stopping = True
+        self.summary.interrupted = True
+        if self._lines_scope is not None:
+            self._lines_scope.cancel()
+
+    async def run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
+        """Run the batch over `requests` (read lazily) and return the summary. Raises `BatchBusyError`
+        when another batch runs in the same directory (two runs could buy the same line twice)."""
+        (self.out_dir / IMAGES).mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.out_dir / LOCK):
+            return await self._run(requests)
+
+    async def _run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
+        journal = self._journal = Journal(self.out_dir / JOURNAL)
+        journal.recover()
+        self._started = self.clock()
+        try:
+            async with anyio.create_task_group() as ticker:
+                ticker.start_soon(self._tick_forever)
+                try:
+                    await self._run_lines(requests_of(requests, self.defaults))
+                finally:
+                    ticker.cancel_scope.cancel()
+        finally:
+            self.summary.elapsed = self.clock() - self._started
+            self._finish_manifest()
+            journal.close()
+        if self._error is not None:
+            raise self._error
+        return self.summary
+
+    async def _run_lines(self, requests: Iterable[BatchRequest]) -> None:
+        journal = self._journal
+        assert journal is not None
+        slots = anyio.Semaphore(self.concurrency)
+        self._last_line = 0
+        complete = False
+        with anyio.CancelScope() as scope:
+            self._lines_scope = scope
+            if self._stopping:
+                scope.cancel()
+            async with anyio.create_task_group() as lines:
+                try:
+                    complete = await self._feed(requests, lines, slots)
+                except Exception as exc:  # the input could not be read on: stop, report it after
+                    self._fail(exc)
+        if complete and not self._stopping and self._error is None:
+            journal.supersede_after(self._last_line)
+
+    def _fail(self, exc: BaseException) -> None:
+        """An error that ends the run (a refused key, an unreadable input): stop, raise it at the end."""
+        if self._error is None:
+            self._error = exc
+        self._stopping = True
+        if self._lines_scope is not None:
+            self._lines_scope.cancel()
+
+    async def _feed(
+        self, requests: Iterable[BatchRequest], lines: anyio.abc.TaskGroup, slots: anyio.Semaphore
+    ) -> bool:
+        """Start each line that needs work (at most `concurrency` at once); True at the input's end."""
+        journal = self._journal
+        assert journal is not None
+        for count, request in enumerate(requests):
+            if self._stopping:
+                return False
+            if count % 64 == 0:
+                await anyio.lowlevel.checkpoint()
+            self._last_line = request.line
+            row = journal.get(request.line)
+            if row is not None and row.digest != request.digest:
+                old = journal.supersede(request.line)
+                self._remove_images(old)
+                row = None
+            decision = plan(
+                request, row, resubmit_unknown=self.resubmit_unknown, retry_failed=self.retry_failed
+            )
+            if decision.action == "none":
+                assert decision.result is not None
+                if request.error is not None:
+                    journal.failed(
+                        request.line,
+                        request.digest,
+                        request.prompt,
+                        request.error,
+                        error_field=request.error_field,
+                    )
+                self._ended(decision.result)
+                continue
+            await slots.acquire()
+            self._in_flight += 1
+            lines.start_soon(self._line, request, decision, slots)
+        return True
+
+    async def _line(self, request: BatchRequest, decision: Plan, slots: anyio.Semaphore) -> None:
+        try:
+            task_id = decision.task_id
+            if decision.action == "submit":
+                task_id = await self._submit(request)
+            if task_id is not None:
+                await self._wait(request, task_id)
+        except Exception as exc:  # a refused key (or a bug): end the run, raise it from run()
+            self._fail(exc)
+        finally:
+            self._in_flight -= 1
+            slots.release()
+
+    # ------------------------------------------------------------------------------------- submit
+    async def _gate(self, cost: int) -> None:
+        while (delay := self.pacer.delay(cost, self.clock())) > 0:  # noqa: ASYNC110 - a clock, not an event
+            await anyio.sleep(min(delay, 1.0))
+
+    async def _submit(self, request: BatchRequest) -> str | None:
+        """POST the line, paced; its task id, or None when the line ended (failed or unknown)."""
+        journal, pacer = self._journal, self.pacer
+        assert journal is not None
+        assert request.prompt is not None
+        client = self._submit_client
+        connect_failures = 0
+        while True:
+            await self._gate(request.image_num)
+            ticket = pacer.sent(request.image_num, self.clock())
+            self._posting.add(request.line)
+            try:
+                with anyio.CancelScope(shield=True):  # Ctrl-C waits for the answer: its id is wanted
+                    journal.intent(request.line, request.digest, request.prompt)
+                    await journal.commit()  # on disk before the POST leaves
+                    task = await client.submit(request.prompt, **request.options)
+                    journal.submitted(request.line, task.id)
+                    await journal.commit()  # the id, on disk at once
+            except (APIError, ValidationError, WaitTimeoutError) as exc:
+                outcome = after_post_error(exc)
+                now = self.clock()
+                if isinstance(exc, RateLimitError):
+                    pacer.rejected(ticket, now, exc.retry_after)
+                    self.summary.rate_limited += 1
+                elif outcome == "unknown":
+                    pacer.cancelled(ticket, now)
+                else:
+                    pacer.released(ticket)
+                self._posting.discard(request.line)
+                if outcome == "unknown":
+                    journal.unknown(request.line, str(exc))
+                    self._ended(LineResult(request.line, "unknown", request.prompt, error=str(exc)))
+                    return None
+                journal.nothing_created(request.line)
+                await journal.commit()
+                if outcome == "abort":
+                    raise
+                if outcome == "failed":
+                    journal.failed(request.line, request.digest, request.prompt, str(exc), retry="submit")
+                    self._ended(_failed(request, str(exc)))
+                    return None
+                if isinstance(exc, APIConnectionError):  # not sent: the network is down; wait, retry
+                    connect_failures += 1
+                    await anyio.sleep(backoff_delay(min(connect_failures, 6)))
+                continue
+            except BaseException:
+                self._posting.discard(request.line)
+                raise  # the intent stays: the next run calls the line unknown
+            pacer.accepted(ticket, self.clock())
+            self._posting.discard(request.line)
+            self.summary.submitted += 1
+            return task.id
+
+    # --------------------------------------------------------------------------------------- wait
+    async def _wait(self, request: BatchRequest, task_id: str) -> None:
+        journal = self._journal
+        assert journal is not None
+        failures = 0
+        while True:
+            try:
+                generation = await self.client.wait(task_id)
+            except (TaskFailedError, NotFoundError) as exc:
+                journal.failed(request.line, request.digest, request.prompt, str(exc), task_id=task_id)
+                self._ended(LineResult(request.line, "failed", request.prompt, task_id, error=str(exc)))
+                return
+            except (WaitTimeoutError, APIError, ImageError) as exc:
+                failures += 1
+                if failures < WAIT_ATTEMPTS:
+                    await anyio.sleep(backoff_delay(failures))
+                    continue
+                error = f"{exc} (the task id is kept: a rerun waits for it again)"
+                journal.failed(
+                    request.line, request.digest, request.prompt, error, task_id=task_id, retry="wait"
+                )
+                self._ended(LineResult(request.line, "failed", request.prompt, task_id, error=error))
+                return
+            paths = await anyio.to_thread.run_sync(self._save, request.line, generation)
+            journal.done(request.line, generation.seed, paths)
+            self.summary.images += len(paths)
+            self._ended(
+                LineResult(request.line, "done", request.prompt, task_id, generation.seed, tuple(paths))
+            )
+            return
+
+    def _save(self, line: int, generation: Generation) -> list[str]:
+        """Write the images as images/<line>-<i>.<ext> (each atomically); their paths relative to OUT."""
+        paths = []
+        for image in generation.images:
+            relative = f"{IMAGES}/{line}-{image.index}.{_extension(image.format)}"
+            target = self.out_dir / relative
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(image.data)
+            os.replace(tmp, target)
+            paths.append(relative)
+        return paths
+
+    def _remove_images(self, row: Row | None) -> None:
+        for relative in row.images if row is not None else ():
+            (self.out_dir / relative).unlink(missing_ok=True)
+
+    # ---------------------------------------------------------------------------------- reporting
+    def _ended(self, result: LineResult) -> None:
+        summary = self.summary
+        if result.status == "done":
+            summary.done += 1
+            summary.resumed += result.resumed
+        elif result.status == "failed":
+            summary.failed += 1
+        else:
+            summary.unknown += 1
+            reason = result.error or "unknown"
+            summary.unknown_reasons[reason] = summary.unknown_reasons.get(reason, 0) + 1
+        if self._journal is not None:
+            self._journal.dirty = True
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def progress(self) -> BatchProgress:
+        now = self.clock()
+        summary, pacer = self.summary, self.pacer
+        ipm = pacer.accepted_in_window(now)
+        finished = summary.done + summary.failed + summary.unknown
+        eta = None
+        if self.total is not None and ipm > 0:
+            eta = max(0, self.total - finished) / ipm * pacer.window
+        return BatchProgress(
+            done=summary.done,
+            failed=summary.failed,
+            unknown=summary.unknown,
+            in_flight=self._in_flight,
+            ipm=ipm,
+            limit=pacer.allowance(),
+            rate_limited=summary.rate_limited,
+            elapsed=now - self._started,
+            eta=eta,
+            total=self.total,
+        )
+
+    async def _tick_forever(self) -> None:
+        try:
+            await self._tick_loop()
+        except Exception as exc:  # the manifest could not be written, or a hook failed: end the run
+            self._fail(exc)
+
+    async def _tick_loop(self) -> None:
+        journal = self._journal
+        assert journal is not None
+        while True:
+            await anyio.sleep(TICK)
+            if journal.dirty and self.clock() >= self._next_manifest:
+                journal.dirty = False
+                await journal.commit()
+                posting = frozenset(self._posting)
+                await anyio.to_thread.run_sync(self._rewrite_manifest, posting)
+                # A long manifest is rewritten less often: at most ~10 % of the time goes to it.
+                self._next_manifest = self.clock() + 10 * self._manifest_cost
+            if self.on_progress is not None:
+                self.on_progress(self.progress())
+
+    def _rewrite_manifest(self, posting: frozenset[int] = frozenset()) -> None:
+        journal = self._journal
+        assert journal is not None
+        started = time.perf_counter()
+        write_manifest(self.out_dir, journal, posting)
+        self._manifest_cost = time.perf_counter() - started
+        if self.on_manifest is not None:
+            self.on_manifest(self.out_dir)
+
+    def _finish_manifest(self) -> None:
+        journal = self._journal
+        assert journal is not None
+        journal.flush()
+        self._posting.clear()
+        self._rewrite_manifest()
+        summary = self.summary
+        if summary.interrupted:
+            summary.running = sum(1 for row in journal.rows() if row.status == "submitted")
+        if self.on_progress is not None:
+            self.on_progress(self.progress())

@@ -1,0 +1,126 @@
+"""`ppio batch INPUT -o OUT`: many prompts at the account's rate limit, resumable (see README, Batches)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ppio_txt2img import _constants as C
+from ppio_txt2img._client import AsyncClient
+from ppio_txt2img.batch import (
+    Batch,
+    BatchBusyError,
+    BatchSummary,
+    count_lines,
+    parse_set,
+    read_lines,
+    to_request,
+)
+
+from ._batch_progress import BatchDisplay
+from ._commands import SANDBOX_API_KEY, UsageError, _output_dir, _start_sandbox
+from ._progress import Progress
+
+__all__ = ["cmd_batch"]
+
+
+def _defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """`--set KEY=VALUE` defaults, checked once as a request would be (a bad default fails every line)."""
+    try:
+        defaults = parse_set(args.defaults or [])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if "prompt" in defaults:
+        raise UsageError("--set prompt=...: the prompt comes from each line")
+    probe = to_request(0, "probe", defaults)
+    if probe.error is not None:
+        raise UsageError(f"--set: {probe.error}")
+    return defaults
+
+
+def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
+    """Run (or resume) the batch; exit 0 all done, 1 any failed or unknown, 130 interrupted."""
+    path = Path(args.input)
+    try:
+        total = count_lines(path)
+    except OSError as exc:
+        raise UsageError(f"{args.input}: cannot read the input ({exc.strerror or exc})") from None
+    if path.suffix.lower() not in (".jsonl", ".ndjson", ".json", ".txt"):
+        raise UsageError(f"{args.input}: expected a .jsonl or .txt file")
+    defaults = _defaults(args)
+    if args.ipm is not None and args.ipm < 1:
+        raise UsageError(f"--ipm: {args.ipm} is not allowed; allowed: an integer >= 1")
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency: {args.concurrency} is not allowed; allowed: an integer >= 1")
+    if not args.ipm_window > 0:
+        raise UsageError("--ipm-window: must be a number of seconds > 0")
+    out_dir = _output_dir(args.output)
+    display = BatchDisplay(sys.stderr, json_out=sys.stdout if args.json else None, quiet=args.quiet)
+
+    with contextlib.ExitStack() as stack:
+        base_url, api_key = args.base_url, args.api_key
+        if args.sandbox:
+            if base_url:
+                raise UsageError("--sandbox and --base-url cannot be combined")
+            base_url, api_key = stack.enter_context(_start_sandbox(args.sandbox_speed)), SANDBOX_API_KEY
+        elif args.sandbox_speed is not None:
+            raise UsageError("--sandbox-speed needs --sandbox")
+        elif not (api_key or os.environ.get(C.ENV_API_KEY)):
+            raise UsageError(f"no API key: pass --api-key or set {C.ENV_API_KEY} (or try --sandbox)")
+        options: dict[str, Any] = {}
+        if args.timeout is not None:
+            options["timeout"] = args.timeout
+        if args.max_retries is not None:
+            options["max_retries"] = args.max_retries
+
+        async def main() -> BatchSummary:
+            async with AsyncClient(api_key, base_url=base_url, **options) as client:
+                batch = Batch(
+                    client,
+                    out_dir,
+                    ipm=args.ipm,
+                    concurrency=args.concurrency,
+                    resubmit_unknown=args.resubmit_unknown,
+                    retry_failed=args.retry_failed,
+                    total=total,
+                    on_result=display.result,
+                    on_progress=display.progress,
+                    window=args.ipm_window,
+                    # on_manifest: the gallery writer goes here
+                )
+                error: Exception | None = None
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_stop_on_signals, batch, display)
+                    try:
+                        summary = await batch.run(read_lines(path, defaults))
+                    except Exception as exc:  # raised below as itself, not in an ExceptionGroup
+                        error = exc
+                    group.cancel_scope.cancel()
+                if error is not None:
+                    raise error
+                return summary
+
+        try:
+            summary = anyio.run(main)
+        except BatchBusyError as exc:
+            raise UsageError(str(exc)) from None
+    display.summary(summary, out_dir)
+    return summary.exit_code
+
+
+async def _stop_on_signals(batch: Batch, display: BatchDisplay) -> None:
+    """Ctrl-C (or SIGTERM): stop cleanly; a second one leaves at once (the journal is consistent)."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if batch.summary.interrupted:
+                display.note("ppio: interrupted again; leaving now (rerun the same command to resume)")
+                os._exit(130)
+            display.note("ppio: stopping: no new tasks; waiting for the answers of POSTs in flight ...")
+            batch.stop()

@@ -1,0 +1,55 @@
+"""The Python API: `Batch` with an `AsyncClient`, results out as they finish, the manifest hook; and
+`run_batch_sync` for scripts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+from batch_helpers import API_KEY, FAST
+
+import ppio_txt2img as ppio
+from ppio_txt2img.batch import Batch, LineResult, run_batch_sync
+from ppio_txt2img.sandbox import Sandbox
+
+SMALL = {"width": 128, "height": 128, "steps": 1}
+
+
+def test_results_come_out_as_lines_finish_and_the_hook_sees_each_manifest(tmp_path: Path) -> None:
+    results: list[LineResult] = []
+    manifests: list[list[str]] = []
+
+    def on_manifest(out_dir: Path) -> None:  # the gallery writer's place
+        manifests.append((out_dir / "manifest.jsonl").read_text().splitlines())
+
+    requests: list[str | dict[str, Any]] = [
+        "api one",
+        {"prompt": "api two", "image_num": 2},
+        {"prompt": "api bad", "steps": 0},
+    ]
+    with Sandbox(**FAST).serve() as url:
+
+        async def main() -> None:
+            async with ppio.AsyncClient(API_KEY, base_url=url) as client:
+                batch = Batch(
+                    client, tmp_path, defaults=SMALL, on_result=results.append, on_manifest=on_manifest
+                )
+                summary = await batch.run(requests)
+                assert (summary.done, summary.failed, summary.images, summary.exit_code) == (2, 1, 3, 1)
+
+        anyio.run(main)
+    assert sorted((r.line, r.status) for r in results) == [(1, "done"), (2, "done"), (3, "failed")]
+    assert next(r for r in results if r.line == 3).error_field == "request.steps"
+    assert manifests  # called after each rewrite, the last one at the end
+    assert [json.loads(line)["status"] for line in manifests[-1]] == ["done", "done", "failed"]
+
+
+def test_run_batch_sync_makes_its_own_client(tmp_path: Path) -> None:
+    with Sandbox(**FAST).serve() as url:
+        summary = run_batch_sync(
+            [{"prompt": "sync one", **SMALL}], tmp_path, api_key=API_KEY, base_url=url, ipm=10
+        )
+    assert (summary.done, summary.exit_code) == (1, 0)
+    assert (tmp_path / "images" / "1-0.png").exists()

@@ -1,0 +1,123 @@
+"""The pacers on a fake clock, against the sandbox's own rate limiter as the server."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ppio_txt2img.batch import AdaptivePacer, Pacer, WindowPacer
+from ppio_txt2img.sandbox._ratelimit import ImageRateLimiter
+
+WINDOW = 60.0
+
+
+def simulate(pacer: Pacer, limit: int, images: int, *, seed: int = 1, max_cost: int = 1) -> dict[str, float]:
+    """Send `images` images through `pacer` to a server allowing `limit` per window, with random
+    latencies (request and answer), one POST in flight at a time. All on a fake clock."""
+    rng = random.Random(seed)
+    server = ImageRateLimiter(limit, WINDOW)
+    now, sent, posts, rejected = 0.0, 0, 0, 0
+    accepted_at: list[tuple[float, int]] = []
+    while sent < images:
+        cost = min(rng.randint(1, max_cost), images - sent)
+        delay = pacer.delay(cost, now)
+        if delay > 0:
+            now += delay
+            continue
+        ticket = pacer.sent(cost, now)
+        posts += 1
+        arrival = now + rng.uniform(0.001, 0.5)
+        wait = server.acquire(cost, arrival)
+        now = arrival + rng.uniform(0.001, 0.5)
+        if wait is None:
+            pacer.accepted(ticket, now)
+            accepted_at.append((arrival, cost))
+            sent += cost
+        else:
+            rejected += 1
+            pacer.rejected(ticket, now, wait)
+    return {"elapsed": now, "posts": posts, "rejected": rejected, "rate": images / now * WINDOW}
+
+
+def max_in_any_window(stamps: list[tuple[float, int]], window: float) -> int:
+    return max(sum(c for t2, c in stamps if t <= t2 < t + window) for t, _ in stamps)
+
+
+@pytest.mark.parametrize("max_cost", [1, 4])
+def test_window_pacer_is_never_refused_by_a_server_with_the_same_limit(max_cost: int) -> None:
+    result = simulate(WindowPacer(20), 20, 400, max_cost=max_cost)
+    assert result["rejected"] == 0
+    # And it uses the limit: 400 images at 20 per minute need 19 windows after the first burst.
+    assert result["rate"] >= 0.9 * 20
+
+
+def test_window_pacer_never_lets_more_than_the_limit_through_in_a_window() -> None:
+    pacer = WindowPacer(10, window=WINDOW)
+    now, stamps = 0.0, []
+    rng = random.Random(3)
+    for _ in range(200):
+        cost = rng.randint(1, 3)
+        while (delay := pacer.delay(cost, now)) > 0:
+            now += delay
+        ticket = pacer.sent(cost, now)
+        stamps.append((now, cost))
+        now += rng.uniform(0.0, 2.0)
+        pacer.accepted(ticket, now)
+    assert max_in_any_window(stamps, WINDOW) <= 10
+
+
+def test_an_overstated_ipm_settles_at_what_the_server_allows() -> None:
+    pacer = WindowPacer(30)
+    result = simulate(pacer, 20, 800)
+    assert result["rejected"] <= 0.10 * result["posts"], result
+    assert result["rate"] >= 0.85 * 20, result
+    assert pacer.allowance() <= 21
+
+
+def test_a_429_pauses_every_send_for_its_retry_after() -> None:
+    pacer = WindowPacer(100)
+    ticket = pacer.sent(1, 0.0)
+    pacer.rejected(ticket, 1.0, retry_after=7.0)
+    assert pacer.delay(1, 1.0) == pytest.approx(7.0)
+    assert pacer.delay(1, 8.0) == 0
+
+
+def test_a_request_larger_than_the_limit_still_goes_through_an_empty_window() -> None:
+    pacer = WindowPacer(4)
+    assert pacer.delay(8, 0.0) == 0
+
+
+def test_posts_in_flight_count_against_the_window() -> None:
+    pacer = WindowPacer(2)
+    pacer.sent(1, 0.0)
+    pacer.sent(1, 0.0)
+    assert pacer.delay(1, 0.0) > 0
+
+
+def test_a_post_that_never_left_frees_its_images() -> None:
+    pacer = WindowPacer(1)
+    pacer.released(pacer.sent(1, 0.0))
+    assert pacer.delay(1, 0.0) == 0
+
+
+@pytest.mark.parametrize("limit", [5, 20, 100])
+def test_adaptive_pacer_learns_the_limit_with_few_429s(limit: int) -> None:
+    images = limit * 40
+    result = simulate(AdaptivePacer(), limit, images, seed=limit)
+    assert result["rate"] >= 0.85 * limit, result
+    assert result["rejected"] <= 0.10 * result["posts"], result
+
+
+def test_adaptive_pacer_settles_just_under_the_ceiling_it_saw() -> None:
+    pacer = AdaptivePacer(start=10)
+    simulate(pacer, 20, 800)
+    assert pacer.ceiling is not None
+    assert 18 <= pacer.ceiling <= 21
+    assert 18 <= pacer.allowance() <= 21
+
+
+def test_adaptive_pacer_halves_when_refused_with_nothing_accepted() -> None:
+    pacer = AdaptivePacer(start=16)
+    pacer.rejected(pacer.sent(1, 0.0), 0.0, None)
+    assert pacer.allowance() == 8

@@ -157,7 +157,7 @@ check-ts: client-ts
 
 # --- tests -------------------------------------------------------------------------------------------
 pytest: $(INSTALLED)
-	@$(BIN)/pytest -q
+	@$(BIN)/pytest -q -n 4
 
 test: check-generated lint check-ts pytest
 

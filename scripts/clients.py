@@ -51,15 +51,18 @@ GENERATORS: dict[str, list[str]] = {
     "python": ["-g", "python"],
 }
 
-#: The Java client's libraries (Maven coordinates) and the jar names Debian installs them under.
-JAVA_LIBS = {
-    "com.fasterxml.jackson.core:jackson-annotations": "jackson-annotations",
-    "com.fasterxml.jackson.core:jackson-core": "jackson-core",
-    "com.fasterxml.jackson.core:jackson-databind": "jackson-databind",
-    "com.fasterxml.jackson.datatype:jackson-datatype-jsr310": "jackson-datatype-jsr310",
-    "org.openapitools:jackson-databind-nullable": "jackson-databind-nullable",
-    "com.google.code.findbugs:jsr305": "jsr305",
-    "javax.annotation:javax.annotation-api": "javax.annotation-api",
+#: The Java client's libraries (Maven coordinates) and the jar names they have in /usr/share/java. Debian
+#: packages the first five (libjackson2-{annotations,core,databind}-java, libjsr305-java,
+#: libgeronimo-annotation-1.3-spec-java); no registry reachable here has the last two, and Maven Central,
+#: where they live, is not reachable: so the Java client is generated but not compiled here.
+JAVA_LIBS: dict[str, tuple[str, ...]] = {
+    "com.fasterxml.jackson.core:jackson-annotations": ("jackson-annotations",),
+    "com.fasterxml.jackson.core:jackson-core": ("jackson-core",),
+    "com.fasterxml.jackson.core:jackson-databind": ("jackson-databind",),
+    "com.google.code.findbugs:jsr305": ("jsr305",),
+    "javax.annotation:javax.annotation-api": ("javax.annotation-api", "geronimo-annotation-1.3-spec"),
+    "com.fasterxml.jackson.datatype:jackson-datatype-jsr310": ("jackson-datatype-jsr310",),
+    "org.openapitools:jackson-databind-nullable": ("jackson-databind-nullable",),
 }
 JAVA_DIRS = [Path("/usr/share/java")]
 
@@ -157,19 +160,20 @@ def check_python() -> Result:
     return Result("python", code == 0, output, 0)
 
 
-def find_jar(name: str) -> Path | None:
+def find_jar(names: tuple[str, ...]) -> Path | None:
     for directory in JAVA_DIRS:
-        plain = directory / f"{name}.jar"
-        if plain.is_file():
-            return plain
-        versioned = sorted(directory.glob(f"{name}-[0-9]*.jar"))
-        if versioned:
-            return versioned[-1]
+        for name in names:
+            plain = directory / f"{name}.jar"
+            if plain.is_file():
+                return plain
+            versioned = sorted(directory.glob(f"{name}-[0-9]*.jar"))
+            if versioned:
+                return versioned[-1]
     return None
 
 
 def check_java() -> Result:
-    jars = {coordinate: find_jar(name) for coordinate, name in JAVA_LIBS.items()}
+    jars = {coordinate: find_jar(names) for coordinate, names in JAVA_LIBS.items()}
     missing = sorted(c for c, jar in jars.items() if jar is None)
     sources = sorted(str(p) for p in (OUT / "java" / "src" / "main" / "java").rglob("*.java"))
     if missing:

@@ -27,7 +27,7 @@ def lost(given: Any, kept: Any, where: str) -> str | None:
     """The first place where `kept` does not hold what `given` had, or None."""
     if isinstance(given, dict):
         if not isinstance(kept, dict):
-            return f"{where}: {kept!r}"
+            return f"{where}: {given!r} became {kept!r}" if kept is not ... else f"{where}: dropped"
         for key, value in given.items():
             problem = lost(value, kept.get(key, ...), f"{where}.{key}")
             if problem:
@@ -37,6 +37,8 @@ def lost(given: Any, kept: Any, where: str) -> str | None:
         if not isinstance(kept, list) or len(kept) != len(given):
             return f"{where}: {kept!r}"
         return next((p for i, v in enumerate(given) if (p := lost(v, kept[i], f"{where}[{i}]"))), None)
+    if kept is ...:
+        return f"{where}: {given!r} was dropped"
     same = given == kept and type(given) is type(kept)
     return None if same else f"{where}: {given!r} became {kept!r}"
 

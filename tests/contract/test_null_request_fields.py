@@ -83,10 +83,17 @@ ALL_NULLS: dict[str, Any] = {
     },
 }
 
+#: `""` where the docs send it: an empty negative prompt (the PPIO page allows length 0) and no VAE.
+EMPTY_STRINGS: dict[str, Any] = {
+    "request": {**ALL_NULLS["request"], "negative_prompt": "", "sd_vae": ""},
+    "extra": {"response_image_type": "png"},
+}
+
 BODIES = [
     pytest.param(NOVITA_CLIENT_BODY, id="novita-client-0.7.1"),
     pytest.param(ALL_NULLS, id="every-optional-field-null"),
     pytest.param({**NOVITA_CLIENT_BODY, "extra": None}, id="extra-null"),
+    pytest.param(EMPTY_STRINGS, id="empty-negative-prompt-and-vae"),
 ]
 
 

@@ -134,7 +134,8 @@ class Contract:
             if not isinstance(result, Ok):
                 continue  # an operation the spec does not describe well enough: the spec lint catches it
             operation = result.ok()
-            outcome = Outcome(f"{operation.method.upper()} {operation.path}")
+            suffix = "" if mode is GenerationMode.POSITIVE else " (invalid)"
+            outcome = Outcome(f"{operation.method.upper()} {operation.path}{suffix}")
             self.outcomes.append(outcome)
             self.generate(operation.as_strategy(generation_mode=mode).map(real_cursor), outcome)
             outcome.note = f"{outcome.requests} generated requests ({mode.value})"
@@ -277,7 +278,7 @@ class Contract:
                 if outcome.skipped
                 else (f"{len(outcome.failures)} FAILED" if outcome.failures else "ok")
             )
-            print_(f"  {outcome.name:<28} {state:<9} {outcome.note}")
+            print_(f"  {outcome.name:<36} {state:<9} {outcome.note}")
             for title, message in outcome.failures.items():
                 print_(f"    - {title}")
                 for line in message.splitlines()[:12]:
@@ -316,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no API key: set PPIO_API_KEY or pass --api-key")
 
     contract = Contract(args.base_url, args.api_key, rate=args.rate, examples=args.examples, seed=args.seed)
-    contract.fuzz_gets(GenerationMode.NEGATIVE if args.negative else GenerationMode.POSITIVE)
+    contract.fuzz_gets(GenerationMode.POSITIVE)
+    if args.negative:
+        contract.fuzz_gets(GenerationMode.NEGATIVE)
     contract.check_model_pages()
     if args.task_id:
         outcome = Outcome("link GetTaskResult (--task-id)")

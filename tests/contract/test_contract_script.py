@@ -7,6 +7,7 @@ cheapest task whose result is then read through the spec's `GetTaskResult` link.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,10 +44,10 @@ def test_free_by_default_every_get_checked_and_nothing_billed(sandbox: tuple[San
 
     assert run.returncode == 0, run.stdout + run.stderr
     report = run.stdout
-    assert "GET /v3/async/task-result    ok" in report
-    assert "GET /v3/model                ok" in report
+    assert re.search(r"GET /v3/async/task-result +ok", report)
+    assert re.search(r"GET /v3/model +ok", report)
     assert "link list_models -> NextPage" in report
-    assert "POST /v3/async/txt2img       skipped" in report
+    assert re.search(r"POST /v3/async/txt2img +skipped", report)
     assert "Billing: 0 tasks created, nothing could have been billed" in report
     assert "0 of 4 checks failed: passed" in report
     assert len(server.tasks) == before  # no task was created
@@ -76,6 +77,6 @@ def test_a_server_that_breaks_the_contract_fails_it_naming_the_check(sandbox: tu
         run = contract(url, "--examples", "3")
 
     assert run.returncode == 1
-    assert "GET /v3/model                1 FAILED" in run.stdout
+    assert re.search(r"GET /v3/model +1 FAILED", run.stdout)
     assert "Server error" in run.stdout
     assert "FAILED" in run.stdout.splitlines()[-1]

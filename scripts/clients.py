@@ -73,6 +73,7 @@ class Result:
     ok: bool
     summary: str
     seconds: float
+    state: str = ""  # what the table shows instead of ok / FAILED (e.g. "generated only")
 
 
 def run(
@@ -183,6 +184,7 @@ def check_java() -> Result:
             f"java: generated ({len(sources)} source files), not compiled: libraries not on this machine: "
             + ", ".join(missing),
             0,
+            state="generated only",
         )
     classes = OUT / "java" / "classes"
     classpath = os.pathsep.join(str(j) for j in jars.values() if j is not None)
@@ -206,9 +208,10 @@ def check(langs: list[str]) -> int:
         results.append(result)
         failures = [line for line in result.summary.splitlines() if not line.startswith("ok ")]
         print("\n".join(failures) if failures else result.summary)
-    print(f"{'client':<11} {'result':<7} time")
+    print(f"{'client':<11} {'result':<15} time")
     for result in results:
-        print(f"{result.lang:<11} {'ok' if result.ok else 'FAILED':<7} {result.seconds:.0f} s")
+        state = result.state or ("ok" if result.ok else "FAILED")
+        print(f"{result.lang:<11} {state:<15} {result.seconds:.0f} s")
     return 0 if all(r.ok for r in results) else 1
 
 

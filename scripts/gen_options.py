@@ -119,8 +119,23 @@ class _Spec:
         self.facade = facade
 
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The schema with its `$ref`s followed and, for an optional field that may be sent as null
+        (`anyOf [X, {type: null}]`), X: null only means "not set", which leaving the option out says."""
         resolved: Mapping[str, Any] = self.facade.spec.resolve(self.document, schema)
-        return resolved
+        unwrapped: Mapping[str, Any] = self.facade.validation.without_null(resolved, self.document)
+        return unwrapped
+
+    def not_null(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A property as written, without the `{type: null}` branch an optional field has: its other
+        branch (a `$ref` stays a `$ref`), with the property's own description."""
+        branches = raw.get("anyOf")
+        if not isinstance(branches, list) or len(branches) != 2:
+            return raw
+        rest = [b for b in branches if self.facade.spec.resolve(self.document, b).get("type") != "null"]
+        if len(rest) != 1:
+            return raw
+        siblings = {k: v for k, v in raw.items() if k != "anyOf"}
+        return {**rest[0], **siblings}
 
     def component(self, name: str) -> Mapping[str, Any]:
         return self.resolve({"$ref": f"#/components/schemas/{name}"})
@@ -166,6 +181,10 @@ class _Spec:
         if "enum" in raw:
             return f"Literal[{', '.join(_literal(v) for v in raw['enum'])}]"
         if "anyOf" in raw:
+            only = self.facade.validation.without_null(raw, self.document)
+            if only is not raw:  # null only means "not set": the option's type is its other branch
+                only_raw = next(b for b in raw["anyOf"] if self.resolve(b).get("type") != "null")
+                return self.py_type(only_raw, aliases)
             return " | ".join(self.py_type(branch, aliases) for branch in raw["anyOf"])
         kind = raw.get("type")
         if kind == "array":
@@ -195,7 +214,8 @@ class _Spec:
                 raw = properties[part]
             found.append(("extra", name, raw))
         options = []
-        for where, name, raw in found:
+        for where, name, written in found:
+            raw = self.not_null(written)
             schema = self.resolve(raw)
             path = (where, name) if where == "request" else ("extra", *EXTRA_OPTIONS[name])
             if name in sdk_defaults:

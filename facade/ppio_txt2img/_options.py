@@ -42,7 +42,7 @@ NsfwDetectionLevel = Literal[0, 1, 2]
 """NSFW detection strictness; 0 is the most lenient."""
 
 ResponseImageType = Literal["png", "webp", "jpeg"]
-"""The file format of the generated images."""
+"""The file format of the generated images (closed in requests; responses may name others)."""
 
 SamplerName = Literal[
     "Euler a",
@@ -66,10 +66,16 @@ SamplerName = Literal[
     "PLMS",
     "UniPC",
 ]
-"""The sampler used to denoise."""
+"""The sampler used to denoise. A closed list on purpose: these are the documented names, the server
+refuses others with a 400 (nothing is billed), and a client that checks first turns a typo such as
+`Euler A` or `DPM++ 2M karras` into a clear local error. New samplers need a spec update (or an SDK's
+escape hatch for raw request fields).
+"""
 
 Upscaler = Literal["RealESRGAN_x4plus_anime_6B", "RealESRNet_x4plus", "Latent"]
-"""The upscaler used by hires fix."""
+"""The upscaler used by hires fix. Closed, like `SamplerName`: the three documented names (older API
+versions took others, such as `R-ESRGAN 4x+`, which v3 does not list).
+"""
 
 
 class RequestOptions(TypedDict, total=False):
@@ -84,7 +90,9 @@ class RequestOptions(TypedDict, total=False):
     """
 
     negative_prompt: str
-    """What the image should not show. Allowed: a string of 0 to 1024 characters."""
+    """What the image should not show; `""` for nothing (the PPIO docs allow length 0). Allowed: a string
+    of 0 to 1024 characters.
+    """
 
     width: int
     """Image width in pixels. Allowed: an integer from 128 to 2048. SDK default: 1024."""
@@ -102,17 +110,24 @@ class RequestOptions(TypedDict, total=False):
     """How closely the image follows the prompt. Allowed: a number from 1 to 30. SDK default: 7.5."""
 
     sampler_name: SamplerName
-    """The sampler used to denoise. Allowed: one of 'Euler a', 'Euler', 'LMS', 'Heun', 'DPM2', 'DPM2 a',
-    'DPM++ 2S a', 'DPM++ 2M', 'DPM++ SDE', 'DPM fast', 'DPM adaptive', 'LMS Karras', 'DPM2 Karras',
-    'DPM2 a Karras', 'DPM++ 2S a Karras', 'DPM++ 2M Karras', 'DPM++ SDE Karras', 'DDIM', 'PLMS',
-    'UniPC'. SDK default: 'Euler a'.
+    """The sampler used to denoise. A closed list on purpose: these are the documented names, the server
+    refuses others with a 400 (nothing is billed), and a client that checks first turns a typo such as
+    `Euler A` or `DPM++ 2M karras` into a clear local error. New samplers need a spec update (or an
+    SDK's escape hatch for raw request fields). Allowed: one of 'Euler a', 'Euler', 'LMS', 'Heun',
+    'DPM2', 'DPM2 a', 'DPM++ 2S a', 'DPM++ 2M', 'DPM++ SDE', 'DPM fast', 'DPM adaptive', 'LMS Karras',
+    'DPM2 Karras', 'DPM2 a Karras', 'DPM++ 2S a Karras', 'DPM++ 2M Karras', 'DPM++ SDE Karras', 'DDIM',
+    'PLMS', 'UniPC'. SDK default: 'Euler a'.
     """
 
     sd_vae: str
-    """A VAE's `sd_name` (`GET /v3/model?filter.types=vae`). Allowed: a string."""
+    """A VAE's `sd_name` (`GET /v3/model?filter.types=vae`); `""` for the checkpoint's own. Allowed: a
+    string.
+    """
 
     seed: int
-    """The noise seed; -1 draws a random one. Allowed: an integer from -1 to 4294967295. SDK default: -1."""
+    """The noise seed; -1 draws a random one. The docs set no upper bound. Allowed: an integer >= -1. SDK
+    default: -1.
+    """
 
     loras: Sequence[Lora | Mapping[str, Any]]
     """At most 5 LoRAs. Allowed: a list of at most 5 items, each an object: model_name a string of at
@@ -148,7 +163,9 @@ class RequestOptions(TypedDict, total=False):
 
     # `extra`: about the output rather than the image.
     response_image_type: ResponseImageType
-    """The file format of the generated images. Allowed: one of 'png', 'webp', 'jpeg'. API default: 'png'."""
+    """The file format of the generated images (closed in requests; responses may name others). Allowed:
+    one of 'png', 'webp', 'jpeg'. API default: 'png'.
+    """
 
     enable_nsfw_detection: bool
     """Run NSFW detection on the images. Allowed: a boolean. API default: False."""
@@ -157,7 +174,9 @@ class RequestOptions(TypedDict, total=False):
     """NSFW detection strictness; 0 is the most lenient. Allowed: one of 0, 1, 2. API default: 0."""
 
     webhook_url: str
-    """Where the `ASYNC_TASK_RESULT` event is POSTed. Allowed: a string of at least 1 character."""
+    """Where the `ASYNC_TASK_RESULT` event is POSTed (an absolute URL). Allowed: a string of at least 1
+    character.
+    """
 
 
 class ModelFilters(TypedDict, total=False):
@@ -261,7 +280,10 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar="TEXT",
         type="str",
         repeat=False,
-        help="What the image should not show; a string of 0 to 1024 characters",
+        help=(
+            'What the image should not show; `""` for nothing (the PPIO docs allow length 0); a '
+            "string of 0 to 1024 characters"
+        ),
     ),
     OptionFlag(
         flags=("--width",),
@@ -310,10 +332,14 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         type="str",
         repeat=False,
         help=(
-            "The sampler used to denoise; one of 'Euler a', 'Euler', 'LMS', 'Heun', 'DPM2', 'DPM2 "
-            "a', 'DPM++ 2S a', 'DPM++ 2M', 'DPM++ SDE', 'DPM fast', 'DPM adaptive', 'LMS Karras', "
-            "'DPM2 Karras', 'DPM2 a Karras', 'DPM++ 2S a Karras', 'DPM++ 2M Karras', 'DPM++ SDE "
-            "Karras', 'DDIM', 'PLMS', 'UniPC'; default: Euler a"
+            "The sampler used to denoise. A closed list on purpose: these are the documented names, "
+            "the server refuses others with a 400 (nothing is billed), and a client that checks "
+            "first turns a typo such as `Euler A` or `DPM++ 2M karras` into a clear local error. New "
+            "samplers need a spec update (or an SDK's escape hatch for raw request fields); one of "
+            "'Euler a', 'Euler', 'LMS', 'Heun', 'DPM2', 'DPM2 a', 'DPM++ 2S a', 'DPM++ 2M', 'DPM++ "
+            "SDE', 'DPM fast', 'DPM adaptive', 'LMS Karras', 'DPM2 Karras', 'DPM2 a Karras', 'DPM++ "
+            "2S a Karras', 'DPM++ 2M Karras', 'DPM++ SDE Karras', 'DDIM', 'PLMS', 'UniPC'; default: "
+            "Euler a"
         ),
     ),
     OptionFlag(
@@ -322,7 +348,9 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar="NAME",
         type="str",
         repeat=False,
-        help="A VAE's `sd_name` (`GET /v3/model?filter.types=vae`); a string",
+        help=(
+            "A VAE's `sd_name` (`GET /v3/model?filter.types=vae`); `\"\"` for the checkpoint's own; a string"
+        ),
     ),
     OptionFlag(
         flags=("--seed",),
@@ -330,7 +358,10 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar="N",
         type="int",
         repeat=False,
-        help="The noise seed; -1 draws a random one; an integer from -1 to 4294967295; default: -1",
+        help=(
+            "The noise seed; -1 draws a random one. The docs set no upper bound; an integer >= -1; "
+            "default: -1"
+        ),
     ),
     OptionFlag(
         flags=("--lora",),
@@ -407,7 +438,10 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar="FORMAT",
         type="str",
         repeat=False,
-        help="The file format of the generated images; one of 'png', 'webp', 'jpeg'; API default: png",
+        help=(
+            "The file format of the generated images (closed in requests; responses may name "
+            "others); one of 'png', 'webp', 'jpeg'; API default: png"
+        ),
     ),
     OptionFlag(
         flags=("--nsfw-detection",),
@@ -431,6 +465,9 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         metavar="URL",
         type="str",
         repeat=False,
-        help="Where the `ASYNC_TASK_RESULT` event is POSTed; a string of at least 1 character",
+        help=(
+            "Where the `ASYNC_TASK_RESULT` event is POSTed (an absolute URL); a string of at least 1 "
+            "character"
+        ),
     ),
 )

@@ -30,6 +30,7 @@ __all__ = [
     "validate_models_query",
     "validate_task_id",
     "validate_txt2img_body",
+    "without_null",
 ]
 
 #: The JSON-Schema keywords `validate` enforces (`format`: the integer ranges of int32 and int64).
@@ -79,6 +80,16 @@ def _fmt(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def without_null(schema: Schema, spec: Spec) -> Schema:
+    """The one branch of an `anyOf [X, {type: null}]` (how the spec writes an optional field that may be
+    sent as null), resolved; the schema itself otherwise."""
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list):
+        return schema
+    rest = [resolve(spec, b) for b in branches if resolve(spec, b).get("type") != "null"]
+    return rest[0] if len(rest) == 1 and len(branches) == 2 else schema
 
 
 def describe(schema: Schema) -> str:
@@ -149,6 +160,9 @@ def validate(value: object, schema: Schema, path: str, spec: Spec, *, response: 
 
     `response=True` reads a response liberally (see the module's docstring)."""
     schema = resolve(spec, schema)
+    if value is not None and (only := without_null(schema, spec)) is not schema:
+        validate(value, only, path, spec, response=response)  # null means absent: check the rest
+        return
     if "anyOf" in schema:
         errors: list[ValidationError] = []
         for branch in schema["anyOf"]:
@@ -315,7 +329,7 @@ def unsupported_keywords(spec: Spec) -> list[tuple[str, str]]:
             return
         for keyword, value in schema.items():
             here = f"{where}/{keyword}"
-            if keyword in ANNOTATION_KEYWORDS:
+            if keyword in ANNOTATION_KEYWORDS or keyword.startswith("x-"):  # x-: OpenAPI extensions
                 continue
             if keyword not in IMPLEMENTED_KEYWORDS:
                 problems.append((where, keyword))

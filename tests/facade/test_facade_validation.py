@@ -25,6 +25,7 @@ from ppio_txt2img._validation import validate_txt2img_body
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_spec()
 
+
 # A valid value of each nested object; one field at a time is then pushed to (and past) its bounds.
 VALID_NESTED: dict[str, dict[str, Any]] = {
     "Lora": {"model_name": "add_detail.safetensors", "strength": 0.5},
@@ -32,6 +33,7 @@ VALID_NESTED: dict[str, dict[str, Any]] = {
     "HiresFix": {"target_width": 2048, "target_height": 2048, "strength": 0.5, "upscaler": "Latent"},
     "Refiner": {"switch_at": 0.5},
 }
+
 # Txt2ImgExtra fields that `txt2img()` takes as keyword options (the rest are not exposed).
 EXTRA_OPTIONS = ("response_image_type", "enable_nsfw_detection", "nsfw_detection_level")
 
@@ -61,9 +63,19 @@ def fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
+def non_null(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The schema of an optional request field without its `null` branch (`anyOf: [X, {type: null}]`:
+    null means "not given"), resolved."""
+    schema = resolve(SPEC, schema)
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        return resolve(SPEC, branches[0])
+    return schema
+
+
 def properties(schema_name: str) -> list[tuple[str, Mapping[str, Any]]]:
     props = component(SPEC, schema_name)["properties"]
-    return [(name, resolve(SPEC, sub)) for name, sub in props.items()]
+    return [(name, non_null(sub)) for name, sub in props.items()]
 
 
 def exposed(schema_name: str, prop: str) -> bool:
@@ -85,7 +97,22 @@ def bound_cases() -> tuple[list[Any], list[Any]]:
             step = 1 if kind == "integer" else 0.01
             if kind in ("integer", "number") and "enum" not in schema:
                 assert lo is not None, f"{schema_name}.{prop} has no minimum"
-                assert hi is not None, f"{schema_name}.{prop} has no maximum"
+                if hi is None:  # `seed`: the docs set no upper bound, only its int64 format does
+                    assert schema.get("format") == "int64", f"{schema_name}.{prop} has no maximum"
+                    for value in (lo, 3_000_000_000, 2**63 - 1):
+                        accepted.append(
+                            pytest.param(schema_name, prop, value, id=f"{schema_name}.{prop}={value}")
+                        )
+                    rejected.append(
+                        pytest.param(
+                            schema_name,
+                            prop,
+                            lo - step,
+                            f">= {fmt(lo)}",
+                            id=f"{schema_name}.{prop}={lo - step}",
+                        )
+                    )
+                    continue
                 for value in (lo, hi):
                     accepted.append(
                         pytest.param(schema_name, prop, value, id=f"{schema_name}.{prop}={value}")
@@ -112,7 +139,13 @@ def bound_cases() -> tuple[list[Any], list[Any]]:
                 for n in lengths_bad:
                     allowed = f"of {lmin} to {lmax} characters" if lmax is not None else f"at least {lmin}"
                     rejected.append(
-                        pytest.param(schema_name, prop, "x" * n, allowed, id=f"{schema_name}.{prop}=len{n}")
+                        pytest.param(
+                            schema_name,
+                            prop,
+                            "x" * n,
+                            allowed,
+                            id=f"{schema_name}.{prop}=len{n}",
+                        )
                     )
     return accepted, rejected
 
@@ -128,7 +161,15 @@ def enum_cases() -> tuple[list[Any], list[Any]]:
                 accepted.append(pytest.param(schema_name, prop, value, id=f"{schema_name}.{prop}={value}"))
             bad = "not-a-value" if schema.get("type") == "string" else max(schema["enum"]) + 1
             allowed = "one of " + ", ".join(repr(v) for v in schema["enum"])
-            rejected.append(pytest.param(schema_name, prop, bad, allowed, id=f"{schema_name}.{prop}={bad}"))
+            rejected.append(
+                pytest.param(
+                    schema_name,
+                    prop,
+                    bad,
+                    allowed,
+                    id=f"{schema_name}.{prop}={bad}",
+                )
+            )
     return accepted, rejected
 
 
@@ -225,15 +266,30 @@ WRONG_TYPES = [
     ),
     pytest.param({"guidance_scale": float("nan")}, "request.guidance_scale", "is not a number", id="nan"),
     pytest.param({"model_name": 42}, "request.model_name", "is not a string", id="int-for-str"),
-    pytest.param({"restore_faces": "yes"}, "request.restore_faces", "is not a boolean", id="str-for-bool"),
+    pytest.param(
+        {"restore_faces": "yes"},
+        "request.restore_faces",
+        "is not a boolean",
+        id="str-for-bool",
+    ),
     pytest.param(
         {"loras": [{"model_name": "a", "strength": "0.5"}]},
         "request.loras[0].strength",
         "is not a number",
         id="nested-str-for-number",
     ),
-    pytest.param({"loras": {"model_name": "a"}}, "request.loras", "is not a list", id="dict-for-list"),
-    pytest.param({"hires_fix": [1, 2]}, "request.hires_fix", "is not an object", id="list-for-object"),
+    pytest.param(
+        {"loras": {"model_name": "a"}},
+        "request.loras",
+        "is not a list",
+        id="dict-for-list",
+    ),
+    pytest.param(
+        {"hires_fix": [1, 2]},
+        "request.hires_fix",
+        "is not an object",
+        id="list-for-object",
+    ),
     pytest.param(
         {"nsfw_detection_level": True},
         "extra.nsfw_detection_level",
@@ -272,7 +328,12 @@ def test_a_value_of_the_wrong_type_is_refused_before_any_request(
             "is required",
             id="missing-required-nested",
         ),
-        pytest.param({"refiner": {}}, "request.refiner.switch_at", "is required", id="empty-refiner"),
+        pytest.param(
+            {"refiner": {}},
+            "request.refiner.switch_at",
+            "is required",
+            id="empty-refiner",
+        ),
     ],
 )
 def test_unknown_names_and_missing_nested_fields_are_refused_before_any_request(
@@ -290,7 +351,7 @@ def test_unknown_names_and_missing_nested_fields_are_refused_before_any_request(
 def test_lists_of_loras_and_embeddings_are_capped_at_the_spec_max_items(
     api: ScriptedAPI, make_client: ClientFactory, key: str, schema_name: str
 ) -> None:
-    limit = component(SPEC, "Txt2ImgRequest")["properties"][key]["maxItems"]
+    limit = non_null(component(SPEC, "Txt2ImgRequest")["properties"][key])["maxItems"]
     client = make_client()
 
     too_many: dict[str, Any] = {key: [VALID_NESTED[schema_name]] * (limit + 1)}

@@ -209,8 +209,9 @@ def test_txt2img_doc_result_parses_string_ttl_null_nsfw_and_full_debug_info() ->
     result = task_result(TXT2IMG_DOC_RESULT)
 
     assert result.task.task_id == TASK_ID
-    assert result.task.status is TaskStatus.TASK_STATUS_SUCCEED
-    assert result.task.task_type is TaskType.TXT_TO_IMG
+    assert result.task.status == TaskStatus.TASK_STATUS_SUCCEED
+    assert type(result.task.status) is str  # an open value: a plain string, documented or not
+    assert result.task.task_type == TaskType.TXT_TO_IMG
     assert result.task.reason == ""
     assert result.task.eta == 0
     assert isinstance(result.extra, TaskResultExtra)
@@ -225,7 +226,7 @@ def test_txt2img_doc_result_parses_string_ttl_null_nsfw_and_full_debug_info() ->
     [image] = result.images
     assert image.image_url.startswith("https://faas-output-image.s3.")
     assert image.image_url_ttl == "3600"
-    assert image.image_type is ResponseImageType.JPEG
+    assert image.image_type == ResponseImageType.JPEG
     assert image.nsfw_detection_result is None
     assert result.videos == []
     assert result.audios == []
@@ -298,7 +299,7 @@ def test_ppio_qwen_result_keeps_has_nsfw_contents_and_ttl_zero() -> None:
 
     result = task_result(payload)
 
-    assert result.task.task_type is TaskType.QWEN_IMAGE_TEXT_TO_IMAGE
+    assert result.task.task_type == TaskType.QWEN_IMAGE_TEXT_TO_IMAGE
     assert isinstance(result.extra, TaskResultExtra)
     assert result.extra.seed is UNSET
     assert result.extra.additional_properties == {"has_nsfw_contents": []}
@@ -307,12 +308,13 @@ def test_ppio_qwen_result_keeps_has_nsfw_contents_and_ttl_zero() -> None:
 
 
 @pytest.mark.parametrize("status", [member.value for member in TaskStatus])
-def test_documented_statuses_parse_to_the_enum(status: str) -> None:
+def test_documented_statuses_parse_as_strings_equal_to_the_enum(status: str) -> None:
     payload = {"task": {"task_id": "t", "status": status, "eta": 3, "progress_percent": 40}, "images": []}
 
     result = task_result(payload)
 
-    assert result.task.status is TaskStatus(status)
+    assert result.task.status == TaskStatus(status)
+    assert type(result.task.status) is str
     assert result.task.eta == 3
     assert result.task.progress_percent == 40
     assert result.images == []
@@ -401,9 +403,9 @@ def test_webhook_event_from_docs_parses_and_keeps_the_echoed_webhook_config() ->
 
     parsed = WebhookEvent.from_dict(event)
 
-    assert parsed.event_type is WebhookEventType.ASYNC_TASK_RESULT
+    assert parsed.event_type == WebhookEventType.ASYNC_TASK_RESULT
     assert parsed.payload.task.task_id == "f6aec953-2e81-4e8b-938e-2ceab54d6df9"
-    assert parsed.payload.task.status is TaskStatus.TASK_STATUS_SUCCEED
+    assert parsed.payload.task.status == TaskStatus.TASK_STATUS_SUCCEED
     assert isinstance(parsed.payload.extra, TaskResultExtra)
     assert parsed.payload.extra.additional_properties == {
         "webhook": {"url": "https://your-webhook-endpoint-url"}
@@ -433,12 +435,12 @@ def test_model_list_example_parses_and_keeps_a_type_outside_the_enum() -> None:
     first, locon = parsed.models
     assert first.id == 114600
     assert first.sd_name_in_api == "realisticVisionV40_v40VAE-inpainting_81543.safetensors"
-    assert first.status is ModelStatus.VALUE_1
+    assert first.status == ModelStatus.MODEL_AVAILABLE
     assert first.download_url_ttl == 2592000
     assert first.is_sdxl is False
     assert first.tags == ["photorealistic", "anatomical"]
     assert isinstance(first.type_, ModelTypeInfo)
-    assert first.type_.name is ModelType.CHECKPOINT
+    assert first.type_.name == ModelType.CHECKPOINT
     assert isinstance(locon.type_, ModelTypeInfo)
     assert locon.type_.name == "locon"
     assert not isinstance(locon.type_.name, ModelType)
@@ -464,14 +466,16 @@ def test_ppio_model_with_model_name_and_unknown_status_parses() -> None:
 
 
 @pytest.mark.parametrize(("status_code", "reason"), DOCUMENTED_ERRORS)
-def test_error_body_with_each_documented_reason_parses_to_the_enum(status_code: int, reason: str) -> None:
+def test_error_body_with_each_documented_reason_parses_as_a_string_equal_to_the_enum(
+    status_code: int, reason: str
+) -> None:
     body = {"code": status_code, "reason": reason, "message": "something went wrong ", "metadata": {}}
 
     parsed = parse_task_result(body, status_code=status_code)
 
     assert isinstance(parsed, ErrorBody)
     assert parsed.code == status_code
-    assert parsed.reason is ErrorReason(reason)
+    assert parsed.reason == ErrorReason(reason)
     assert parsed.message == "something went wrong "
 
 
@@ -496,13 +500,22 @@ def test_error_statuses_outside_the_reason_table_still_parse_as_error_body(statu
 
 
 def test_an_undocumented_status_raises_unexpected_status_with_the_body() -> None:
-    response = httpx.Response(502, text="<html>bad gateway</html>")
+    response = httpx.Response(418, text="<html>a teapot</html>")
 
     with pytest.raises(errors.UnexpectedStatus) as caught:
         get_task_result.parse_response(client=client(), response=response)
 
-    assert caught.value.status_code == 502
-    assert b"bad gateway" in caught.value.content
+    assert caught.value.status_code == 418
+    assert b"a teapot" in caught.value.content
+
+
+@pytest.mark.parametrize("status_code", [502, 504])
+def test_a_gateways_html_page_on_502_and_504_parses_as_its_text(status_code: int) -> None:
+    response = httpx.Response(status_code, text="<html>bad gateway</html>")
+
+    parsed = get_task_result.parse_response(client=client(), response=response).parsed
+
+    assert parsed == "<html>bad gateway</html>"
 
 
 def test_create_task_response_parses_the_task_id() -> None:

@@ -241,8 +241,10 @@ class SandboxApp:
         if parse_problem is not None:
             return invalid_body([parse_problem])
         problems = _validation.check_component("Txt2ImgBody", body)
-        if not problems:
-            problems = self.cross_field_problems(body)
+        if problems:
+            return invalid_body(problems)
+        body = _validation.without_nulls(body)
+        problems = self.cross_field_problems(body)
         if problems:
             return invalid_body(problems)
 

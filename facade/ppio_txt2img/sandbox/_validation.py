@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -52,9 +52,25 @@ def _registry() -> Registry[Any]:
     return registry
 
 
+def _integer_format(bits: int) -> Any:
+    def check(value: object) -> bool:
+        return not isinstance(value, int) or -(2 ** (bits - 1)) <= value < 2 ** (bits - 1)
+
+    return check
+
+
+#: OpenAPI's integer formats are ranges (`seed` is `format: int64`: 2**63 is refused, as a real server's
+#: int64 field would); no other format is checked.
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks("int32")(_integer_format(32))
+_FORMATS.checks("int64")(_integer_format(64))
+
+
 @functools.cache
 def _validator(pointer: str) -> Any:
-    return Draft202012Validator({"$ref": f"{_SPEC_URI}#{pointer}"}, registry=_registry())
+    return Draft202012Validator(
+        {"$ref": f"{_SPEC_URI}#{pointer}"}, registry=_registry(), format_checker=_FORMATS
+    )
 
 
 def component_schema(name: str) -> Mapping[str, Any]:
@@ -79,8 +95,33 @@ def enum_values(name: str) -> tuple[Any, ...]:
 def check_component(name: str, instance: Any, *, root: str = "") -> list[Problem]:
     """Validate `instance` against `#/components/schemas/<name>`; the problems, sorted by field."""
     validator = _validator(f"/components/schemas/{name}")
-    problems = [_problem(error, root) for error in validator.iter_errors(instance)]
+    errors = [leaf for error in validator.iter_errors(instance) for leaf in _through_nullable(error)]
+    problems = [_problem(error, root) for error in errors]
     return sorted(problems, key=lambda p: (p.field, p.message))
+
+
+def _through_nullable(error: Any) -> list[Any]:
+    """An optional field's `anyOf: [<schema>, {type: "null"}]` that a non-null value failed: the errors of
+    the one non-null branch (`request.loras[0].strength` rather than `request.loras`), recursively."""
+    branches = error.schema.get("anyOf") if error.validator == "anyOf" else None
+    if not isinstance(branches, list) or error.instance is None:
+        return [error]
+    non_null = [i for i, branch in enumerate(branches) if branch.get("type") != "null"]
+    if len(non_null) != 1 or len(branches) != 2:
+        return [error]
+    inner = [sub for sub in error.context if sub.schema_path and sub.schema_path[0] == non_null[0]]
+    return [leaf for sub in inner for leaf in _through_nullable(sub)] or [error]
+
+
+def without_nulls(value: Any) -> Any:
+    """A valid request body with its `null` fields removed: the spec lets every optional field be `null`,
+    meaning "not given" (real clients send them), so the emulator then reads the body as if they were
+    absent."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
 
 
 def describe(problems: Sequence[Problem]) -> str:

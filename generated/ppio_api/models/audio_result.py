@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.audio_type import AudioType
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -23,13 +22,13 @@ class AudioResult:
         audio_url (str):
         audio_url_ttl (int | str | Unset): An integer, which some responses send as a numeric string (`3600` or
             `"3600"`).
-        audio_type (AudioType | str | Unset):
+        audio_type (str | Unset): An audio format, one of `AudioType` or another.
         audio_metadata (AudioMetadata | Unset):
     """
 
     audio_url: str
     audio_url_ttl: int | str | Unset = UNSET
-    audio_type: AudioType | str | Unset = UNSET
+    audio_type: str | Unset = UNSET
     audio_metadata: AudioMetadata | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -42,13 +41,7 @@ class AudioResult:
         else:
             audio_url_ttl = self.audio_url_ttl
 
-        audio_type: str | Unset
-        if isinstance(self.audio_type, Unset):
-            audio_type = UNSET
-        elif isinstance(self.audio_type, AudioType):
-            audio_type = self.audio_type.value
-        else:
-            audio_type = self.audio_type
+        audio_type = self.audio_type
 
         audio_metadata: dict[str, Any] | Unset = UNSET
         if not isinstance(self.audio_metadata, Unset):
@@ -84,20 +77,7 @@ class AudioResult:
 
         audio_url_ttl = _parse_audio_url_ttl(d.pop("audio_url_ttl", UNSET))
 
-        def _parse_audio_type(data: object) -> AudioType | str | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_audio_type_type_0 = AudioType(data)
-
-                return componentsschemas_open_audio_type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(AudioType | str | Unset, data)
-
-        audio_type = _parse_audio_type(d.pop("audio_type", UNSET))
+        audio_type = d.pop("audio_type", UNSET)
 
         _audio_metadata = d.pop("audio_metadata", UNSET)
         audio_metadata: AudioMetadata | Unset

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -17,13 +17,13 @@ class AwsS3Storage:
         region (str):
         bucket (str):
         path (str):
-        save_to_path_directly (bool | Unset):  Default: False.
+        save_to_path_directly (bool | None | Unset):  Default: False.
     """
 
     region: str
     bucket: str
     path: str
-    save_to_path_directly: bool | Unset = False
+    save_to_path_directly: bool | None | Unset = False
 
     def to_dict(self) -> dict[str, Any]:
         region = self.region
@@ -32,7 +32,11 @@ class AwsS3Storage:
 
         path = self.path
 
-        save_to_path_directly = self.save_to_path_directly
+        save_to_path_directly: bool | None | Unset
+        if isinstance(self.save_to_path_directly, Unset):
+            save_to_path_directly = UNSET
+        else:
+            save_to_path_directly = self.save_to_path_directly
 
         field_dict: dict[str, Any] = {}
 
@@ -57,7 +61,16 @@ class AwsS3Storage:
 
         path = d.pop("path")
 
-        save_to_path_directly = d.pop("save_to_path_directly", UNSET)
+        def _parse_save_to_path_directly(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        save_to_path_directly = _parse_save_to_path_directly(
+            d.pop("save_to_path_directly", UNSET)
+        )
 
         aws_s3_storage = cls(
             region=region,

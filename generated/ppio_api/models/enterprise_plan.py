@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -14,13 +14,17 @@ T = TypeVar("T", bound="EnterprisePlan")
 class EnterprisePlan:
     """
     Attributes:
-        enabled (bool | Unset):  Default: False.
+        enabled (bool | None | Unset):  Default: False.
     """
 
-    enabled: bool | Unset = False
+    enabled: bool | None | Unset = False
 
     def to_dict(self) -> dict[str, Any]:
-        enabled = self.enabled
+        enabled: bool | None | Unset
+        if isinstance(self.enabled, Unset):
+            enabled = UNSET
+        else:
+            enabled = self.enabled
 
         field_dict: dict[str, Any] = {}
 
@@ -33,7 +37,15 @@ class EnterprisePlan:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        enabled = d.pop("enabled", UNSET)
+
+        def _parse_enabled(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        enabled = _parse_enabled(d.pop("enabled", UNSET))
 
         enterprise_plan = cls(
             enabled=enabled,

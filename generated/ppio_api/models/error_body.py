@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.error_reason import ErrorReason
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -22,13 +21,13 @@ class ErrorBody:
 
     Attributes:
         code (int | Unset):
-        reason (ErrorReason | str | Unset):
+        reason (str | Unset): An error reason, one of `ErrorReason` or another.
         message (str | Unset):
         metadata (ErrorBodyMetadata | Unset):
     """
 
     code: int | Unset = UNSET
-    reason: ErrorReason | str | Unset = UNSET
+    reason: str | Unset = UNSET
     message: str | Unset = UNSET
     metadata: ErrorBodyMetadata | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -36,13 +35,7 @@ class ErrorBody:
     def to_dict(self) -> dict[str, Any]:
         code = self.code
 
-        reason: str | Unset
-        if isinstance(self.reason, Unset):
-            reason = UNSET
-        elif isinstance(self.reason, ErrorReason):
-            reason = self.reason.value
-        else:
-            reason = self.reason
+        reason = self.reason
 
         message = self.message
 
@@ -71,20 +64,7 @@ class ErrorBody:
         d = dict(src_dict)
         code = d.pop("code", UNSET)
 
-        def _parse_reason(data: object) -> ErrorReason | str | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_error_reason_type_0 = ErrorReason(data)
-
-                return componentsschemas_open_error_reason_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(ErrorReason | str | Unset, data)
-
-        reason = _parse_reason(d.pop("reason", UNSET))
+        reason = d.pop("reason", UNSET)
 
         message = d.pop("message", UNSET)
 

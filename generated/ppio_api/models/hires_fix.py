@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -18,13 +18,13 @@ class HiresFix:
         target_width (int):
         target_height (int):
         strength (float):
-        upscaler (Upscaler | Unset): The upscaler used by hires fix.
+        upscaler (None | Unset | Upscaler):
     """
 
     target_width: int
     target_height: int
     strength: float
-    upscaler: Upscaler | Unset = UNSET
+    upscaler: None | Unset | Upscaler = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         target_width = self.target_width
@@ -33,9 +33,13 @@ class HiresFix:
 
         strength = self.strength
 
-        upscaler: str | Unset = UNSET
-        if not isinstance(self.upscaler, Unset):
+        upscaler: None | str | Unset
+        if isinstance(self.upscaler, Unset):
+            upscaler = UNSET
+        elif isinstance(self.upscaler, Upscaler):
             upscaler = self.upscaler.value
+        else:
+            upscaler = self.upscaler
 
         field_dict: dict[str, Any] = {}
 
@@ -60,12 +64,22 @@ class HiresFix:
 
         strength = d.pop("strength")
 
-        _upscaler = d.pop("upscaler", UNSET)
-        upscaler: Upscaler | Unset
-        if isinstance(_upscaler, Unset):
-            upscaler = UNSET
-        else:
-            upscaler = Upscaler(_upscaler)
+        def _parse_upscaler(data: object) -> None | Unset | Upscaler:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                upscaler_type_0 = Upscaler(data)
+
+                return upscaler_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | Upscaler, data)
+
+        upscaler = _parse_upscaler(d.pop("upscaler", UNSET))
 
         hires_fix = cls(
             target_width=target_width,

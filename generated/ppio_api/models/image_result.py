@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.response_image_type import ResponseImageType
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -23,13 +22,13 @@ class ImageResult:
         image_url (str):
         image_url_ttl (int | str | Unset): An integer, which some responses send as a numeric string (`3600` or
             `"3600"`).
-        image_type (ResponseImageType | str | Unset):
+        image_type (str | Unset): An image format, one of `ResponseImageType` or another.
         nsfw_detection_result (None | NsfwDetectionResult | Unset):
     """
 
     image_url: str
     image_url_ttl: int | str | Unset = UNSET
-    image_type: ResponseImageType | str | Unset = UNSET
+    image_type: str | Unset = UNSET
     nsfw_detection_result: None | NsfwDetectionResult | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -44,13 +43,7 @@ class ImageResult:
         else:
             image_url_ttl = self.image_url_ttl
 
-        image_type: str | Unset
-        if isinstance(self.image_type, Unset):
-            image_type = UNSET
-        elif isinstance(self.image_type, ResponseImageType):
-            image_type = self.image_type.value
-        else:
-            image_type = self.image_type
+        image_type = self.image_type
 
         nsfw_detection_result: dict[str, Any] | None | Unset
         if isinstance(self.nsfw_detection_result, Unset):
@@ -90,20 +83,7 @@ class ImageResult:
 
         image_url_ttl = _parse_image_url_ttl(d.pop("image_url_ttl", UNSET))
 
-        def _parse_image_type(data: object) -> ResponseImageType | str | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_image_type_type_0 = ResponseImageType(data)
-
-                return componentsschemas_open_image_type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(ResponseImageType | str | Unset, data)
-
-        image_type = _parse_image_type(d.pop("image_type", UNSET))
+        image_type = d.pop("image_type", UNSET)
 
         def _parse_nsfw_detection_result(
             data: object,

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.model_status import ModelStatus
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ class Model:
         model_name (str | Unset): The name to pass as `model_name` (PPIO).
         type_ (ModelTypeInfo | Unset):
         categories (Any | Unset): A list on Novita; PPIO documents it without a type, so any JSON value is kept.
-        status (int | ModelStatus | Unset):
+        status (int | Unset): A model status, one of `ModelStatus` (0 unavailable, 1 available) or another.
         tags (Any | Unset): A list of strings on Novita; PPIO documents it without a type, so any JSON value is kept.
         cover_url (str | Unset):
         download_url (str | Unset):
@@ -49,7 +48,7 @@ class Model:
     model_name: str | Unset = UNSET
     type_: ModelTypeInfo | Unset = UNSET
     categories: Any | Unset = UNSET
-    status: int | ModelStatus | Unset = UNSET
+    status: int | Unset = UNSET
     tags: Any | Unset = UNSET
     cover_url: str | Unset = UNSET
     download_url: str | Unset = UNSET
@@ -80,13 +79,7 @@ class Model:
 
         categories = self.categories
 
-        status: int | Unset
-        if isinstance(self.status, Unset):
-            status = UNSET
-        elif isinstance(self.status, ModelStatus):
-            status = self.status.value
-        else:
-            status = self.status
+        status = self.status
 
         tags = self.tags
 
@@ -178,20 +171,7 @@ class Model:
 
         categories = d.pop("categories", UNSET)
 
-        def _parse_status(data: object) -> int | ModelStatus | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, int):
-                    raise TypeError()
-                componentsschemas_open_model_status_type_0 = ModelStatus(data)
-
-                return componentsschemas_open_model_status_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(int | ModelStatus | Unset, data)
-
-        status = _parse_status(d.pop("status", UNSET))
+        status = d.pop("status", UNSET)
 
         tags = d.pop("tags", UNSET)
 

@@ -2,8 +2,8 @@ from enum import IntEnum
 
 
 class ModelStatus(IntEnum):
-    VALUE_0 = 0
-    VALUE_1 = 1
+    MODEL_UNAVAILABLE = 0
+    MODEL_AVAILABLE = 1
 
     def __str__(self) -> str:
         return str(self.value)

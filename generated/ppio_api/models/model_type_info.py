@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.model_type import ModelType
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="ModelTypeInfo")
@@ -16,22 +15,16 @@ T = TypeVar("T", bound="ModelTypeInfo")
 class ModelTypeInfo:
     """
     Attributes:
-        name (ModelType | str | Unset):
+        name (str | Unset): A model type, one of `ModelType` or another (the docs show `locon`).
         display_name (str | Unset):
     """
 
-    name: ModelType | str | Unset = UNSET
+    name: str | Unset = UNSET
     display_name: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        name: str | Unset
-        if isinstance(self.name, Unset):
-            name = UNSET
-        elif isinstance(self.name, ModelType):
-            name = self.name.value
-        else:
-            name = self.name
+        name = self.name
 
         display_name = self.display_name
 
@@ -48,21 +41,7 @@ class ModelTypeInfo:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-
-        def _parse_name(data: object) -> ModelType | str | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_model_type_type_0 = ModelType(data)
-
-                return componentsschemas_open_model_type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(ModelType | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         display_name = d.pop("display_name", UNSET)
 

@@ -2,9 +2,9 @@ from enum import IntEnum
 
 
 class NsfwDetectionLevel(IntEnum):
-    VALUE_0 = 0
-    VALUE_1 = 1
-    VALUE_2 = 2
+    NSFW_LEVEL_0 = 0
+    NSFW_LEVEL_1 = 1
+    NSFW_LEVEL_2 = 2
 
     def __str__(self) -> str:
         return str(self.value)

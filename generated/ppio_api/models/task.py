@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.task_status import TaskStatus
-from ..models.task_type import TaskType
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Task")
@@ -18,16 +16,17 @@ class Task:
     """
     Attributes:
         task_id (str):
-        status (str | TaskStatus): A task status; an unknown value is kept as a string and is not terminal.
-        task_type (str | TaskType | Unset):
+        status (str): A task status, one of `TaskStatus` or a value added later (kept as is; not terminal).
+        task_type (str | Unset): A task type, one of `TaskType` or another.
         reason (str | Unset): Why the task failed; empty otherwise.
-        eta (float | Unset): Estimated seconds until the task finishes; 0 when unknown.
-        progress_percent (float | Unset):
+        eta (float | Unset): Estimated seconds until the task finishes; 0 when unknown. No bounds are documented, so
+            none are written here (a client must not refuse a task whose `eta` is -1).
+        progress_percent (float | Unset): Percent done, normally 0 to 100 (not bounded here, as the docs set no bounds).
     """
 
     task_id: str
-    status: str | TaskStatus
-    task_type: str | TaskType | Unset = UNSET
+    status: str
+    task_type: str | Unset = UNSET
     reason: str | Unset = UNSET
     eta: float | Unset = UNSET
     progress_percent: float | Unset = UNSET
@@ -36,19 +35,9 @@ class Task:
     def to_dict(self) -> dict[str, Any]:
         task_id = self.task_id
 
-        status: str
-        if isinstance(self.status, TaskStatus):
-            status = self.status.value
-        else:
-            status = self.status
+        status = self.status
 
-        task_type: str | Unset
-        if isinstance(self.task_type, Unset):
-            task_type = UNSET
-        elif isinstance(self.task_type, TaskType):
-            task_type = self.task_type.value
-        else:
-            task_type = self.task_type
+        task_type = self.task_type
 
         reason = self.reason
 
@@ -80,33 +69,9 @@ class Task:
         d = dict(src_dict)
         task_id = d.pop("task_id")
 
-        def _parse_status(data: object) -> str | TaskStatus:
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_task_status_type_0 = TaskStatus(data)
+        status = d.pop("status")
 
-                return componentsschemas_open_task_status_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(str | TaskStatus, data)
-
-        status = _parse_status(d.pop("status"))
-
-        def _parse_task_type(data: object) -> str | TaskType | Unset:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_task_type_type_0 = TaskType(data)
-
-                return componentsschemas_open_task_type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(str | TaskType | Unset, data)
-
-        task_type = _parse_task_type(d.pop("task_type", UNSET))
+        task_type = d.pop("task_type", UNSET)
 
         reason = d.pop("reason", UNSET)
 

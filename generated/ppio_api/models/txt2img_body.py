@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -21,18 +21,24 @@ class Txt2ImgBody:
     Attributes:
         request (Txt2ImgRequest): What to draw. Cross-field rule: `enable_transparent_background` needs
             `extra.response_image_type` `png` (and an SDXL checkpoint).
-        extra (Txt2ImgExtra | Unset): Options about the output rather than the image itself.
+        extra (None | Txt2ImgExtra | Unset):
     """
 
     request: Txt2ImgRequest
-    extra: Txt2ImgExtra | Unset = UNSET
+    extra: None | Txt2ImgExtra | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.txt2img_extra import Txt2ImgExtra
+
         request = self.request.to_dict()
 
-        extra: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.extra, Unset):
+        extra: dict[str, Any] | None | Unset
+        if isinstance(self.extra, Unset):
+            extra = UNSET
+        elif isinstance(self.extra, Txt2ImgExtra):
             extra = self.extra.to_dict()
+        else:
+            extra = self.extra
 
         field_dict: dict[str, Any] = {}
 
@@ -54,12 +60,22 @@ class Txt2ImgBody:
         d = dict(src_dict)
         request = Txt2ImgRequest.from_dict(d.pop("request"))
 
-        _extra = d.pop("extra", UNSET)
-        extra: Txt2ImgExtra | Unset
-        if isinstance(_extra, Unset):
-            extra = UNSET
-        else:
-            extra = Txt2ImgExtra.from_dict(_extra)
+        def _parse_extra(data: object) -> None | Txt2ImgExtra | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                extra_type_0 = Txt2ImgExtra.from_dict(data)
+
+                return extra_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Txt2ImgExtra | Unset, data)
+
+        extra = _parse_extra(d.pop("extra", UNSET))
 
         txt2img_body = cls(
             request=request,

@@ -6,7 +6,6 @@ from typing import Any, Self, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..models.video_type import VideoType
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="VideoResult")
@@ -19,12 +18,12 @@ class VideoResult:
         video_url (str):
         video_url_ttl (int | str | Unset): An integer, which some responses send as a numeric string (`3600` or
             `"3600"`).
-        video_type (str | Unset | VideoType):
+        video_type (str | Unset): A video format, one of `VideoType` or another.
     """
 
     video_url: str
     video_url_ttl: int | str | Unset = UNSET
-    video_type: str | Unset | VideoType = UNSET
+    video_type: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,13 +35,7 @@ class VideoResult:
         else:
             video_url_ttl = self.video_url_ttl
 
-        video_type: str | Unset
-        if isinstance(self.video_type, Unset):
-            video_type = UNSET
-        elif isinstance(self.video_type, VideoType):
-            video_type = self.video_type.value
-        else:
-            video_type = self.video_type
+        video_type = self.video_type
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -70,20 +63,7 @@ class VideoResult:
 
         video_url_ttl = _parse_video_url_ttl(d.pop("video_url_ttl", UNSET))
 
-        def _parse_video_type(data: object) -> str | Unset | VideoType:
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_video_type_type_0 = VideoType(data)
-
-                return componentsschemas_open_video_type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(str | Unset | VideoType, data)
-
-        video_type = _parse_video_type(d.pop("video_type", UNSET))
+        video_type = d.pop("video_type", UNSET)
 
         video_result = cls(
             video_url=video_url,

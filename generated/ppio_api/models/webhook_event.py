@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
-
-from ..models.webhook_event_type import WebhookEventType
 
 if TYPE_CHECKING:
     from ..models.task_result_response import TaskResultResponse
@@ -19,20 +17,16 @@ T = TypeVar("T", bound="WebhookEvent")
 class WebhookEvent:
     """
     Attributes:
-        event_type (str | WebhookEventType):
+        event_type (str): An event type, one of `WebhookEventType` or another (ignore those).
         payload (TaskResultResponse):
     """
 
-    event_type: str | WebhookEventType
+    event_type: str
     payload: TaskResultResponse
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        event_type: str
-        if isinstance(self.event_type, WebhookEventType):
-            event_type = self.event_type.value
-        else:
-            event_type = self.event_type
+        event_type = self.event_type
 
         payload = self.payload.to_dict()
 
@@ -52,21 +46,7 @@ class WebhookEvent:
         from ..models.task_result_response import TaskResultResponse
 
         d = dict(src_dict)
-
-        def _parse_event_type(data: object) -> str | WebhookEventType:
-            try:
-                if not isinstance(data, str):
-                    raise TypeError()
-                componentsschemas_open_webhook_event_type_type_0 = WebhookEventType(
-                    data
-                )
-
-                return componentsschemas_open_webhook_event_type_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(str | WebhookEventType, data)
-
-        event_type = _parse_event_type(d.pop("event_type"))
+        event_type = d.pop("event_type")
 
         payload = TaskResultResponse.from_dict(d.pop("payload"))
 

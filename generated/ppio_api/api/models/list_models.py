@@ -68,7 +68,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | ModelListResponse | None:
+) -> ErrorBody | ModelListResponse | str | None:
     if response.status_code == 200:
         response_200 = ModelListResponse.from_dict(response.json())
 
@@ -99,10 +99,18 @@ def _parse_response(
 
         return response_500
 
+    if response.status_code == 502:
+        response_502 = response.text
+        return response_502
+
     if response.status_code == 503:
         response_503 = ErrorBody.from_dict(response.json())
 
         return response_503
+
+    if response.status_code == 504:
+        response_504 = response.text
+        return response_504
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -112,7 +120,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | ModelListResponse]:
+) -> Response[ErrorBody | ModelListResponse | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -132,7 +140,7 @@ def sync_detailed(
     filter_is_inpainting: bool | Unset = False,
     pagination_limit: int | Unset = UNSET,
     pagination_cursor: str | Unset = UNSET,
-) -> Response[ErrorBody | ModelListResponse]:
+) -> Response[ErrorBody | ModelListResponse | str]:
     """List models (checkpoints, LoRAs, VAEs, embeddings, ...)
 
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
@@ -153,7 +161,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | ModelListResponse]
+        Response[ErrorBody | ModelListResponse | str]
     """
 
     kwargs = _get_kwargs(
@@ -185,7 +193,7 @@ def sync(
     filter_is_inpainting: bool | Unset = False,
     pagination_limit: int | Unset = UNSET,
     pagination_cursor: str | Unset = UNSET,
-) -> ErrorBody | ModelListResponse | None:
+) -> ErrorBody | ModelListResponse | str | None:
     """List models (checkpoints, LoRAs, VAEs, embeddings, ...)
 
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
@@ -206,7 +214,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | ModelListResponse
+        ErrorBody | ModelListResponse | str
     """
 
     return sync_detailed(
@@ -233,7 +241,7 @@ async def asyncio_detailed(
     filter_is_inpainting: bool | Unset = False,
     pagination_limit: int | Unset = UNSET,
     pagination_cursor: str | Unset = UNSET,
-) -> Response[ErrorBody | ModelListResponse]:
+) -> Response[ErrorBody | ModelListResponse | str]:
     """List models (checkpoints, LoRAs, VAEs, embeddings, ...)
 
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
@@ -254,7 +262,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | ModelListResponse]
+        Response[ErrorBody | ModelListResponse | str]
     """
 
     kwargs = _get_kwargs(
@@ -284,7 +292,7 @@ async def asyncio(
     filter_is_inpainting: bool | Unset = False,
     pagination_limit: int | Unset = UNSET,
     pagination_cursor: str | Unset = UNSET,
-) -> ErrorBody | ModelListResponse | None:
+) -> ErrorBody | ModelListResponse | str | None:
     """List models (checkpoints, LoRAs, VAEs, embeddings, ...)
 
      One page of the model catalogue; pass `pagination.next_cursor` back to get the next.
@@ -305,7 +313,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | ModelListResponse
+        ErrorBody | ModelListResponse | str
     """
 
     return (

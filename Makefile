@@ -132,7 +132,7 @@ lint-py: $(INSTALLED)
 # Tests and scripts too. Each test directory is its own run, with itself on the module path: its tests
 # import their helpers by bare name (pytest puts the directory on sys.path), and the conftest.py files
 # of several directories would be duplicate modules in one run.
-TEST_DIRS := $(filter-out %/__pycache__,$(patsubst %/,%,$(sort $(wildcard tests/*/))))
+TEST_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tests/*/*.py))))
 
 typecheck: $(INSTALLED)
 	@$(BIN)/mypy --strict generated/ppio_api

@@ -72,4 +72,10 @@ DEFAULT_SEED: Final = -1
 #: Models listed per page by `client.models()`.
 DEFAULT_MODELS_PAGE_SIZE: Final = 50
 
+# Pictures for people (`_pictures.py`, `gallery.py`): longest side, in pixels, of what is drawn.
+#: `GeneratedImage` in a notebook (`_repr_png_`).
+PREVIEW_MAX_SIDE: Final = 512
+#: Each image of a `Generation` in a notebook, each cell of a contact sheet, each gallery thumbnail.
+THUMBNAIL_MAX_SIDE: Final = 256
+
 USER_AGENT: Final = "ppio-txt2img-python"

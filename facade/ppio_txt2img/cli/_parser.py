@@ -254,6 +254,15 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", default=".", metavar="DIR", help="save images here (created; default: .)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--sheet",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="also save a contact sheet of all the images (.png, .jpg or .webp; "
+        "default: DIR/<task_id>-sheet.png)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

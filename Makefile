@@ -29,7 +29,7 @@ GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests
 
 .PHONY: help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        test pytest demo bench clean
+        test pytest ensure-chromium demo bench clean
 
 help:
 	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -106,8 +106,13 @@ check-ts: client-ts
 	@echo "TypeScript client compiles with tsc --strict."
 
 # --- tests -------------------------------------------------------------------------------------------
-pytest: $(INSTALLED)
-	@$(BIN)/pytest -q
+# The gallery's browser test opens the page in headless Chromium: installed here when missing, and
+# required (PPIO_REQUIRE_CHROMIUM=1: a missing browser fails the test instead of skipping it).
+ensure-chromium:
+	@scripts/ensure_chromium.sh
+
+pytest: $(INSTALLED) ensure-chromium
+	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q
 
 test: check-generated lint check-ts pytest
 

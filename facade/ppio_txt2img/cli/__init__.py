@@ -4,6 +4,7 @@
     ppio txt2img "a red fox in snow" --sandbox -o out        # offline, no API key
     ppio task TASK_ID            ppio wait TASK_ID -o out
     ppio models --type checkpoint --sdxl
+    ppio gallery OUT             # (re)write OUT/index.html, the gallery of a batch's output
     ppio sandbox --port 8000
 
 Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
@@ -24,6 +25,7 @@ from ppio_txt2img._errors import PPIOError, ValidationError, WaitTimeoutError
 from ._commands import (
     CommandError,
     UsageError,
+    cmd_gallery,
     cmd_models,
     cmd_sandbox,
     cmd_task,
@@ -41,6 +43,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], int]] = {
     "wait": cmd_wait,
     "task": cmd_task,
     "models": cmd_models,
+    "gallery": cmd_gallery,
 }
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "SANDBOX_API_KEY",
     "CommandError",
     "UsageError",
+    "cmd_gallery",
     "cmd_models",
     "cmd_sandbox",
     "cmd_task",
@@ -161,6 +162,20 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
         _print_table(["SD_NAME", "TYPE", "SDXL", "BASE_MODEL", "NAME"], rows)
     if more:
         print(f"(more models match; raise --limit above {args.limit} to see them)", file=sys.stderr)
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace, progress: Progress) -> int:
+    """`ppio gallery OUT`: write OUT/index.html with every thumbnail drawn; print its path."""
+    from ppio_txt2img.gallery import write_gallery
+
+    if not Path(args.out).is_dir():
+        raise UsageError(f"{args.out}: not a directory (the output directory of a batch)")
+    try:
+        path = write_gallery(args.out, thumbnail_budget=None)
+    except OSError as exc:
+        raise CommandError(f"could not write the gallery in {args.out}: {exc}") from None
+    print(path)
     return 0
 
 

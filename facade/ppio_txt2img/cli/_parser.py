@@ -313,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, metavar="N", help="list at most N models (default: 50)")
     _add_connection_options(p, sandbox=True)
 
+    p = commands.add_parser(
+        "gallery",
+        help="(re)write OUT/index.html, the gallery of a batch's output directory",
+        description="Read OUT/manifest.jsonl, draw the thumbnails that are missing or stale and write "
+        "OUT/index.html (self-contained, opens from file://); print its path.",
+    )
+    p.add_argument("out", metavar="OUT", help="the batch's output directory")
+
     # Parsed by the sandbox's own `add_arguments` (imported only when used: it needs the extra).
     commands.add_parser(
         "sandbox", help="run the offline API emulator (see: ppio sandbox --help)", add_help=False

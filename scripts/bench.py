@@ -1,12 +1,13 @@
 """Benchmarks of the SDK against the offline sandbox on loopback; `make bench` runs them all.
 
-    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports ...]
+    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports|gallery ...]
 
 1. detection delay and polls per task: the facade's adaptive wait vs fixed 0.5 s and 0.1 s pollers,
    with the sandbox's eta exact, noisy and absent (`_bench_polling.py`);
 2. scale: 200 tasks at once through one AsyncClient (`_bench_scale.py`);
 3. images: download and decode of 8 PNGs of 2048x2048 (`_bench_images.py`);
-4. import time against httpx (`_bench_imports.py`).
+4. import time against httpx (`_bench_imports.py`);
+5. gallery: `write_gallery` on a 5,000-line batch output directory (`_bench_gallery.py`).
 
 Each sandbox runs in its own process (`_bench_sandbox.py`) so the client's timing is its own. Figures
 are measured and reported with their targets, never asserted: the exit status is 0 whether or not a
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import _bench_gallery
 import _bench_images
 import _bench_imports
 import _bench_polling
@@ -40,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[Callable[[str], None]], Section]] = {
     "scale": _bench_scale.run,
     "images": _bench_images.run,
     "imports": _bench_imports.run,
+    "gallery": _bench_gallery.run,
 }
 
 HOW_TO_READ = """\

@@ -5,7 +5,7 @@
 #   make test    everything CI checks: generated/ up to date, spec lint, ruff, mypy --strict,
 #                the TypeScript client compile, and pytest
 #   make generate        rebuild generated/ from openapi/ (only when an input is newer)
-#   make bench           benchmarks against the sandbox; writes BENCHMARKS.md
+#   make bench           benchmarks against the sandbox; writes BENCHMARKS.md and docs/bench/*.png
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -29,7 +29,7 @@ GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests
 
 .PHONY: help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        test pytest ensure-chromium demo bench clean
+        test pytest ensure-chromium demo bench bench-plots clean
 
 help:
 	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -122,6 +122,10 @@ demo: $(INSTALLED) $(GEN_STAMP)
 
 bench: $(INSTALLED) $(GEN_STAMP)
 	@$(PY) scripts/bench.py --write BENCHMARKS.md
+
+# Redraw docs/bench/*.png from the results the last `make bench` saved (build/bench-results.json).
+bench-plots: $(INSTALLED)
+	@$(PY) scripts/_bench_plots.py build/bench-results.json docs/bench
 
 clean:
 	rm -rf build out .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -200,6 +200,16 @@ def run(log: Callable[[str], None]) -> Section:
         f"last image decoded at +{run.ended_at - run.started_at:.2f} s"
     )
 
+    section.data["scale"] = [
+        {
+            "concurrency": TASKS,
+            "wall": wall,
+            "ideal": ideal,
+            "cpu_per_task": cpu_per_task,
+            "decode_per_task": decode / TASKS,
+            "lost": lost,
+        }
+    ]
     section.figures += [
         Figure("wall time", f"{wall:.2f} s", f"ideal {ideal:.2f} s (+10 %: {ideal * 1.1:.2f} s)", None),
         Figure(

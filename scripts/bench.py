@@ -17,6 +17,7 @@ target is met (it is non-zero only when a benchmark could not run).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -33,6 +34,7 @@ from pathlib import Path
 import _bench_gallery
 import _bench_images
 import _bench_imports
+import _bench_plots
 import _bench_polling
 import _bench_scale
 from _bench_report import FIGURE_HEADER, Figure, Section, figure_rows, markdown_table, text_table
@@ -183,9 +185,23 @@ def render_markdown(
         parts += [f"- {line}" for line in section.settings]
         for header, rows in section.tables:
             parts += ["", markdown_table(header, rows)]
+        for alt, path in section.images:
+            parts += ["", f"![{alt}]({path})"]
         for note in section.notes:
             parts += ["", note]
     return "\n".join(parts) + "\n"
+
+
+def save_results(path: Path, results: dict[str, dict[str, object]]) -> None:
+    """Merge this run's raw results into `path` (JSON, by benchmark: date, load, data), so a partial
+    run (`--only`) keeps the others' and `make bench-plots` can redraw without running anything."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    saved.update(results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=1) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,6 +209,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write", metavar="PATH", type=Path, help="also write the results as Markdown")
     parser.add_argument(
         "--only", action="append", choices=list(BENCHMARKS), help="run only these benchmarks (repeatable)"
+    )
+    parser.add_argument(
+        "--results",
+        metavar="PATH",
+        type=Path,
+        default=Path("build/bench-results.json"),
+        help="save the raw results here, merged by benchmark (default: build/bench-results.json)",
+    )
+    parser.add_argument(
+        "--plots",
+        metavar="DIR",
+        type=Path,
+        help="draw the plots here (default with --write: docs/bench beside the Markdown file)",
     )
     args = parser.parse_args(argv)
     chosen = args.only or list(BENCHMARKS)
@@ -224,6 +253,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         load.append(contention(name, before, CpuSnapshot.take()))
         log(f"  other processes: {load[-1][3]}")
     elapsed = time.monotonic() - started
+    others = {row[0]: row[3] for row in load}  # how busy the machine was, by benchmark
+    results = {
+        key: {"date": date, "load": f"other processes: {others.get(key, '?')}", "data": value}
+        for s in sections
+        for key, value in s.data.items()
+    }
+    save_results(args.results, results)
+    plots = args.plots or (args.write.parent / "docs" / "bench" if args.write is not None else None)
+    if plots is not None and results:
+        by_key = {key: s for s in sections for key in s.data}
+        drawn = _bench_plots.draw(results, plots)
+        for key, (alt, path) in drawn.items():
+            base = args.write.parent if args.write is not None else Path()
+            by_key[key].images.append((alt, os.path.relpath(path, base)))
+            log(f"drew {path}")
     print(render_text(sections))
     print("\n" + text_table(CONTENTION_HEADER, load))
     print(f"\n{len(sections)} benchmark(s) in {elapsed:.0f} s")

@@ -11,6 +11,7 @@ import base64
 import html
 import math
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -120,7 +121,7 @@ def write_jpeg_thumbnail(source: Path, target: Path, max_side: int = THUMBNAIL_M
     the same directory, then `os.replace`: a reader never sees half a file, and a crash never leaves a
     truncated thumbnail that looks newer than its image). Returns the thumbnail's size."""
     small = _flatten(preview(source.read_bytes(), max_side), JPEG_BACKGROUND)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         small.save(tmp, format="JPEG", quality=JPEG_QUALITY)
         os.replace(tmp, target)

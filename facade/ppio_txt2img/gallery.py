@@ -13,7 +13,9 @@ older than its image.
 `write_gallery` is cheap enough to call after every manifest rewrite of a batch of thousands of lines:
 one read of the manifest, one stat per image and one listing of `thumbs/`; the only slow part is
 drawing new thumbnails (a decode each), bounded per call by `thumbnail_budget` seconds. An image whose
-thumbnail is not drawn yet is shown from the full image until a later call draws it.
+thumbnail is not drawn yet is shown from the full image until a later call draws it. From an event
+loop, run it in a worker thread (`await asyncio.to_thread(write_gallery, out)`) and skip a call while
+the previous one still runs: calls at once are safe (every file is replaced atomically), just wasted.
 """
 
 from __future__ import annotations

@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "gallery",
-        help="(re)write OUT/index.html, the gallery of a batch's output directory",
+        help="(re)write OUT/index.html, the gallery of a batch",
         description="Read OUT/manifest.jsonl, draw the thumbnails that are missing or stale and write "
         "OUT/index.html (self-contained, opens from file://); print its path.",
     )

@@ -167,7 +167,8 @@ class Generation:
         Raises `ValueError` when there is no image."""
         from ._pictures import contact_sheet
 
-        captions = [f"#{image.index}  seed {self.seed}" for image in self.images]
+        seed = "unknown" if self.seed is None else self.seed
+        captions = [f"#{image.index}  seed {seed}" for image in self.images]
         return contact_sheet([image.data for image in self.images], captions, columns=columns, cell=cell)
 
     def _repr_html_(self) -> str:

@@ -46,10 +46,12 @@ DEFAULT_THUMBNAIL_BUDGET = 1.0
 
 @dataclass
 class ManifestRead:
-    """The manifest's lines as entries (sorted by `line`), and how many lines could not be read."""
+    """The manifest's lines as entries (sorted by `line`), how many lines could not be read, and
+    whether there was a manifest at all."""
 
     entries: list[Entry] = field(default_factory=list)
     unreadable: int = 0
+    found: bool = True
 
 
 def read_manifest(out_dir: str | PathLike[str]) -> ManifestRead:
@@ -59,7 +61,7 @@ def read_manifest(out_dir: str | PathLike[str]) -> ManifestRead:
     try:
         raw = (Path(out_dir) / MANIFEST_FILE).read_bytes()
     except FileNotFoundError:
-        return ManifestRead()
+        return ManifestRead(found=False)
     result = ManifestRead()
     for text in raw.decode("utf-8", errors="replace").splitlines():
         if text.strip():
@@ -132,7 +134,7 @@ def write_gallery(
         title=out.resolve().name or str(out),
         unreadable=manifest.unreadable,
         pending_thumbnails=pending,
-        manifest_found=(out / MANIFEST_FILE).exists(),
+        manifest_found=manifest.found,
     )
     target = out / GALLERY_FILE
     _write_atomically(target, page.encode("utf-8"))

@@ -9,7 +9,7 @@
 #                        table from openapi/ (only when an input is newer)
 #   make clients         Go, TypeScript, Java and Python clients from the spec into build/clients/
 #   make contract BASE_URL=... PPIO_API_KEY=...   contract tests of a server (free unless ALLOW_BILLING=1)
-#   make bench           benchmarks against the sandbox; writes BENCHMARKS.md
+#   make bench           benchmarks against the sandbox; writes BENCHMARKS.md and docs/bench/*.png
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -48,7 +48,7 @@ GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests clients/corpus
 
 .PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        clients check-clients contract test pytest demo bench clean
+        clients check-clients contract test pytest ensure-chromium demo bench bench-plots clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -179,8 +179,13 @@ contract: $(INSTALLED)
 	@$(PY) scripts/contract.py --base-url "$(BASE_URL)" $(if $(ALLOW_BILLING),--allow-billing) $(if $(TASK_ID),--task-id "$(TASK_ID)")
 
 # --- tests -------------------------------------------------------------------------------------------
-pytest: $(INSTALLED)
-	@$(BIN)/pytest -q -n 4
+# The gallery's browser test opens the page in headless Chromium: installed here when missing, and
+# required (PPIO_REQUIRE_CHROMIUM=1: a missing browser fails the test instead of skipping it).
+ensure-chromium:
+	@scripts/ensure_chromium.sh
+
+pytest: $(INSTALLED) ensure-chromium
+	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4
 
 test: check-generated lint check-ts check-clients pytest
 
@@ -192,6 +197,10 @@ demo: $(APP_INSTALLED)
 
 bench: $(INSTALLED) $(GEN_STAMP)
 	@$(PY) scripts/bench.py --write BENCHMARKS.md
+
+# Redraw docs/bench/*.png from the results the last `make bench` saved (build/bench-results.json).
+bench-plots: $(INSTALLED)
+	@$(PY) scripts/_bench_plots.py build/bench-results.json docs/bench
 
 clean:
 	rm -rf build out .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -273,6 +273,10 @@ def run(log: Callable[[str], None]) -> Section:
             facade.median <= slow.median,
         ),
     ]
+    section.data["polling"] = [
+        {"mode": r.mode, "poller": r.poller, "delays": r.delays, "polls": r.polls, "lost": r.lost}
+        for r in results
+    ]
     lost = sum(r.lost for r in results)
     section.figures.append(
         Figure("tasks not seen finishing (all pollers, all modes)", str(lost), "0", lost == 0)

@@ -6,6 +6,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The raw results behind the tables, JSON-able, by benchmark name: saved to build/bench-results.json
+    #: and drawn by `_bench_plots.py`.
+    data: dict[str, Any] = field(default_factory=dict)
+    #: Plots shown under the tables: (alt text, path relative to BENCHMARKS.md).
+    images: list[tuple[str, str]] = field(default_factory=list)
 
 
 def median(values: Sequence[float]) -> float:

@@ -286,6 +286,17 @@ def run(log: Callable[[str], None]) -> Section:
     blind = by_name["SDK, no eta/progress, nothing learnt"]
     plain_silent = by_name["plain httpx poller, 0.5 s, no eta/progress"]
     hooks = by_name["SDK, webhooks as the wait mode"]
+    section.data["scale"] = [
+        {
+            "concurrency": r.tasks,
+            "wall": r.wall,
+            "ideal": r.ideal,
+            "cpu_per_task": r.cpu_per_task,
+            "decode_per_task": r.decode / r.tasks,
+            "lost": r.tasks - r.complete,
+        }
+        for r in (sdk200, sdk1000)
+    ]
     section.figures += [
         Figure(
             "200 tasks: wall over the ideal",

@@ -1,6 +1,6 @@
 """Benchmarks of the SDK against the offline sandbox on loopback; `make bench` runs them all.
 
-    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports|batch ...]
+    python scripts/bench.py [--write BENCHMARKS.md] [--only polling|scale|images|imports|batch|gallery ...]
 
 1. detection delay and polls per task: the facade's adaptive wait vs fixed 0.5 s and 0.1 s pollers,
    with the sandbox's eta exact, noisy and absent (`_bench_polling.py`);
@@ -10,6 +10,7 @@
 4. import time against httpx (`_bench_imports.py`);
 5. batches: 1,000 lines at a rate limit, known and learnt; memory over a 1,000,000-line input
    (`_bench_batch.py`).
+6. gallery: `write_gallery` on a 5,000-line batch output directory (`_bench_gallery.py`).
 
 Each sandbox runs in its own process (`_bench_sandbox.py`) so the client's timing is its own. Figures
 are measured and reported with their targets, never asserted: the exit status is 0 whether or not a
@@ -19,6 +20,7 @@ target is met (it is non-zero only when a benchmark could not run).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -33,8 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import _bench_batch
+import _bench_gallery
 import _bench_images
 import _bench_imports
+import _bench_plots
 import _bench_polling
 import _bench_scale
 from _bench_report import FIGURE_HEADER, Figure, Section, figure_rows, markdown_table, text_table
@@ -45,6 +49,7 @@ BENCHMARKS: dict[str, Callable[[Callable[[str], None]], Section]] = {
     "images": _bench_images.run,
     "imports": _bench_imports.run,
     "batch": _bench_batch.run,
+    "gallery": _bench_gallery.run,
 }
 
 HOW_TO_READ = """\
@@ -185,9 +190,23 @@ def render_markdown(
         parts += [f"- {line}" for line in section.settings]
         for header, rows in section.tables:
             parts += ["", markdown_table(header, rows)]
+        for alt, path in section.images:
+            parts += ["", f"![{alt}]({path})"]
         for note in section.notes:
             parts += ["", note]
     return "\n".join(parts) + "\n"
+
+
+def save_results(path: Path, results: dict[str, dict[str, object]]) -> None:
+    """Merge this run's raw results into `path` (JSON, by benchmark: date, load, data), so a partial
+    run (`--only`) keeps the others' and `make bench-plots` can redraw without running anything."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    saved.update(results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=1) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,6 +214,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write", metavar="PATH", type=Path, help="also write the results as Markdown")
     parser.add_argument(
         "--only", action="append", choices=list(BENCHMARKS), help="run only these benchmarks (repeatable)"
+    )
+    parser.add_argument(
+        "--results",
+        metavar="PATH",
+        type=Path,
+        default=Path("build/bench-results.json"),
+        help="save the raw results here, merged by benchmark (default: build/bench-results.json)",
+    )
+    parser.add_argument(
+        "--plots",
+        metavar="DIR",
+        type=Path,
+        help="draw the plots here (default with --write: docs/bench beside the Markdown file)",
     )
     args = parser.parse_args(argv)
     chosen = args.only or list(BENCHMARKS)
@@ -226,6 +258,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         load.append(contention(name, before, CpuSnapshot.take()))
         log(f"  other processes: {load[-1][3]}")
     elapsed = time.monotonic() - started
+    others = {row[0]: row[3] for row in load}  # how busy the machine was, by benchmark
+    results = {
+        key: {"date": date, "load": f"other processes: {others.get(key, '?')}", "data": value}
+        for s in sections
+        for key, value in s.data.items()
+    }
+    save_results(args.results, results)
+    plots = args.plots or (args.write.parent / "docs" / "bench" if args.write is not None else None)
+    if plots is not None and results:
+        by_key = {key: s for s in sections for key in s.data}
+        drawn = _bench_plots.draw(results, plots)
+        for key, (alt, path) in drawn.items():
+            base = args.write.parent if args.write is not None else Path()
+            by_key[key].images.append((alt, os.path.relpath(path, base)))
+            log(f"drew {path}")
     print(render_text(sections))
     print("\n" + text_table(CONTENTION_HEADER, load))
     print(f"\n{len(sections)} benchmark(s) in {elapsed:.0f} s")

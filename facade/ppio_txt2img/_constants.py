@@ -96,5 +96,11 @@ REQUEST_DEFAULTS: Final[Mapping[str, object]] = MappingProxyType(
 #: Models listed per page by `client.models()`.
 DEFAULT_MODELS_PAGE_SIZE: Final = 50
 
+# Pictures for people (`_pictures.py`, `gallery.py`): longest side, in pixels, of what is drawn.
+#: `GeneratedImage` in a notebook (`_repr_png_`).
+PREVIEW_MAX_SIDE: Final = 512
+#: Each image of a `Generation` in a notebook, each cell of a contact sheet, each gallery thumbnail.
+THUMBNAIL_MAX_SIDE: Final = 256
+
 #: Sent by the httpx client the SDK makes itself (a caller's own `http_client` keeps its headers).
 USER_AGENT: Final = f"ppio-txt2img-python/{__version__}"

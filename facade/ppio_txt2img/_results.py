@@ -15,6 +15,8 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._constants import THUMBNAIL_MAX_SIDE
+
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
@@ -185,6 +187,16 @@ class GeneratedImage:
         image.load()
         return image
 
+    def _repr_png_(self) -> bytes | None:
+        """What Jupyter / IPython show: a PNG at most 512 px on its longest side, drawn on each call
+        (nothing decoded is kept). None (the text repr is shown) if the bytes do not decode."""
+        from ._pictures import preview_png
+
+        try:
+            return preview_png(self.data)
+        except ValueError:
+            return None
+
     def __repr__(self) -> str:
         return (
             f"GeneratedImage(task_id={self.task_id!r}, index={self.index}, format={self.format!r}, "
@@ -204,6 +216,23 @@ class Generation:
     def to_dict(self) -> dict[str, Any]:
         """`task_id`, `seed` and each image's `to_dict()`."""
         return {"task_id": self.task_id, "seed": self.seed, "images": [i.to_dict() for i in self.images]}
+
+    def contact_sheet(self, *, columns: int | None = None, cell: int = THUMBNAIL_MAX_SIDE) -> PILImage:
+        """All the images in one Pillow `Image`: a grid (`columns`, default about square) of cells of
+        at most `cell` px, each captioned with its index and the seed. Save it with `.save(path)`.
+
+        Raises `ValueError` when there is no image."""
+        from ._pictures import contact_sheet
+
+        seed = "unknown" if self.seed is None else self.seed
+        captions = [f"#{image.index}  seed {seed}" for image in self.images]
+        return contact_sheet([image.data for image in self.images], captions, columns=columns, cell=cell)
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: the task id, the seed and the images in a row as inline thumbnails."""
+        from ._pictures import generation_html
+
+        return generation_html(self)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
     ppio task TASK_ID            ppio wait TASK_ID -o out
     ppio models --type checkpoint --sdxl
     ppio batch prompts.jsonl -o out --ipm 20     # many prompts, resumable
+    ppio gallery OUT             # (re)write OUT/index.html, the gallery of a batch's output
     ppio sandbox --port 8000     # then --sandbox on any command uses it: tasks last across commands
 
 Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
@@ -29,6 +30,7 @@ from ._commands import (
     SESSION_HINT,
     CommandError,
     UsageError,
+    cmd_gallery,
     cmd_models,
     cmd_sandbox,
     cmd_task,
@@ -48,6 +50,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], int]] = {
     "task": cmd_task,
     "models": cmd_models,
     "batch": cmd_batch,
+    "gallery": cmd_gallery,
 }
 
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ppio_txt2img.batch import (
     read_lines,
     to_request,
 )
+from ppio_txt2img.gallery import write_gallery
 
 from ._batch_progress import BatchDisplay
 from ._commands import SANDBOX_API_KEY, UsageError, _output_dir, _start_sandbox
@@ -93,7 +95,8 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
                     on_result=display.result,
                     on_progress=display.progress,
                     window=args.ipm_window,
-                    # on_manifest: the gallery writer goes here
+                    # The gallery follows the manifest; a few thumbnails per rewrite, the rest at the end.
+                    on_manifest=partial(write_gallery, thumbnail_budget=_GALLERY_BUDGET),
                 )
                 error: Exception | None = None
                 async with anyio.create_task_group() as group:
@@ -111,8 +114,14 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
             summary = anyio.run(main)
         except BatchBusyError as exc:
             raise UsageError(str(exc)) from None
+    gallery = write_gallery(out_dir, thumbnail_budget=None)  # every thumbnail, once the batch is over
     display.summary(summary, out_dir)
+    display.note(f"gallery: {gallery}")
     return summary.exit_code
+
+
+#: Seconds of thumbnail drawing per manifest rewrite while the batch runs (it waits for them).
+_GALLERY_BUDGET = 0.3
 
 
 async def _stop_on_signals(batch: Batch, display: BatchDisplay) -> None:

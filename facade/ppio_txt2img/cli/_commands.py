@@ -35,6 +35,7 @@ __all__ = [
     "SESSION_HINT",
     "CommandError",
     "UsageError",
+    "cmd_gallery",
     "cmd_models",
     "cmd_sandbox",
     "cmd_task",
@@ -145,6 +146,7 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio txt2img PROMPT`: submit, wait with progress, save, print the paths."""
     options = request_options(args)
     output = _output_dir(args.output)
+    _check_sheet_path(args.sheet)
     with open_client(args) as client:
         progress.start()
         generation = client.txt2img(args.prompt, **options, on_progress=progress)
@@ -154,6 +156,7 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_wait(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio wait TASK_ID`: like txt2img, for a task submitted earlier."""
     output = _output_dir(args.output)
+    _check_sheet_path(args.sheet)
     with open_client(args) as client:
         progress.start()
         generation = client.wait(args.task_id, on_progress=progress)
@@ -209,6 +212,20 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
         _print_table(["SD_NAME", "TYPE", "SDXL", "BASE_MODEL", "NAME"], rows)
     if more:
         print(f"(more models match; raise --limit above {args.limit} to see them)", file=sys.stderr)
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace, progress: Progress) -> int:
+    """`ppio gallery OUT`: write OUT/index.html with every thumbnail drawn; print its path."""
+    from ppio_txt2img.gallery import write_gallery
+
+    if not Path(args.out).is_dir():
+        raise UsageError(f"{args.out}: not a directory (the output directory of a batch)")
+    try:
+        path = write_gallery(args.out, thumbnail_budget=None)
+    except OSError as exc:
+        raise CommandError(f"could not write the gallery in {args.out}: {exc}") from None
+    print(path)
     return 0
 
 
@@ -282,6 +299,30 @@ def _output_dir(path: str) -> Path:
     return directory
 
 
+#: What `--sheet PATH` may end with (formats Pillow writes without extra libraries).
+_SHEET_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _check_sheet_path(sheet: str | None) -> None:
+    """A `--sheet PATH` Pillow cannot write fails before anything is sent (or paid for)."""
+    if sheet and Path(sheet).suffix.lower() not in _SHEET_SUFFIXES:
+        raise UsageError(f"--sheet {sheet}: the file name must end in {', '.join(_SHEET_SUFFIXES)}")
+
+
+def _save_sheet(generation: Generation, sheet: str, output: Path) -> tuple[Path, tuple[int, int]]:
+    """Draw the contact sheet and save it (`""`: the default, OUT/<task_id>-sheet.png)."""
+    path = Path(sheet) if sheet else output / f"{generation.task_id}-sheet.png"
+    try:
+        picture = generation.contact_sheet()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        picture.save(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(
+            f"task {generation.task_id}: could not save the contact sheet {path}: {exc}"
+        ) from None
+    return path, picture.size
+
+
 def _save_and_report(
     generation: Generation, output: Path, args: argparse.Namespace, progress: Progress
 ) -> int:
@@ -294,13 +335,19 @@ def _save_and_report(
             raise CommandError(
                 f"task {generation.task_id}: could not save image {image.index} in {output}: {exc}"
             ) from None
+    sheet = None if args.sheet is None else _save_sheet(generation, args.sheet, output)
     if args.json:
-        _print_json(generation_json(generation, paths))
+        result = generation_json(generation, paths)
+        if sheet is not None:
+            result["sheet"] = {"path": str(sheet[0]), "width": sheet[1][0], "height": sheet[1][1]}
+        _print_json(result)
         return 0
     count = f"{len(paths)} image" + ("" if len(paths) == 1 else "s")
     progress.note(f"task {generation.task_id} done (seed {generation.seed}); saved {count}:")
     for path, image in zip(paths, generation.images, strict=True):
         print(f"{path}  {image.width}x{image.height}  {image.format}  {len(image.data)} bytes")
+    if sheet is not None:
+        print(f"{sheet[0]}  {sheet[1][0]}x{sheet[1][1]}  contact sheet")
     return 0
 
 

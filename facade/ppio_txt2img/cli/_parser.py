@@ -189,6 +189,15 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", default=".", metavar="DIR", help="save images here (created; default: .)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--sheet",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="also save a contact sheet of all the images (.png, .jpg or .webp; "
+        "default: DIR/<task_id>-sheet.png)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_connection_options(p, sandbox=True)
+
+    p = commands.add_parser(
+        "gallery",
+        help="(re)write OUT/index.html, the gallery of a batch",
+        description="Read OUT/manifest.jsonl, draw the thumbnails that are missing or stale and write "
+        "OUT/index.html (self-contained, opens from file://); print its path.",
+    )
+    p.add_argument("out", metavar="OUT", help="the batch's output directory")
 
     # Parsed by the sandbox's own `add_arguments` (imported only when used: it needs the extra).
     commands.add_parser(

@@ -65,11 +65,13 @@ def _sync(call: Call, url: str, task_id: str | None) -> object:
         return list(client.models())
 
 
-async def _async(call: Call, url: str, task_id: str | None) -> object:
+async def _async(call: Call, url: str, task_id: str | None, transport: str = "default") -> object:
     async with AsyncExitStack() as stack:
         http = None
         if call.http_client is not None:
             http = await stack.enter_async_context(httpx.AsyncClient(**call.http_client))
+        elif transport == "httpx":  # httpx's own transport, as under trio, instead of aiohttp's
+            http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
         client = await stack.enter_async_context(
             ppio.AsyncClient(call.api_key, base_url=url, timeout=call.timeout, http_client=http)
         )
@@ -96,7 +98,9 @@ def run(case: Case, kit: FaultKit, mode: str) -> tuple[object, float]:
     try:
         if mode == "sync":
             outcome = _sync(case.call, kit.url, task_id)
-        else:
+        elif mode == "async-httpx":
+            outcome = anyio.run(_async, case.call, kit.url, task_id, "httpx")
+        else:  # the async client's own transport: aiohttp's under asyncio
             outcome = anyio.run(_async, case.call, kit.url, task_id)
     except Exception as exc:  # the outcome under test, whatever it is
         outcome = exc
@@ -318,7 +322,9 @@ def check_wire(case: Case, kit: FaultKit, elapsed: float) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+# Sync runs on httpx's transport; async on the async client's default (aiohttp's, under asyncio) and,
+# as under trio, on httpx's own: every promise holds on every transport.
+@pytest.mark.parametrize("mode", ["sync", "async", "async-httpx"])
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_fault_matrix(case: Case, mode: str) -> None:
     with FaultKit(**case.kit) as kit, watched_logs() as logs:

@@ -149,7 +149,9 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     _check_sheet_path(args.sheet)
     with open_client(args) as client:
         progress.start()
-        generation = client.txt2img(args.prompt, **options, on_progress=progress)
+        generation = client.txt2img(
+            args.prompt, **options, on_progress=progress, extra_body=args.extra_body
+        )
     return _save_and_report(generation, output, args, progress)
 
 

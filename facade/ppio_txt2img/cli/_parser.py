@@ -221,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_argument_group("request options (checked against the API spec before anything is sent)")
     for flag in REQUEST_FLAGS:
         group.add_argument(*flag.flags, **_argument(flag))
+    group.add_argument(
+        "--extra-body",
+        type=parse_object,
+        metavar="JSON",
+        help="merged into the request body after it was checked, unchecked itself: a field the API added "
+        'before this SDK knew it, e.g. \'{"extra": {"enterprise_plan": {"enabled": true}}}\'',
+    )
     _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser("wait", help="wait for an existing task and save its images")

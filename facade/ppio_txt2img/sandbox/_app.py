@@ -240,7 +240,9 @@ class SandboxApp:
         body, parse_problem = _validation.parse_json_body(bytes(raw))
         if parse_problem is not None:
             return invalid_body([parse_problem])
-        problems = _validation.check_component("Txt2ImgBody", body)
+        problems = _validation.check_component(
+            "Txt2ImgBody", body, unknown_fields=self.state.config.unknown_fields == "accept"
+        )
         if problems:
             return invalid_body(problems)
         body = _validation.without_nulls(body)

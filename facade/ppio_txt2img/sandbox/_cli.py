@@ -31,6 +31,7 @@ from ._config import (
     FINISHED_TASK_RESULT,
     JSON_ENDPOINTS,
     PROGRESS_MODES,
+    UNKNOWN_FIELDS,
     SandboxConfig,
 )
 from ._hosts import REDIRECT_STATUSES, REDIRECT_TARGETS
@@ -189,6 +190,12 @@ FLAGS: tuple[tuple[str, str | None, tuple[Flag, ...]], ...] = (
             _number("--minute", "minute", float, "S", "seconds in the rate limit's minute (default: 60)"),
             _number("--concurrency", "concurrency", int, "N", "tasks processed at once"),
             Flag("--eta-mode", "eta_mode", "{" + ",".join(ETA_MODES) + "}", "how task.eta is reported"),
+            Flag(
+                "--unknown-fields",
+                "unknown_fields",
+                "{" + ",".join(UNKNOWN_FIELDS) + "}",
+                "request fields the spec does not name: ignored or refused",
+            ),
             Flag(
                 "--progress-mode",
                 "progress_mode",

@@ -36,6 +36,8 @@ TXT2IMG_AFTER_CREATE = "txt2img_after_create"
 
 ETA_MODES: tuple[str, ...] = ("exact", "noisy", "absent")
 ProgressMode = Literal["linear", "absent"]
+UnknownFields = Literal["accept", "refuse"]
+UNKNOWN_FIELDS: tuple[str, ...] = ("accept", "refuse")
 PROGRESS_MODES: tuple[str, ...] = ("linear", "absent")
 
 
@@ -86,6 +88,11 @@ class SandboxConfig:
     eta_mode: EtaMode = "exact"
     """`task.eta` while a task runs: "exact" (whole seconds left, rounded up), "noisy" (the exact value
     off by up to ±20 %, drawn on each poll) or "absent" (always 0, as in the docs' examples)."""
+
+    unknown_fields: UnknownFields = "accept"
+    """What txt2img does with request fields the spec does not name: "accept" (ignored, and kept in the
+    task's `request`, as servers that ignore unknown JSON keys do: how a client's `extra_body` shows it
+    arrived) or "refuse" (400 INVALID_REQUEST_BODY naming the field, as the spec's schemas say)."""
 
     progress_mode: ProgressMode = "linear"
     """`task.progress_percent` while a task runs: "linear" (rising with the time spent processing) or
@@ -218,6 +225,10 @@ class SandboxConfig:
             problems.append(f"concurrency must be an integer >= 1, got {self.concurrency!r}")
         if self.eta_mode not in ETA_MODES:
             problems.append(f"eta_mode must be one of {', '.join(ETA_MODES)}, got {self.eta_mode!r}")
+        if self.unknown_fields not in UNKNOWN_FIELDS:
+            problems.append(
+                f"unknown_fields must be one of {', '.join(UNKNOWN_FIELDS)}, got {self.unknown_fields!r}"
+            )
         if self.progress_mode not in PROGRESS_MODES:
             problems.append(
                 f"progress_mode must be one of {', '.join(PROGRESS_MODES)}, got {self.progress_mode!r}"

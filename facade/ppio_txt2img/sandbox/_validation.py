@@ -92,10 +92,17 @@ def enum_values(name: str) -> tuple[Any, ...]:
     return tuple(component_schema(name)["enum"])
 
 
-def check_component(name: str, instance: Any, *, root: str = "") -> list[Problem]:
-    """Validate `instance` against `#/components/schemas/<name>`; the problems, sorted by field."""
+def check_component(
+    name: str, instance: Any, *, root: str = "", unknown_fields: bool = False
+) -> list[Problem]:
+    """Validate `instance` against `#/components/schemas/<name>`; the problems, sorted by field.
+
+    `unknown_fields=True` lets fields the spec does not name through (`additionalProperties: false`
+    is then not enforced), as servers that ignore unknown JSON keys do."""
     validator = _validator(f"/components/schemas/{name}")
     errors = [leaf for error in validator.iter_errors(instance) for leaf in _through_nullable(error)]
+    if unknown_fields:
+        errors = [error for error in errors if error.validator != "additionalProperties"]
     problems = [_problem(error, root) for error in errors]
     return sorted(problems, key=lambda p: (p.field, p.message))
 

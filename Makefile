@@ -68,7 +68,7 @@ $(APP_INSTALLED): pyproject.toml | $(PY)
 $(INSTALLED): pyproject.toml $(APP_INSTALLED)
 	@echo "installing the pinned dev tools (dependency group dev) into $(VENV) ..."
 	@$(PY) -m pip install $(PIP_FLAGS) 'pip>=25.1' 2>&1 | $(PIP_QUIET)
-	@$(PY) -m pip install $(PIP_FLAGS) -e '.[sandbox]' --group dev 2>&1 | $(PIP_QUIET)
+	@$(PY) -m pip install $(PIP_FLAGS) -e '.[sandbox,contract]' --group dev 2>&1 | $(PIP_QUIET)
 	@$(PY) -c 'import ppio_api, ppio_txt2img, openapi_python_client, schemathesis'
 	@touch $@
 
@@ -176,7 +176,7 @@ BASE_URL ?=
 ALLOW_BILLING ?=
 contract: $(INSTALLED)
 	@test -n "$(BASE_URL)" || { echo "usage: make contract BASE_URL=https://api.ppinfra.com PPIO_API_KEY=... [ALLOW_BILLING=1] [TASK_ID=...]"; exit 2; }
-	@$(PY) scripts/contract.py --base-url "$(BASE_URL)" $(if $(ALLOW_BILLING),--allow-billing) $(if $(TASK_ID),--task-id "$(TASK_ID)")
+	@$(PY) -m ppio_txt2img.contract --base-url "$(BASE_URL)" $(if $(ALLOW_BILLING),--allow-billing) $(if $(TASK_ID),--task-id "$(TASK_ID)")
 
 # --- tests -------------------------------------------------------------------------------------------
 # The gallery's browser test opens the page in headless Chromium: installed here when missing, and

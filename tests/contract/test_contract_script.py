@@ -1,4 +1,5 @@
-"""`scripts/contract.py` (`make contract`, `ppio contract`) passes against the sandbox, and says what it did.
+"""`ppio contract` (also `make contract`, `python -m ppio_txt2img.contract`) passes against the sandbox,
+and says what it did.
 
 It runs as a user would run it, in its own process, against `Sandbox().serve()` on loopback: free by
 default (GETs only, and the report says nothing could have been billed), and with `--allow-billing` one
@@ -29,7 +30,7 @@ def sandbox() -> Iterator[tuple[Sandbox, str]]:
 
 
 def contract(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(ROOT / "scripts" / "contract.py"), "--base-url", url, "--rate", "50/s"]
+    command = [sys.executable, "-m", "ppio_txt2img", "contract", "--base-url", url, "--rate", "50/s"]
     env = {"PATH": "/usr/bin:/bin", "PPIO_API_KEY": API_KEY}
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, check=False, timeout=300, env=env, cwd=ROOT

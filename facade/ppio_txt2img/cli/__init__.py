@@ -30,6 +30,7 @@ from ._commands import (
     SESSION_HINT,
     CommandError,
     UsageError,
+    cmd_contract,
     cmd_gallery,
     cmd_models,
     cmd_sandbox,
@@ -60,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (undecodable := _first_non_utf8(args_list)) is not None:
         print(f"ppio: error: {undecodable}", file=sys.stderr)
         return 2
+    if args_list[:1] == ["contract"]:  # its own options, and its extra (imported only now)
+        return _guard(lambda: cmd_contract(args_list[1:]), None, argparse.Namespace())
     if args_list[:1] == ["sandbox"]:  # the emulator parses its own options (and is imported only now)
         return _guard(lambda: cmd_sandbox(args_list[1:]), None, argparse.Namespace())
     try:

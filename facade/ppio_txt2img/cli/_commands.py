@@ -35,6 +35,7 @@ __all__ = [
     "SESSION_HINT",
     "CommandError",
     "UsageError",
+    "cmd_contract",
     "cmd_gallery",
     "cmd_models",
     "cmd_sandbox",
@@ -47,6 +48,7 @@ __all__ = [
 
 #: The key sent to the in-process sandbox (it accepts any non-empty key); a real key is never sent there.
 SANDBOX_API_KEY = "sandbox"
+_CONTRACT_EXTRA = "pip install 'ppio-txt2img[contract]'"
 _SANDBOX_EXTRA = "pip install 'ppio-txt2img[sandbox]'"
 
 
@@ -149,9 +151,7 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     _check_sheet_path(args.sheet)
     with open_client(args) as client:
         progress.start()
-        generation = client.txt2img(
-            args.prompt, **options, on_progress=progress, extra_body=args.extra_body
-        )
+        generation = client.txt2img(args.prompt, **options, on_progress=progress, extra_body=args.extra_body)
     return _save_and_report(generation, output, args, progress)
 
 
@@ -229,6 +229,15 @@ def cmd_gallery(args: argparse.Namespace, progress: Progress) -> int:
         raise CommandError(f"could not write the gallery in {args.out}: {exc}") from None
     print(path)
     return 0
+
+
+def cmd_contract(argv: Sequence[str]) -> int:
+    """`ppio contract [options]`: parsed and run by `ppio_txt2img.contract` (it needs its extra)."""
+    try:
+        from ppio_txt2img import contract
+    except ImportError as exc:
+        raise UsageError(f"ppio contract needs its extra: {_CONTRACT_EXTRA} ({exc})") from None
+    return contract.main(list(argv))
 
 
 def cmd_sandbox(argv: Sequence[str]) -> int:

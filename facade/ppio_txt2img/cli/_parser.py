@@ -312,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Parsed by the sandbox's own `add_arguments` (imported only when used: it needs the extra).
     commands.add_parser(
+        "contract",
+        help="contract tests of a server that claims to be this API, free unless --allow-billing "
+        "(see: ppio contract --help)",
+        add_help=False,
+    )
+    commands.add_parser(
         "sandbox", help="run the offline API emulator (see: ppio sandbox --help)", add_help=False
     )
     return parser

@@ -1,8 +1,11 @@
 """Contract tests of any server that claims to be the PPIO / Novita v3 txt2img API, free by default.
 
-    python scripts/contract.py --base-url https://api.ppinfra.com          # key from PPIO_API_KEY
-    python scripts/contract.py --base-url ... --task-id <a task you have>  # its result checked too, free
-    python scripts/contract.py --base-url ... --allow-billing              # plus ONE cheapest task
+    ppio contract --base-url https://api.ppinfra.com          # key from PPIO_API_KEY
+    ppio contract --base-url ... --task-id <a task you have>  # its result checked too, free
+    ppio contract --base-url ... --allow-billing              # plus ONE cheapest task
+
+(also `python -m ppio_txt2img.contract ...` and `make contract BASE_URL=...`). Needs the `contract` extra:
+`pip install 'ppio-txt2img[contract]'` (schemathesis and requests).
 
 What it checks, against the spec the SDK was generated from (`ppio_api/openapi.json`):
 
@@ -300,7 +303,7 @@ class Contract:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ppio contract", description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", required=True, help="the server to test, e.g. https://api.ppinfra.com")
     parser.add_argument("--api-key", default=os.environ.get("PPIO_API_KEY"), help="default: $PPIO_API_KEY")
     parser.add_argument("--allow-billing", action="store_true", help="send one cheapest task (billed)")

@@ -13,7 +13,6 @@ from typing import Any
 
 import anyio
 
-from ppio_txt2img import _constants as C
 from ppio_txt2img._client import AsyncClient
 from ppio_txt2img.batch import (
     Batch,
@@ -27,7 +26,7 @@ from ppio_txt2img.batch import (
 from ppio_txt2img.gallery import write_gallery
 
 from ._batch_progress import BatchDisplay
-from ._commands import SANDBOX_API_KEY, UsageError, _output_dir, _start_sandbox
+from ._commands import UsageError, _output_dir, connection
 from ._progress import Progress
 
 __all__ = ["cmd_batch"]
@@ -67,20 +66,7 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
     display = BatchDisplay(sys.stderr, json_out=sys.stdout if args.json else None, quiet=args.quiet)
 
     with contextlib.ExitStack() as stack:
-        base_url, api_key = args.base_url, args.api_key
-        if args.sandbox:
-            if base_url:
-                raise UsageError("--sandbox and --base-url cannot be combined")
-            base_url, api_key = stack.enter_context(_start_sandbox(args.sandbox_speed)), SANDBOX_API_KEY
-        elif args.sandbox_speed is not None:
-            raise UsageError("--sandbox-speed needs --sandbox")
-        elif not (api_key or os.environ.get(C.ENV_API_KEY)):
-            raise UsageError(f"no API key: pass --api-key or set {C.ENV_API_KEY} (or try --sandbox)")
-        options: dict[str, Any] = {}
-        if args.timeout is not None:
-            options["timeout"] = args.timeout
-        if args.max_retries is not None:
-            options["max_retries"] = args.max_retries
+        api_key, base_url, options = connection(args, stack)
 
         async def main() -> BatchSummary:
             async with AsyncClient(api_key, base_url=base_url, **options) as client:

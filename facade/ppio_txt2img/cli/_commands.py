@@ -36,6 +36,7 @@ __all__ = [
     "CommandError",
     "UsageError",
     "cmd_contract",
+    "connection",
     "cmd_gallery",
     "cmd_models",
     "cmd_sandbox",
@@ -72,36 +73,46 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
     With `--sandbox`: the running `ppio sandbox` its state file names, else a fresh emulator in this
     process; `args.sandbox_session` records which (`RUNNING`, `IN_PROCESS`), for the error messages.
     """
-    args.sandbox_session = None
     with contextlib.ExitStack() as stack:
-        base_url, api_key = args.base_url, args.api_key
-        if getattr(args, "sandbox", False):
-            if base_url:
-                raise UsageError("--sandbox and --base-url cannot be combined")
-            running = find_running()
-            if running is not None:
-                if args.sandbox_speed is not None:
-                    print(
-                        f"ppio: note: --sandbox-speed ignored: using the running sandbox at "
-                        f"{running.base_url}, which has its own speed",
-                        file=sys.stderr,
-                    )
-                # Only a key given on the command line goes there (`ppio sandbox --api-key K`).
-                base_url, api_key = running.base_url, api_key or SANDBOX_API_KEY
-                args.sandbox_session = RUNNING
-            else:
-                base_url, api_key = stack.enter_context(_start_sandbox(args.sandbox_speed)), SANDBOX_API_KEY
-                args.sandbox_session = IN_PROCESS
-        elif getattr(args, "sandbox_speed", None) is not None:
-            raise UsageError("--sandbox-speed needs --sandbox")
-        elif not (api_key or os.environ.get(C.ENV_API_KEY)):
-            raise UsageError(f"no API key: pass --api-key or set {C.ENV_API_KEY} (or try --sandbox)")
-        options: dict[str, Any] = {}
-        if args.timeout is not None:
-            options["timeout"] = args.timeout
-        if args.max_retries is not None:
-            options["max_retries"] = args.max_retries
+        api_key, base_url, options = connection(args, stack)
         yield stack.enter_context(Client(api_key, base_url=base_url, **options))
+
+
+def connection(
+    args: argparse.Namespace, stack: contextlib.ExitStack
+) -> tuple[str | None, str | None, dict[str, Any]]:
+    """The API key, base URL and client options the parsed connection flags give; with `--sandbox`,
+    those of the running `ppio sandbox` (its state file), else of a fresh emulator in this process,
+    kept running by `stack`. `args.sandbox_session` records which (`RUNNING`, `IN_PROCESS`)."""
+    args.sandbox_session = None
+    base_url, api_key = args.base_url, args.api_key
+    if getattr(args, "sandbox", False):
+        if base_url:
+            raise UsageError("--sandbox and --base-url cannot be combined")
+        running = find_running()
+        if running is not None:
+            if args.sandbox_speed is not None:
+                print(
+                    f"ppio: note: --sandbox-speed ignored: using the running sandbox at "
+                    f"{running.base_url}, which has its own speed",
+                    file=sys.stderr,
+                )
+            # Only a key given on the command line goes there (`ppio sandbox --api-key K`).
+            base_url, api_key = running.base_url, api_key or SANDBOX_API_KEY
+            args.sandbox_session = RUNNING
+        else:
+            base_url, api_key = stack.enter_context(_start_sandbox(args.sandbox_speed)), SANDBOX_API_KEY
+            args.sandbox_session = IN_PROCESS
+    elif getattr(args, "sandbox_speed", None) is not None:
+        raise UsageError("--sandbox-speed needs --sandbox")
+    elif not (api_key or os.environ.get(C.ENV_API_KEY)):
+        raise UsageError(f"no API key: pass --api-key or set {C.ENV_API_KEY} (or try --sandbox)")
+    options: dict[str, Any] = {}
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.max_retries is not None:
+        options["max_retries"] = args.max_retries
+    return api_key, base_url, options
 
 
 def _start_sandbox(speed: float | None) -> AbstractContextManager[str]:

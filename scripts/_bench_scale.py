@@ -167,7 +167,7 @@ async def _plain_poller(run: Run, base_url: str, stats: Stats, *, interval: floa
                 answer = (await http.get("/v3/async/task-result", params={"task_id": task_id})).json()
                 if answer["task"]["status"] == "TASK_STATUS_SUCCEED":
                     run.known_at[task_id] = time.time()
-                    data = (await httpx.AsyncClient().get(answer["images"][0]["image_url"])).content
+                    data = (await http.get(answer["images"][0]["image_url"])).content  # same pool
                     _decode(data)
                     images.append(data)
                     run.complete += 1

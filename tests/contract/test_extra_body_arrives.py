@@ -16,7 +16,7 @@ SMALL: ppio.RequestOptions = {"width": 128, "height": 128, "steps": 2}
 
 
 def test_extra_body_reaches_the_server_and_the_task_is_made() -> None:
-    sandbox = Sandbox(speed=20, queue_delay=0.0, seed=1)
+    sandbox = Sandbox(speed=20, queue_delay=0.0, seed=1, unknown_fields="accept")
     extra = {"request": {"new_field": 1}, "extra": {"enterprise_plan": {"enabled": True}}}
     with sandbox.serve() as url, ppio.Client("k", base_url=url) as client:
         generation = client.txt2img("a fox", **SMALL, extra_body=extra, extra_headers={"X-Trace": "t-1"})
@@ -28,7 +28,7 @@ def test_extra_body_reaches_the_server_and_the_task_is_made() -> None:
 
 
 def test_a_strict_sandbox_refuses_the_unknown_field_by_name() -> None:
-    sandbox = Sandbox(speed=20, queue_delay=0.0, seed=1, unknown_fields="refuse")
+    sandbox = Sandbox(speed=20, queue_delay=0.0, seed=1)  # the default: strict, as the spec says
     with (
         sandbox.serve() as url,
         ppio.Client("k", base_url=url) as client,
@@ -40,7 +40,7 @@ def test_a_strict_sandbox_refuses_the_unknown_field_by_name() -> None:
 
 
 def test_the_cli_sends_extra_body(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sandbox = Sandbox(speed=20, queue_delay=0.0, seed=2)
+    sandbox = Sandbox(speed=20, queue_delay=0.0, seed=2, unknown_fields="accept")
     with sandbox.serve() as url:
         code = main(
             [

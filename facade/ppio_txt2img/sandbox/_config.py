@@ -89,10 +89,10 @@ class SandboxConfig:
     """`task.eta` while a task runs: "exact" (whole seconds left, rounded up), "noisy" (the exact value
     off by up to ±20 %, drawn on each poll) or "absent" (always 0, as in the docs' examples)."""
 
-    unknown_fields: UnknownFields = "accept"
-    """What txt2img does with request fields the spec does not name: "accept" (ignored, and kept in the
-    task's `request`, as servers that ignore unknown JSON keys do: how a client's `extra_body` shows it
-    arrived) or "refuse" (400 INVALID_REQUEST_BODY naming the field, as the spec's schemas say)."""
+    unknown_fields: UnknownFields = "refuse"
+    """What txt2img does with request fields the spec does not name: "refuse" (400 INVALID_REQUEST_BODY
+    naming the field, as the spec's schemas say) or "accept" (ignored, and kept in the task's `request`,
+    as servers that ignore unknown JSON keys do: how a client's `extra_body` shows it arrived)."""
 
     progress_mode: ProgressMode = "linear"
     """`task.progress_percent` while a task runs: "linear" (rising with the time spent processing) or

@@ -118,6 +118,16 @@ def cli(*argv: str) -> list[str]:
     return [sys.executable, "-m", "ppio_txt2img", *argv]
 
 
+def with_ctrl_c(command: list[str]) -> list[str]:
+    """`python -m ppio_txt2img ...` with Python's own Ctrl-C handler, even when this runner was started
+    with SIGINT ignored (as `cmd &` does), which the child would otherwise inherit."""
+    bootstrap = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'ppio'; runpy.run_module('ppio_txt2img', run_name='__main__', alter_sys=True)"
+    )
+    return [command[0], "-c", bootstrap, *command[3:]]
+
+
 def test_python_m_runs_the_cli_as_a_process(served: Served, tmp_path: Path) -> None:
     run = subprocess.run(
         cli(
@@ -142,7 +152,9 @@ def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_13
     slow = Sandbox(**{**FAST, "speed": 0.05})  # the task would take minutes
     with slow.serve() as url:
         process = subprocess.Popen(
-            cli("txt2img", "a slow fox", "--base-url", url, "--api-key", API_KEY, "-o", str(tmp_path)),
+            with_ctrl_c(
+                cli("txt2img", "a slow fox", "--base-url", url, "--api-key", API_KEY, "-o", str(tmp_path))
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -43,6 +43,8 @@ def test_ctrl_c_during_sync_downloads_returns_while_they_are_still_in_flight() -
 
     http = httpx.Client(transport=httpx.MockTransport(handler))
     client = ppio.Client("k", base_url="https://api.test", http_client=http, sleep=lambda s: None)
+    # Python's own Ctrl-C handler, even where the runner was started with SIGINT ignored (`cmd &`).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt_once_both_downloads_hang, daemon=True).start()
     try:
         with pytest.raises(KeyboardInterrupt) as info:
@@ -51,6 +53,7 @@ def test_ctrl_c_during_sync_downloads_returns_while_they_are_still_in_flight() -
         assert info.value.task_id == "t1"  # type: ignore[attr-defined]
     finally:
         release.set()
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_sub_flow_yielded_without_yield_from_is_named() -> None:

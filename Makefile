@@ -10,6 +10,7 @@
 #   make clients         Go, TypeScript, Java and Python clients from the spec into build/clients/
 #   make contract BASE_URL=... PPIO_API_KEY=...   contract tests of a server (free unless ALLOW_BILLING=1)
 #   make bench           benchmarks against the sandbox; writes BENCHMARKS.md and docs/bench/*.png
+#   make test-ray        the Ray engine's tests on a local Ray cluster (part of make test)
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -48,10 +49,11 @@ GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests clients/corpus
 
 .PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        clients check-clients contract test pytest ensure-chromium demo bench bench-plots clean
+        clients check-clients contract test pytest test-ray ensure-chromium demo bench bench-ray bench-plots \
+        clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up ------------------------------------------------------------------------------------------
 # pip >= 25.1 reads PEP 735 dependency groups (`--group`).
@@ -184,8 +186,18 @@ contract: $(INSTALLED)
 ensure-chromium:
 	@scripts/ensure_chromium.sh
 
+# tests/ray start a real local Ray cluster: one for the whole directory, in one process, so they run
+# on their own (`make test-ray`) after the rest, not on the 4 workers (each would start a cluster).
 pytest: $(INSTALLED) ensure-chromium
-	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4
+	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4 --ignore=tests/ray
+	@$(MAKE) test-ray
+
+test-ray: $(INSTALLED)
+	@$(BIN)/pytest -q -p no:xdist tests/ray
+
+# 1 vs 2 Ray workers against the sandbox (images per minute, coordinator calls and commits per second).
+bench-ray: $(INSTALLED)
+	@$(PY) scripts/_bench_ray.py
 
 test: check-generated lint check-ts check-clients pytest
 

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
@@ -110,6 +111,8 @@ class RayBatch:
         self.on_manifest = on_manifest
         self.window = window
         self.summary = BatchSummary()
+        #: Lines each worker process ended (by process id; a restarted worker has a new one).
+        self.lines_by_worker: Counter[int] = Counter()
         self._coordinator: Any = None
         self._workers: list[Any] = []
         self._pending: dict[Any, tuple[BatchRequest, int]] = {}
@@ -134,6 +137,10 @@ class RayBatch:
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    def in_flight(self) -> list[int]:
+        """Lines in flight at each worker (by the worker's index in `worker_pids()`)."""
+        return list(self._load)
 
     def worker_pids(self) -> list[int]:
         """The process ids of the worker actors (for tests and operators)."""
@@ -259,6 +266,7 @@ class RayBatch:
         self._tick()
 
     def _outcome(self, request: BatchRequest, outcome: Outcome) -> None:
+        self.lines_by_worker[outcome.worker] += 1
         result = outcome.result
         if result is None:  # not started: the batch is stopping
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ppio_txt2img._client import AsyncClient
@@ -44,6 +44,8 @@ class Outcome:
     images: tuple[ImageData, ...] = ()
     record: bool = False
     retry: str | None = None
+    #: The process id of the worker that ended the line.
+    worker: int = 0
 
 
 class LineWorker:
@@ -134,4 +136,4 @@ class Worker:
             coordinator = ray.get_actor(self._coordinator)
             api_key, base_url, options = self._connection
             self._worker = LineWorker(coordinator, AsyncClient(api_key, base_url=base_url, **options))
-        return await self._worker.process(request, decision)
+        return replace(await self._worker.process(request, decision), worker=os.getpid())

@@ -1,0 +1,100 @@
+"""Batches on a real local Ray cluster against the sandbox: two workers share one account-wide limit,
+a worker killed mid-run costs no line twice and loses no image, and the output is a local batch's."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from ray_helpers import API_KEY, created_per_prompt, most_images_in_a_window, read_manifest, requests
+
+from ppio_txt2img.batch import BatchProgress, run_batch_sync
+from ppio_txt2img.batch.ray import RayBatch
+from ppio_txt2img.sandbox import Sandbox
+
+#: Tasks finish in a blink: fast processing, a short queue, many slots.
+FAST: dict[str, Any] = {"speed": 50.0, "queue_delay": 0.05, "concurrency": 32, "seed": 7}
+
+
+def test_two_workers_together_keep_under_the_account_limit(cluster: None, tmp_path: Path) -> None:
+    limit, window = 8, 1.0  # 8 images per (sped-up) minute of 1 s, for the whole account
+    lines = [*requests(20, "the shared limit"), *requests(3, "two at once", image_num=2)]
+    sandbox = Sandbox(**FAST, ipm=limit, minute=window)  # enforces the same limit, answering 429
+    out = tmp_path / "ray"
+    with sandbox.serve() as url:
+        batch = RayBatch(
+            out, api_key=API_KEY, base_url=url, workers=2, concurrency=8, ipm=limit, window=window
+        )
+        summary = batch.run(lines)
+        refused = sandbox.stats["txt2img"].count(429)
+        created = created_per_prompt(sandbox)
+        busiest = most_images_in_a_window(sandbox, window)
+        # The same lines on one machine, for the form of the output.
+        local = run_batch_sync(
+            lines, tmp_path / "local", api_key=API_KEY, base_url=url, ipm=limit, window=window
+        )
+        # And the one-machine engine resumes the Ray batch: the same journal, nothing left to do.
+        again = run_batch_sync(lines, out, api_key=API_KEY, base_url=url, ipm=limit, window=window)
+
+    assert (summary.done, summary.images, summary.exit_code) == (23, 26, 0)
+    assert len([pid for pid in batch.lines_by_worker if pid != os.getpid()]) == 2  # both workers ran lines
+    assert refused == 0  # the account-wide pacer, not the server, held the two workers back
+    assert busiest <= limit
+    assert len(created) == 23
+    assert all(count == 1 for count in created.values())
+    assert (again.resumed, again.submitted) == (23, 0)
+    assert local.done == 23
+
+    entries, local_entries = read_manifest(out), read_manifest(tmp_path / "local")
+    assert [e["line"] for e in entries] == list(range(1, 24))
+
+    def form(entry: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in entry.items() if k not in ("task_id", "seed")}
+
+    assert [form(e) for e in entries] == [form(e) for e in local_entries]
+    assert all((out / image).stat().st_size > 0 for e in entries for image in e["images"])
+
+
+def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: None, tmp_path: Path) -> None:
+    lines = requests(24, "the killed worker")
+    sandbox = Sandbox(**{**FAST, "speed": 0.25})  # tasks of 2 s: lines wait while the worker dies
+    killed: list[int] = []
+    cut_short: list[int] = []  # lines in flight at the worker when it was killed
+
+    def kill_one_worker_while_tasks_wait(progress: BatchProgress) -> None:
+        if not killed and len(sandbox.tasks) >= 8:
+            victim = batch.worker_pids()[0]
+            cut_short.append(batch.in_flight()[0])
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    with sandbox.serve() as url:
+        batch = RayBatch(
+            tmp_path,
+            api_key=API_KEY,
+            base_url=url,
+            workers=2,
+            concurrency=6,
+            on_progress=kill_one_worker_while_tasks_wait,
+        )
+        summary = batch.run(lines)
+        created = created_per_prompt(sandbox)
+
+    assert killed, "the batch ended before a worker could be killed"
+    assert cut_short[0] >= 1  # Ray had lines to retry on the worker's successor
+    restarted = [pid for pid in batch.lines_by_worker if pid not in (killed[0], os.getpid())]
+    assert len(restarted) == 2  # the survivor and the killed worker's successor both ended lines
+    entries = read_manifest(tmp_path)
+    assert [e["line"] for e in entries] == list(range(1, 25))
+    assert len(created) >= 20
+    assert all(count == 1 for count in created.values())  # no line paid twice
+    for entry in entries:  # every line ended: done, or unknown if the kill cut its POST
+        assert entry["status"] in ("done", "unknown"), entry
+        if entry["status"] == "done":
+            assert entry["images"]
+            assert all((tmp_path / image).stat().st_size > 0 for image in entry["images"])
+            assert sandbox.tasks[entry["task_id"]].request["request"]["prompt"] == entry["prompt"]
+    assert summary.unknown <= cut_short[0]  # only lines the kill cut mid-POST may be unknown
+    assert summary.done + summary.unknown == 24

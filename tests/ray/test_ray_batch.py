@@ -19,7 +19,7 @@ FAST: dict[str, Any] = {"speed": 50.0, "queue_delay": 0.05, "concurrency": 32, "
 
 
 def test_two_workers_together_keep_under_the_account_limit(cluster: None, tmp_path: Path) -> None:
-    limit, window = 8, 1.0  # 8 images per (sped-up) minute of 1 s, for the whole account
+    limit, window = 12, 1.0  # 12 images per (sped-up) minute of 1 s, for the whole account
     lines = [*requests(20, "the shared limit"), *requests(3, "two at once", image_num=2)]
     sandbox = Sandbox(**FAST, ipm=limit, minute=window)  # enforces the same limit, answering 429
     out = tmp_path / "ray"
@@ -58,13 +58,13 @@ def test_two_workers_together_keep_under_the_account_limit(cluster: None, tmp_pa
 
 
 def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: None, tmp_path: Path) -> None:
-    lines = requests(24, "the killed worker")
-    sandbox = Sandbox(**{**FAST, "speed": 0.25})  # tasks of 2 s: lines wait while the worker dies
+    lines = requests(20, "the killed worker")
+    sandbox = Sandbox(**{**FAST, "speed": 0.4})  # tasks of 1.25 s: lines wait while the worker dies
     killed: list[int] = []
     cut_short: list[int] = []  # lines in flight at the worker when it was killed
 
     def kill_one_worker_while_tasks_wait(progress: BatchProgress) -> None:
-        if not killed and len(sandbox.tasks) >= 8:
+        if not killed and len(sandbox.tasks) >= 6:
             victim = batch.worker_pids()[0]
             cut_short.append(batch.in_flight()[0])
             os.kill(victim, signal.SIGKILL)
@@ -87,8 +87,8 @@ def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: 
     restarted = [pid for pid in batch.lines_by_worker if pid not in (killed[0], os.getpid())]
     assert len(restarted) == 2  # the survivor and the killed worker's successor both ended lines
     entries = read_manifest(tmp_path)
-    assert [e["line"] for e in entries] == list(range(1, 25))
-    assert len(created) >= 20
+    assert [e["line"] for e in entries] == list(range(1, 21))
+    assert len(created) >= 20 - summary.unknown
     assert all(count == 1 for count in created.values())  # no line paid twice
     for entry in entries:  # every line ended: done, or unknown if the kill cut its POST
         assert entry["status"] in ("done", "unknown"), entry
@@ -97,4 +97,4 @@ def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: 
             assert all((tmp_path / image).stat().st_size > 0 for image in entry["images"])
             assert sandbox.tasks[entry["task_id"]].request["request"]["prompt"] == entry["prompt"]
     assert summary.unknown <= cut_short[0]  # only lines the kill cut mid-POST may be unknown
-    assert summary.done + summary.unknown == 24
+    assert summary.done + summary.unknown == 20

@@ -7,8 +7,10 @@ the whole account, and exactly-once submission across worker failures. Needs the
     summary = run_batch_ray(read_lines("prompts.jsonl"), "out", workers=4, ipm=1000)
 
     ds = ray.data.from_items([{"line": 1, "prompt": "a red fox"}, ...])       # or, in a Ray Data pipeline:
-    ds.map_batches(ImageRequests, fn_constructor_kwargs={"journal_dir": "out", "ipm": 1000},
-                   concurrency=4, batch_size=16)
+    with coordinator("out", ipm=1000) as name:
+        results = ds.map_batches(
+            ImageRequests, fn_constructor_kwargs={"coordinator": name}, concurrency=4, batch_size=16
+        ).materialize()                # rows: line, status, task_id, seed, images (bytes), formats, error
 
 See `docs/scale-out.md` for the design, its limits and measured figures.
 """
@@ -22,9 +24,10 @@ from typing import Any
 from ppio_txt2img.batch._input import BatchRequest
 from ppio_txt2img.batch._runner import BatchSummary
 
+from ._data import ImageRequests, coordinator
 from ._driver import RayBatch
 
-__all__ = ["RayBatch", "run_batch_ray"]
+__all__ = ["ImageRequests", "RayBatch", "coordinator", "run_batch_ray"]
 
 
 def run_batch_ray(

@@ -103,7 +103,7 @@ class Coordinator:
         self.pacer.pause_until = -float("inf")
         return self.journal.recover()
 
-    def plan(
+    async def plan(
         self, requests: Iterable[BatchRequest], *, resubmit_unknown: bool, retry_failed: bool
     ) -> list[Plan]:
         """What this run does with each line (the one-machine batch's `plan`); a changed line's old
@@ -111,6 +111,10 @@ class Coordinator:
         plans = []
         for request in requests:
             row = self.journal.get(request.line)
+            if row is not None and row.status == "intent" and request.line in self._tickets:
+                # Claimed in this run by an attempt that died mid-POST (a Ray Data retry plans again).
+                plans.append(Plan("none", result=await self._abandon(request)))
+                continue
             if row is not None and row.digest != request.digest:
                 old = self.journal.supersede(request.line)
                 for relative in old.images if old is not None else ():
@@ -182,12 +186,7 @@ class Coordinator:
         row = self.journal.get(line)
         if line not in self._fresh and row is not None:  # an earlier attempt got this far
             if row.status == "intent":
-                ticket = self._tickets.pop(line, None)
-                if ticket is not None:
-                    self.pacer.cancelled(ticket, self.clock())
-                self.journal.unknown(line, WORKER_DIED)
-                await self._commit()
-                return Begin("none", result=LineResult(line, "unknown", request.prompt, error=WORKER_DIED))
+                return Begin("none", result=await self._abandon(request))
             decision = plan(request, row, resubmit_unknown=False, retry_failed=False)
             if decision.action == "wait":
                 return Begin("wait", task_id=decision.task_id)
@@ -205,6 +204,15 @@ class Coordinator:
         self.journal.intent(line, request.digest, request.prompt)
         await self._commit()  # on disk before the worker may POST
         return Begin("post", ticket=ticket.id)
+
+    async def _abandon(self, request: BatchRequest) -> LineResult:
+        """The line's claim belongs to an attempt that died mid-POST: unknown (its POST counts as sent)."""
+        ticket = self._tickets.pop(request.line, None)
+        if ticket is not None:
+            self.pacer.cancelled(ticket, self.clock())
+        self.journal.unknown(request.line, WORKER_DIED)
+        await self._commit()
+        return LineResult(request.line, "unknown", request.prompt, error=WORKER_DIED)
 
     async def posted(self, line: int, task_id: str) -> None:
         """The POST created `task_id`: journalled (committed) before this returns."""

@@ -44,7 +44,7 @@ from ppio_txt2img.batch._runner import (
 from ._coordinator import Coordinator, CoordinatorStats
 from ._worker import Outcome, Worker
 
-__all__ = ["RayBatch"]
+__all__ = ["RayBatch", "start_coordinator"]
 
 #: Lines planned per call to the coordinator.
 PLAN_CHUNK = 64
@@ -172,19 +172,7 @@ class RayBatch:
                 ray.shutdown()
 
     def _start_actors(self) -> None:
-        here = ray.get_runtime_context().get_node_id()
-        name = f"ppio-batch-coordinator-{uuid.uuid4().hex}"
-        self._coordinator = (
-            ray.remote(Coordinator)
-            .options(
-                name=name,
-                num_cpus=0,
-                max_restarts=-1,
-                max_task_retries=-1,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
-            )
-            .remote(str(self.out_dir.resolve()), ipm=self.ipm, window=self.window)
-        )
+        name, self._coordinator = start_coordinator(self.out_dir, ipm=self.ipm, window=self.window)
         api_key, base_url, options = self._connection
         self._workers = [
             ray.remote(Worker)
@@ -351,3 +339,22 @@ class RayBatch:
             eta=eta,
             total=self.total,
         )
+
+
+def start_coordinator(out_dir: Path, *, ipm: int | None, window: float) -> tuple[str, Any]:
+    """A batch's coordinator actor, on this node (the journal is a file of `out_dir` here); restarted
+    after a crash, and its calls retried. Returns its name (how workers find it) and its handle."""
+    here = ray.get_runtime_context().get_node_id()
+    name = f"ppio-batch-coordinator-{uuid.uuid4().hex}"
+    actor = (
+        ray.remote(Coordinator)
+        .options(
+            name=name,
+            num_cpus=0,
+            max_restarts=-1,
+            max_task_retries=-1,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
+        )
+        .remote(str(out_dir.resolve()), ipm=ipm, window=window)
+    )
+    return name, actor

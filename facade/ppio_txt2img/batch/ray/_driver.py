@@ -138,6 +138,11 @@ class RayBatch:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def coordinator_stats(self) -> CoordinatorStats | None:
+        """The coordinator's counters as last fetched (at each progress report and at the end)."""
+        return self._stats
+
     def in_flight(self) -> list[int]:
         """Lines in flight at each worker (by the worker's index in `worker_pids()`)."""
         return list(self._load)

@@ -4,9 +4,10 @@
 
 1. A batch of `LINES` small images through `RayBatch` with 1 and then 2 workers, on a local Ray cluster,
    against a sandbox in its own process with no limit and fast tasks (so the engine, not the API, is
-   what is measured): images per minute, and the coordinator's RPCs and journal commits per second.
+   what is measured): images per minute, and the coordinator's RPCs and journal commits per second
+   (runs alternate 1, 2, 1, 2 workers; the best of each is kept).
 2. The coordinator alone: `CLAIMS` lines claimed and reported posted (`begin` + `posted`: two RPCs and
-   two durable commits each, the per-POST cost of the design) with 64 calls in flight, from the driver:
+   two durable commits each, the per-POST cost of the design), 64 lines at a time, from the driver:
    the most POSTs per second one coordinator allows, i.e. the IPM ceiling of one coordinator.
 3. The journal alone (no Ray): committed intents per second, one at a time and grouped.
 
@@ -64,21 +65,14 @@ def bench_coordinator(claims: int) -> float:
         ray.get(actor.start.remote())
         requests = [to_request(n, {"prompt": f"claim {n}", **SMALL}) for n in range(1, claims + 1)]
         started = time.perf_counter()
-        in_flight: list[Any] = []
-        for request in requests:
-            if len(in_flight) >= 64:
-                ray.get(in_flight.pop(0))
-            in_flight.append(_claim_and_post(actor, request))
-        ray.get(in_flight)
+        for first in range(0, claims, 64):  # 64 lines at a time: concurrent claims share commits
+            chunk = requests[first : first + 64]
+            begins = ray.get([actor.begin.remote(request) for request in chunk])
+            assert all(begin.action == "post" for begin in begins), begins
+            ray.get([actor.posted.remote(request.line, f"task-{request.line}") for request in chunk])
         elapsed = time.perf_counter() - started
         ray.kill(actor)
     return claims / elapsed
-
-
-def _claim_and_post(actor: Any, request: Any) -> Any:
-    begin = ray.get(actor.begin.remote(request))
-    assert begin.action == "post", begin
-    return actor.posted.remote(request.line, f"task-{request.line}")
 
 
 def bench_journal(count: int) -> tuple[float, float]:
@@ -112,7 +106,11 @@ def main() -> None:
     try:
         with SandboxProcess(**KNOBS) as sandbox:
             bench_workers(sandbox.url, 1, 40)  # warm-up: imports and connections in the workers
-            runs = {workers: bench_workers(sandbox.url, workers, args.lines) for workers in (1, 2)}
+            runs: dict[int, dict[str, float]] = {}
+            for workers in (1, 2, 1, 2):  # alternated, the best of two each: the machine's load varies
+                run = bench_workers(sandbox.url, workers, args.lines)
+                if workers not in runs or run["ipm"] > runs[workers]["ipm"]:
+                    runs[workers] = run
         claims = bench_coordinator(CLAIMS)
     finally:
         ray.shutdown()

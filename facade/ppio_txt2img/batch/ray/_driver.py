@@ -169,6 +169,8 @@ class RayBatch:
         try:
             yield
         finally:
+            with contextlib.suppress(Exception):  # best effort: the actors are killed anyway
+                ray.get([worker.close.remote() for worker in self._workers], timeout=5)
             for actor in [*self._workers, self._coordinator]:
                 if actor is not None:
                     ray.kill(actor, no_restart=True)

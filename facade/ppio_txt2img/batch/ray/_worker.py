@@ -129,6 +129,11 @@ class Worker:
     def pid(self) -> int:
         return os.getpid()
 
+    async def close(self) -> None:
+        """Close the client's connections (before the actor is killed at the end of a run)."""
+        if self._worker is not None:
+            await self._worker.client.aclose()
+
     async def process(self, request: BatchRequest, decision: Plan) -> Outcome:
         if self._worker is None:
             import ray  # (this runs in a Ray actor)

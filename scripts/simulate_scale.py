@@ -1,6 +1,7 @@
 """A deterministic simulation of the Ray engine from 1 to 100 workers at 20 / 1,000 / 100,000 IPM.
 
     .venv/bin/python scripts/simulate_scale.py [--concurrency 16] [--workers-write] [--rpc-ms 0.5]
+                                               [--driver-ms 2]
 
 An event simulation of one batch: the real `WindowPacer` (the account's limit, as in the coordinator),
 and four kinds of server, each first come first served:
@@ -173,13 +174,14 @@ def main() -> None:
         action="store_true",
         help="workers write the images (shared storage), not the driver",
     )
+    parser.add_argument("--driver-ms", type=float, default=DRIVER_CPU * 1000, help="driver CPU per line")
     args = parser.parse_args()
-    rpc = args.rpc_ms / 1000
-    driver_cost = DRIVER_CPU if args.workers_write else DRIVER_CPU + IMAGE_MB / DRIVER_MBPS
+    rpc, driver_cpu = args.rpc_ms / 1000, args.driver_ms / 1000
+    driver_cost = driver_cpu if args.workers_write else driver_cpu + IMAGE_MB / DRIVER_MBPS
     where = "workers write the images" if args.workers_write else "the driver writes the images"
     print(
         f"concurrency {args.concurrency} per worker; task {TASK:g} s; POST {POST:g} s; "
-        f"coordinator {args.rpc_ms:g} ms per RPC; {where}\n"
+        f"coordinator {args.rpc_ms:g} ms per RPC; driver {args.driver_ms:g} ms per line; {where}\n"
     )
     print(
         "| workers | "

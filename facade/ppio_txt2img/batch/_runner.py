@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import anyio
 import anyio.abc
@@ -49,12 +49,14 @@ from ._pacer import MINUTE, AdaptivePacer, Pacer, Ticket, WindowPacer
 __all__ = [
     "Batch",
     "BatchBusyError",
+    "BatchOptions",
     "BatchProgress",
     "BatchSummary",
     "LineResult",
     "PostFailure",
     "WaitFailure",
     "after_post_error",
+    "check_options",
     "plan",
     "record_post_error",
     "save_images",
@@ -126,6 +128,27 @@ class BatchSummary:
     interrupted: bool = False
     #: Why lines are unknown: reason -> number of lines.
     unknown_reasons: dict[str, int] = field(default_factory=dict)
+
+    def progress(
+        self, in_flight: int, ipm: int, limit: int, elapsed: float, total: int | None, window: float
+    ) -> BatchProgress:
+        """A snapshot, with the ETA at `ipm` (images accepted in the last `window` seconds)."""
+        finished = self.done + self.failed + self.unknown
+        eta = None
+        if total is not None and ipm > 0:
+            eta = max(0, total - finished) / ipm * window
+        return BatchProgress(
+            done=self.done,
+            failed=self.failed,
+            unknown=self.unknown,
+            in_flight=in_flight,
+            ipm=ipm,
+            limit=limit,
+            rate_limited=self.rate_limited,
+            elapsed=elapsed,
+            eta=eta,
+            total=total,
+        )
 
     def add(self, result: LineResult) -> None:
         """Count a line that ended."""
@@ -280,6 +303,31 @@ def _result(row: Row, status: Status, *, resumed: bool = False) -> LineResult:
     )
 
 
+class BatchOptions(TypedDict, total=False):
+    """`Batch`'s options besides the client and the directory (the Ray engine takes them too)."""
+
+    ipm: int | None
+    concurrency: int
+    resubmit_unknown: bool
+    retry_failed: bool
+    defaults: Mapping[str, Any] | None
+    total: int | None
+    on_result: Callable[[LineResult], object] | None
+    on_progress: Callable[[BatchProgress], object] | None
+    on_manifest: Callable[[Path], object] | None
+    window: float
+
+
+def check_options(ipm: object, concurrency: object, window: object) -> None:
+    """Raise `ValidationError` for an `ipm`, `concurrency` or `window` a batch cannot run with."""
+    if ipm is not None and (isinstance(ipm, bool) or not isinstance(ipm, int) or ipm < 1):
+        raise ValidationError("ipm", ipm, "an integer >= 1", "is not valid")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", concurrency, "an integer >= 1", "is not valid")
+    if not (isinstance(window, int | float) and window > 0):
+        raise ValidationError("window", window, "a number of seconds > 0", "is not valid")
+
+
 def _submission_client(client: AsyncClient) -> AsyncClient:
     """The same client (same connections), but its POSTs are not retried on 429: the pacer sees each."""
     return client.with_options(max_retries=0)
@@ -365,12 +413,7 @@ class Batch:
         window: float = MINUTE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ipm is not None and (isinstance(ipm, bool) or not isinstance(ipm, int) or ipm < 1):
-            raise ValidationError("ipm", ipm, "an integer >= 1", "is not valid")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValidationError("concurrency", concurrency, "an integer >= 1", "is not valid")
-        if not (isinstance(window, int | float) and window > 0):
-            raise ValidationError("window", window, "a number of seconds > 0", "is not valid")
+        check_options(ipm, concurrency, window)
         self.client = client
         self._submit_client = _submission_client(client)
         self.out_dir = Path(out_dir)
@@ -586,24 +629,10 @@ class Batch:
             self.on_result(result)
 
     def progress(self) -> BatchProgress:
-        now = self.clock()
-        summary, pacer = self.summary, self.pacer
+        now, pacer = self.clock(), self.pacer
         ipm = pacer.accepted_in_window(now)
-        finished = summary.done + summary.failed + summary.unknown
-        eta = None
-        if self.total is not None and ipm > 0:
-            eta = max(0, self.total - finished) / ipm * pacer.window
-        return BatchProgress(
-            done=summary.done,
-            failed=summary.failed,
-            unknown=summary.unknown,
-            in_flight=self._in_flight,
-            ipm=ipm,
-            limit=pacer.allowance(),
-            rate_limited=summary.rate_limited,
-            elapsed=now - self._started,
-            eta=eta,
-            total=self.total,
+        return self.summary.progress(
+            self._in_flight, ipm, pacer.allowance(), now - self._started, self.total, pacer.window
         )
 
     async def _tick_forever(self) -> None:

@@ -18,26 +18,29 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ppio_txt2img import _constants as C
 from ppio_txt2img._client import _api_key
+from ppio_txt2img._errors import ValidationError
 from ppio_txt2img.batch._input import BatchRequest, requests_of
 from ppio_txt2img.batch._pacer import MINUTE
 from ppio_txt2img.batch._runner import (
     IMAGES,
     LOCK,
     TICK,
+    BatchOptions,
     BatchProgress,
     BatchSummary,
     LineResult,
     _exclusive,
+    check_options,
     save_images,
 )
 
@@ -59,9 +62,9 @@ class RayBatch:
     `address`: the cluster to join (`ray.init(address=...)`); None starts a local one, unless Ray is
     already initialised in this process (then that cluster is used, and left running). `workers`
     actors run the lines, each with at most `concurrency` lines in flight; `worker_cpus` is the CPUs
-    each reserves. `ipm`, `resubmit_unknown`, `retry_failed`, `defaults`, `total`, `window` and the
-    callbacks are `Batch`'s. The API key (`api_key` or `PPIO_API_KEY` here) reaches the workers as an
-    actor argument, never through an environment variable.
+    each reserves. The other options (`ipm`, `concurrency`, `resubmit_unknown`, `retry_failed`,
+    `defaults`, `total`, `window` and the callbacks) are `Batch`'s. The API key (`api_key` or
+    `PPIO_API_KEY` here) reaches the workers as an actor argument, never through an environment variable.
     """
 
     def __init__(
@@ -74,23 +77,14 @@ class RayBatch:
         workers: int = 2,
         address: str | None = None,
         worker_cpus: float = 1.0,
-        ipm: int | None = None,
-        concurrency: int = 16,
-        resubmit_unknown: bool = False,
-        retry_failed: bool = False,
-        defaults: Mapping[str, Any] | None = None,
-        total: int | None = None,
-        on_result: Callable[[LineResult], object] | None = None,
-        on_progress: Callable[[BatchProgress], object] | None = None,
-        on_manifest: Callable[[Path], object] | None = None,
-        window: float = MINUTE,
+        **options: Unpack[BatchOptions],
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers: {workers!r} is not allowed; allowed: an integer >= 1")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency: {concurrency!r} is not allowed; allowed: an integer >= 1")
-        if ipm is not None and (isinstance(ipm, bool) or not isinstance(ipm, int) or ipm < 1):
-            raise ValueError(f"ipm: {ipm!r} is not allowed; allowed: an integer >= 1")
+            raise ValidationError("workers", workers, "an integer >= 1", "is not valid")
+        self.ipm = options.get("ipm")
+        self.concurrency = options.get("concurrency", 16)
+        self.window = options.get("window", MINUTE)
+        check_options(self.ipm, self.concurrency, self.window)
         self.out_dir = Path(out_dir)
         self._connection = (
             _api_key(api_key),
@@ -100,16 +94,13 @@ class RayBatch:
         self.workers = workers
         self.address = address
         self.worker_cpus = worker_cpus
-        self.ipm = ipm
-        self.concurrency = concurrency
-        self.resubmit_unknown = resubmit_unknown
-        self.retry_failed = retry_failed
-        self.defaults = dict(defaults or {})
-        self.total = total
-        self.on_result = on_result
-        self.on_progress = on_progress
-        self.on_manifest = on_manifest
-        self.window = window
+        self.resubmit_unknown = options.get("resubmit_unknown", False)
+        self.retry_failed = options.get("retry_failed", False)
+        self.defaults = dict(options.get("defaults") or {})
+        self.total = options.get("total")
+        self.on_result = options.get("on_result")
+        self.on_progress = options.get("on_progress")
+        self.on_manifest = options.get("on_manifest")
         self.summary = BatchSummary()
         #: Lines each worker process ended (by process id; a restarted worker has a new one).
         self.lines_by_worker: Counter[int] = Counter()
@@ -328,24 +319,10 @@ class RayBatch:
         self.summary.submitted, self.summary.rate_limited = stats.submitted, stats.rate_limited
 
     def progress(self) -> BatchProgress:
-        summary, stats = self.summary, self._stats
-        ipm = stats.accepted_in_window if stats else 0
-        finished = summary.done + summary.failed + summary.unknown
-        eta = None
-        if self.total is not None and ipm > 0:
-            eta = max(0, self.total - finished) / ipm * self.window
-        return BatchProgress(
-            done=summary.done,
-            failed=summary.failed,
-            unknown=summary.unknown,
-            in_flight=len(self._pending),
-            ipm=ipm,
-            limit=stats.allowance if stats else 0,
-            rate_limited=summary.rate_limited,
-            elapsed=time.monotonic() - self._started,
-            eta=eta,
-            total=self.total,
-        )
+        stats = self._stats
+        ipm, limit = (stats.accepted_in_window, stats.allowance) if stats else (0, 0)
+        elapsed = time.monotonic() - self._started
+        return self.summary.progress(len(self._pending), ipm, limit, elapsed, self.total, self.window)
 
 
 def start_coordinator(out_dir: Path, *, ipm: int | None, window: float) -> tuple[str, Any]:

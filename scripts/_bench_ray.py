@@ -102,7 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=LINES)
     args = parser.parse_args()
-    ray.init(num_cpus=max(2, os.cpu_count() or 1), include_dashboard=False, logging_level=logging.WARNING)
+    # A cluster named by RAY_ADDRESS is joined as it is; else a local one with this machine's CPUs.
+    local: dict[str, Any] = {} if os.environ.get("RAY_ADDRESS") else {"num_cpus": max(2, os.cpu_count() or 1)}
+    ray.init(include_dashboard=False, logging_level=logging.WARNING, **local)
     try:
         with SandboxProcess(**KNOBS) as sandbox:
             bench_workers(sandbox.url, 1, 40)  # warm-up: imports and connections in the workers

@@ -98,3 +98,41 @@ def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: 
             assert sandbox.tasks[entry["task_id"]].request["request"]["prompt"] == entry["prompt"]
     assert summary.unknown <= cut_short[0]  # only lines the kill cut mid-POST may be unknown
     assert summary.done + summary.unknown == 20
+
+
+def test_a_killed_coordinator_restarts_from_its_journal_and_the_batch_completes(
+    cluster: None, tmp_path: Path
+) -> None:
+    lines = requests(12, "the killed coordinator")
+    sandbox = Sandbox(**{**FAST, "speed": 0.4})
+    killed: list[int] = []
+
+    def kill_the_coordinator_while_tasks_wait(progress: BatchProgress) -> None:
+        if not killed and len(sandbox.tasks) >= 4:
+            victim = batch.coordinator_pid()
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    with sandbox.serve() as url:
+        batch = RayBatch(
+            tmp_path,
+            api_key=API_KEY,
+            base_url=url,
+            workers=2,
+            concurrency=4,
+            ipm=600,
+            window=1.0,  # a restarted coordinator pauses POSTs for one window: 1 s here
+            on_progress=kill_the_coordinator_while_tasks_wait,
+        )
+        summary = batch.run(lines)
+        created = created_per_prompt(sandbox)
+
+    assert killed, "the batch ended before the coordinator could be killed"
+    assert all(count == 1 for count in created.values())  # no line paid twice
+    entries = read_manifest(tmp_path)
+    assert [e["line"] for e in entries] == list(range(1, 13))
+    assert {e["status"] for e in entries} <= {"done", "unknown"}  # none left running: all journalled
+    assert summary.done + summary.unknown == 12
+    assert summary.done == sum(1 for e in entries if e["status"] == "done")
+    for entry in entries:
+        assert all((tmp_path / image).stat().st_size > 0 for image in entry["images"])

@@ -22,6 +22,7 @@ pacer's memory of the last window is gone; pausing cannot exceed the limit).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -134,9 +135,13 @@ class Coordinator:
             plans.append(decision)
         return plans
 
-    def ended(self, result: LineResult, digest: str, retry: str | None = None) -> None:
+    def pid(self) -> int:
+        return os.getpid()
+
+    async def ended(self, result: LineResult, digest: str, retry: str | None = None) -> None:
         """A line ended at the driver: done (its images are saved) or failed while waiting
-        (`retry`: the `WaitFailure`'s)."""
+        (`retry`: the `WaitFailure`'s). Committed before it returns: a call cut by a crash of the
+        coordinator is retried by Ray, one that returned is on disk."""
         if result.status == "done":
             self.journal.done(result.line, result.seed, list(result.images))
         else:
@@ -144,6 +149,7 @@ class Coordinator:
             self.journal.failed(
                 result.line, digest, result.prompt, error, task_id=result.task_id, retry=retry
             )
+        await self._commit()
 
     async def manifest(self) -> None:
         """Commit what is queued and rewrite `OUT/manifest.jsonl` (lines being POSTed show as running)."""

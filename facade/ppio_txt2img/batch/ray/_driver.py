@@ -138,6 +138,10 @@ class RayBatch:
         """Lines in flight at each worker (by the worker's index in `worker_pids()`)."""
         return list(self._load)
 
+    def coordinator_pid(self) -> int:
+        """The process id of the coordinator actor (for tests and operators)."""
+        return int(ray.get(self._coordinator.pid.remote()))
+
     def worker_pids(self) -> list[int]:
         """The process ids of the worker actors (for tests and operators)."""
         return [int(pid) for pid in ray.get([worker.pid.remote() for worker in self._workers])]

@@ -160,14 +160,15 @@ class Coordinator:
         """No more POSTs (POSTs in flight still report their answers)."""
         self._stopping = True
 
-    def finish(self, last_line: int | None) -> int:
+    async def finish(self, last_line: int | None) -> int:
         """The run is over: rows after `last_line` (the input's end, when it was read to the end) are
-        superseded, everything is committed, the manifest rewritten and the journal closed. Returns
-        the lines still waiting for a task (`running`)."""
+        superseded, everything is committed (after any commit still under way: an `ended` call may be
+        mid-commit), the manifest rewritten and the journal closed. Returns the lines still waiting for
+        a task (`running`)."""
         if last_line is not None:
             self.journal.supersede_after(last_line)
-        self.journal.flush()
-        write_manifest(self.out_dir, self.journal, frozenset(self._tickets))
+        await self._commit()
+        await asyncio.to_thread(write_manifest, self.out_dir, self.journal, frozenset(self._tickets))
         running = self.journal.count("submitted")
         self.journal.close()
         return running

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ray_helpers import API_KEY, created_per_prompt, most_images_in_a_window, read_manifest, requests
 
-from ppio_txt2img.batch import BatchProgress, run_batch_sync
+from ppio_txt2img.batch import BatchProgress, BatchSummary, run_batch_sync
 from ppio_txt2img.batch.ray import RayBatch
 from ppio_txt2img.sandbox import Sandbox
 
@@ -57,82 +58,66 @@ def test_two_workers_together_keep_under_the_account_limit(cluster: None, tmp_pa
     assert all((out / image).stat().st_size > 0 for e in entries for image in e["images"])
 
 
-def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: None, tmp_path: Path) -> None:
-    lines = requests(20, "the killed worker")
-    sandbox = Sandbox(**{**FAST, "speed": 0.4})  # tasks of 1.25 s: lines wait while the worker dies
+def run_and_kill(
+    out: Path, count: int, tag: str, victim: Callable[[RayBatch], int], **options: Any
+) -> tuple[RayBatch, BatchSummary, Sandbox, list[int]]:
+    """A batch of `count` lines whose process `victim(batch)` is SIGKILLed once at least a third of the
+    tasks exist (tasks of 1.25 s: lines are waiting). Returns the batch, its summary, the sandbox and
+    [the pid killed, the lines in flight at the first worker then]."""
+    sandbox = Sandbox(**{**FAST, "speed": 0.4})
     killed: list[int] = []
-    cut_short: list[int] = []  # lines in flight at the worker when it was killed
 
-    def kill_one_worker_while_tasks_wait(progress: BatchProgress) -> None:
-        if not killed and len(sandbox.tasks) >= 6:
-            victim = batch.worker_pids()[0]
-            cut_short.append(batch.in_flight()[0])
-            os.kill(victim, signal.SIGKILL)
-            killed.append(victim)
+    def kill_while_tasks_wait(progress: BatchProgress) -> None:
+        if not killed and len(sandbox.tasks) >= count // 3:
+            killed.extend([victim(batch), batch.in_flight()[0]])
+            os.kill(killed[0], signal.SIGKILL)
 
     with sandbox.serve() as url:
-        batch = RayBatch(
-            tmp_path,
-            api_key=API_KEY,
-            base_url=url,
-            workers=2,
-            concurrency=6,
-            on_progress=kill_one_worker_while_tasks_wait,
-        )
-        summary = batch.run(lines)
-        created = created_per_prompt(sandbox)
+        batch = RayBatch(out, api_key=API_KEY, base_url=url, on_progress=kill_while_tasks_wait, **options)
+        summary = batch.run(requests(count, tag))
+    assert killed, "the batch ended before the process could be killed"
+    return batch, summary, sandbox, killed
 
-    assert killed, "the batch ended before a worker could be killed"
-    assert cut_short[0] >= 1  # Ray had lines to retry on the worker's successor
-    restarted = [pid for pid in batch.lines_by_worker if pid not in (killed[0], os.getpid())]
-    assert len(restarted) == 2  # the survivor and the killed worker's successor both ended lines
-    entries = read_manifest(tmp_path)
-    assert [e["line"] for e in entries] == list(range(1, 21))
-    assert len(created) >= 20 - summary.unknown
-    assert all(count == 1 for count in created.values())  # no line paid twice
-    for entry in entries:  # every line ended: done, or unknown if the kill cut its POST
+
+def assert_each_line_ended_once_with_its_images(out: Path, count: int, sandbox: Sandbox) -> None:
+    """Every line done (its images on disk, its task the sandbox's) or unknown (a POST cut by the
+    kill); none left running; the sandbox created at most one task per line."""
+    assert all(n == 1 for n in created_per_prompt(sandbox).values())  # no line paid twice
+    entries = read_manifest(out)
+    assert [e["line"] for e in entries] == list(range(1, count + 1))
+    for entry in entries:
         assert entry["status"] in ("done", "unknown"), entry
         if entry["status"] == "done":
             assert entry["images"]
-            assert all((tmp_path / image).stat().st_size > 0 for image in entry["images"])
+            assert all((out / image).stat().st_size > 0 for image in entry["images"])
             assert sandbox.tasks[entry["task_id"]].request["request"]["prompt"] == entry["prompt"]
-    assert summary.unknown <= cut_short[0]  # only lines the kill cut mid-POST may be unknown
+
+
+def test_a_worker_killed_mid_run_pays_no_line_twice_and_loses_no_image(cluster: None, tmp_path: Path) -> None:
+    batch, summary, sandbox, (victim, cut_short) = run_and_kill(
+        tmp_path, 20, "the killed worker", lambda batch: batch.worker_pids()[0], workers=2, concurrency=6
+    )
+    assert cut_short >= 1  # Ray had lines to retry on the worker's successor
+    successors = [pid for pid in batch.lines_by_worker if pid not in (victim, os.getpid())]
+    assert len(successors) == 2  # the survivor and the killed worker's successor both ended lines
+    assert_each_line_ended_once_with_its_images(tmp_path, 20, sandbox)
+    assert summary.unknown <= cut_short  # only lines the kill cut mid-POST may be unknown
     assert summary.done + summary.unknown == 20
 
 
 def test_a_killed_coordinator_restarts_from_its_journal_and_the_batch_completes(
     cluster: None, tmp_path: Path
 ) -> None:
-    lines = requests(12, "the killed coordinator")
-    sandbox = Sandbox(**{**FAST, "speed": 0.4})
-    killed: list[int] = []
-
-    def kill_the_coordinator_while_tasks_wait(progress: BatchProgress) -> None:
-        if not killed and len(sandbox.tasks) >= 4:
-            victim = batch.coordinator_pid()
-            os.kill(victim, signal.SIGKILL)
-            killed.append(victim)
-
-    with sandbox.serve() as url:
-        batch = RayBatch(
-            tmp_path,
-            api_key=API_KEY,
-            base_url=url,
-            workers=2,
-            concurrency=4,
-            ipm=600,
-            window=1.0,  # a restarted coordinator pauses POSTs for one window: 1 s here
-            on_progress=kill_the_coordinator_while_tasks_wait,
-        )
-        summary = batch.run(lines)
-        created = created_per_prompt(sandbox)
-
-    assert killed, "the batch ended before the coordinator could be killed"
-    assert all(count == 1 for count in created.values())  # no line paid twice
-    entries = read_manifest(tmp_path)
-    assert [e["line"] for e in entries] == list(range(1, 13))
-    assert {e["status"] for e in entries} <= {"done", "unknown"}  # none left running: all journalled
+    _, summary, sandbox, _ = run_and_kill(
+        tmp_path,
+        12,
+        "the killed coordinator",
+        RayBatch.coordinator_pid,
+        workers=2,
+        concurrency=4,
+        ipm=600,
+        window=1.0,  # a restarted coordinator pauses POSTs for one window: 1 s here
+    )
+    assert_each_line_ended_once_with_its_images(tmp_path, 12, sandbox)  # none left running
     assert summary.done + summary.unknown == 12
-    assert summary.done == sum(1 for e in entries if e["status"] == "done")
-    for entry in entries:
-        assert all((tmp_path / image).stat().st_size > 0 for image in entry["images"])
+    assert summary.done == sum(1 for e in read_manifest(tmp_path) if e["status"] == "done")

@@ -10,6 +10,7 @@
 #   make clients         Go, TypeScript, Java and Python clients from the spec into build/clients/
 #   make contract BASE_URL=... PPIO_API_KEY=...   contract tests of a server (free unless ALLOW_BILLING=1)
 #   make bench           benchmarks against the sandbox; writes BENCHMARKS.md and docs/bench/*.png
+#   make test-ray        the Ray engine's tests on a local Ray cluster (part of make test)
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -60,10 +61,11 @@ GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests clients/corpus
 
 .PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        clients check-clients contract test test-steps pytest ensure-chromium demo bench bench-plots clean
+        clients check-clients contract test test-steps pytest pytest-workers test-ray ensure-chromium demo \
+        bench bench-ray bench-plots clean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up ------------------------------------------------------------------------------------------
 $(PY):
@@ -194,15 +196,26 @@ contract: $(INSTALLED)
 ensure-chromium:
 	@scripts/ensure_chromium.sh
 
-pytest: $(INSTALLED) ensure-chromium
-	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4
+# All the tests: tests/ray start a real local Ray cluster, one for the whole directory in one process
+# (`make test-ray`), not one per worker; everything else runs on 4 workers (`make pytest-workers`).
+pytest: pytest-workers test-ray
 
-# The steps after the installs run side by side (3 at a time, pytest first: it is the longest, and its
-# workers mostly wait on sockets), each step's output printed whole when it ends.
+pytest-workers: $(INSTALLED) ensure-chromium
+	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4 --ignore=tests/ray
+
+test-ray: $(INSTALLED)
+	@$(BIN)/pytest -q -p no:xdist tests/ray
+
+# 1 vs 2 Ray workers against the sandbox (images per minute, coordinator calls and commits per second).
+bench-ray: $(INSTALLED)
+	@$(PY) scripts/_bench_ray.py
+
+# The steps after the installs run side by side (3 at a time, the two pytest runs first: they are the
+# longest, and mostly wait on sockets and sandboxes), each step's output printed whole when it ends.
 test: install
 	@$(MAKE) -j 3 --output-sync=target test-steps
 
-test-steps: pytest check-generated lint check-ts check-clients
+test-steps: pytest-workers test-ray check-generated lint check-ts check-clients
 
 # --- the main job and benchmarks -----------------------------------------------------------------------
 # Needs no dev tool and never regenerates: generated/ is committed, and `make test` (check-generated)

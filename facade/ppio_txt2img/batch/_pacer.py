@@ -46,6 +46,7 @@ class Pacer:
         self._done: deque[tuple[float, int]] = deque()  # accepted: (answered at, images), oldest first
         self._done_images = 0
         self._in_flight: dict[int, int] = {}
+        self._in_flight_images = 0  # the sum of `_in_flight` (one pacer may pace thousands of POSTs)
         self._ids = itertools.count()
         #: Counters, for reports: POSTs let through, accepted, and answered 429.
         self.sent_count = self.accepted_count = self.rejected_count = 0
@@ -59,7 +60,7 @@ class Pacer:
     def in_window(self, now: float) -> int:
         """Images accepted within the last window, plus those in flight."""
         self._expire(now)
-        return self._done_images + sum(self._in_flight.values())
+        return self._done_images + self._in_flight_images
 
     def accepted_in_window(self, now: float) -> int:
         """Images accepted within the last window (the rate achieved, in images per window)."""
@@ -78,7 +79,7 @@ class Pacer:
         used = self.in_window(now)
         if used + cost <= limit:
             return 0.0
-        in_flight = sum(self._in_flight.values())
+        in_flight = self._in_flight_images
         need = used + cost - limit
         freed = 0
         for when, images in self._done:
@@ -88,15 +89,20 @@ class Pacer:
         # Only answers still to come can free room: look again shortly (an answer wakes the caller).
         return max(min(0.05, self.window / limit / 4), 1e-3) if in_flight else 1e-3
 
+    def _land(self, ticket: Ticket) -> None:
+        """The ticket's POST is no longer in flight."""
+        self._in_flight_images -= self._in_flight.pop(ticket.id, 0)
+
     def sent(self, cost: int, now: float) -> Ticket:
         ticket = Ticket(next(self._ids), cost)
         self._in_flight[ticket.id] = cost
+        self._in_flight_images += cost
         self.sent_count += 1
         return ticket
 
     def accepted(self, ticket: Ticket, now: float) -> None:
         """The POST created its task: its images count from now, for one window."""
-        self._in_flight.pop(ticket.id, None)
+        self._land(ticket)
         self._done.append((now, ticket.cost))
         self._done_images += ticket.cost
         self.accepted_count += 1
@@ -104,18 +110,18 @@ class Pacer:
 
     def rejected(self, ticket: Ticket, now: float, retry_after: float | None) -> None:
         """The POST was answered 429: nothing was created. Everything waits `retry_after` at least."""
-        self._in_flight.pop(ticket.id, None)
+        self._land(ticket)
         self.rejected_count += 1
         wait = retry_after if retry_after is not None else self.window / self.allowance()
         self.pause_until = max(self.pause_until, now + min(wait, self.window))
 
     def released(self, ticket: Ticket) -> None:
         """The POST provably never reached the server (connection refused): it counts for nothing."""
-        self._in_flight.pop(ticket.id, None)
+        self._land(ticket)
 
     def cancelled(self, ticket: Ticket, now: float) -> None:
         """The POST failed otherwise (or its outcome is unknown): count it as sent, to be safe."""
-        self._in_flight.pop(ticket.id, None)
+        self._land(ticket)
         self._done.append((now, ticket.cost))
         self._done_images += ticket.cost
 

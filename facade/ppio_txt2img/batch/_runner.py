@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import anyio
 import anyio.abc
@@ -44,16 +44,23 @@ from ppio_txt2img._retry import backoff_delay
 from ._input import BatchRequest, requests_of
 from ._journal import Journal, Row
 from ._manifest import write_manifest
-from ._pacer import MINUTE, AdaptivePacer, Pacer, WindowPacer
+from ._pacer import MINUTE, AdaptivePacer, Pacer, Ticket, WindowPacer
 
 __all__ = [
     "Batch",
     "BatchBusyError",
+    "BatchOptions",
     "BatchProgress",
     "BatchSummary",
     "LineResult",
+    "PostFailure",
+    "WaitFailure",
     "after_post_error",
+    "check_options",
     "plan",
+    "record_post_error",
+    "save_images",
+    "wait_for_task",
 ]
 
 JOURNAL = "journal.sqlite3"
@@ -122,6 +129,39 @@ class BatchSummary:
     #: Why lines are unknown: reason -> number of lines.
     unknown_reasons: dict[str, int] = field(default_factory=dict)
 
+    def progress(
+        self, in_flight: int, ipm: int, limit: int, elapsed: float, total: int | None, window: float
+    ) -> BatchProgress:
+        """A snapshot, with the ETA at `ipm` (images accepted in the last `window` seconds)."""
+        finished = self.done + self.failed + self.unknown
+        eta = None
+        if total is not None and ipm > 0:
+            eta = max(0, total - finished) / ipm * window
+        return BatchProgress(
+            done=self.done,
+            failed=self.failed,
+            unknown=self.unknown,
+            in_flight=in_flight,
+            ipm=ipm,
+            limit=limit,
+            rate_limited=self.rate_limited,
+            elapsed=elapsed,
+            eta=eta,
+            total=total,
+        )
+
+    def add(self, result: LineResult) -> None:
+        """Count a line that ended."""
+        if result.status == "done":
+            self.done += 1
+            self.resumed += result.resumed
+        elif result.status == "failed":
+            self.failed += 1
+        else:
+            self.unknown += 1
+            reason = result.error or "unknown"
+            self.unknown_reasons[reason] = self.unknown_reasons.get(reason, 0) + 1
+
     @property
     def exit_code(self) -> int:
         """0 every line done, 1 any failed or unknown (or left running), 130 interrupted."""
@@ -180,6 +220,71 @@ def after_post_error(exc: BaseException) -> PostOutcome:
     return "unknown"  # anything else: we cannot prove that no task exists
 
 
+@dataclass(frozen=True)
+class WaitFailure:
+    """A wait that ended without images: the line's result, and what a rerun does (`retry`: 'wait'
+    when the task id is worth waiting for again, None when the task failed)."""
+
+    result: LineResult
+    retry: str | None = None
+
+    def record(self, journal: Journal, request: BatchRequest) -> None:
+        error = self.result.error or "failed"
+        task_id = self.result.task_id
+        journal.failed(request.line, request.digest, request.prompt, error, task_id=task_id, retry=self.retry)
+
+
+async def wait_for_task(client: AsyncClient, request: BatchRequest, task_id: str) -> Generation | WaitFailure:
+    """Wait for a line's task and download its images, up to `WAIT_ATTEMPTS` tries of `client.wait`."""
+    failures = 0
+    while True:
+        try:
+            return await client.wait(task_id)
+        except (TaskFailedError, NotFoundError) as exc:
+            return WaitFailure(LineResult(request.line, "failed", request.prompt, task_id, error=str(exc)))
+        except (WaitTimeoutError, APIError, ImageError) as exc:
+            failures += 1
+            if failures < WAIT_ATTEMPTS:
+                await anyio.sleep(backoff_delay(failures))
+                continue
+            error = f"{exc} (the task id is kept: a rerun waits for it again)"
+            result = LineResult(request.line, "failed", request.prompt, task_id, error=error)
+            return WaitFailure(result, "wait")
+
+
+def record_post_error(
+    pacer: Pacer, journal: Journal, ticket: Ticket, line: int, failure: PostFailure, now: float
+) -> None:
+    """What a failed POST changes in the pacer and the journal (the caller commits, except for unknown
+    lines, whose row is left for the next flush)."""
+    if failure.rate_limited:
+        pacer.rejected(ticket, now, failure.retry_after)
+    elif failure.outcome == "unknown":
+        pacer.cancelled(ticket, now)
+    else:
+        pacer.released(ticket)
+    if failure.outcome == "unknown":
+        journal.unknown(line, failure.error)
+    else:
+        journal.nothing_created(line)
+
+
+@dataclass(frozen=True)
+class PostFailure:
+    """A failed POST, as the pacer and the journal need it (picklable: it may cross processes)."""
+
+    outcome: PostOutcome
+    error: str
+    rate_limited: bool = False
+    retry_after: float | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException) -> PostFailure:
+        limited = isinstance(exc, RateLimitError)
+        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+        return cls(after_post_error(exc), str(exc), limited, retry_after)
+
+
 def _failed(request: BatchRequest, error: str, field: str | None = None) -> LineResult:
     return LineResult(request.line, "failed", request.prompt, error=error, error_field=field)
 
@@ -196,6 +301,31 @@ def _result(row: Row, status: Status, *, resumed: bool = False) -> LineResult:
         row.error_field,
         resumed,
     )
+
+
+class BatchOptions(TypedDict, total=False):
+    """`Batch`'s options besides the client and the directory (the Ray engine takes them too)."""
+
+    ipm: int | None
+    concurrency: int
+    resubmit_unknown: bool
+    retry_failed: bool
+    defaults: Mapping[str, Any] | None
+    total: int | None
+    on_result: Callable[[LineResult], object] | None
+    on_progress: Callable[[BatchProgress], object] | None
+    on_manifest: Callable[[Path], object] | None
+    window: float
+
+
+def check_options(ipm: object, concurrency: object, window: object) -> None:
+    """Raise `ValidationError` for an `ipm`, `concurrency` or `window` a batch cannot run with."""
+    if ipm is not None and (isinstance(ipm, bool) or not isinstance(ipm, int) or ipm < 1):
+        raise ValidationError("ipm", ipm, "an integer >= 1", "is not valid")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", concurrency, "an integer >= 1", "is not valid")
+    if not (isinstance(window, int | float) and window > 0):
+        raise ValidationError("window", window, "a number of seconds > 0", "is not valid")
 
 
 def _submission_client(client: AsyncClient) -> AsyncClient:
@@ -233,6 +363,23 @@ def _extension(image_format: str) -> str:
     return "jpg" if image_format == "jpeg" else image_format
 
 
+#: An image to save: its index in the task, its format (`png`, `jpeg`, ...) and its bytes.
+ImageData = tuple[int, str, bytes]
+
+
+def save_images(out_dir: Path, line: int, images: Iterable[ImageData]) -> list[str]:
+    """Write a line's images as images/<line>-<i>.<ext> (each atomically); their paths relative to OUT."""
+    paths = []
+    for index, image_format, data in images:
+        relative = f"{IMAGES}/{line}-{index}.{_extension(image_format)}"
+        target = out_dir / relative
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        paths.append(relative)
+    return paths
+
+
 # ---------------------------------------------------------------------------------------------- run
 class Batch:
     """A batch writing into `out_dir` (created): images, `manifest.jsonl`, `journal.sqlite3`.
@@ -266,12 +413,7 @@ class Batch:
         window: float = MINUTE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ipm is not None and (isinstance(ipm, bool) or not isinstance(ipm, int) or ipm < 1):
-            raise ValidationError("ipm", ipm, "an integer >= 1", "is not valid")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValidationError("concurrency", concurrency, "an integer >= 1", "is not valid")
-        if not (isinstance(window, int | float) and window > 0):
-            raise ValidationError("window", window, "a number of seconds > 0", "is not valid")
+        check_options(ipm, concurrency, window)
         self.client = client
         self._submit_client = _submission_client(client)
         self.out_dir = Path(out_dir)
@@ -430,21 +572,14 @@ class Batch:
                     journal.submitted(request.line, task.id)
                     await journal.commit()  # the id, on disk at once
             except (APIError, ValidationError, WaitTimeoutError) as exc:
-                outcome = after_post_error(exc)
-                now = self.clock()
-                if isinstance(exc, RateLimitError):
-                    pacer.rejected(ticket, now, exc.retry_after)
-                    self.summary.rate_limited += 1
-                elif outcome == "unknown":
-                    pacer.cancelled(ticket, now)
-                else:
-                    pacer.released(ticket)
+                failure = PostFailure.of(exc)
+                outcome = failure.outcome
+                record_post_error(pacer, journal, ticket, request.line, failure, self.clock())
+                self.summary.rate_limited += failure.rate_limited
                 self._posting.discard(request.line)
                 if outcome == "unknown":
-                    journal.unknown(request.line, str(exc))
                     self._ended(LineResult(request.line, "unknown", request.prompt, error=str(exc)))
                     return None
-                journal.nothing_created(request.line)
                 await journal.commit()
                 if outcome == "abort":
                     raise
@@ -468,44 +603,18 @@ class Batch:
     async def _wait(self, request: BatchRequest, task_id: str) -> None:
         journal = self._journal
         assert journal is not None
-        failures = 0
-        while True:
-            try:
-                generation = await self.client.wait(task_id)
-            except (TaskFailedError, NotFoundError) as exc:
-                journal.failed(request.line, request.digest, request.prompt, str(exc), task_id=task_id)
-                self._ended(LineResult(request.line, "failed", request.prompt, task_id, error=str(exc)))
-                return
-            except (WaitTimeoutError, APIError, ImageError) as exc:
-                failures += 1
-                if failures < WAIT_ATTEMPTS:
-                    await anyio.sleep(backoff_delay(failures))
-                    continue
-                error = f"{exc} (the task id is kept: a rerun waits for it again)"
-                journal.failed(
-                    request.line, request.digest, request.prompt, error, task_id=task_id, retry="wait"
-                )
-                self._ended(LineResult(request.line, "failed", request.prompt, task_id, error=error))
-                return
-            paths = await anyio.to_thread.run_sync(self._save, request.line, generation)
-            journal.done(request.line, generation.seed, paths)
-            self.summary.images += len(paths)
-            self._ended(
-                LineResult(request.line, "done", request.prompt, task_id, generation.seed, tuple(paths))
-            )
+        generation = await wait_for_task(self.client, request, task_id)
+        if isinstance(generation, WaitFailure):
+            generation.record(journal, request)
+            self._ended(generation.result)
             return
+        paths = await anyio.to_thread.run_sync(self._save, request.line, generation)
+        journal.done(request.line, generation.seed, paths)
+        self.summary.images += len(paths)
+        self._ended(LineResult(request.line, "done", request.prompt, task_id, generation.seed, tuple(paths)))
 
     def _save(self, line: int, generation: Generation) -> list[str]:
-        """Write the images as images/<line>-<i>.<ext> (each atomically); their paths relative to OUT."""
-        paths = []
-        for image in generation.images:
-            relative = f"{IMAGES}/{line}-{image.index}.{_extension(image.format)}"
-            target = self.out_dir / relative
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(image.data)
-            os.replace(tmp, target)
-            paths.append(relative)
-        return paths
+        return save_images(self.out_dir, line, [(i.index, i.format, i.data) for i in generation.images])
 
     def _remove_images(self, row: Row | None) -> None:
         for relative in row.images if row is not None else ():
@@ -513,40 +622,17 @@ class Batch:
 
     # ---------------------------------------------------------------------------------- reporting
     def _ended(self, result: LineResult) -> None:
-        summary = self.summary
-        if result.status == "done":
-            summary.done += 1
-            summary.resumed += result.resumed
-        elif result.status == "failed":
-            summary.failed += 1
-        else:
-            summary.unknown += 1
-            reason = result.error or "unknown"
-            summary.unknown_reasons[reason] = summary.unknown_reasons.get(reason, 0) + 1
+        self.summary.add(result)
         if self._journal is not None:
             self._journal.dirty = True
         if self.on_result is not None:
             self.on_result(result)
 
     def progress(self) -> BatchProgress:
-        now = self.clock()
-        summary, pacer = self.summary, self.pacer
+        now, pacer = self.clock(), self.pacer
         ipm = pacer.accepted_in_window(now)
-        finished = summary.done + summary.failed + summary.unknown
-        eta = None
-        if self.total is not None and ipm > 0:
-            eta = max(0, self.total - finished) / ipm * pacer.window
-        return BatchProgress(
-            done=summary.done,
-            failed=summary.failed,
-            unknown=summary.unknown,
-            in_flight=self._in_flight,
-            ipm=ipm,
-            limit=pacer.allowance(),
-            rate_limited=summary.rate_limited,
-            elapsed=now - self._started,
-            eta=eta,
-            total=self.total,
+        return self.summary.progress(
+            self._in_flight, ipm, pacer.allowance(), now - self._started, self.total, pacer.window
         )
 
     async def _tick_forever(self) -> None:

@@ -7,9 +7,11 @@ import contextlib
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -17,6 +19,7 @@ from ppio_txt2img._client import AsyncClient
 from ppio_txt2img.batch import (
     Batch,
     BatchBusyError,
+    BatchRequest,
     BatchSummary,
     count_lines,
     parse_set,
@@ -28,6 +31,9 @@ from ppio_txt2img.gallery import write_gallery
 from ._batch_progress import BatchDisplay
 from ._commands import UsageError, _output_dir, connection
 from ._progress import Progress
+
+if TYPE_CHECKING:
+    from ppio_txt2img.batch.ray import RayBatch
 
 __all__ = ["cmd_batch"]
 
@@ -62,28 +68,31 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
         raise UsageError(f"--concurrency: {args.concurrency} is not allowed; allowed: an integer >= 1")
     if not args.ipm_window > 0:
         raise UsageError("--ipm-window: must be a number of seconds > 0")
+    if args.engine != "ray" and (args.ray_address is not None or args.workers != 2):
+        raise UsageError("--ray-address and --workers need --engine ray")
+    if args.workers < 1:
+        raise UsageError(f"--workers: {args.workers} is not allowed; allowed: an integer >= 1")
     out_dir = _output_dir(args.output)
     display = BatchDisplay(sys.stderr, json_out=sys.stdout if args.json else None, quiet=args.quiet)
+    options_of_batch: dict[str, Any] = {
+        "ipm": args.ipm,
+        "concurrency": args.concurrency,
+        "resubmit_unknown": args.resubmit_unknown,
+        "retry_failed": args.retry_failed,
+        "total": total,
+        "on_result": display.result,
+        "on_progress": display.progress,
+        "window": args.ipm_window,
+        # The gallery follows the manifest; a few thumbnails per rewrite, the rest at the end.
+        "on_manifest": partial(write_gallery, thumbnail_budget=_GALLERY_BUDGET),
+    }
 
     with contextlib.ExitStack() as stack:
         api_key, base_url, options = connection(args, stack)
 
         async def main() -> BatchSummary:
             async with AsyncClient(api_key, base_url=base_url, **options) as client:
-                batch = Batch(
-                    client,
-                    out_dir,
-                    ipm=args.ipm,
-                    concurrency=args.concurrency,
-                    resubmit_unknown=args.resubmit_unknown,
-                    retry_failed=args.retry_failed,
-                    total=total,
-                    on_result=display.result,
-                    on_progress=display.progress,
-                    window=args.ipm_window,
-                    # The gallery follows the manifest; a few thumbnails per rewrite, the rest at the end.
-                    on_manifest=partial(write_gallery, thumbnail_budget=_GALLERY_BUDGET),
-                )
+                batch = Batch(client, out_dir, **options_of_batch)
                 error: Exception | None = None
                 async with anyio.create_task_group() as group:
                     group.start_soon(_stop_on_signals, batch, display)
@@ -97,7 +106,11 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
                 return summary
 
         try:
-            summary = anyio.run(main)
+            if args.engine == "ray":
+                ray_batch = _ray_batch(args, out_dir, api_key, base_url, options, options_of_batch)
+                summary = _run_on_ray(ray_batch, read_lines(path, defaults), display)
+            else:
+                summary = anyio.run(main)
         except BatchBusyError as exc:
             raise UsageError(str(exc)) from None
     gallery = write_gallery(out_dir, thumbnail_budget=None)  # every thumbnail, once the batch is over
@@ -119,3 +132,47 @@ async def _stop_on_signals(batch: Batch, display: BatchDisplay) -> None:
                 os._exit(130)
             display.note("ppio: stopping: no new tasks; waiting for the answers of POSTs in flight ...")
             batch.stop()
+
+
+def _ray_batch(
+    args: argparse.Namespace,
+    out_dir: Path,
+    api_key: str | None,
+    base_url: str | None,
+    client_options: dict[str, Any],
+    options: dict[str, Any],
+) -> RayBatch:
+    try:
+        from ppio_txt2img.batch.ray import RayBatch
+    except ImportError as exc:
+        raise UsageError(f"--engine ray needs Ray: pip install 'ppio-txt2img[ray]' ({exc})") from None
+    return RayBatch(
+        out_dir,
+        api_key=api_key,
+        base_url=base_url,
+        client_options=client_options,
+        workers=args.workers,
+        address=args.ray_address,
+        **options,
+    )
+
+
+def _run_on_ray(batch: RayBatch, requests: Iterable[BatchRequest], display: BatchDisplay) -> BatchSummary:
+    """The Ray engine's driver is synchronous: Ctrl-C (or SIGTERM) sets its stop flag, read between
+    two waits; a second one leaves at once."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        if batch.summary.interrupted:
+            display.note("ppio: interrupted again; leaving now (rerun the same command to resume)")
+            os._exit(130)
+        display.note("ppio: stopping: no new tasks; waiting for the answers of POSTs in flight ...")
+        batch.stop()
+
+    if threading.current_thread() is not threading.main_thread():  # (signals go to the main thread)
+        return batch.run(requests)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return batch.run(requests)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

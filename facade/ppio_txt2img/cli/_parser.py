@@ -284,7 +284,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account's limit in images per minute, never exceeded (default: learnt from 429s)",
     )
     p.add_argument(
-        "--concurrency", type=int, default=16, metavar="N", help="lines in flight at most (default: 16)"
+        "--concurrency",
+        type=int,
+        default=16,
+        metavar="N",
+        help="lines in flight at most (default: 16; with --engine ray, per worker)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: workers on a Ray cluster, one rate limit for them all "
+        "(needs pip install 'ppio-txt2img[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --engine ray: the cluster to join (default: start a local one)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="with --engine ray: worker actors (default: 2)"
     )
     p.add_argument(
         "--resubmit-unknown",

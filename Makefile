@@ -70,9 +70,11 @@ help:
 # --- set-up ------------------------------------------------------------------------------------------
 $(PY):
 	@$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(PY)
 	@$(PY) -m pip install $(PIP_FLAGS) 'uv==$(UV_VERSION)' 2>&1 | $(PIP_QUIET)
 
-$(APP_INSTALLED): pyproject.toml | $(PY)
+$(APP_INSTALLED): pyproject.toml | $(UV)
 	@echo "installing the project and its sandbox extra into $(VENV) ..."
 	@$(UV_INSTALL) -e '.[sandbox]'
 	@$(PY) -c 'import ppio_api, ppio_txt2img.sandbox'

@@ -267,7 +267,7 @@ CASES: tuple[Case, ...] = (
         "the create call is answered after 10 s",
         "gives up at the deadline",
         {"submit": [Fault(delay=10)]},
-        Call(timeout=1),
+        Call(timeout=2),
         Expect(ppio.WaitTimeoutError, _POST_UNKNOWN),
     ),
     Case(
@@ -330,7 +330,7 @@ CASES: tuple[Case, ...] = (
         "image 1 is answered after 10 s",
         "gives up at the deadline",
         {"image/1": [Fault(delay=10)]},
-        Call(timeout=1.5),
+        Call(timeout=3),
         Expect(ppio.WaitTimeoutError, {"task_id": T}),
     ),
     # --- 1. compressed bodies -------------------------------------------------------------------
@@ -452,7 +452,7 @@ CASES: tuple[Case, ...] = (
         "the create call's answer drips one byte every 0.1 s",
         "stops reading at the deadline",
         {"submit": [Fault(drip=0.1, drip_for=4.5)]},
-        Call(timeout=1),
+        Call(timeout=2),
         Expect(ppio.WaitTimeoutError, _POST_UNKNOWN),
     ),
     Case(
@@ -461,7 +461,7 @@ CASES: tuple[Case, ...] = (
         "the task result drips one byte every 0.1 s",
         "stops reading at the deadline",
         {"result": [Fault(drip=0.1, drip_for=4.5)]},
-        Call(timeout=1),
+        Call(timeout=2),
         Expect(ppio.WaitTimeoutError, {"task_id": T}),
     ),
     Case(
@@ -470,7 +470,7 @@ CASES: tuple[Case, ...] = (
         "image 1 drips one byte every 0.1 s",
         "stops reading at the deadline",
         {"image/1": [Fault(drip=0.1, drip_for=5)]},
-        Call(timeout=1.5),
+        Call(timeout=3),
         Expect(ppio.WaitTimeoutError, {"task_id": T}),
     ),
     Case(
@@ -479,7 +479,7 @@ CASES: tuple[Case, ...] = (
         "the first model page drips one byte every 0.1 s",
         "stops reading at the client's timeout",
         {"models": [Fault(drip=0.1, drip_for=4.5), OK]},
-        Call("models", timeout=1),
+        Call("models", timeout=2),
         Expect(
             ppio.WaitTimeoutError, {"task_id": None}, says=("listing models",), never_says=("submitting",)
         ),
@@ -723,7 +723,7 @@ CASES: tuple[Case, ...] = (
         "image 1 always comes truncated",
         "retries until the deadline, then raises with the images that arrived",
         {"image/1": [Fault(truncate=100)]},
-        Call(timeout=2),
+        Call(timeout=4),
         Expect(ppio.ImageError, {"task_id": T, "index": 1}, count=1, requests={"image/1": (2, 10_000)}),
     ),
     Case(
@@ -732,7 +732,7 @@ CASES: tuple[Case, ...] = (
         "image 1 always answers a CDN's HTML 502 page",
         "retries until the deadline, then raises with the images that arrived",
         {"image/1": [html(502)]},
-        Call(timeout=2),
+        Call(timeout=4),
         Expect(
             ppio.ImageError,
             {"task_id": T, "index": 1, "status_code": 502},
@@ -917,7 +917,7 @@ CASES: tuple[Case, ...] = (
         "the model list always announces another page, each after 50 ms",
         "stops at the client's timeout",
         {"models": [Fault(endless=True, delay=0.05)]},
-        Call("models", timeout=1),
+        Call("models", timeout=2),
         Expect(
             ppio.WaitTimeoutError, {"task_id": None}, says=("listing models",), never_says=("submitting",)
         ),

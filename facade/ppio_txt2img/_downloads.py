@@ -7,7 +7,7 @@ from functools import partial
 
 import httpx
 
-from ._call import Deadline, Settings
+from ._call import Deadline, Expired, Settings
 from ._constants import DOWNLOAD_MAX_ATTEMPTS
 from ._errors import ImageError
 from ._http import REDIRECT_STATUSES, send_with_retries
@@ -47,6 +47,7 @@ def download_flow(
     """
     refreshed = False
     damaged = 0
+    last_damage = ""
     while True:
         if not refreshed and ref.expires_at is not None and ref.expires_at <= settings.now():
             ref, refreshed = (yield from _refreshed_ref(settings, deadline, task_id, index)), True
@@ -67,6 +68,16 @@ def download_flow(
             ) from exc
         except ResponseTooLarge as exc:
             raise ImageError(f"image larger than {exc.limit} bytes", task_id=task_id, index=index) from None
+        except Expired:
+            if not damaged:
+                raise
+            # The deadline came while fetching damaged bytes again: the damage is what went wrong.
+            raise ImageError(
+                f"{last_damage} (after {damaged} downloads; the deadline passed during the next)",
+                task_id=task_id,
+                index=index,
+                status_code=200,
+            ) from None
         if reply.status_code in _URL_REJECTED and not refreshed:
             ref, refreshed = (yield from _refreshed_ref(settings, deadline, task_id, index)), True
             continue
@@ -88,6 +99,7 @@ def download_flow(
             return (yield from _checked_image(task_id, index, ref, reply.content, expected_size))
         except _Damaged as exc:
             damaged += 1
+            last_damage = str(exc)
             delay = backoff_delay(damaged - 1, settings.rng)
             if damaged >= DOWNLOAD_MAX_ATTEMPTS or delay >= deadline.remaining():
                 raise ImageError(

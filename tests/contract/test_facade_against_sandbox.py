@@ -118,7 +118,7 @@ def test_a_post_dropped_before_the_task_was_created_is_resent_safely() -> None:
 def test_a_truncated_image_raises_image_error_with_task_and_index() -> None:
     sandbox = Sandbox(**FAST, truncated_image_rate=1.0)
     with pytest.raises(ppio.ImageError) as caught:
-        run(sandbox, image_num=2)
+        run(sandbox, client_kwargs={"sleep": QUICK_RETRIES["sleep"]}, image_num=2)
     assert caught.value.task_id in sandbox.tasks
     assert caught.value.index in (0, 1)
 
@@ -152,10 +152,22 @@ def test_a_url_that_expires_in_flight_is_refreshed_once_then_reported() -> None:
 
 
 def test_unknown_statuses_are_not_terminal_and_reach_on_progress() -> None:
+    # The sandbox's time stands still until the first poll has seen the unknown status, then jumps
+    # past the task's end: the statuses seen do not depend on the machine's pace.
+    now = [1000.0]
+    sandbox = Sandbox(**FAST, unknown_status_seconds=1.0, clock=lambda: now[0])
+
+    def finish_after_the_first_poll() -> None:
+        deadline = time.monotonic() + 30
+        while sandbox.stats["task_result"].requests < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        now[0] += 60
+
     seen: list[str] = []
-    generation = run(
-        Sandbox(**FAST, unknown_status_seconds=1.0), on_progress=lambda task: seen.append(task.status)
-    )
+    mover = threading.Thread(target=finish_after_the_first_poll, daemon=True)
+    mover.start()
+    generation = run(sandbox, on_progress=lambda task: seen.append(task.status))
+    mover.join()
     assert generation.images
     assert seen[0] == "TASK_STATUS_WARMING_UP"
     assert seen[-1] == ppio.TaskStatus.SUCCEED

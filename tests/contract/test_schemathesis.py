@@ -29,7 +29,7 @@ CONFIG = schemathesis.Config.from_dict(
     {
         "seed": 20240517,
         "headers": {"Authorization": f"Bearer {API_KEY}"},
-        "generation": {"max-examples": 40, "deterministic": True, "mode": "all", "database": "none"},
+        "generation": {"max-examples": 20, "deterministic": True, "mode": "all", "database": "none"},
         "suppress-health-check": ["too_slow", "filter_too_much"],
     }
 )
@@ -136,7 +136,7 @@ faulty_schema = schemathesis.openapi.from_dict(
         {
             "seed": 20240518,
             "headers": {"Authorization": f"Bearer {API_KEY}"},
-            "generation": {"max-examples": 15, "deterministic": True, "mode": "all", "database": "none"},
+            "generation": {"max-examples": 10, "deterministic": True, "mode": "all", "database": "none"},
             "suppress-health-check": ["too_slow", "filter_too_much"],
         }
     ),

@@ -181,7 +181,7 @@ def sandbox_client() -> Iterator[httpx.Client]:
         yield client
 
 
-@settings(max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(body=bodies())
 def test_facade_and_sandbox_agree_on_accept_or_reject(
     sandbox_client: httpx.Client, body: dict[str, Any]

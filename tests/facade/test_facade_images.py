@@ -238,6 +238,28 @@ def test_a_truncated_or_corrupt_image_raises_image_error_with_task_id_and_index(
     assert (info.value.task_id, info.value.index) == (TASK_ID, 1)
 
 
+def test_damaged_bytes_whose_fetch_again_meets_the_deadline_raise_image_error_with_what_arrived(
+    api: ScriptedAPI, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    (first, second) = api.finish_with(("0.png", PNG), ("1.png", PNG))
+
+    def the_deadline_passes_while_it_downloads(request: httpx.Request) -> httpx.Response:
+        clock.advance(3600)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    api.images[second] = [PNG[:40], the_deadline_passes_while_it_downloads]
+
+    with pytest.raises(ppio.ImageError) as info:
+        make_client().txt2img("a cat", image_num=2, timeout=60)
+
+    error = info.value
+    assert (error.task_id, error.index) == (TASK_ID, 1)
+    assert "after 1 downloads" in str(error)
+    assert [image.index for image in error.images] == [0]
+    assert [r.url for r in api.image_requests].count(second) == 2
+    assert first in [r.url for r in api.image_requests]
+
+
 def test_images_keep_the_apis_order_and_none_is_dropped(api: ScriptedAPI, make_client: ClientFactory) -> None:
     files = [
         ("0.png", make_image("png", size=(1000, 1024))),

@@ -5,10 +5,13 @@ one poll and nothing else; with no webhook at all, the wait still ends by pollin
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import anyio
 import httpx
 import pytest
+from facade_helpers import FakeClock
 
 import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
@@ -56,8 +59,18 @@ def test_async_waits_wake_on_their_own_webhooks() -> None:
 
 
 def test_a_forged_webhook_costs_one_poll_and_the_wait_goes_on() -> None:
-    sandbox = Sandbox(speed=2, queue_delay=0.5, seed=3)
+    # The sandbox's time moves only when the test says (after the wait's first poll): the task is
+    # still queued when the forged webhook is checked, however loaded the machine is.
+    clock = FakeClock()
+    sandbox = Sandbox(clock=clock, queue_delay=0.5, seed=3)
     receiver = WebhookReceiver(fallback_poll=60)
+
+    def finish_after_the_first_poll() -> None:
+        deadline = time.monotonic() + 30
+        while sandbox.stats["task_result"].requests < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        clock.advance(3600)
+
     with (
         sandbox.serve() as url,
         receiver.serve() as hook_url,
@@ -70,11 +83,15 @@ def test_a_forged_webhook_costs_one_poll_and_the_wait_goes_on() -> None:
         }
         # Early: the wait is not registered yet; the receiver keeps it for the wait that comes.
         assert httpx.post(hook_url, content=json.dumps(forged)).status_code == 200
+        mover = threading.Thread(target=finish_after_the_first_poll, daemon=True)
+        mover.start()
         generation = client.wait(task, timeout=30)
+        mover.join()
     assert generation.task_id == task.id
-    # The early, forged webhook is answered by the wait's first poll (the task still running) and
+    # The early, forged webhook is answered by the wait's first poll (the task still queued) and
     # wakes nobody again; the real one wakes the wait when the task is done.
     assert sandbox.stats["task_result"].requests == 2
+    assert sandbox.tasks[task.id].status == "TASK_STATUS_SUCCEED"
 
 
 def test_with_no_webhook_the_wait_still_ends_by_polling_slowly() -> None:

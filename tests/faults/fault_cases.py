@@ -499,7 +499,7 @@ CASES: tuple[Case, ...] = (
         "every task result is a 20 MB body",
         "counts each as unparsable; gives up after 3",
         {"result": [Fault(pad_to=20_000_000)]},
-        Call(timeout=6),
+        Call(timeout=15),
         Expect(_UNPARSABLE, {"task_id": T}),
     ),
     Case(

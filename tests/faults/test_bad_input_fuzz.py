@@ -44,7 +44,7 @@ BASE_URL = "https://api.fuzz.invalid"
 IMAGE_HOST = "https://images.fuzz.invalid"
 TASK_ID = "f10333f2-2dd7-4f56-a177-e3c02a774d9a"
 FUZZ = settings(
-    max_examples=200,
+    max_examples=100,
     deadline=None,
     # No "explain" phase: it reruns a failing example many times over, which is slow while the SDK
     # still fails (the falsifying example is shown, shrunk, and `note`d with ascii() as well).

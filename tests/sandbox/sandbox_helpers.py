@@ -45,6 +45,23 @@ BASE_BODY: dict[str, Any] = {
 }
 
 
+class FakeClock:
+    """Monotonic seconds that move only when told to: pass it as `Sandbox(clock=...)` and a task's
+    timeline (status, progress, eta, URL expiry, webhook due times) moves only when the test says."""
+
+    def __init__(self) -> None:
+        self._now = 1000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
 def make_body(*, extra: dict[str, Any] | None = None, **request: Any) -> dict[str, Any]:
     """A valid txt2img body with some `request` fields replaced (None removes a field)."""
     body = copy.deepcopy(BASE_BODY)
@@ -74,12 +91,21 @@ def submit(client: httpx.Client, body: dict[str, Any] | None = None) -> str:
 
 
 def poll_until_done(
-    client: httpx.Client, task_id: str, *, interval: float = 0.03, timeout: float = 10.0
+    client: httpx.Client,
+    task_id: str,
+    *,
+    interval: float = 0.03,
+    timeout: float = 10.0,
+    clock: FakeClock | None = None,
 ) -> list[Any]:
-    """Every payload seen until the task is terminal (each checked against the spec)."""
+    """Every payload seen until the task is terminal (each checked against the spec).
+
+    With the sandbox's `clock` given, each poll moves it on by `interval` instead of sleeping: the
+    payloads are the same whatever the machine's load, and `timeout` is in the clock's seconds."""
     seen: list[Any] = []
+    polls = 0
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while (polls * interval <= timeout) if clock is not None else (time.monotonic() < deadline):
         response = client.get("/v3/async/task-result", params={"task_id": task_id})
         assert response.status_code == 200, response.text
         payload = response.json()
@@ -87,7 +113,11 @@ def poll_until_done(
         seen.append(payload)
         if payload["task"]["status"] in TERMINAL:
             return seen
-        time.sleep(interval)
+        polls += 1
+        if clock is not None:
+            clock.advance(interval)
+        else:
+            time.sleep(interval)
     raise AssertionError(f"task {task_id} did not finish in {timeout} s")
 
 

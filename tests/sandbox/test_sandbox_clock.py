@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sandbox_helpers import AUTH, Receiver, make_body, submit
+from sandbox_helpers import AUTH, FakeClock, Receiver, make_body, submit
 
 from ppio_txt2img.sandbox import Sandbox
 
 #: Tasks that would take an hour of real time: only a moved clock can finish them.
 SLOW: dict[str, Any] = {"speed": 1.0, "base_seconds": 3600.0, "queue_delay": 60.0, "image_url_ttl": 600}
-
-
-class FakeClock:
-    """Monotonic seconds that move only when told to."""
-
-    def __init__(self) -> None:
-        self._now = 1000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 def _status(client: httpx.Client, task_id: str) -> httpx.Response:

@@ -7,16 +7,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, make_body, poll_until_done, submit
+from sandbox_helpers import AUTH, FakeClock, make_body, poll_until_done, submit
 
 from ppio_txt2img.sandbox import Sandbox
 
 
 def test_task_goes_queued_processing_succeed_with_rising_progress_and_falling_eta() -> None:
-    sandbox = Sandbox(queue_delay=0.2, speed=1.0)
+    clock = FakeClock()
+    sandbox = Sandbox(queue_delay=0.2, speed=1.0, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         task_id = submit(client)
-        seen = poll_until_done(client, task_id)
+        seen = poll_until_done(client, task_id, clock=clock)
 
     statuses = [p["task"]["status"] for p in seen]
     order = ["TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED"]
@@ -52,10 +53,11 @@ def test_task_goes_queued_processing_succeed_with_rising_progress_and_falling_et
 
 def test_speed_divides_the_processing_time_and_queue_delay_is_spent_queued() -> None:
     def timeline(**knobs: Any) -> tuple[float, float]:
-        sandbox = Sandbox(**knobs)
+        clock = FakeClock()
+        sandbox = Sandbox(clock=clock, **knobs)
         with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
             task_id = submit(client)
-            poll_until_done(client, task_id, interval=0.01)
+            poll_until_done(client, task_id, interval=0.01, clock=clock)
             info = sandbox.tasks[task_id]
         assert info.started_at is not None
         assert info.finished_at is not None
@@ -70,9 +72,10 @@ def test_speed_divides_the_processing_time_and_queue_delay_is_spent_queued() -> 
 
 
 def test_unknown_status_is_reported_before_queued() -> None:
-    sandbox = Sandbox(unknown_status_seconds=0.3, queue_delay=0.1, speed=20)
+    clock = FakeClock()
+    sandbox = Sandbox(unknown_status_seconds=0.3, queue_delay=0.1, speed=20, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
-        seen = poll_until_done(client, submit(client))
+        seen = poll_until_done(client, submit(client), clock=clock)
     statuses = [p["task"]["status"] for p in seen]
     assert statuses[0] == "TASK_STATUS_WARMING_UP"
     assert statuses.index("TASK_STATUS_QUEUED") > statuses.index("TASK_STATUS_WARMING_UP")
@@ -80,14 +83,15 @@ def test_unknown_status_is_reported_before_queued() -> None:
 
 
 def test_tasks_beyond_concurrency_stay_queued_until_a_slot_frees() -> None:
-    sandbox = Sandbox(concurrency=1, queue_delay=0.0, speed=2)
+    clock = FakeClock()
+    sandbox = Sandbox(concurrency=1, queue_delay=0.0, speed=2, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         first, second = submit(client), submit(client)
-        time.sleep(0.1)
+        clock.advance(0.1)
         tasks = sandbox.tasks
         assert tasks[first].status == "TASK_STATUS_PROCESSING"
         assert tasks[second].status == "TASK_STATUS_QUEUED"
-        poll_until_done(client, second)
+        poll_until_done(client, second, clock=clock)
         first_done, second_started = sandbox.finished_at(first), sandbox.tasks[second].started_at
         assert first_done is not None
         assert second_started is not None
@@ -95,14 +99,15 @@ def test_tasks_beyond_concurrency_stay_queued_until_a_slot_frees() -> None:
 
 
 def test_eta_absent_mode_always_reports_zero() -> None:
-    sandbox = Sandbox(eta_mode="absent", speed=4, queue_delay=0.1)
+    clock = FakeClock()
+    sandbox = Sandbox(eta_mode="absent", speed=4, queue_delay=0.1, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
-        seen = poll_until_done(client, submit(client))
+        seen = poll_until_done(client, submit(client), clock=clock)
     assert {p["task"]["eta"] for p in seen} == {0}
 
 
 def test_eta_noisy_mode_stays_within_twenty_percent_of_the_truth() -> None:
-    sandbox = Sandbox(eta_mode="noisy", speed=0.1, queue_delay=0.0, seed=3)
+    sandbox = Sandbox(eta_mode="noisy", speed=0.1, queue_delay=0.0, seed=3, clock=FakeClock())
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         task_id = submit(client)
         etas = []
@@ -110,19 +115,21 @@ def test_eta_noisy_mode_stays_within_twenty_percent_of_the_truth() -> None:
             etas.append(
                 client.get("/v3/async/task-result", params={"task_id": task_id}).json()["task"]["eta"]
             )
-    # About 8.9 s of processing: an exact eta would be 9 throughout; noise moves it by up to 20 %.
+    # About 8.9 s of processing, and time stands still: an exact eta would be 9 throughout; noise
+    # moves it by up to 20 %.
     assert set(etas) <= {8, 9, 10, 11}
     assert len(set(etas)) > 1
 
 
 def test_seed_minus_one_draws_a_seed_and_reports_it_as_a_string() -> None:
-    sandbox = Sandbox(speed=20, queue_delay=0.0)
+    clock = FakeClock()
+    sandbox = Sandbox(speed=20, queue_delay=0.0, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         random_id = submit(client, make_body(seed=-1))
         default_id = submit(client, make_body(seed=None))
         given_id = submit(client, make_body(seed=1234))
         seeds = {
-            task_id: poll_until_done(client, task_id)[-1]["extra"]["seed"]
+            task_id: poll_until_done(client, task_id, clock=clock)[-1]["extra"]["seed"]
             for task_id in (random_id, default_id, given_id)
         }
     assert seeds[given_id] == "1234"
@@ -133,18 +140,20 @@ def test_seed_minus_one_draws_a_seed_and_reports_it_as_a_string() -> None:
 
 
 def test_prompt_containing_a_fail_marker_fails_with_an_illegal_prompt_reason() -> None:
-    sandbox = Sandbox(speed=4, queue_delay=0.0)
+    clock = FakeClock()
+    sandbox = Sandbox(speed=4, queue_delay=0.0, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
-        final = poll_until_done(client, submit(client, make_body(prompt="please FAIL now")))[-1]
+        final = poll_until_done(client, submit(client, make_body(prompt="please FAIL now")), clock=clock)[-1]
     assert final["task"]["status"] == "TASK_STATUS_FAILED"
     assert final["task"]["reason"].startswith("ILLEGAL_PROMPT:")
     assert final["images"] == []
 
 
 def test_fail_rate_one_fails_every_task_with_a_non_empty_reason() -> None:
-    sandbox = Sandbox(fail_rate=1.0, speed=4, queue_delay=0.0, seed=1)
+    clock = FakeClock()
+    sandbox = Sandbox(fail_rate=1.0, speed=4, queue_delay=0.0, seed=1, clock=clock)
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
-        finals = [poll_until_done(client, submit(client))[-1] for _ in range(3)]
+        finals = [poll_until_done(client, submit(client), clock=clock)[-1] for _ in range(3)]
     for final in finals:
         assert final["task"]["status"] == "TASK_STATUS_FAILED"
         assert final["task"]["reason"].startswith("TASK_FAILED:")

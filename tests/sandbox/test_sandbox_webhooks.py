@@ -6,7 +6,15 @@ import time
 from collections.abc import Callable
 
 import httpx
-from sandbox_helpers import AUTH, Receiver, assert_conforms, make_body, poll_until_done, submit
+from sandbox_helpers import (
+    AUTH,
+    FakeClock,
+    Receiver,
+    assert_conforms,
+    make_body,
+    poll_until_done,
+    submit,
+)
 
 from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
 
@@ -91,7 +99,7 @@ def test_webhook_gives_up_after_the_configured_retries(receiver_factory: Receive
 
 def test_webhook_test_mode_sends_the_requested_status_at_once(receiver_factory: ReceiverFactory) -> None:
     receiver = receiver_factory(lambda attempt: (200, 0.0))
-    sandbox = Sandbox(speed=0.05)  # the real task would take a minute
+    sandbox = Sandbox(clock=FakeClock())  # time stands still: the real task never even starts
     test_mode = {"enabled": True, "return_task_status": "TASK_STATUS_FAILED"}
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         task_id = submit(client, make_body(extra={"webhook": {"url": receiver.url, "test_mode": test_mode}}))
@@ -109,7 +117,7 @@ def test_webhook_test_mode_success_points_at_a_downloadable_test_image(
     receiver_factory: ReceiverFactory,
 ) -> None:
     receiver = receiver_factory(lambda attempt: (200, 0.0))
-    sandbox = Sandbox(speed=0.05)
+    sandbox = Sandbox(clock=FakeClock())
     test_mode = {"enabled": True, "return_task_status": "TASK_STATUS_SUCCEED"}
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url, "test_mode": test_mode}}))
@@ -123,7 +131,7 @@ def test_webhook_test_mode_success_points_at_a_downloadable_test_image(
 
 def test_closing_the_sandbox_drops_pending_webhooks(receiver_factory: ReceiverFactory) -> None:
     receiver = receiver_factory(lambda attempt: (200, 0.0))
-    sandbox = Sandbox(speed=0.05)
+    sandbox = Sandbox(clock=FakeClock())
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
     assert sandbox.webhook_deliveries == []

@@ -4,17 +4,37 @@ The async client runs on aiohttp's connection pool (through `httpx-aiohttp`) und
 tasks in flight, httpcore's pool costs milliseconds of CPU per request and aiohttp's does not (see
 BENCHMARKS.md). Under trio, which aiohttp does not support, it keeps httpx's own transport. aiohttp is
 imported only when the first async request is made, so `import ppio_txt2img` stays light.
+
+Every client the SDK makes shares one TLS context: building one loads the CA bundle, 47 ms of CPU per
+client against 0.13 ms with the shared one (measured with `httpx.Client()` on this machine), which an
+app making a client per request, or a pool of workers, would otherwise pay each time.
 """
 
 from __future__ import annotations
 
+import functools
+import ssl
 from typing import Any
 
 import httpx
 
 from . import _constants as C
 
-__all__ = ["async_transport_name", "corrected_transport_error", "own_client_options", "own_async_client"]
+__all__ = [
+    "async_transport_name",
+    "corrected_transport_error",
+    "own_async_client",
+    "own_client_options",
+    "shared_ssl_context",
+]
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CA bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR` as set when
+    the first client is made), made once per process. Never changed after it is made, so connections
+    and threads can share it."""
+    return httpx.create_ssl_context()
 
 
 def own_client_options() -> dict[str, Any]:
@@ -23,7 +43,12 @@ def own_client_options() -> dict[str, Any]:
     limits = httpx.Limits(
         max_connections=C.DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS
     )
-    return {"follow_redirects": False, "headers": {"User-Agent": C.USER_AGENT}, "limits": limits}
+    return {
+        "follow_redirects": False,
+        "headers": {"User-Agent": C.USER_AGENT},
+        "limits": limits,
+        "verify": shared_ssl_context(),
+    }
 
 
 def async_transport_name() -> str:
@@ -49,7 +74,8 @@ def own_async_client() -> httpx.AsyncClient:
     if async_transport_name() == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        return httpx.AsyncClient(transport=AiohttpTransport(limits=options["limits"]), **options)
+        transport = AiohttpTransport(limits=options["limits"], verify=options["verify"])
+        return httpx.AsyncClient(transport=transport, **options)
     return httpx.AsyncClient(**options)
 
 

@@ -4,6 +4,7 @@ dropped after the POST went out is "outcome unknown" (never resent), one that wa
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 
@@ -12,7 +13,13 @@ import httpx
 import pytest
 
 import ppio_txt2img as ppio
-from ppio_txt2img._transport import async_transport_name, corrected_transport_error
+from ppio_txt2img._transport import (
+    async_transport_name,
+    corrected_transport_error,
+    own_async_client,
+    own_client_options,
+    shared_ssl_context,
+)
 
 
 class DroppingServer:
@@ -108,3 +115,20 @@ def test_only_aiohttp_errors_after_connecting_are_corrected() -> None:
     assert corrected_transport_error(refused) is refused
     plain = httpx.ConnectTimeout("timed out")
     assert corrected_transport_error(plain) is plain
+
+
+def test_every_own_client_shares_one_tls_context_that_still_verifies() -> None:
+    # One context per process (building one loads the CA bundle): sharing it must not loosen it.
+    context = shared_ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert own_client_options()["verify"] is context
+    with ppio.Client("k") as client:
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert pool._ssl_context is context
+
+    async def main() -> object:  # the async client's own, on asyncio: the aiohttp transport
+        async with own_async_client() as http:
+            return http._transport.ssl_context  # type: ignore[attr-defined]
+
+    assert anyio.run(main) is context

@@ -72,6 +72,7 @@ class _Server:
         self.responses: dict[str, dict[int, int]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.rng = random.Random(11)
+        self.deliveries: set[asyncio.Future[None]] = set()
 
     # -- the API
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
@@ -157,7 +158,9 @@ class _Server:
 
     def _deliver(self, task: _Task) -> None:
         event = {"event_type": "ASYNC_TASK_RESULT", "payload": self.payload(task, time.time())}
-        asyncio.ensure_future(_post(str(task.webhook), json.dumps(event).encode()))
+        delivery = asyncio.ensure_future(_post(str(task.webhook), json.dumps(event).encode()))
+        self.deliveries.add(delivery)
+        delivery.add_done_callback(self.deliveries.discard)
 
     # -- what the parent asks
     def records(self) -> dict[str, dict[str, Any]]:

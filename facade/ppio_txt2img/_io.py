@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
-from ._transport import corrected_transport_error
+from ._transport import DirectAsyncClient, corrected_transport_error
 from ._wakeups import Waiter
 
 __all__ = [
@@ -254,7 +254,10 @@ async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
         try:
             with anyio.fail_after(action.timeout):
                 request = _request(client, action)
-                response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+                if isinstance(client, DirectAsyncClient):  # the SDK's own client: see its docstring
+                    response = await client.direct_transport.handle_async_request(request)
+                else:
+                    response = await client.send(request, stream=True, auth=None, follow_redirects=False)
                 try:
                     body = _BodyReader(action, response)
                     async for chunk in response.aiter_bytes():

@@ -46,6 +46,9 @@ class TaskRecord:
 class SandboxProcess:
     """`with SandboxProcess(speed=10) as sandbox:` runs a sandbox in a child process; `sandbox.url`."""
 
+    #: The child's script (`_bench_server.py` serves the same commands with a lighter server).
+    script = __file__
+
     def __init__(self, **knobs: Any) -> None:
         self.knobs = dict(knobs)
         self.url = ""
@@ -53,7 +56,7 @@ class SandboxProcess:
 
     def __enter__(self) -> Self:
         self._process = subprocess.Popen(
-            [sys.executable, __file__, json.dumps(self.knobs)],
+            [sys.executable, self.script, json.dumps(self.knobs)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -112,7 +115,7 @@ class SandboxProcess:
 
 
 # ------------------------------------------------------------------------------- the child process
-def _reply(out: IO[str], value: Mapping[str, Any]) -> None:
+def reply(out: IO[str], value: Mapping[str, Any]) -> None:
     out.write(json.dumps(value) + "\n")
     out.flush()
 
@@ -123,11 +126,11 @@ def serve(knobs: Mapping[str, Any]) -> None:
 
     sandbox = Sandbox(**knobs)
     with sandbox.serve() as base_url:
-        _reply(sys.stdout, {"base_url": base_url})
+        reply(sys.stdout, {"base_url": base_url})
         for line in sys.stdin:
             command = line.strip()
             if command == "tasks":
-                _reply(
+                reply(
                     sys.stdout,
                     {
                         info.task_id: {
@@ -140,15 +143,15 @@ def serve(knobs: Mapping[str, Any]) -> None:
                     },
                 )
             elif command == "stats":
-                _reply(sys.stdout, {name: s.requests for name, s in sandbox.stats.items()})
+                reply(sys.stdout, {name: s.requests for name, s in sandbox.stats.items()})
             elif command == "responses":
-                _reply(sys.stdout, {name: dict(s.responses) for name, s in sandbox.stats.items()})
+                reply(sys.stdout, {name: dict(s.responses) for name, s in sandbox.stats.items()})
             elif command == "cpu":
-                _reply(sys.stdout, {"cpu": time.process_time()})
+                reply(sys.stdout, {"cpu": time.process_time()})
             elif command == "quit":
                 break
             else:
-                _reply(sys.stdout, {"error": f"unknown command {command!r}"})
+                reply(sys.stdout, {"error": f"unknown command {command!r}"})
 
 
 if __name__ == "__main__":

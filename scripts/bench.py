@@ -5,7 +5,8 @@
 1. detection delay and polls per task: the facade's adaptive wait vs fixed 0.5 s and 0.1 s pollers,
    with the sandbox's eta exact, noisy and absent (`_bench_polling.py`);
 2. scale: 200 and 1,000 tasks of 5 s at once: the SDK (aiohttp and httpx transports, with and without
-   eta/progress, webhooks) against a plain httpx poller (`_bench_scale.py`);
+   eta/progress, webhooks) against a plain httpx poller, on a light API server (`_bench_server.py`),
+   with two reference runs against the sandbox (`_bench_scale.py`);
 3. images: download and decode of 8 PNGs of 2048x2048 (`_bench_images.py`);
 4. import time against httpx (`_bench_imports.py`);
 5. batches: 1,000 lines at a rate limit, known and learnt; memory over a 1,000,000-line input
@@ -55,8 +56,11 @@ BENCHMARKS: dict[str, Callable[[Callable[[str], None]], Section]] = {
 HOW_TO_READ = """\
 Each figure is measured once per run and printed beside its target; nothing is asserted: a missed
 target shows **NO** under *Met* and `make bench` still succeeds. Everything runs on 127.0.0.1 against
-the sandbox. Each sandbox runs in its own process, so the client's timings and CPU are its own, but
-client, sandbox and anything else on the machine share its cores (see the table under *Machine*).
+the sandbox, except section 2's main runs, which use a light API server (`scripts/_bench_server.py`: a
+bare asyncio HTTP server with the API's JSON and one pre-encoded PNG) because the sandbox costs about as
+much CPU per task as the client. Each server runs in its own process, so the client's timings and CPU
+are its own, but client, server and anything else on the machine share its cores (see the table under
+*Machine*).
 Detection delay = the moment the client knew a task had finished minus the moment the sandbox finished
 it (both `time.time()` on this machine); polls = GETs of /v3/async/task-result per task. Loopback has
 no network latency: against the real API add its round trip. A p95 over 12 tasks is decided by the

@@ -117,7 +117,10 @@ def models_request(query: Mapping[str, Any], cursor: str | None) -> ApiRequest:
 # ----------------------------------------------------------------------------------------- responses
 def _json(content: bytes) -> Any:
     depth = 0
-    for byte in content:  # cheap guard: json.loads recurses once per level
+    # Cheap guard: json.loads recurses once per level. No deeper than the brackets it has (a task result
+    # has a dozen): the walk below is only for bodies that could be too deep.
+    brackets = content.count(b"[") + content.count(b"{")
+    for byte in content if brackets > _MAX_JSON_DEPTH else b"":
         if byte in b"[{":
             depth += 1
             if depth > _MAX_JSON_DEPTH:

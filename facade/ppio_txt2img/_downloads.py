@@ -8,10 +8,10 @@ from functools import partial
 import httpx
 
 from ._call import Deadline, Expired, Settings
-from ._constants import DOWNLOAD_MAX_ATTEMPTS
+from ._constants import DOWNLOAD_MAX_ATTEMPTS, INLINE_DECODE_PIXELS
 from ._errors import ImageError
 from ._http import REDIRECT_STATUSES, send_with_retries
-from ._images import WrongSize, decode, normalize_type, sniff_format
+from ._images import SIZE_TOLERANCE, WrongSize, decode, normalize_type, sniff_format
 from ._io import Flow, Offload, ResponseTooLarge, Sleep
 from ._results import GeneratedImage, ImageRef
 from ._retry import backoff_delay
@@ -30,6 +30,16 @@ def _refreshed_ref(settings: Settings, deadline: Deadline, task_id: str, index: 
     if index >= len(task.images):
         raise ImageError("the refreshed task result no longer lists this image", task_id=task_id, index=index)
     return task.images[index]
+
+
+def decodes_inline(expected_size: tuple[int, int] | None) -> bool:
+    """Whether an image is decoded in place rather than on a worker thread: when it was asked no larger
+    than `INLINE_DECODE_PIXELS` (its header is checked against that size before any pixel is decoded, so
+    it cannot turn out larger), decoding costs less than handing it to a thread and back."""
+    if expected_size is None:
+        return False
+    width, height = expected_size
+    return (width + SIZE_TOLERANCE) * (height + SIZE_TOLERANCE) <= INLINE_DECODE_PIXELS
 
 
 def download_flow(
@@ -119,7 +129,8 @@ def _checked_image(
         raise ImageError(f"the API said {expected} but the file is {kind}", task_id=task_id, index=index)
     try:
         size, mode = yield Offload(
-            partial(decode, data, expected=expected_size, max_pixels=largest_image_pixels())
+            partial(decode, data, expected=expected_size, max_pixels=largest_image_pixels()),
+            inline=decodes_inline(expected_size),
         )
     except WrongSize as exc:
         raise ImageError(str(exc), task_id=task_id, index=index) from None

@@ -4,6 +4,7 @@ itself (never for the POST), the body read within a size cap, and the typed erro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -43,6 +44,22 @@ def without_query(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+@lru_cache(maxsize=1024)
+def _with_query(url: str, query: tuple[tuple[str, Any], ...]) -> str:
+    return str(httpx.URL(url, params=dict(query)))
+
+
+def with_query(url: str, params: Mapping[str, Any]) -> str:
+    """`url` with its query set to `params`, as httpx encodes it. A wait asks for the same URL every poll:
+    it is parsed once."""
+    query = tuple(params.items())
+    try:
+        return _with_query(url, query)
+    except TypeError:  # an unhashable value (a list in `extra_query`)
+        return str(httpx.URL(url, params=params))
+
+
+@lru_cache(maxsize=1024)
 def _origin(url: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url)
     try:
@@ -85,7 +102,7 @@ def send_with_retries(
     when the deadline passes. `max_retries` overrides the client's setting.
     """
     retries = settings.max_retries if max_retries is None else max_retries
-    current = str(httpx.URL(url, params=params)) if params else url
+    current = with_query(url, params) if params else url
     origin = _origin(current)
     sent_headers = dict(headers or {})
     visited = {current}

@@ -6,7 +6,7 @@ Every operation of the SDK (submit, poll, wait, retry, download) is written once
     reply = yield Send(...)      # an HTTP request; the reply (or the transport error, thrown in)
     yield Sleep(seconds)
     results = yield Gather([flow, flow, ...])   # run sub-flows concurrently; each result, or its error
-    value = yield Offload(fn)    # CPU-bound work (image decoding), off the event loop
+    value = yield Offload(fn)    # CPU-bound work (image decoding), off the event loop unless cheap
     yield Notify(callback, arg)  # a user callback (awaited if it returns an awaitable)
 
 `run_sync` drives a flow with an `httpx.Client` and `time.sleep`, `run_async` with an
@@ -26,12 +26,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
-from ._transport import corrected_transport_error
+from ._transport import DirectAsyncClient, corrected_transport_error
 from ._wakeups import Waiter
 
 __all__ = [
@@ -98,7 +99,10 @@ class Gather:
 
 @dataclass(frozen=True)
 class Offload:
+    """CPU-bound work: on a worker thread under async, unless `inline` (work cheaper than the hop)."""
+
     fn: Callable[[], Any]
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,10 +132,16 @@ class _Stopped(Exception):
     """A sync request abandoned by its caller (deadline, Ctrl-C): stop reading."""
 
 
+@lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    """A URL parsed once: a wait sends the same one every poll, and httpx's parser is not cheap."""
+    return httpx.URL(url)
+
+
 def _request(client: httpx.Client | httpx.AsyncClient, action: Send) -> httpx.Request:
     request = client.build_request(
         action.method,
-        action.url,
+        _parsed(action.url),
         json=action.json,
         headers=action.headers,
         timeout=httpx.Timeout(action.timeout, connect=min(action.timeout, action.connect_timeout)),
@@ -244,7 +254,10 @@ async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
         try:
             with anyio.fail_after(action.timeout):
                 request = _request(client, action)
-                response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+                if isinstance(client, DirectAsyncClient):  # the SDK's own client: see its docstring
+                    response = await client.direct_transport.handle_async_request(request)
+                else:
+                    response = await client.send(request, stream=True, auth=None, follow_redirects=False)
                 try:
                     body = _BodyReader(action, response)
                     async for chunk in response.aiter_bytes():
@@ -373,7 +386,7 @@ async def run_async(
             elif isinstance(action, Gather):
                 value = await _gather_async(action.flows, client, sleep)
             elif isinstance(action, Offload):
-                value = await anyio.to_thread.run_sync(action.fn)
+                value = action.fn() if action.inline else await anyio.to_thread.run_sync(action.fn)
             else:
                 outcome = action.callback(action.arg)
                 if isinstance(outcome, Awaitable):

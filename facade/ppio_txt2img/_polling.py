@@ -2,10 +2,10 @@
 
 The server reports `eta` (seconds left) and `progress_percent` while a task runs. From them the
 schedule estimates when the task will finish and the earliest moment it plausibly could, sleeps until
-that earliest moment, and polls densely (every `POLL_FLOOR` seconds) only inside the short window
-around the expected finish. Each poll refreshes the estimate, so a long task costs a handful of polls
-and is still noticed within about `POLL_FLOOR` of finishing. How much the estimates can be trusted is
-learnt from how well successive ones agree.
+one `POLL_FLOOR` after that earliest moment, and polls densely (every `POLL_FLOOR` seconds) only inside
+the short window around the expected finish. Each poll refreshes the estimate, so a long task costs a
+handful of polls and is still noticed within about `POLL_FLOOR` of finishing. How much the estimates
+can be trusted is learnt from how well successive ones agree.
 
 With neither eta nor progress (the docs' examples send `eta: 0`), the schedule uses a `prior`: when
 tasks of the same shape finished (see `_durations.py`), the expected finish they give, treated like an
@@ -16,6 +16,7 @@ slower to notice and never more polls) for `POLL_BLIND_STEADY` seconds, then eve
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -138,20 +139,28 @@ def next_poll_delay(
 ) -> float:
     """Seconds to sleep before the next poll.
 
-    `jitter` is a random number in [0, 1); it only ever shortens the delay (by up to `POLL_JITTER`),
-    so that many clients spread out without ever sleeping past the expected finish. `prior` is the
+    `jitter` is a random number in [0, 1); it only ever shortens the delay (by up to `POLL_JITTER`, and
+    by at most `POLL_FLOOR` when sleeping up to the window), so that many clients spread out without
+    ever sleeping past the expected finish. `prior` is the
     expected finish learnt from earlier tasks of the same shape, used when the server says nothing.
     """
     estimate = estimate_finish(history)
+    cap = POLL_CAP  # the server's estimate is refreshed by every poll: do not sleep long on an old one
     if estimate is None and prior is not None and now <= prior.finish + 2 * prior.error:
         estimate = prior  # well past the learnt window, the task is not like the others: poll blind
+        cap = math.inf  # a silent server has nothing to add before the window
     if estimate is None:
         return max(POLL_FLOOR, blind_delay(history, now=now, jitter=jitter))
-    earliest = estimate.finish - estimate.error
-    if earliest - now > POLL_FLOOR:
-        delay = min(POLL_CAP, earliest - now)
-    else:
-        # Inside the window: poll densely; if the task is overdue, back off gently.
-        overdue = max(0.0, now - (estimate.finish + estimate.error))
-        delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
+    # The first poll of the window goes one `POLL_FLOOR` after its start (or at the expected finish, if
+    # the window is narrower): a task that finishes at the earliest plausible moment is still noticed
+    # within `POLL_FLOOR`, and the poll is not spent where the task can hardly be done yet.
+    first = min(estimate.finish, estimate.finish - estimate.error + POLL_FLOOR)
+    if first - now > POLL_FLOOR:
+        delay = min(cap, first - now)
+        # Sleeping up to the window: the jitter spreads clients by at most one `POLL_FLOOR`, so that a
+        # long sleep does not end far ahead of the window (10 % of 5 s is half a second of early polls).
+        return max(POLL_FLOOR, delay - min(POLL_JITTER * delay, POLL_FLOOR) * jitter)
+    # Inside the window: poll densely; if the task is overdue, back off gently.
+    overdue = max(0.0, now - (estimate.finish + estimate.error))
+    delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
     return max(POLL_FLOOR, delay * (1 - POLL_JITTER * jitter))

@@ -20,11 +20,32 @@ def load_spec() -> Spec:
     """The spec the installed `ppio_api` was generated from (read once, on first use)."""
     from ._adapter import spec_text
 
-    return cast(Spec, json.loads(spec_text()))
+    spec = cast(Spec, json.loads(spec_text()))
+    _SHIPPED["spec"] = spec
+    return spec
+
+
+#: The spec `load_spec` read, once it has.
+_SHIPPED: dict[str, Spec] = {}
+#: Resolved plain `{"$ref": ...}` schemas of the shipped spec (read-only, so shared), by reference: checking
+#: a response follows some thirty of them.
+_RESOLVED: dict[str, Schema] = {}
 
 
 def resolve(spec: Spec, schema: Schema) -> Schema:
     """Follow `$ref`s (local ones only); sibling keywords of a `$ref` override the target's."""
+    if "$ref" not in schema:
+        return schema
+    shipped = len(schema) == 1 and spec is _SHIPPED.get("spec")
+    if shipped and (known := _RESOLVED.get(schema["$ref"])) is not None:
+        return known
+    resolved = _resolve(spec, schema)
+    if shipped:
+        _RESOLVED[schema["$ref"]] = resolved
+    return resolved
+
+
+def _resolve(spec: Spec, schema: Schema) -> Schema:
     seen: set[str] = set()
     while "$ref" in schema:
         ref = schema["$ref"]

@@ -85,7 +85,7 @@ def wait_flow(
     A poll that fails even after its retries does not end the wait (the deadline does), except answers
     that do not parse: `MAX_BAD_RESULTS_IN_A_ROW` of them end it, since waiting cannot mend a server.
     `submitted`: a task this call just submitted is only queued at first, so its first poll waits
-    `POLL_FIRST_AFTER_SUBMIT`, or until just before the finish that tasks of its shape took.
+    `POLL_FIRST_AFTER_SUBMIT`, or until the window around the finish that tasks of its shape took.
     With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
     confirms with one poll), polling every `fallback_poll` seconds in case none comes.
     """
@@ -125,7 +125,10 @@ def _wait(
         learnt = settings.durations.prior(submitted.shape)
         if learnt is not None:
             prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
-        first = max(POLL_FIRST_AFTER_SUBMIT, prior.finish - prior.error - settings.clock() if prior else 0)
+        first = max(
+            POLL_FIRST_AFTER_SUBMIT,
+            next_poll_delay([], now=settings.clock(), jitter=settings.rng(), prior=prior) if prior else 0,
+        )
         if waiter is not None and settings.wakeups is not None:
             first = settings.wakeups.fallback_poll
         yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)

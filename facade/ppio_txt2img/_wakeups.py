@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Waiter", "Wakeups"]
@@ -32,11 +33,8 @@ class Waiter:
             return
         if threading.get_ident() == thread:
             event.set()
-        else:  # from a server thread: set it in the event loop's own thread
-            import anyio.from_thread
-
-            with contextlib.suppress(RuntimeError):  # the event loop has ended: nobody sleeps any more
-                anyio.from_thread.run_sync(event.set, token=token)
+        else:  # from a server thread: set it in the event loop's own thread, without waiting for it
+            _call_soon(token, event.set)
 
     def clear(self) -> None:
         """Forget a notification: the poll about to be made answers it."""
@@ -62,6 +60,18 @@ class Waiter:
             with anyio.move_on_after(seconds):
                 await event.wait()
         self._flag.clear()
+
+
+def _call_soon(token: Any, fn: Callable[[], object]) -> None:
+    """Run `fn` soon in the event loop of `token` (an anyio `EventLoopToken`), from any thread, without
+    blocking this one: a webhook server's thread must not wait for a busy event loop (the API's next
+    webhook would wait behind it)."""
+    native = token.native_token
+    with contextlib.suppress(RuntimeError):  # the event loop has ended: nobody sleeps any more
+        if hasattr(native, "call_soon_threadsafe"):  # asyncio's loop
+            native.call_soon_threadsafe(fn)
+        else:  # trio's TrioToken
+            native.run_sync_soon(fn)
 
 
 class Wakeups:

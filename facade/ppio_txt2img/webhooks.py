@@ -119,7 +119,12 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: the API may call often
 
-        server = ThreadingHTTPServer((host, port), Handler)
+        class Server(ThreadingHTTPServer):
+            # The API may finish many tasks at once: with the default backlog of 5, connections past it
+            # wait for the kernel's SYN retry (1 s, then 3 s) and their waits wake that much later.
+            request_queue_size = 1024
+
+        server = Server((host, port), Handler)
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name="ppio-webhooks", daemon=True)
         thread.start()

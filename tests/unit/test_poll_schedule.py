@@ -100,11 +100,35 @@ def test_blind_jitter_averages_out_so_it_adds_no_polls() -> None:
     assert shortest + longest == pytest.approx(2 * POLL_BLIND_FIRST, abs=1e-3)
 
 
-def test_a_learnt_prior_sends_the_poll_to_just_before_the_expected_finish() -> None:
+def test_a_learnt_prior_sends_the_poll_to_the_start_of_the_expected_finish_window() -> None:
     prior = Estimate(finish=10.0, error=0.1)
     history = [Observation(at=0.5, status=QUEUED)]
-    assert next_poll_delay(history, now=0.5, prior=prior) == pytest.approx(min(POLL_CAP, 9.9 - 0.5))
+    # The window 9.9-10.1 starts one floor before the finish: the first poll goes at 10.0.
+    assert next_poll_delay(history, now=0.5, prior=prior) == pytest.approx(10.0 - 0.5)
     assert next_poll_delay(history, now=9.95, prior=prior) == pytest.approx(POLL_FLOOR)  # inside the window
+
+
+def test_the_first_poll_of_the_window_goes_one_floor_after_its_start() -> None:
+    # Finish expected at 10 +/- 1: a task done at 9.0 is noticed by 9.1, and no poll is spent before.
+    history = [Observation(at=0.5, status=QUEUED)]
+    assert next_poll_delay(history, now=5.0, prior=Estimate(finish=10.0, error=1.0)) == pytest.approx(4.1)
+    # A window narrower than the floor: the first poll goes at the expected finish.
+    assert next_poll_delay(history, now=5.0, prior=Estimate(finish=10.0, error=0.05)) == pytest.approx(5.0)
+
+
+def test_a_learnt_prior_is_slept_on_in_one_go_but_a_servers_eta_is_looked_at_again() -> None:
+    history = [Observation(at=0.5, status=QUEUED)]
+    # A silent server has nothing to say before the window: no poll in between.
+    assert next_poll_delay(history, now=0.5, prior=Estimate(finish=30.0, error=0.5)) == pytest.approx(29.1)
+    # The server's eta is refreshed by polls, which may correct it: capped.
+    assert next_poll_delay([Observation(at=0.5, status=QUEUED, eta=30.0)], now=0.5) == POLL_CAP
+
+
+def test_the_jitter_of_a_long_sleep_is_at_most_one_floor() -> None:
+    history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
+    plain = next_poll_delay(history, now=0.0, jitter=0.0)
+    jittered = next_poll_delay(history, now=0.0, jitter=0.99)
+    assert plain - POLL_FLOOR <= jittered < plain  # 10 % of the sleep would be a third of a second
 
 
 def test_a_task_well_past_its_learnt_window_is_polled_blind_not_ever_more_sparsely() -> None:

@@ -1,0 +1,103 @@
+"""A webhook wakes its wait with no delay: the wait flow's very next action after the wake is the one
+confirming poll (no sleep, no backoff in between), and a waiter notified from another thread ends an
+async sleep at once without that thread waiting for the event loop. Driven step by step on a fake clock;
+nothing is timed."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+
+from ppio_txt2img._call import Deadline, Settings, Tracker
+from ppio_txt2img._io import Reply, Send, Sleep
+from ppio_txt2img._results import TaskStatus
+from ppio_txt2img._tasks import Submitted, wait_flow
+from ppio_txt2img._wakeups import Waiter, Wakeups
+
+FALLBACK = 15.0
+
+
+def _reply(status: str) -> Reply:
+    images = [{"image_url": "https://images.test/0.png"}] if status == TaskStatus.SUCCEED else []
+    body = {"task": {"task_id": "t1", "status": status}, "images": images}
+    return Reply(200, httpx.Headers(), json.dumps(body).encode())
+
+
+def _settings(wakeups: Wakeups, clock: list[float]) -> Settings:
+    return Settings(
+        base_url="https://api.test",
+        api_key="k",
+        max_retries=2,
+        request_timeout=60.0,
+        connect_timeout=10.0,
+        max_image_bytes=1 << 20,
+        wakeups=wakeups,
+        clock=lambda: clock[0],
+        rng=lambda: 0.5,
+    )
+
+
+def test_a_webhook_wakes_the_wait_straight_into_its_confirming_poll() -> None:
+    clock = [0.0]
+    wakeups = Wakeups(FALLBACK)
+    settings = _settings(wakeups, clock)
+    flow = wait_flow(settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=Submitted(0.0, "s"))
+
+    first = next(flow)
+    assert isinstance(first, Sleep)
+    assert first.seconds == FALLBACK
+    assert first.waiter is not None
+    clock[0] += 5.0  # the task finishes while the wait sleeps; its webhook arrives
+    assert wakeups.notify("t1") == 1
+    poll = flow.send(None)  # the driver ends the sleep at the wake-up, whatever is left of it
+    assert isinstance(poll, Send)
+    assert poll.method == "GET"
+    assert "task_id=t1" in poll.url
+    with pytest.raises(StopIteration) as done:  # the wait ends with the poll's answer
+        flow.send(_reply(TaskStatus.SUCCEED))
+    assert done.value.value.status == TaskStatus.SUCCEED
+
+
+def test_a_webhook_that_comes_during_a_poll_is_kept_for_the_next_sleep() -> None:
+    clock = [0.0]
+    wakeups = Wakeups(FALLBACK)
+    settings = _settings(wakeups, clock)
+    flow = wait_flow(settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=Submitted(0.0, "s"))
+    sleep = next(flow)
+    assert isinstance(sleep, Sleep)
+    assert sleep.waiter is not None
+    waiter = sleep.waiter
+    flow.send(None)  # the fallback poll is sent ...
+    wakeups.notify("t1")  # ... and the webhook arrives before its (still running) answer
+    again = flow.send(_reply(TaskStatus.PROCESSING))
+    assert isinstance(again, Sleep)
+    assert again.waiter is waiter
+    waiter.sleep_sync(3600)  # returns at once: the notification was kept
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_async_sleep_ends_when_another_thread_notifies_and_that_thread_does_not_wait(backend: str) -> None:
+    waiter = Waiter()
+    notified = threading.Event()
+
+    def webhook_thread() -> None:
+        waiter.notify()  # does not block on the event loop, which is busy sleeping
+        notified.set()
+
+    thread = threading.Thread(target=webhook_thread)
+
+    async def main() -> None:
+        with anyio.fail_after(60):  # a failure, not a timing: the wake-up never came
+            async with anyio.create_task_group() as group:
+                group.start_soon(waiter.sleep_async, 3600)
+                await anyio.lowlevel.checkpoint()  # the sleep has begun
+                thread.start()
+
+    anyio.run(main, backend=backend)
+    thread.join(60)
+    assert notified.is_set()

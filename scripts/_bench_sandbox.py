@@ -19,7 +19,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any, Self
@@ -120,38 +120,48 @@ def reply(out: IO[str], value: Mapping[str, Any]) -> None:
     out.flush()
 
 
+def _cpu() -> dict[str, float]:
+    return {"cpu": time.process_time()}
+
+
+def answer_commands(answers: Mapping[str, Callable[[], Mapping[str, Any]]]) -> None:
+    """The child's side of the protocol: one JSON line on stdout per command read from stdin
+    (`tasks`, `stats`, `responses`, plus `cpu`), until `quit` or the end of stdin."""
+    commands: dict[str, Callable[[], Mapping[str, Any]]] = {**answers, "cpu": _cpu}
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            break
+        answer = commands.get(command)
+        reply(sys.stdout, answer() if answer else {"error": f"unknown command {command!r}"})
+
+
 def serve(knobs: Mapping[str, Any]) -> None:
     """Serve `Sandbox(**knobs)` until stdin says quit (or closes)."""
     from ppio_txt2img.sandbox import Sandbox
 
     sandbox = Sandbox(**knobs)
+
+    def tasks() -> dict[str, Any]:
+        return {
+            info.task_id: {
+                "created_at": info.created_at,
+                "started_at": info.started_at,
+                "finished_at": info.finished_at,
+                "status": info.status,
+            }
+            for info in sandbox.tasks.values()
+        }
+
     with sandbox.serve() as base_url:
         reply(sys.stdout, {"base_url": base_url})
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "tasks":
-                reply(
-                    sys.stdout,
-                    {
-                        info.task_id: {
-                            "created_at": info.created_at,
-                            "started_at": info.started_at,
-                            "finished_at": info.finished_at,
-                            "status": info.status,
-                        }
-                        for info in sandbox.tasks.values()
-                    },
-                )
-            elif command == "stats":
-                reply(sys.stdout, {name: s.requests for name, s in sandbox.stats.items()})
-            elif command == "responses":
-                reply(sys.stdout, {name: dict(s.responses) for name, s in sandbox.stats.items()})
-            elif command == "cpu":
-                reply(sys.stdout, {"cpu": time.process_time()})
-            elif command == "quit":
-                break
-            else:
-                reply(sys.stdout, {"error": f"unknown command {command!r}"})
+        answer_commands(
+            {
+                "tasks": tasks,
+                "stats": lambda: {name: s.requests for name, s in sandbox.stats.items()},
+                "responses": lambda: {name: dict(s.responses) for name, s in sandbox.stats.items()},
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from _bench_sandbox import SandboxProcess, reply
+from _bench_sandbox import SandboxProcess, answer_commands, reply
 
 __all__ = ["LightServerProcess"]
 
@@ -266,20 +266,13 @@ def serve(knobs: Mapping[str, Any]) -> None:
     threading.Thread(target=run, name="light-server", daemon=True).start()
     ready.wait()
     reply(sys.stdout, {"base_url": server.base_url})
-    for line in sys.stdin:
-        command = line.strip()
-        if command == "tasks":
-            reply(sys.stdout, server.records())
-        elif command == "stats":
-            reply(sys.stdout, dict(server.requests))
-        elif command == "responses":
-            reply(sys.stdout, {name: dict(counts) for name, counts in list(server.responses.items())})
-        elif command == "cpu":
-            reply(sys.stdout, {"cpu": time.process_time()})
-        elif command == "quit":
-            break
-        else:
-            reply(sys.stdout, {"error": f"unknown command {command!r}"})
+    answer_commands(
+        {
+            "tasks": server.records,
+            "stats": lambda: dict(server.requests),
+            "responses": lambda: {name: dict(counts) for name, counts in list(server.responses.items())},
+        }
+    )
 
 
 if __name__ == "__main__":

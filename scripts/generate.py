@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 from gen_options import load_facade, readme_with_options, render_options, request_keyword_problems
@@ -43,16 +45,29 @@ instead (`ppio_txt2img.Task`, not `ppio_api.models.Task`); only the SDK's adapte
 """'''
 
 
-def generate(spec: Path, config: Path, templates: Path, scratch: Path) -> Path:
-    """Run the generator into `scratch`; return the package directory it made."""
+def load_spec(spec: Path) -> dict[str, Any]:
+    """The spec as a dict, parsed once: with libyaml's parser where PyYAML has it (0.05 s instead of 0.5)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with spec.open(encoding="utf-8") as fh:
+        document: dict[str, Any] = yaml.load(fh, Loader=loader)  # noqa: S506 (a safe loader)
+    return document
+
+
+def generate(document: dict[str, Any], config: Path, templates: Path, scratch: Path) -> Path:
+    """Run the generator on `document` into `scratch`; return the package directory it made.
+
+    The generator reads the JSON copy the package ships (`openapi.json`): the same document, which it
+    parses in a fraction of the time its YAML parser takes."""
     out = scratch / PACKAGE
+    spec_json = scratch / "openapi.json"
+    spec_json.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     cmd = [
         str(Path(bin_dir) / "openapi-python-client"),
         "generate",
         "--path",
-        str(spec),
+        str(spec_json),
         "--config",
         str(config),
         "--custom-template-path",
@@ -69,10 +84,7 @@ def generate(spec: Path, config: Path, templates: Path, scratch: Path) -> Path:
         raise SystemExit(f"openapi-python-client failed (exit {done.returncode})")
     mark_internal(out / "__init__.py")
     (out / "py.typed").write_text("")
-    with spec.open(encoding="utf-8") as fh:
-        document = yaml.safe_load(fh)
-    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
-    (out / "openapi.json").write_text(text, encoding="utf-8")
+    shutil.copy2(spec_json, out / "openapi.json")
     return out
 
 
@@ -131,8 +143,7 @@ def main() -> None:
     parser.add_argument("--options", type=Path, help="the facade's generated option module to write")
     parser.add_argument("--readme", type=Path, help="the README whose option table to rewrite")
     args = parser.parse_args()
-    with args.spec.open(encoding="utf-8") as fh:
-        document = yaml.safe_load(fh)
+    document = load_spec(args.spec)
     facade = load_facade()
     problems = request_keyword_problems(document, facade)
     if problems:
@@ -151,7 +162,7 @@ def main() -> None:
         else None
     )
     with tempfile.TemporaryDirectory() as scratch:
-        made = generate(args.spec.resolve(), args.config.resolve(), args.templates.resolve(), Path(scratch))
+        made = generate(document, args.config.resolve(), args.templates.resolve(), Path(scratch))
         changed = sync(made, args.out)
     print(f"{args.out}: {len(changed)} file(s) changed" + (": " + ", ".join(changed[:10]) if changed else ""))
     for path, text in ((args.options, options_text), (args.readme, readme_text)):

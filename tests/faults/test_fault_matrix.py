@@ -32,10 +32,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from fault_cases import CASES, NOT_NONE, SECRET, TASK, Call, Case
+from fault_cases import CASES, MODEL_PAGES, NOT_NONE, SECRET, TASK, Call, Case
 from raw_server import Fault, FaultKit, describe_requests
 
 import ppio_txt2img as ppio
+from ppio_txt2img import _constants as ppio_constants
 
 #: How far past its timeout a call may end (thread wake-ups, a last read, a loaded CI machine): this,
 #: or half the timeout when that is more (a long call does more work that a loaded machine slows). Every
@@ -352,7 +353,8 @@ def check_wire(case: Case, kit: FaultKit, elapsed: float) -> list[str]:
 # as under trio, on httpx's own: every promise holds on every transport.
 @pytest.mark.parametrize("mode", ["sync", "async", "async-httpx"])
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_fault_matrix(case: Case, mode: str) -> None:
+def test_fault_matrix(case: Case, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ppio_constants, "MAX_MODEL_PAGES", MODEL_PAGES)
     with FaultKit(**case.kit) as kit, watched_logs() as logs:
         for route, faults in case.server.items():
             kit.on(route, *faults)

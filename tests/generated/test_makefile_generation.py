@@ -71,10 +71,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
 def test_check_generated_fails_on_a_stale_copy_and_make_generate_fixes_it_without_rewrites(
     project: Path,
 ) -> None:
-    fresh = make("check-generated", project)
-    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
-    assert "generated/ matches the spec." in fresh.stdout
-
+    # The copy is up to date (`make test` checks the tree it is copied from); it passes again below.
     spec = project / "openapi" / "ppio.yaml"
     text = spec.read_text(encoding="utf-8")
     assert text.count(SPEC_EDIT[0]) == 1

@@ -1,12 +1,22 @@
-"""`ppio batch prompts.jsonl -o out --engine ray --sandbox`, the README's command, in a subprocess that
-starts its own local Ray cluster; and `import ppio_txt2img` never imports Ray."""
+"""`ppio batch prompts.jsonl -o out --engine ray --sandbox`, the README's command, in a subprocess; and
+`import ppio_txt2img` never imports Ray.
+
+The command joins the session's cluster through `RAY_ADDRESS`, as it would on a node of a Ray job (Ray
+sets that variable), rather than starting a second local cluster (about 17 CPU-s): `ray.init` starts a
+local cluster in the `cluster` fixture, and which keywords the CLI gives it on either path is
+`init_options`, tested below."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import ray
+
+from ppio_txt2img.batch.ray._driver import init_options
 
 PROMPTS = [
     {"prompt": "a red fox in snow"},
@@ -15,12 +25,13 @@ PROMPTS = [
 ]
 
 
-def test_the_readme_command_runs_a_batch_on_a_local_ray_cluster(tmp_path: Path) -> None:
+def test_the_readme_command_runs_a_batch_on_a_ray_cluster(cluster: None, tmp_path: Path) -> None:
     (tmp_path / "prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PROMPTS))
     command = [sys.executable, "-m", "ppio_txt2img", "batch", "prompts.jsonl", "-o", "out", "--engine", "ray"]
     done = subprocess.run(
         [*command, "--sandbox", "--sandbox-speed", "20", "--json"],
         cwd=tmp_path,
+        env={**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address},
         capture_output=True,
         text=True,
         timeout=180,
@@ -47,3 +58,11 @@ def test_importing_the_sdk_never_imports_ray() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_init_options_join_a_named_or_environment_cluster_and_size_a_local_one() -> None:
+    assert init_options("10.0.0.5:6379", {}, 8, 2) == {}
+    assert init_options(None, {"RAY_ADDRESS": "10.0.0.5:6379"}, 8, 2) == {}
+    assert init_options(None, {}, 2, 1) == {"num_cpus": 2}
+    assert init_options(None, {}, 2, 6) == {"num_cpus": 6}  # a CPU for each worker actor
+    assert init_options(None, {"RAY_ADDRESS": ""}, None, 1) == {"num_cpus": 1}

@@ -53,6 +53,17 @@ __all__ = ["RayBatch", "start_coordinator"]
 PLAN_CHUNK = 64
 
 
+def init_options(
+    address: str | None, environ: Mapping[str, str], cpus: int | None, workers: int
+) -> dict[str, Any]:
+    """`ray.init`'s cluster keywords. Joining a cluster (`address`, or `RAY_ADDRESS`, which `ray.init`
+    reads itself, as on a node of a Ray job) takes none: Ray refuses `num_cpus` there. A local cluster
+    gets at least a CPU per worker (a worker reserves one unless told otherwise)."""
+    if address or environ.get("RAY_ADDRESS"):
+        return {}
+    return {"num_cpus": max(cpus or 1, workers)}
+
+
 class RayBatch:
     """A batch on a Ray cluster, writing into `out_dir` exactly like `Batch` (images, `manifest.jsonl`,
     `journal.sqlite3`; the same journal, so either engine resumes the other's batch).
@@ -157,10 +168,8 @@ class RayBatch:
     def _cluster(self) -> Iterator[None]:
         started = not ray.is_initialized()
         if started:
-            local: dict[str, Any] = (
-                {} if self.address else {"num_cpus": max(os.cpu_count() or 1, self.workers)}
-            )
-            ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING, **local)
+            cluster = init_options(self.address, os.environ, os.cpu_count(), self.workers)
+            ray.init(address=self.address, include_dashboard=False, logging_level=logging.WARNING, **cluster)
         try:
             yield
         finally:

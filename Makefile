@@ -68,11 +68,17 @@ help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- set-up ------------------------------------------------------------------------------------------
+# The venv starts without pip (ensurepip alone cost 7 CPU-s). The machine's pip (>= 22.3, `--python`)
+# puts uv into it, or, without one, the venv's own ensurepip does; then uv adds pip, so that
+# `.venv/bin/pip` works as in any venv.
 $(PY):
-	@$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv --without-pip $(VENV)
 
 $(UV): | $(PY)
-	@$(PY) -m pip install $(PIP_FLAGS) 'uv==$(UV_VERSION)' 2>&1 | $(PIP_QUIET)
+	@{ $(PYTHON) -m pip --python $(PY) install $(PIP_FLAGS) 'uv==$(UV_VERSION)' 2>/dev/null \
+	  || { $(PY) -m ensurepip --default-pip >/dev/null && $(PY) -m pip install $(PIP_FLAGS) 'uv==$(UV_VERSION)'; }; \
+	} 2>&1 | $(PIP_QUIET)
+	@$(UV_INSTALL) pip
 
 $(APP_INSTALLED): pyproject.toml | $(UV)
 	@echo "installing the project and its sandbox extra into $(VENV) ..."
@@ -80,12 +86,13 @@ $(APP_INSTALLED): pyproject.toml | $(UV)
 	@$(PY) -c 'import ppio_api, ppio_txt2img.sandbox'
 	@touch $@
 
-# uv reads PEP 735 dependency groups (`--group`), as pip >= 25.1 does.
-$(INSTALLED): pyproject.toml $(APP_INSTALLED)
-	@echo "installing the pinned dev tools (dependency group dev) into $(VENV) ..."
+# uv reads PEP 735 dependency groups (`--group`), as pip >= 25.1 does. A superset of the demo's install,
+# so it stamps that one too.
+$(INSTALLED): pyproject.toml | $(UV)
+	@echo "installing the project and the pinned dev tools (dependency group dev) into $(VENV) ..."
 	@$(UV_INSTALL) -e '.[sandbox,contract]' --group dev
-	@$(PY) -c 'import ppio_api, ppio_txt2img, openapi_python_client, schemathesis'
-	@touch $@
+	@$(PY) -c 'import ppio_api, ppio_txt2img, ppio_txt2img.sandbox, openapi_python_client, schemathesis'
+	@touch $(APP_INSTALLED) $@
 
 # Exactly the versions in package-lock.json; none of them needs an install script.
 $(NODE_INSTALLED): package.json package-lock.json
@@ -220,9 +227,10 @@ test-schemathesis: $(INSTALLED)
 bench-ray: $(INSTALLED)
 	@$(PY) scripts/_bench_ray.py
 
-# The steps after the installs run side by side (3 at a time, the two pytest runs first: they are the
-# longest, and mostly wait on sockets and sandboxes), each step's output printed whole when it ends.
-test: install
+# The steps run side by side, 3 at a time, each step's output printed whole when it ends: the Python and
+# Node installs first (each step needs one or both), then the pytest runs (the longest; they mostly wait
+# on sockets and sandboxes) beside the checks.
+test:
 	@$(MAKE) -j 3 --output-sync=target test-steps
 
 test-steps: pytest-workers test-ray check-generated lint check-ts check-clients test-schemathesis

@@ -107,7 +107,7 @@ def test_dropped_reads_are_transport_errors(endpoint: str, path: str) -> None:
 
 def test_dropped_and_failing_image_downloads() -> None:
     sandbox = Sandbox(
-        speed=50, queue_delay=0.0, drop_rates={"storage": 0.5}, error_rates={"storage": {503: 0.5}}
+        speed=50, queue_delay=0.0, drop_rates={"storage": 0.5}, error_rates={"storage": {503: 0.5}}, seed=5
     )
     with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
         (image, _) = poll_until_done(client, submit(client))[-1]["images"]

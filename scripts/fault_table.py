@@ -19,16 +19,16 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-CASES_DIR = ROOT / "tests" / "faults"
 START = "<!-- fault-table:start -->"
 END = "<!-- fault-table:end -->"
 
 
 def load_cases() -> ModuleType:
-    """The `fault_cases` module (it lives with the tests, beside the raw servers it configures)."""
-    if str(CASES_DIR) not in sys.path:
-        sys.path.insert(0, str(CASES_DIR))
-    return importlib.import_module("fault_cases")
+    """The `tests.faults.fault_cases` module (it lives with the tests, beside the raw servers it
+    configures), imported from the project's root."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("tests.faults.fault_cases")
 
 
 def _cell(text: str) -> str:

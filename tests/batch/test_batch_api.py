@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from batch_helpers import API_KEY, FAST
 
 import ppio_txt2img as ppio
 from ppio_txt2img.batch import Batch, LineResult, run_batch_sync
 from ppio_txt2img.sandbox import Sandbox
+from tests.batch.batch_helpers import API_KEY, FAST
 
 SMALL = {"width": 128, "height": 128, "steps": 1}
 

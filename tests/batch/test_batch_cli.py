@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from batch_helpers import FAST, SMALL, connection, start_batch, wait_for, write_prompts
 
 from ppio_txt2img.batch import BatchProgress
 from ppio_txt2img.cli import main
 from ppio_txt2img.cli._batch_progress import BatchDisplay, status_line
 from ppio_txt2img.sandbox import Sandbox, add_arguments, config_from_args
+from tests.batch.batch_helpers import FAST, SMALL, connection, start_batch, wait_for, write_prompts
 
 
 def test_json_emits_one_event_per_line_then_a_summary(

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from batch_helpers import (
+from ppio_txt2img.sandbox import Sandbox
+from tests.batch.batch_helpers import (
     FAST,
     SMALL,
     Child,
@@ -23,8 +24,6 @@ from batch_helpers import (
     wait_for,
     write_prompts,
 )
-
-from ppio_txt2img.sandbox import Sandbox
 
 
 def test_killed_at_random_moments_then_resumed_every_line_is_done_once(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import FAST, PPIO, Run, Served
 
 from ppio_txt2img.cli import main
 from ppio_txt2img.cli._session import ENV_SANDBOX_STATE
 from ppio_txt2img.sandbox import Sandbox
+from tests.cli.cli_helpers import FAST, PPIO, Run, Served
 
 
 @pytest.fixture(autouse=True)

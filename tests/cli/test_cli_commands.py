@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import API_KEY, FAST, PPIO, Served
 from PIL import Image
 
 import ppio_txt2img as ppio_sdk
 from ppio_txt2img.sandbox import Sandbox
+from tests.cli.cli_helpers import API_KEY, FAST, PPIO, Served
 
 
 def finished_task(served: Served, **options: Any) -> str:

@@ -8,10 +8,10 @@ import socket
 import subprocess
 
 import pytest
-from cli_helpers import PPIO, ppio_process
 
 import ppio_txt2img.cli as cli
 from ppio_txt2img.cli._progress import Progress
+from tests.cli.cli_helpers import PPIO, ppio_process
 
 
 def test_an_unknown_option_of_a_command_shows_that_commands_usage(ppio: PPIO) -> None:

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import PPIO, ppio_process
 
 from ppio_txt2img.cli._commands import IN_PROCESS, RUNNING, interrupted_message, resume_command
 from ppio_txt2img.cli._session import find_running, remember, state_path
+from tests.cli.cli_helpers import PPIO, ppio_process
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGTERM to a child process is POSIX-only here")
 

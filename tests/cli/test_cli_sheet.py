@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cli_helpers import PPIO, Served
 from PIL import Image
+
+from tests.cli.cli_helpers import PPIO, Served
 
 GAP = 8  # ppio_txt2img._pictures.SHEET_GAP
 

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_helpers import API_KEY, ppio_process, run_in_terminal, screen
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.cli.cli_helpers import API_KEY, ppio_process, run_in_terminal, screen
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="pseudo-terminals are POSIX-only")
 

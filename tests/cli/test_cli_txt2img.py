@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_helpers import API_KEY, PPIO, Served
 from PIL import Image
 
 import ppio_txt2img as ppio_sdk
 from ppio_txt2img._inputs import RequestOptions
 from ppio_txt2img.cli._parser import build_parser, request_options
+from tests.cli.cli_helpers import API_KEY, PPIO, Served
 
 SMALL = ["--width", "256", "--height", "128", "--steps", "4"]
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from facade_helpers import (
+
+from tests.facade.facade_helpers import (
     AsyncClientFactory,
     ClientFactory,
     FakeClock,

@@ -9,7 +9,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from facade_helpers import (
+
+import ppio_txt2img as ppio
+from ppio_txt2img._constants import POLL_FIRST_AFTER_SUBMIT
+from tests.facade.facade_helpers import (
     IMAGE_HOST,
     PNG,
     TASK_ID,
@@ -20,9 +23,6 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
-
-import ppio_txt2img as ppio
-from ppio_txt2img._constants import POLL_FIRST_AFTER_SUBMIT
 
 URL = f"{IMAGE_HOST}/{TASK_ID}/0.png"
 

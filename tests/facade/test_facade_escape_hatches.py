@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from facade_helpers import IMAGE_HOST, TASK_ID, ClientFactory, ScriptedAPI, error_response
 
 import ppio_txt2img as ppio
+from tests.facade.facade_helpers import IMAGE_HOST, TASK_ID, ClientFactory, ScriptedAPI, error_response
 
 
 def test_extra_body_is_merged_into_the_validated_body_key_by_key(

@@ -11,7 +11,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from facade_helpers import (
+
+import ppio_txt2img as ppio
+from tests.facade.facade_helpers import (
     API_KEY,
     BASE_URL,
     IMAGE_HOST,
@@ -29,8 +31,6 @@ from facade_helpers import (
     succeeded,
     task_payload,
 )
-
-import ppio_txt2img as ppio
 
 OLD = f"{IMAGE_HOST}/{TASK_ID}/0.png?X-Amz-Signature=old"
 NEW = f"{IMAGE_HOST}/{TASK_ID}/0.png?X-Amz-Signature=new"

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from facade_helpers import make_image
 
 import ppio_txt2img as ppio
 from ppio_txt2img._io import run_sync
+from tests.facade.facade_helpers import make_image
 
 PNG = make_image("png", size=(128, 128))
 

@@ -8,11 +8,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
 
 import ppio_txt2img as ppio
 from ppio_txt2img._constants import DEFAULT_MODELS_PAGE_SIZE
 from ppio_txt2img._spec import load_spec, query_parameters
+from tests.facade.facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
 
 
 def model(i: int, **fields: Any) -> dict[str, Any]:

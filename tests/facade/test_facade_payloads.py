@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from facade_helpers import (
+
+import ppio_txt2img as ppio
+from tests.facade.facade_helpers import (
     IMAGE_HOST,
     JPEG,
     PNG,
@@ -20,8 +22,6 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
-
-import ppio_txt2img as ppio
 
 URL = f"{IMAGE_HOST}/{TASK_ID}/0.png?X-Amz-Expires=3600"
 

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import anyio
 import httpx
 import pytest
-from facade_helpers import API_KEY, BASE_URL, TASK_ID, FakeClock, ScriptedAPI, task_payload
 
 import ppio_txt2img as ppio
 from ppio_txt2img._constants import DEFAULT_BASE_URL, ENV_API_KEY, ENV_BASE_URL
+from tests.facade.facade_helpers import API_KEY, BASE_URL, TASK_ID, FakeClock, ScriptedAPI, task_payload
 
 
 def test_all_is_sorted_and_is_exactly_the_public_names() -> None:

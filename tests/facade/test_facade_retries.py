@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from facade_helpers import (
+
+import ppio_txt2img as ppio
+from ppio_txt2img._constants import RETRY_AFTER_CAP
+from tests.facade.facade_helpers import (
     PNG,
     TASK_ID,
     ClientFactory,
@@ -15,9 +18,6 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
-
-import ppio_txt2img as ppio
-from ppio_txt2img._constants import RETRY_AFTER_CAP
 
 DONE = task_payload("SUCCEED", images=[image_entry("https://images.test.invalid/x.png")])
 

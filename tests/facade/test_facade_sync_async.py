@@ -11,7 +11,9 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-from facade_helpers import (
+
+import ppio_txt2img as ppio
+from tests.facade.facade_helpers import (
     IMAGE_HOST,
     JPEG,
     PNG,
@@ -27,8 +29,6 @@ from facade_helpers import (
     image_entry,
     task_payload,
 )
-
-import ppio_txt2img as ppio
 
 
 def rich_script(api: ScriptedAPI) -> None:

@@ -16,11 +16,11 @@ from typing import Any
 import anyio
 import pytest
 import yaml
-from facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
 
 import ppio_txt2img as ppio
 from ppio_txt2img._spec import component, load_spec, resolve
 from ppio_txt2img._validation import validate_txt2img_body
+from tests.facade.facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = load_spec()

@@ -11,11 +11,11 @@ import time
 import anyio
 import httpx
 import pytest
-from facade_helpers import FakeClock
 
 import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
 from ppio_txt2img.webhooks import WebhookReceiver
+from tests.facade.facade_helpers import FakeClock
 
 SMALL: ppio.RequestOptions = {"width": 128, "height": 128, "steps": 4}
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from raw_server import FaultKit
+
+from tests.faults.raw_server import FaultKit
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from raw_server import DELETE, Fault, Redirect, error, html, task_id_for
-
 import ppio_txt2img as ppio
+from tests.faults.raw_server import DELETE, Fault, Redirect, error, html, task_id_for
 
 __all__ = [
     "CASES",

@@ -33,10 +33,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
-from raw_server import make_image
 
 import ppio_txt2img as ppio
 from ppio_txt2img.cli import main as cli_main
+from tests.faults.raw_server import make_image
 
 KEY = "sk-live-SECRET-fuzz-77aa"
 SECRET = "SECRET-fuzz-77aa"

@@ -32,11 +32,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from fault_cases import CASES, MODEL_PAGES, NOT_NONE, SECRET, TASK, Call, Case
-from raw_server import Fault, FaultKit, describe_requests
 
 import ppio_txt2img as ppio
 from ppio_txt2img import _constants as ppio_constants
+from tests.faults.fault_cases import CASES, MODEL_PAGES, NOT_NONE, SECRET, TASK, Call, Case
+from tests.faults.raw_server import Fault, FaultKit, describe_requests
 
 #: How far past its timeout a call may end (thread wake-ups, a last read, a loaded CI machine): this,
 #: or half the timeout when that is more (a long call does more work that a loaded machine slows). Every

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fault_cases import CASES
+from tests.faults.fault_cases import CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "fault_table.py"

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
-from raw_server import (
+
+from tests.faults.raw_server import (
     API_HOST,
     DELETE,
     OTHER_HOST,

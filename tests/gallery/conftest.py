@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gallery_helpers import BatchOut, make_batch_out
+
+from tests.gallery.gallery_helpers import BatchOut, make_batch_out
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gallery_helpers import BatchOut
 from PIL import Image
 
 from ppio_txt2img.gallery import write_gallery
+from tests.gallery.gallery_helpers import BatchOut
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 _FLAGS = (

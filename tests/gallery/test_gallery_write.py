@@ -8,11 +8,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from gallery_helpers import BatchOut, line, write_image
 from PIL import Image
 
 from ppio_txt2img import gallery
 from ppio_txt2img.gallery import read_manifest, write_gallery
+from tests.gallery.gallery_helpers import BatchOut, line, write_image
 
 
 class _Page(HTMLParser):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pictures_helpers import BLUE, COLOURS, GREEN, RED, generation, solid
 
 from ppio_txt2img._pictures import CAPTION_COLOUR, SHEET_BACKGROUND, SHEET_GAP
+from tests.pictures.pictures_helpers import BLUE, COLOURS, GREEN, RED, generation, solid
 
 GAP = SHEET_GAP
 CELL = 256

@@ -10,7 +10,8 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-from pictures_helpers import BLUE, GREEN, RED, TASK_ID, decode, generated, generation, solid
+
+from tests.pictures.pictures_helpers import BLUE, GREEN, RED, TASK_ID, decode, generated, generation, solid
 
 
 @pytest.mark.parametrize(

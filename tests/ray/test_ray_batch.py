@@ -9,11 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ray_helpers import API_KEY, created_per_prompt, most_images_in_a_window, read_manifest, requests
-
 from ppio_txt2img.batch import BatchProgress, BatchSummary, run_batch_sync
 from ppio_txt2img.batch.ray import RayBatch
 from ppio_txt2img.sandbox import Sandbox
+from tests.ray.ray_helpers import (
+    API_KEY,
+    created_per_prompt,
+    most_images_in_a_window,
+    read_manifest,
+    requests,
+)
 
 #: Tasks finish in a blink: fast processing, a short queue, many slots.
 FAST: dict[str, Any] = {"speed": 50.0, "queue_delay": 0.05, "concurrency": 32, "seed": 7}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import ray
-from ray_helpers import API_KEY, SMALL, created_per_prompt
 
 from ppio_txt2img.batch.ray import ImageRequests, coordinator
 from ppio_txt2img.sandbox import Sandbox
+from tests.ray.ray_helpers import API_KEY, SMALL, created_per_prompt
 
 # Ray Data's own DataContext warns about its own deprecated field when it is built.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from sandbox_helpers import Receiver
+
+from tests.sandbox.sandbox_helpers import Receiver
 
 
 @pytest.fixture

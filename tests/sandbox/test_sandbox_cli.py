@@ -13,10 +13,10 @@ import subprocess
 import sys
 
 import pytest
-from sandbox_helpers import AUTH, raw_request
 
 from ppio_txt2img import cli
 from ppio_txt2img.sandbox import SandboxConfig, add_arguments, config_from_args
+from tests.sandbox.sandbox_helpers import AUTH, raw_request
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sandbox_helpers import AUTH, FakeClock, Receiver, make_body, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, FakeClock, Receiver, make_body, submit
 
 #: Tasks that would take an hour of real time: only a moved clock can finish them.
 SLOW: dict[str, Any] = {"speed": 1.0, "base_seconds": 3600.0, "queue_delay": 60.0, "image_url_ttl": 600}

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 from PIL import Image
-from sandbox_helpers import AUTH, assert_conforms, make_body, poll_until_done, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, assert_conforms, make_body, poll_until_done, submit
 
 
 def test_rate_limit_answers_429_with_retry_after_and_creates_no_task() -> None:

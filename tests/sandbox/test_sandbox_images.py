@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from sandbox_helpers import AUTH, FakeClock, make_body, poll_until_done, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, FakeClock, make_body, poll_until_done, submit
 
 
 def _images(

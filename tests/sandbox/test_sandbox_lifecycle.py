@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, FakeClock, make_body, poll_until_done, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, FakeClock, make_body, poll_until_done, submit
 
 
 def test_task_goes_queued_processing_succeed_with_rising_progress_and_falling_eta() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, assert_conforms
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, assert_conforms
 
 
 @pytest.fixture(scope="module")

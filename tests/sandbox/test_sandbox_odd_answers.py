@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from sandbox_helpers import AUTH, TERMINAL, make_body, poll_until_done, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, TERMINAL, make_body, poll_until_done, submit
 
 FAST: dict[str, Any] = {"speed": 50, "queue_delay": 0.0}
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import AUTH, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, submit
 
 
 def _answers(**knobs: object) -> list[dict[str, object]]:

@@ -6,9 +6,9 @@ import json
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, make_body, poll_until_done, raw_request, submit
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import AUTH, make_body, poll_until_done, raw_request, submit
 
 
 def _netloc(url: str) -> str:

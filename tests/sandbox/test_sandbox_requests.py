@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import threading
 
 import httpx
 import pytest
-from sandbox_helpers import AUTH, make_body
 
 import ppio_txt2img.sandbox as sandbox_module
 from ppio_txt2img.sandbox import Sandbox, SandboxConfig, serve
+from tests.sandbox.sandbox_helpers import AUTH, make_body
 
 
 def test_public_names_are_exactly_the_sorted_all() -> None:

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 
 import httpx
-from sandbox_helpers import (
+
+from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
+from tests.sandbox.sandbox_helpers import (
     AUTH,
     FakeClock,
     Receiver,
@@ -15,8 +17,6 @@ from sandbox_helpers import (
     poll_until_done,
     submit,
 )
-
-from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
 
 ReceiverFactory = Callable[[Callable[[int], tuple[int, float]]], Receiver]
 

@@ -10,9 +10,9 @@ import zlib
 from urllib.parse import urlsplit
 
 import httpx
-from sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body, raw_request
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body, raw_request
 
 
 def test_gzip_body_when_the_client_accepts_it_decompresses_to_the_json_answer() -> None:

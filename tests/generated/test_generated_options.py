@@ -32,15 +32,16 @@ from ppio_txt2img.cli._parser import _VALUE_PARSERS, build_parser, flag_for_fiel
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi" / "ppio.yaml"
-SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+sys.path.insert(0, str(ROOT / "scripts"))
+import gen_options  # noqa: E402  (scripts/ is not a package)
+from generate import load_spec  # noqa: E402
+
+SPEC: dict[str, Any] = load_spec(SPEC_PATH)  # with libyaml: every worker collecting this pays it
 SCHEMAS = SPEC["components"]["schemas"]
 REQUEST = SCHEMAS["Txt2ImgRequest"]["properties"]
 EXTRA = SCHEMAS["Txt2ImgExtra"]["properties"]
 # The facade's choice of the extra fields it exposes, and their option names (webhook -> webhook_url).
 EXPOSED_EXTRA = {"response_image_type", "enable_nsfw_detection", "nsfw_detection_level", "webhook_url"}
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import gen_options  # noqa: E402  (scripts/ is not a package)
 
 
 def hints(typed_dict: type) -> dict[str, Any]:

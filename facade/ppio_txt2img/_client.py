@@ -22,7 +22,7 @@ from . import _constants as C
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import PPIOError, ValidationError
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
-from ._io import Flow, run_async, run_sync
+from ._io import AsyncHttp, Flow, run_async, run_sync
 from ._operations import Expected, generation_flow, models_page_flow, txt2img_flow
 from ._options import MODEL_FILTER_PARAMS, ModelFilters
 from ._request_body import (
@@ -423,7 +423,7 @@ class AsyncClient(_BaseClient):
         self._owns_http = http_client is None
         #: Made on first use (`own_async_client`): which transport fits depends on the event loop. A
         #: list, so that the copies `with_options` makes share it.
-        self._http: list[httpx.AsyncClient] = [] if http_client is None else [http_client]
+        self._http: list[AsyncHttp] = [] if http_client is None else [http_client]
         self._sleep = sleep
 
     async def _run(self, flow: Flow[T]) -> T:

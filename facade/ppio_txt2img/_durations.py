@@ -4,8 +4,8 @@ nor `progress_percent`.
 A client remembers, per request shape (model, size, steps, images, hires fix, refiner), the durations of
 its last finished tasks, each measured from submission to the middle of the interval in which the task
 finished (between the last poll that saw it running and the first that saw it done). After `MIN_SAMPLES`
-tasks of a shape, the next one's first poll goes just before the expected finish. Pure but for a lock:
-no I/O, no clock of its own.
+tasks of a shape, the next one's first poll goes just before the expected finish (see `prior_from`).
+Pure but for a lock: no I/O, no clock of its own.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DurationMemory", "Prior", "shape_of"]
+__all__ = ["DurationMemory", "Prior", "prior_from", "shape_of"]
 
 #: Finished tasks of a shape needed before their durations are trusted.
 MIN_SAMPLES = 2
@@ -81,11 +81,30 @@ class DurationMemory:
             samples = list(self._durations.get(shape, ()))
         if len(samples) < MIN_SAMPLES:
             return None
-        durations = [duration for duration, _ in samples]
-        middle = statistics.median(durations)
-        deviation = statistics.median(abs(d - middle) for d in durations)
-        # As uncertain as the tasks vary, and as the measurements were coarse: a finish noticed by a
-        # sparse poll is only known to within that poll's interval (later ones, polled densely, narrow it).
-        coarseness = statistics.median(half_width for _, half_width in samples)
-        spread = max(1.5 * deviation, coarseness, MIN_RELATIVE_SPREAD * middle, MIN_SPREAD)
-        return Prior(duration=middle, spread=spread)
+        return prior_from(samples)
+
+
+def prior_from(samples: Sequence[tuple[float, float]]) -> Prior:
+    """The prior from (duration, half the width of the interval it was measured in) samples.
+
+    When one duration fits every measurement (their intervals overlap), it lies where they overlap: a
+    task noticed by dense polls pins it down, however coarse the others were (but it is known no better
+    than the best measurement: two coarse intervals may overlap in a sliver by chance). Otherwise the
+    tasks do vary: the median, as uncertain as the tasks vary and as the measurements were coarse."""
+    durations = [duration for duration, _ in samples]
+    lowest = max(duration - half for duration, half in samples)
+    highest = min(duration + half for duration, half in samples)
+    if lowest <= highest:
+        middle = (lowest + highest) / 2
+        best = min(half for _, half in samples)
+        return Prior(duration=middle, spread=max((highest - lowest) / 2, best, _least_spread(middle)))
+    middle = statistics.median(durations)
+    deviation = statistics.median(abs(d - middle) for d in durations)
+    # A finish noticed by a sparse poll is only known to within that poll's interval (later ones,
+    # polled densely, narrow it).
+    coarseness = statistics.median(half_width for _, half_width in samples)
+    return Prior(duration=middle, spread=max(1.5 * deviation, coarseness, _least_spread(middle)))
+
+
+def _least_spread(duration: float) -> float:
+    return max(MIN_RELATIVE_SPREAD * duration, MIN_SPREAD)

@@ -10,8 +10,8 @@ Every operation of the SDK (submit, poll, wait, retry, download) is written once
     yield Notify(callback, arg)  # a user callback (awaited if it returns an awaitable)
 
 `run_sync` drives a flow with an `httpx.Client` and `time.sleep`, `run_async` with an
-`httpx.AsyncClient` and `anyio.sleep`. All decisions live in the flows and the pure modules they call,
-so the sync and async clients cannot drift apart.
+`httpx.AsyncClient` (or the SDK's own aiohttp session, `_aiohttp.py`) and `anyio.sleep`. All decisions
+live in the flows and the pure modules they call, so the sync and async clients cannot drift apart.
 
 Both drivers bound each `Send` by wall time (`Send.timeout` covers connecting, the headers and the
 whole body, however slowly it drips), never follow redirects themselves (the flows decide), and read
@@ -27,16 +27,19 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
-from ._transport import DirectAsyncClient, corrected_transport_error
+from ._transport import corrected_transport_error
 from ._wakeups import Waiter
 
 __all__ = [
     "Action",
+    "AsyncHttp",
+    "BodyReader",
+    "DirectSender",
     "Flow",
     "Gather",
     "Notify",
@@ -45,6 +48,8 @@ __all__ = [
     "ResponseTooLarge",
     "Send",
     "Sleep",
+    "deadline_error",
+    "parsed_url",
     "run_async",
     "run_sync",
 ]
@@ -133,7 +138,7 @@ class _Stopped(Exception):
 
 
 @lru_cache(maxsize=1024)
-def _parsed(url: str) -> httpx.URL:
+def parsed_url(url: str) -> httpx.URL:
     """A URL parsed once: a wait sends the same one every poll, and httpx's parser is not cheap."""
     return httpx.URL(url)
 
@@ -141,7 +146,7 @@ def _parsed(url: str) -> httpx.URL:
 def _request(client: httpx.Client | httpx.AsyncClient, action: Send) -> httpx.Request:
     request = client.build_request(
         action.method,
-        _parsed(action.url),
+        parsed_url(action.url),
         json=action.json,
         headers=action.headers,
         timeout=httpx.Timeout(action.timeout, connect=min(action.timeout, action.connect_timeout)),
@@ -162,21 +167,22 @@ def _log(action: Send, outcome: str, started: float) -> None:
         )
 
 
-def _deadline_error(action: Send) -> httpx.ReadTimeout:
+def deadline_error(action: Send) -> httpx.ReadTimeout:
     return httpx.ReadTimeout(f"no complete response within {action.timeout:.3g} s")
 
 
-class _BodyReader:
+class BodyReader:
     """A streamed (and already decoded) response body being read, within `Send.max_bytes`."""
 
-    def __init__(self, action: Send, response: httpx.Response) -> None:
+    def __init__(self, action: Send, status_code: int, headers: httpx.Headers) -> None:
         self.limit = action.max_bytes
-        self.status_code = response.status_code
+        self.status_code = status_code
+        self.headers = headers
         self.chunks: list[bytes] = []
         self.size = 0
-        encoded = "content-encoding" in response.headers
+        encoded = "content-encoding" in headers
         if not encoded:  # a declared length is the body's length only when nothing is to be decoded
-            length = response.headers.get("content-length", "")
+            length = headers.get("content-length", "")
             self._check(int(length) if length.isdigit() else 0)
 
     def _check(self, size: int) -> None:
@@ -188,8 +194,8 @@ class _BodyReader:
         self._check(self.size)
         self.chunks.append(chunk)
 
-    def reply(self, response: httpx.Response) -> Reply:
-        return Reply(response.status_code, response.headers, b"".join(self.chunks))
+    def reply(self) -> Reply:
+        return Reply(self.status_code, self.headers, b"".join(self.chunks))
 
 
 # auth=None on every send: a client-level `auth=` of the user's httpx client would replace the API key
@@ -200,14 +206,14 @@ class _BodyReader:
 def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event) -> Reply:
     response = client.send(_request(client, action), stream=True, auth=None, follow_redirects=False)
     try:
-        body = _BodyReader(action, response)
+        body = BodyReader(action, response.status_code, response.headers)
         for chunk in response.iter_bytes():
             if stop.is_set():
                 raise _Stopped
             body.add(chunk)
     finally:
         response.close()
-    return body.reply(response)
+    return body.reply()
 
 
 def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | None) -> Reply:
@@ -233,7 +239,7 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
             if cancel is not None and cancel.is_set():
                 raise _Stopped
             if time.monotonic() >= end:
-                raise _deadline_error(action)
+                raise deadline_error(action)
     except BaseException as exc:
         stop.set()  # the thread stops at its next chunk; nobody waits for it
         _log(action, type(exc).__name__, started)
@@ -246,36 +252,54 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
     return result  # type: ignore[no-any-return]
 
 
-async def _send_async(client: httpx.AsyncClient, action: Send) -> Reply:
+class DirectSender(Protocol):
+    """An HTTP client that sends a `Send` itself (the async client's own, on aiohttp: `_aiohttp.py`)."""
+
+    async def send(self, action: Send) -> Reply: ...
+
+    async def aclose(self) -> None: ...
+
+
+#: What the async driver sends with: a caller's httpx client (or the SDK's own under trio), or the
+#: SDK's own direct one.
+AsyncHttp = httpx.AsyncClient | DirectSender
+
+
+async def _send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
     import anyio
 
+    try:
+        with anyio.fail_after(action.timeout):
+            request = _request(client, action)
+            response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+            try:
+                body = BodyReader(action, response.status_code, response.headers)
+                async for chunk in response.aiter_bytes():
+                    body.add(chunk)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        raise deadline_error(action) from None
+    except httpx.TransportError as exc:
+        corrected = corrected_transport_error(exc)
+        if corrected is exc:
+            raise
+        raise corrected from exc.__cause__
+    return body.reply()
+
+
+async def _send_async(client: AsyncHttp, action: Send) -> Reply:
     started = time.monotonic()
     try:
-        try:
-            with anyio.fail_after(action.timeout):
-                request = _request(client, action)
-                if isinstance(client, DirectAsyncClient):  # the SDK's own client: see its docstring
-                    response = await client.direct_transport.handle_async_request(request)
-                else:
-                    response = await client.send(request, stream=True, auth=None, follow_redirects=False)
-                try:
-                    body = _BodyReader(action, response)
-                    async for chunk in response.aiter_bytes():
-                        body.add(chunk)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            raise _deadline_error(action) from None
-        except httpx.TransportError as exc:
-            corrected = corrected_transport_error(exc)
-            if corrected is exc:
-                raise
-            raise corrected from exc.__cause__
+        if isinstance(client, httpx.AsyncClient):
+            reply = await _send_httpx_async(client, action)
+        else:
+            reply = await client.send(action)
     except BaseException as exc:
         _log(action, type(exc).__name__, started)
         raise
-    _log(action, str(response.status_code), started)
-    return body.reply(response)
+    _log(action, str(reply.status_code), started)
+    return reply
 
 
 @dataclass(frozen=True)
@@ -364,7 +388,7 @@ def _gather_sync(
 
 
 async def run_async(
-    flow: Flow[T], client: httpx.AsyncClient, sleep: Callable[[float], Awaitable[None]] | None = None
+    flow: Flow[T], client: AsyncHttp, sleep: Callable[[float], Awaitable[None]] | None = None
 ) -> T:
     """Drive a flow to completion with async I/O (asyncio or trio, through anyio)."""
     import anyio
@@ -397,7 +421,7 @@ async def run_async(
 
 
 async def _gather_async(
-    flows: Sequence[Flow[Any]], client: httpx.AsyncClient, sleep: Callable[[float], Awaitable[None]] | None
+    flows: Sequence[Flow[Any]], client: AsyncHttp, sleep: Callable[[float], Awaitable[None]] | None
 ) -> list[Any]:
     import anyio
 

@@ -1,9 +1,9 @@
 """Which HTTP transport the clients use when the caller brings no `http_client`.
 
-The async client runs on aiohttp's connection pool (through `httpx-aiohttp`) under asyncio: with many
-tasks in flight, httpcore's pool costs milliseconds of CPU per request and aiohttp's does not (see
-BENCHMARKS.md). Under trio, which aiohttp does not support, it keeps httpx's own transport. aiohttp is
-imported only when the first async request is made, so `import ppio_txt2img` stays light.
+The async client runs on aiohttp's connection pool under asyncio, sending on it directly (`_aiohttp.py`):
+with many tasks in flight, httpcore's pool costs milliseconds of CPU per request and aiohttp's does not
+(see BENCHMARKS.md). Under trio, which aiohttp does not support, it keeps httpx's own transport. aiohttp
+is imported only when the first async request is made, so `import ppio_txt2img` stays light.
 
 Every client the SDK makes shares one TLS context: building one loads the CA bundle, 47 ms of CPU per
 client against 0.13 ms with the shared one (measured with `httpx.Client()` on this machine), which an
@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import functools
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import _constants as C
 
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpSession
+
 __all__ = [
-    "DirectAsyncClient",
     "async_transport_name",
     "corrected_transport_error",
     "own_async_client",
@@ -63,34 +65,19 @@ def async_transport_name() -> str:
     if library != "asyncio":
         return "httpx"
     try:
-        import httpx_aiohttp  # noqa: F401
+        import aiohttp  # noqa: F401
     except ImportError:
         return "httpx"
     return "aiohttp"
 
 
-class DirectAsyncClient(httpx.AsyncClient):
-    """An httpx client the SDK made itself around one transport, which the async driver sends through
-    directly (`direct_transport`), past httpx's per-request machinery: auth, redirects and event hooks
-    (none here: the flows decide all three), and the cookie jar (the API sets no cookies, and none may
-    reach an image host). That saves about 0.2 ms of CPU per request; the request is built, its body
-    decoded and its errors mapped as before."""
-
-    def __init__(self, transport: httpx.AsyncBaseTransport, **options: Any) -> None:
-        super().__init__(transport=transport, **options)
-        #: Given explicitly, so httpx mounts no proxy from the environment: every URL goes through it.
-        self.direct_transport = transport
-
-
-def own_async_client() -> httpx.AsyncClient:
-    """The async client's own httpx client, for the async library running now (call it from a task)."""
-    options = own_client_options()
+def own_async_client() -> httpx.AsyncClient | AiohttpSession:
+    """The async client's own HTTP client, for the async library running now (call it from a task)."""
     if async_transport_name() == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
+        from ._aiohttp import AiohttpSession
 
-        transport = AiohttpTransport(limits=options["limits"], verify=options["verify"])
-        return DirectAsyncClient(transport, **options)
-    return httpx.AsyncClient(**options)
+        return AiohttpSession()
+    return httpx.AsyncClient(**own_client_options())
 
 
 def _is_aiohttp_connect_failure(cause: BaseException) -> bool:
@@ -99,9 +86,10 @@ def _is_aiohttp_connect_failure(cause: BaseException) -> bool:
 
 
 def corrected_transport_error(exc: httpx.TransportError) -> httpx.TransportError:
-    """httpx-aiohttp reports every aiohttp connection error as `httpx.ConnectTimeout`, including a
-    connection reset or closed after the request was sent. That would read as "never sent" and let a
-    POST be resent (and billed twice); such an error is turned back into the `httpx.ReadError` it is."""
+    """httpx-aiohttp (in a caller's `http_client=`) reports every aiohttp connection error as
+    `httpx.ConnectTimeout`, including a connection reset or closed after the request was sent. That
+    would read as "never sent" and let a POST be resent (and billed twice); such an error is turned
+    back into the `httpx.ReadError` it is."""
     cause = exc.__cause__
     if (
         isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)

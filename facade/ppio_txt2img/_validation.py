@@ -22,9 +22,12 @@ from ._spec import Schema, Spec, component, load_spec, query_parameters, resolve
 __all__ = [
     "ANNOTATION_KEYWORDS",
     "IMPLEMENTED_KEYWORDS",
+    "check_range",
+    "check_string",
     "describe",
     "is_numeric_string",
     "request_schemas",
+    "type_ok",
     "unsupported_keywords",
     "validate",
     "validate_models_query",
@@ -133,7 +136,7 @@ def is_numeric_string(value: object, *, integer: bool = False) -> bool:
     return not integer or value.strip().lstrip("-").isdigit()
 
 
-def _type_ok(kind: str, value: object, response: bool = False) -> bool:
+def type_ok(kind: str, value: object, response: bool = False) -> bool:
     if response and kind in ("integer", "number") and is_numeric_string(value, integer=kind == "integer"):
         return True
     if kind == "integer":
@@ -174,21 +177,21 @@ def validate(value: object, schema: Schema, path: str, spec: Spec, *, response: 
                 return
         raise ValidationError(path, value, describe({"anyOf": [resolve(spec, b) for b in schema["anyOf"]]}))
     kind = schema.get("type")
-    if isinstance(kind, str) and not _type_ok(kind, value, response):
+    if isinstance(kind, str) and not type_ok(kind, value, response):
         raise ValidationError(path, value, describe(schema), f"is not {_TYPE_NAMES.get(kind, kind)}")
     if "enum" in schema and not any(value == v and type(value) is type(v) for v in schema["enum"]):
         raise ValidationError(path, value, describe(schema))
     if isinstance(value, int | float) and not isinstance(value, bool) and not response:
-        _check_range(value, schema, path)
+        check_range(value, schema, path)
     if isinstance(value, str) and kind != "number" and kind != "integer":
-        _check_string(value, schema, path)
+        check_string(value, schema, path)
     if kind == "array" and isinstance(value, Sequence):
         _check_array(value, schema, path, spec, response)
     if kind == "object" and isinstance(value, Mapping):
         _check_object(value, schema, path, spec, response)
 
 
-def _check_range(value: float, schema: Schema, path: str) -> None:
+def check_range(value: float, schema: Schema, path: str) -> None:
     bounds = _FORMAT_RANGES.get(schema.get("format", "")) if isinstance(value, int) else None
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
         raise ValidationError(path, value, describe(schema), f"is not a {schema['format']} integer")
@@ -200,7 +203,7 @@ def _check_range(value: float, schema: Schema, path: str) -> None:
         raise ValidationError(path, value, describe(schema), "is out of range")
 
 
-def _check_string(value: str, schema: Schema, path: str) -> None:
+def check_string(value: str, schema: Schema, path: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a badly decoded file name

@@ -6,13 +6,17 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
 import ppio_txt2img as ppio
+from ppio_txt2img._aiohttp import httpx_error
+from ppio_txt2img._io import Send
+from ppio_txt2img._retry import Failure, classify_exception
 from ppio_txt2img._transport import (
     async_transport_name,
     corrected_transport_error,
@@ -127,8 +131,82 @@ def test_every_own_client_shares_one_tls_context_that_still_verifies() -> None:
         pool = client._http._transport._pool  # type: ignore[attr-defined]
         assert pool._ssl_context is context
 
-    async def main() -> object:  # the async client's own, on asyncio: the aiohttp transport
-        async with own_async_client() as http:
-            return http._transport.ssl_context  # type: ignore[attr-defined]
+    async def main() -> object:  # the async client's own, on asyncio: an aiohttp session
+        http = own_async_client()
+        try:
+            return http._session.connector._ssl  # type: ignore[union-attr]
+        finally:
+            await http.aclose()
 
     assert anyio.run(main) is context
+
+
+@pytest.mark.parametrize(
+    ("error", "failure"),
+    [
+        (lambda a: a.ClientConnectorError(None, OSError(111, "refused")), Failure.NOT_SENT),
+        (lambda a: a.ConnectionTimeoutError("connecting"), Failure.NOT_SENT),
+        (lambda a: a.ServerDisconnectedError(), Failure.NO_RESPONSE),
+        (lambda a: a.ClientOSError(104, "reset"), Failure.NO_RESPONSE),
+        (lambda a: a.ClientConnectionResetError("reset"), Failure.NO_RESPONSE),
+        (lambda a: a.SocketTimeoutError("reading"), Failure.NO_RESPONSE),
+        (lambda a: a.ClientPayloadError("truncated"), Failure.NO_RESPONSE),
+        (lambda a: a.ClientResponseError(None, (), message="bad status line"), Failure.NO_RESPONSE),
+    ],
+)
+def test_aiohttp_errors_count_as_never_sent_only_while_connecting(
+    error: Callable[[Any], Exception], failure: Failure
+) -> None:
+    import aiohttp
+
+    mapped = httpx_error(error(aiohttp))  # type: ignore[arg-type]
+    assert isinstance(mapped, httpx.TransportError)
+    assert classify_exception(mapped) is failure
+
+
+def test_the_direct_aiohttp_path_sends_what_httpx_would() -> None:
+    """Same JSON bytes and content type as httpx, our User-Agent, no cookies kept, the key only where
+    the flow put it."""
+    seen: list[bytes] = []
+
+    def serve(sock: socket.socket) -> None:
+        conn, _ = sock.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                data += conn.recv(65536)
+            seen.append(data)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 15\r\n\r\n{"task_id":"t"}'
+            )
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        thread = threading.Thread(target=serve, args=(sock,), daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+        async def main() -> None:
+            session = own_async_client()
+            assert not isinstance(session, httpx.AsyncClient)
+            try:
+                body = {"prompt": "é ü", "n": 1.5}
+                action = Send("POST", f"{url}/x", timeout=10, connect_timeout=5, json=body, headers={})
+                reply = await session.send(action)
+                assert reply.status_code == 200
+                assert reply.content == b'{"task_id":"t"}'
+                assert not list(session._session.cookie_jar)
+            finally:
+                await session.aclose()
+
+        anyio.run(main)
+        thread.join(5)
+    head, _, sent = seen[0].partition(b"\r\n\r\n")
+    expected = httpx.Request("POST", url, json={"prompt": "é ü", "n": 1.5})
+    assert sent == expected.content
+    headers = head.decode().lower()
+    assert "content-type: application/json" in headers
+    assert "user-agent: ppio-txt2img-python/" in headers
+    assert "authorization" not in headers

@@ -48,9 +48,9 @@ HURRY = 5.0
 PROMPT = "a lighthouse at dusk"
 LOGGERS = ("ppio_txt2img", "httpx", "httpcore")
 
-# The async client imports aiohttp's transport on first use: done here, so that no case's deadline pays
-# for it (seconds, on a loaded machine).
-importlib.import_module("httpx_aiohttp")
+# The async client imports aiohttp on first use: done here, so that no case's deadline pays for it
+# (seconds, on a loaded machine).
+importlib.import_module("aiohttp")
 
 
 # ------------------------------------------------------------------------------------ running a case

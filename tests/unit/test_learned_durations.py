@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import ppio_txt2img as ppio
-from ppio_txt2img._durations import DurationMemory, shape_of
+from ppio_txt2img._durations import DurationMemory, prior_from, shape_of
 
 RTT = 0.02
 
@@ -118,3 +118,21 @@ def test_shapes_differ_by_what_changes_a_tasks_duration() -> None:
     assert shape_of(
         body(hires_fix={"target_width": 1024, "target_height": 1024, "strength": 0.5})
     ) != shape_of(body())
+
+
+def test_a_densely_measured_task_pins_the_duration_down_when_every_measurement_agrees() -> None:
+    # Two tasks noticed by polls half a second apart, one by polls a tenth apart: all fit 5.02 s.
+    prior = prior_from([(5.1, 0.25), (4.85, 0.25), (5.02, 0.05)])
+    assert prior.duration == pytest.approx(5.02)
+    assert prior.spread == pytest.approx(0.02 * 5.02)  # 2 % of the duration: as sure as it gets
+
+
+def test_coarse_measurements_that_barely_overlap_are_trusted_no_more_than_the_best_of_them() -> None:
+    prior = prior_from([(5.0, 0.5), (5.9, 0.5)])  # they overlap in 5.4-5.5 only
+    assert prior.spread >= 0.5
+
+
+def test_measurements_that_disagree_give_the_median_and_their_spread() -> None:
+    prior = prior_from([(5.0, 0.05), (5.5, 0.05), (6.0, 0.05)])
+    assert prior.duration == pytest.approx(5.5)
+    assert prior.spread == pytest.approx(0.75)  # 1.5 x the median deviation of 0.5

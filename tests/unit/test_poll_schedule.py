@@ -10,7 +10,13 @@ import pytest
 
 import ppio_txt2img as ppio
 from ppio_txt2img._constants import POLL_BLIND_CAP, POLL_BLIND_FIRST, POLL_BLIND_STEADY, POLL_CAP, POLL_FLOOR
-from ppio_txt2img._polling import Estimate, Observation, estimate_finish, next_poll_delay
+from ppio_txt2img._polling import (
+    Estimate,
+    Observation,
+    estimate_finish,
+    first_poll_of_window,
+    next_poll_delay,
+)
 
 QUEUED, PROCESSING = "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING"
 
@@ -241,3 +247,27 @@ def test_a_10s_task_is_detected_sooner_than_fixed_half_second_polling_with_under
         adaptive_delays,
         fixed_delays,
     )
+
+
+def test_a_narrow_window_from_the_servers_answers_is_polled_once_at_its_end() -> None:
+    # Two progress readings put the finish at 10.0 +/- 0.06: one poll at 10.06 finds the task done.
+    estimate = Estimate(finish=10.0, error=0.06)
+    assert first_poll_of_window(estimate, from_server=True) == pytest.approx(10.06)
+    # A learnt prior's window (not refreshed by polls) is polled from its start: here its middle.
+    assert first_poll_of_window(estimate, from_server=False) == pytest.approx(10.0)
+    # A wide window from the server: one floor after its start, as before.
+    assert first_poll_of_window(Estimate(finish=10.0, error=1.0), from_server=True) == pytest.approx(9.1)
+
+
+def test_the_poll_after_the_expected_finish_is_not_pulled_before_it_by_jitter() -> None:
+    history = [
+        Observation(at=1.0, status=PROCESSING, progress=10.0),
+        Observation(at=5.0, status=PROCESSING, progress=50.0),
+        Observation(at=8.0, status=PROCESSING, progress=80.0),
+    ]
+    estimate = estimate_finish(history)
+    assert estimate is not None
+    assert estimate.error <= POLL_FLOOR
+    for jitter in (0.0, 0.5, 0.99):
+        delay = next_poll_delay(history, now=8.0, jitter=jitter)
+        assert delay == pytest.approx(estimate.finish + estimate.error - 8.0)

@@ -1,0 +1,147 @@
+"""The async client's own requests under asyncio, sent straight on aiohttp's connection pool.
+
+Part of the I/O layer: `_io.run_async` sends each `Send` of the SDK's own async client here (a caller's
+`http_client=`, and trio, go through httpx). httpcore's pool costs milliseconds of CPU per request with
+many tasks in flight and aiohttp's does not; reaching aiohttp through httpx's request and response
+objects and an adapter (`httpx-aiohttp`) cost 0.4 ms of CPU per request more than aiohttp itself, more
+than aiohttp's own work (BENCHMARKS.md, "many tasks at once"). So the request goes out here, doing what
+httpx did around it:
+
+- the JSON body is the bytes httpx would send (compact, UTF-8), with the same headers;
+- no cookies are kept, no proxy is read from the environment, no redirect is followed (the flows
+  follow those of GETs), and the shared TLS context verifies as httpx's does;
+- gzip and deflate are decoded by aiohttp, and the size cap counts decoded bytes;
+- `Send.timeout` bounds the whole exchange, body included, and `Send.connect_timeout` the connecting;
+- aiohttp's errors become the httpx errors the flows classify (`httpx_error`): "never connected" only
+  when no byte of the request can have left, so a POST is never resent after it may have arrived.
+
+aiohttp is imported when the first such client is made, so `import ppio_txt2img` stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from . import _constants as C
+from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
+from ._transport import shared_ssl_context
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
+
+__all__ = ["AiohttpSession", "httpx_error"]
+
+#: How long an idle connection is kept open (httpx's default `keepalive_expiry`).
+_KEEPALIVE = 5.0
+
+
+def _json_body(value: Any) -> bytes:
+    """A JSON body as httpx encodes one."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+@lru_cache(maxsize=1024)
+def _url(url: str) -> yarl.URL:
+    """The URL as httpx would send it (parsed and normalised by httpx, once), for aiohttp as it is."""
+    import yarl
+
+    return yarl.URL(str(parsed_url(url)), encoded=True)
+
+
+def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
+    """The httpx error an aiohttp error stands for, as far as retrying is concerned (see `_retry.py`):
+    `ConnectError` / `ConnectTimeout` only while connecting, before any byte of the request was sent."""
+    import aiohttp
+
+    try:
+        message = str(exc) or type(exc).__name__
+    except Exception:  # some aiohttp errors describe themselves from the request they were given
+        message = type(exc).__name__
+    kind: type[httpx.TransportError]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connecting, or waiting for a free connection
+        kind = httpx.ConnectTimeout
+    elif isinstance(exc, aiohttp.ClientConnectorError):  # refused, no such host, TLS handshake failed
+        kind = httpx.ConnectError
+    elif isinstance(exc, aiohttp.ServerTimeoutError):
+        kind = httpx.ReadTimeout
+    elif isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        kind = httpx.UnsupportedProtocol
+    elif isinstance(exc, aiohttp.ClientResponseError):  # a malformed status line or headers
+        kind = httpx.RemoteProtocolError
+    else:  # dropped or reset once connected, a truncated or undecodable body: perhaps sent
+        kind = httpx.ReadError
+    return kind(message)
+
+
+class AiohttpSession:
+    """The async client's own HTTP client under asyncio: one aiohttp session (make it in a task)."""
+
+    def __init__(self) -> None:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=C.DEFAULT_MAX_CONNECTIONS, ssl=shared_ssl_context(), keepalive_timeout=_KEEPALIVE
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": C.USER_AGENT},
+            trust_env=False,
+            auto_decompress=True,
+        )
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    @property
+    def is_closed(self) -> bool:
+        return self._session.closed
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+    def _timeout(self, connect: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(connect)
+        if timeout is None:
+            import aiohttp
+
+            timeout = self._timeouts[connect] = aiohttp.ClientTimeout(total=None, sock_connect=connect)
+            if len(self._timeouts) > 64:  # deadlines near their end: a few distinct values each
+                self._timeouts.clear()
+        return timeout
+
+    async def send(self, action: Send) -> Reply:
+        """One exchange: the reply, read in full within `action.max_bytes`, or an httpx error."""
+        import aiohttp
+
+        headers = dict(action.headers)
+        data = None
+        if action.json is not None:
+            data = _json_body(action.json)
+            headers["Content-Type"] = "application/json"
+        for name in action.drop_headers:
+            for key in [k for k in headers if k.lower() == name.lower()]:
+                del headers[key]
+        try:
+            async with asyncio.timeout(action.timeout):
+                async with self._session.request(
+                    action.method,
+                    _url(action.url),
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=self._timeout(min(action.timeout, action.connect_timeout)),
+                ) as response:
+                    reply_headers = httpx.Headers(response.raw_headers)
+                    body = BodyReader(action, response.status, reply_headers)
+                    async for chunk in response.content.iter_any():
+                        body.add(chunk)
+        except aiohttp.ClientError as exc:
+            raise httpx_error(exc) from exc
+        except TimeoutError:
+            raise deadline_error(action) from None
+        return body.reply()

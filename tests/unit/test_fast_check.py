@@ -1,0 +1,154 @@
+"""The compiled check (`_fast_check.py`) answers exactly as `validate` does: on the payload corpus, and on
+values made from it with one part swapped for something odd, for responses and for request bodies."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ppio_txt2img._errors import ValidationError
+from ppio_txt2img._fast_check import compile_check
+from ppio_txt2img._spec import component, load_spec
+from ppio_txt2img._validation import validate
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
+SCHEMAS = {
+    "task_result": "TaskResultResponse",
+    "create": "CreateTaskResponse",
+    "models": "ModelListResponse",
+    "error": "ErrorBody",
+}
+BODY: dict[str, Any] = {
+    "extra": {"response_image_type": "png"},
+    "request": {
+        "model_name": "sd_xl_base_1.0.safetensors",
+        "prompt": "a red fox",
+        "width": 1024,
+        "height": 1024,
+        "image_num": 1,
+        "steps": 20,
+        "guidance_scale": 7.5,
+        "sampler_name": "Euler a",
+        "seed": -1,
+    },
+}
+LORA = {"model_name": "a_lora", "strength": 0.5}
+FULL_BODY: dict[str, Any] = {
+    **BODY,
+    "request": {
+        **BODY["request"],
+        "loras": [LORA] * 5,
+        "embeddings": [{"model_name": "an_embedding"}],
+        "hires_fix": {"target_width": 2048, "target_height": 2048, "strength": 0.5},
+        "refiner": {"switch_at": 0.8},
+    },
+}
+
+
+def interpreted(value: Any, schema_name: str, *, response: bool) -> bool:
+    spec = load_spec()
+    try:
+        validate(value, component(spec, schema_name), "", spec, response=response)
+    except ValidationError:
+        return False
+    return True
+
+
+def compiled(value: Any, schema_name: str, *, response: bool) -> bool:
+    spec = load_spec()
+    return compile_check(component(spec, schema_name), spec, response=response)(value)
+
+
+def corpus() -> list[Any]:
+    return [
+        pytest.param(path, SCHEMAS[path.parent.name], id=f"{path.parent.name}/{path.stem}")
+        for path in sorted(CORPUS.glob("*/*.json"))
+        if path.parent.name in SCHEMAS
+    ]
+
+
+@pytest.mark.parametrize(("path", "schema_name"), corpus())
+def test_the_compiled_check_agrees_on_the_corpus(path: Path, schema_name: str) -> None:
+    data = json.loads(path.read_text())
+    assert compiled(data, schema_name, response=True) == interpreted(data, schema_name, response=True)
+
+
+ODD = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "12", " 3.5 ", "-0", "1e3", "abc", "\ud800", "TASK_STATUS_SUCCEED", "x" * 3000]),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.sampled_from(["task_id", "status", "a"]), st.integers(), max_size=2),
+)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value: keys of objects, indices of lists (and one past the end)."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            found += paths(sub, (*prefix, key))
+        found.append((*prefix, "new_key"))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            found += paths(sub, (*prefix, i))
+    return found
+
+
+def swapped(value: Any, where: tuple[Any, ...], odd: Any, delete: bool) -> Any:
+    if not where:
+        return odd
+    out = copy.deepcopy(value)
+    target = out
+    for part in where[:-1]:
+        target = target[part]
+    if delete and isinstance(target, dict):
+        target.pop(where[-1], None)
+    elif isinstance(target, dict) or (isinstance(target, list) and where[-1] < len(target)):
+        target[where[-1]] = odd
+    return out
+
+
+SAMPLES = [
+    (json.loads(path.read_text()), SCHEMAS[path.parent.name], True)
+    for path in sorted(CORPUS.glob("*/*.json"))
+    if path.parent.name in SCHEMAS
+] + [(body, "Txt2ImgBody", response) for body in (BODY, FULL_BODY) for response in (False, True)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(sample=st.sampled_from(SAMPLES), data=st.data(), odd=ODD, delete=st.booleans())
+def test_the_compiled_check_agrees_on_odd_values(sample: Any, data: Any, odd: Any, delete: bool) -> None:
+    value, schema_name, response = sample
+    where = data.draw(st.sampled_from(paths(value)))
+    changed = swapped(value, where, odd, delete)
+    assert compiled(changed, schema_name, response=response) == interpreted(
+        changed, schema_name, response=response
+    )
+
+
+FIXED_ODD = [
+    *(None, True, 0, -1, 1.5, 3000, float("inf"), "", "12", "\ud800", "abc", "x" * 3000),
+    *([], {}, [1], {"a": 1}, [LORA] * 6, LORA),
+]
+
+
+@pytest.mark.parametrize(("value", "schema_name", "response"), SAMPLES)
+def test_the_compiled_check_agrees_everywhere_with_each_odd_value(
+    value: Any, schema_name: str, response: bool
+) -> None:
+    for where in paths(value):
+        for odd in FIXED_ODD:
+            for delete in (False, True):
+                changed = swapped(value, where, odd, delete)
+                verdict = interpreted(changed, schema_name, response=response)
+                assert compiled(changed, schema_name, response=response) == verdict, (where, odd, delete)

@@ -79,6 +79,24 @@ def redirect_target(url: str, reply: Reply) -> str | None:
     return target if urlsplit(target).scheme in ("http", "https") else None
 
 
+def deadline_ran_out(exc: httpx.TransportError, budget: float, settings: Settings, remaining: float) -> bool:
+    """Whether a transport error is the call's deadline running out (`Expired`, then `WaitTimeoutError`)
+    rather than a failure of the request.
+
+    A timeout is, when the deadline has passed; and also when the request's time limit (`budget`) was
+    the rest of the deadline, shorter than the client's own `request_timeout`: then the limit that ran
+    out is the deadline's, whichever clock measured it (the transport's timer and the settings' clock
+    may disagree by a hair, or entirely when the clock is a test's fake one). A connect timeout is not,
+    when connecting had a shorter limit of its own."""
+    if not isinstance(exc, httpx.TimeoutException):
+        return False
+    if remaining <= 0:
+        return True
+    if budget >= settings.request_timeout:
+        return False
+    return not (isinstance(exc, httpx.ConnectTimeout) and settings.connect_timeout < budget)
+
+
 def send_with_retries(
     settings: Settings,
     deadline: Deadline,
@@ -111,11 +129,12 @@ def send_with_retries(
         remaining = deadline.remaining()
         if remaining <= 0:
             raise Expired
+        budget = min(settings.request_timeout, remaining)
         try:
             reply: Reply = yield Send(
                 method=method,
                 url=current,
-                timeout=min(settings.request_timeout, remaining),
+                timeout=budget,
                 connect_timeout=settings.connect_timeout,
                 json=json,
                 headers=sent_headers,
@@ -124,7 +143,7 @@ def send_with_retries(
                 log_name=without_query(current),
             )
         except httpx.TransportError as exc:
-            if isinstance(exc, httpx.TimeoutException) and deadline.remaining() <= 0:
+            if deadline_ran_out(exc, budget, settings, deadline.remaining()):
                 raise Expired from exc
             delay = retry_delay(
                 classify_exception(exc),

@@ -81,7 +81,12 @@ def _raw_estimate(history: Sequence[Observation], i: int) -> _Raw | None:
     """Expected finish from observation i (and those before it), from progress if it can, else from eta."""
     obs = history[i]
     progress = obs.progress
-    if progress is not None and obs.status == PROCESSING and progress < 100:
+    if progress is not None and obs.status == PROCESSING and progress >= 100:
+        # Progress complete, status not yet: done any moment (servers finish the images, upload them).
+        # Expected since the first such answer, so that a long wait past it backs off gently.
+        first_full = next(o for o in history[: i + 1] if o.status == PROCESSING and (o.progress or 0) >= 100)
+        return _Raw(first_full.at, 0.0, 0.0)
+    if progress is not None and obs.status == PROCESSING:
         # The rate of progress: from the first processing observation with progress to this one; with
         # only this one, from the processing start (between the last earlier poll and this one).
         first = next((o for o in history[:i] if o.status == PROCESSING and o.progress is not None), None)
@@ -91,9 +96,13 @@ def _raw_estimate(history: Sequence[Observation], i: int) -> _Raw | None:
             and progress > first.progress
             and obs.at > first.at
         ):
-            rate = (progress - first.progress) / (obs.at - first.at)
+            gained = progress - first.progress
+            rate = gained / (obs.at - first.at)
             remaining = (100 - progress) / rate
-            return _Raw(obs.at + remaining, remaining, 0.0)
+            # Each reading is rounded (to whole percents, or to tenths when either has a fraction): the
+            # rate is uncertain by one step over what was gained, and the remaining time with it.
+            step = 1.0 if float(progress).is_integer() and float(first.progress).is_integer() else 0.1
+            return _Raw(obs.at + remaining, remaining, remaining * min(1.0, step / gained))
         before = history[i - 1] if i > 0 and first is None else None
         if before is not None and before.status != PROCESSING:
             half_gap = (obs.at - before.at) / 2

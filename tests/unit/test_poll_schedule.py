@@ -260,10 +260,10 @@ def test_a_narrow_window_from_the_servers_answers_is_polled_once_at_its_end() ->
 
 
 def test_the_poll_after_the_expected_finish_is_not_pulled_before_it_by_jitter() -> None:
-    history = [
-        Observation(at=1.0, status=PROCESSING, progress=10.0),
-        Observation(at=5.0, status=PROCESSING, progress=50.0),
-        Observation(at=8.0, status=PROCESSING, progress=80.0),
+    history = [  # readings in tenths of a percent: a steady rate that pins the finish down
+        Observation(at=1.0, status=PROCESSING, progress=10.5),
+        Observation(at=5.0, status=PROCESSING, progress=50.5),
+        Observation(at=8.0, status=PROCESSING, progress=80.5),
     ]
     estimate = estimate_finish(history)
     assert estimate is not None
@@ -271,3 +271,30 @@ def test_the_poll_after_the_expected_finish_is_not_pulled_before_it_by_jitter() 
     for jitter in (0.0, 0.5, 0.99):
         delay = next_poll_delay(history, now=8.0, jitter=jitter)
         assert delay == pytest.approx(estimate.finish + estimate.error - 8.0)
+
+
+def test_whole_percent_readings_widen_the_window_by_one_step_over_the_progress_gained() -> None:
+    def error(first: float, last: float) -> float:
+        history = [
+            Observation(at=1.0, status=PROCESSING, progress=first),
+            Observation(at=8.0, status=PROCESSING, progress=last),
+        ]
+        estimate = estimate_finish(history)
+        assert estimate is not None
+        return estimate.error
+
+    # The same rate (10 % a second), about 2 s left: a reading in whole percents is unsure by a whole
+    # step of the 70 gained, one in tenths by a tenth (2 s * 0.9 / 70 = 0.026 s wider).
+    assert error(10.0, 80.0) > error(10.5, 80.5) + 0.02
+
+
+def test_progress_complete_while_still_processing_is_polled_densely_then_backs_off() -> None:
+    # Progress reached 100 at 9.0 but the task still says processing (images being finished, uploaded):
+    # it is due now, not unknown (a blind 0.5 s poll), and the polls slow down only as it stays overdue.
+    history = [
+        Observation(at=5.0, status=PROCESSING, progress=50.0, eta=4.0),
+        Observation(at=9.0, status=PROCESSING, progress=100.0, eta=0.0),
+    ]
+    assert next_poll_delay(history, now=9.0) == pytest.approx(POLL_FLOOR, abs=0.02)
+    later = [*history, Observation(at=12.0, status=PROCESSING, progress=100.0, eta=0.0)]
+    assert POLL_FLOOR < next_poll_delay(later, now=12.0) <= POLL_CAP

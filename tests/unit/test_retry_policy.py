@@ -1,4 +1,5 @@
-"""The retry policy (`_retry.py`): pure decisions, no I/O."""
+"""The retry policy (`_retry.py`) and when a timeout is the deadline's (`_http.deadline_ran_out`): pure
+decisions, no I/O."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import email.utils
 import httpx
 import pytest
 
+from ppio_txt2img._call import Settings
 from ppio_txt2img._constants import RETRY_AFTER_CAP, RETRY_MAX_DELAY
+from ppio_txt2img._http import deadline_ran_out
 from ppio_txt2img._retry import (
     Failure,
     backoff_delay,
@@ -100,3 +103,37 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after("nan") is None
     date = email.utils.formatdate(1_000_010.0, usegmt=True)
     assert parse_retry_after(date, now=lambda: 1_000_000.0) == pytest.approx(10.0)
+
+
+SETTINGS = Settings(
+    base_url="https://api.test",
+    api_key="k",
+    max_retries=2,
+    request_timeout=30,
+    connect_timeout=10,
+    max_image_bytes=1,
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "budget", "remaining", "expired"),
+    [
+        # The deadline has passed: any timeout is its.
+        (httpx.ReadTimeout("slow", request=REQ), 30, 0.0, True),
+        (httpx.ConnectTimeout("slow", request=REQ), 30, -0.5, True),
+        # The request had the rest of the deadline: its timeout is the deadline's, though the
+        # settings' clock (here, a test's fake one) still shows time left.
+        (httpx.ReadTimeout("slow", request=REQ), 0.02, 0.02, True),
+        (httpx.PoolTimeout("pool", request=REQ), 0.02, 0.01, True),
+        (httpx.ConnectTimeout("slow", request=REQ), 5, 5, True),  # connecting had the same 5 s
+        # The client's own limits ran out, with time left in the deadline.
+        (httpx.ReadTimeout("slow", request=REQ), 30, 100, False),
+        (httpx.ConnectTimeout("slow", request=REQ), 20, 20, False),  # connecting had 10 s of its own
+        # Not a timeout.
+        (httpx.ReadError("reset", request=REQ), 0.02, 0.0, False),
+    ],
+)
+def test_a_timeout_is_the_deadline_running_out_when_the_request_had_the_rest_of_it(
+    exc: httpx.TransportError, budget: float, remaining: float, expired: bool
+) -> None:
+    assert deadline_ran_out(exc, budget, SETTINGS, remaining) is expired

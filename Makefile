@@ -203,13 +203,14 @@ ensure-chromium:
 # All the tests. Two sets run on their own, each in one process: tests/ray start a real local Ray
 # cluster, one for the whole directory (`make test-ray`), not one per worker; and schemathesis builds its
 # cases (its coverage phase) while collecting, 2.5 CPU-s that each worker would pay though one runs them
-# (`make test-schemathesis`). Everything else runs on 4 workers (`make pytest-workers`).
+# (`make test-schemathesis`). Everything else runs on 3 workers (`make pytest-workers`: on 2 cores,
+# beside the other steps, a fourth cost 40 CPU-s more in contention and saved no time).
 SCHEMATHESIS_TESTS := tests/contract/test_schemathesis.py
 ALONE := tests/ray $(SCHEMATHESIS_TESTS)
 pytest: pytest-workers test-ray test-schemathesis
 
 pytest-workers: $(INSTALLED) ensure-chromium
-	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 4 $(addprefix --ignore=,$(ALONE))
+	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 3 $(addprefix --ignore=,$(ALONE))
 
 test-ray: $(INSTALLED)
 	@$(BIN)/pytest -q -p no:xdist tests/ray

@@ -2,11 +2,10 @@
 
 The server reports `eta` (seconds left) and `progress_percent` while a task runs. From them the
 schedule estimates when the task will finish and the earliest moment it plausibly could, sleeps until
-one `POLL_FLOOR` after that earliest moment (or, once the answers pin the finish down to less than
-`POLL_FLOOR`, until just after it: one poll then finds the task done), and polls densely (every
-`POLL_FLOOR` seconds) only inside the short window around the expected finish. Each poll refreshes the
-estimate, so a long task costs a handful of polls and is still noticed within about `POLL_FLOOR` of
-finishing. How much the estimates can be trusted is learnt from how well successive ones agree.
+one `POLL_FLOOR` after that earliest moment, and polls densely (every `POLL_FLOOR` seconds) only inside
+the short window around the expected finish. Each poll refreshes the estimate, so a long task costs a
+handful of polls and is still noticed within about `POLL_FLOOR` of finishing. How much the estimates
+can be trusted is learnt from how well successive ones agree.
 
 With neither eta nor progress (the docs' examples send `eta: 0`), the schedule uses a `prior`: when
 tasks of the same shape finished (see `_durations.py`), the expected finish they give, treated like an
@@ -31,14 +30,7 @@ from ._constants import (
     POLL_JITTER,
 )
 
-__all__ = [
-    "Estimate",
-    "Observation",
-    "blind_delay",
-    "estimate_finish",
-    "first_poll_of_window",
-    "next_poll_delay",
-]
+__all__ = ["Estimate", "Observation", "blind_delay", "estimate_finish", "next_poll_delay"]
 
 PROCESSING = "TASK_STATUS_PROCESSING"
 #: Until successive estimates show otherwise, assume an eta may be off by this fraction.
@@ -147,21 +139,6 @@ def blind_delay(history: Sequence[Observation], *, now: float, jitter: float = 0
     return delay * (1 + POLL_JITTER * (jitter - 0.5))
 
 
-def first_poll_of_window(estimate: Estimate, *, from_server: bool) -> float:
-    """When the first poll of the window around the expected finish goes.
-
-    A window narrower than `POLL_FLOOR` that the server's own answers gave (they pinned the finish down
-    to a few hundredths): one poll at its end, which finds the task done and notices it within twice
-    the error, instead of one at its middle and, half the time, another a floor later. Otherwise one
-    `POLL_FLOOR` after the window's start (at the expected finish, if the window is narrower): a task
-    that finishes at the earliest plausible moment is still noticed within `POLL_FLOOR`, and no poll is
-    spent where it can hardly be done yet. A learnt prior is not refreshed by polls and its window
-    comes from earlier tasks, so it keeps the second rule."""
-    if from_server and estimate.error <= POLL_FLOOR:
-        return estimate.finish + estimate.error
-    return min(estimate.finish, estimate.finish - estimate.error + POLL_FLOOR)
-
-
 def next_poll_delay(
     history: Sequence[Observation],
     *,
@@ -172,8 +149,8 @@ def next_poll_delay(
     """Seconds to sleep before the next poll.
 
     `jitter` is a random number in [0, 1); it only ever shortens the delay (by up to `POLL_JITTER`, and
-    by at most `POLL_FLOOR` when sleeping up to the window, not at all to a poll just after the expected
-    finish), so that many clients spread out without ever sleeping past the expected finish. `prior` is the
+    by at most `POLL_FLOOR` when sleeping up to the window), so that many clients spread out without
+    ever sleeping past the expected finish. `prior` is the
     expected finish learnt from earlier tasks of the same shape, used when the server says nothing.
     """
     estimate = estimate_finish(history)
@@ -183,14 +160,15 @@ def next_poll_delay(
         cap = math.inf  # a silent server has nothing to add before the window
     if estimate is None:
         return max(POLL_FLOOR, blind_delay(history, now=now, jitter=jitter))
-    first = first_poll_of_window(estimate, from_server=estimate is not prior)
+    # The first poll of the window goes one `POLL_FLOOR` after its start (or at the expected finish, if
+    # the window is narrower): a task that finishes at the earliest plausible moment is still noticed
+    # within `POLL_FLOOR`, and the poll is not spent where the task can hardly be done yet.
+    first = min(estimate.finish, estimate.finish - estimate.error + POLL_FLOOR)
     if first - now > POLL_FLOOR:
         delay = min(cap, first - now)
         # Sleeping up to the window: the jitter spreads clients by at most one `POLL_FLOOR`, so that a
-        # long sleep does not end far ahead of the window (10 % of 5 s is half a second of early polls);
-        # a poll placed just after the expected finish is not pulled back before it.
-        room = 0.0 if first > estimate.finish else min(POLL_JITTER * delay, POLL_FLOOR)
-        return max(POLL_FLOOR, delay - room * jitter)
+        # long sleep does not end far ahead of the window (10 % of 5 s is half a second of early polls).
+        return max(POLL_FLOOR, delay - min(POLL_JITTER * delay, POLL_FLOOR) * jitter)
     # Inside the window: poll densely; if the task is overdue, back off gently.
     overdue = max(0.0, now - (estimate.finish + estimate.error))
     delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)

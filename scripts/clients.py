@@ -111,8 +111,8 @@ def generate(langs: list[str]) -> None:
         configs.append(str(config))
     start = time.monotonic()
     jar_cli = BIN / "openapi-generator-cli"
-    # The JVM's quick compiler only (C1): a run of seconds never pays back the optimising one, and its
-    # CPU (13.6 CPU-s, 8.2 without it). The wrapper passes JAVA_OPTS as one argument; a user's wins.
+    # The JVM's quick compiler only (C1): a run of seconds never pays back the optimising compiler's own
+    # CPU (8.2 CPU-s instead of 13.6). The wrapper passes JAVA_OPTS as one argument; a user's wins.
     java = {"JAVA_OPTS": os.environ.get("JAVA_OPTS") or "-XX:TieredStopAtLevel=1"}
     code, output = run([str(jar_cli), "batch", "--threads", "2", "--fail-fast", *configs], cwd=ROOT, env=java)
     (OUT / "generate.log").write_text(output, encoding="utf-8")

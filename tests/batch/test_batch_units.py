@@ -24,6 +24,7 @@ from ppio_txt2img.batch._journal import Row
 from ppio_txt2img.batch._runner import after_post_error, plan
 from ppio_txt2img.sandbox import Sandbox
 from ppio_txt2img.sandbox._ratelimit import ImageRateLimiter
+from tests.loopback import TLS
 
 
 def test_lines_are_read_lazily_and_keep_the_files_numbers(tmp_path: Path) -> None:
@@ -149,7 +150,10 @@ def test_the_sandbox_answers_429_past_its_ipm_and_creates_no_task() -> None:
             "sampler_name": "Euler a",
         }
     }
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers={"Authorization": "Bearer k"}) as http:
+    with (
+        sandbox.serve() as url,
+        httpx.Client(base_url=url, headers={"Authorization": "Bearer k"}, verify=TLS) as http,
+    ):
         assert http.post("/v3/async/txt2img", json=body).status_code == 200
         refused = http.post("/v3/async/txt2img", json=body)  # 2 + 2 > 3
     assert refused.status_code == 429

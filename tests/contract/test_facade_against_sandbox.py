@@ -16,6 +16,7 @@ import pytest
 
 import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 
 FAST: dict[str, Any] = {"speed": 20.0, "queue_delay": 0.05, "seed": 7}
 # Back-offs shortened: these tests pin what is retried, not how long the client waits.
@@ -222,7 +223,7 @@ def test_the_webhook_is_delivered_on_completion(webhook_receiver: tuple[str, lis
 def test_storage_never_sees_an_authorization_header_even_from_a_client_with_one() -> None:
     sandbox = Sandbox(**FAST)
     with sandbox.serve() as base_url:
-        http = httpx.Client(headers={"Authorization": "Bearer user-default-header"})
+        http = httpx.Client(headers={"Authorization": "Bearer user-default-header"}, verify=TLS)
         with http, ppio.Client("test-key", base_url=base_url, http_client=http) as client:
             generation = client.txt2img("a fox", image_num=2, **SMALL)
     assert len(generation.images) == 2

@@ -26,6 +26,7 @@ import pytest
 from ppio_api.models import Txt2ImgBody
 from ppio_txt2img._validation import validate_txt2img_body
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 
 API_KEY = "null-fields-test-key"
 
@@ -117,7 +118,9 @@ def wait_for_result(client: httpx.Client, task_id: str) -> dict[str, Any]:
 def test_the_sandbox_creates_a_task_from_a_body_with_null_optional_fields(
     base_url: str, body: dict[str, Any]
 ) -> None:
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, verify=TLS
+    ) as client:
         created = client.post("/v3/async/txt2img", json=body)
         assert created.status_code == 200, created.text
         result = wait_for_result(client, created.json()["task_id"])
@@ -132,7 +135,9 @@ def test_the_sandbox_creates_a_task_from_a_body_with_null_optional_fields(
 def test_a_required_field_may_not_be_null(base_url: str) -> None:
     body = copy.deepcopy(NOVITA_CLIENT_BODY)
     body["request"]["width"] = None
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, verify=TLS
+    ) as client:
         refused = client.post("/v3/async/txt2img", json=body)
 
     assert refused.status_code == 400

@@ -20,6 +20,7 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 
 API_KEY = "contract-test-key"
 
@@ -92,7 +93,7 @@ def _make_tasks(url: str) -> list[str]:
         {"request": {**request, "prompt": "FAIL on purpose"}},
         {"request": {**request, "width": 2048, "height": 2048, "image_num": 8, "steps": 100}},
     ]
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"}, verify=TLS) as client:
         ids = [client.post("/v3/async/txt2img", json=body).json()["task_id"] for body in bodies]
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from ppio_txt2img._errors import ValidationError
 from ppio_txt2img._spec import component, load_spec, resolve
 from ppio_txt2img._validation import validate_txt2img_body
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 
 SPEC = load_spec()
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
@@ -176,7 +177,7 @@ def sandbox_client() -> Iterator[httpx.Client]:
     sandbox = Sandbox(speed=1000, queue_delay=0, seed=3, concurrency=64)
     with (
         sandbox.serve() as base_url,
-        httpx.Client(base_url=base_url, headers={"Authorization": "Bearer k"}) as client,
+        httpx.Client(base_url=base_url, headers={"Authorization": "Bearer k"}, verify=TLS) as client,
     ):
         yield client
 

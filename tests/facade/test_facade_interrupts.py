@@ -15,6 +15,7 @@ import pytest
 import ppio_txt2img as ppio
 from ppio_txt2img._io import run_sync
 from tests.facade.facade_helpers import make_image
+from tests.loopback import TLS
 
 PNG = make_image("png", size=(128, 128))
 
@@ -65,5 +66,5 @@ def test_a_sub_flow_yielded_without_yield_from_is_named() -> None:
         value = yield sub()  # the mistake: should be `yield from sub()`
         return int(value)
 
-    with httpx.Client() as http, pytest.raises(TypeError, match="without `yield from`"):
+    with httpx.Client(verify=TLS) as http, pytest.raises(TypeError, match="without `yield from`"):
         run_sync(flow(), http)

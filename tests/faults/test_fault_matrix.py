@@ -37,6 +37,7 @@ import ppio_txt2img as ppio
 from ppio_txt2img import _constants as ppio_constants
 from tests.faults.fault_cases import CASES, MODEL_PAGES, NOT_NONE, SECRET, TASK, Call, Case
 from tests.faults.raw_server import Fault, FaultKit, describe_requests
+from tests.loopback import TLS
 
 #: How far past its timeout a call may end (thread wake-ups, a last read, a loaded CI machine): this,
 #: or half the timeout when that is more (a long call does more work that a loaded machine slows). Every
@@ -66,7 +67,7 @@ def _sync(call: Call, url: str, task_id: str | None) -> object:
     with ExitStack() as stack:
         http = None
         if call.http_client is not None:
-            http = stack.enter_context(httpx.Client(**call.http_client))
+            http = stack.enter_context(httpx.Client(**call.http_client, verify=TLS))
         client = stack.enter_context(
             ppio.Client(
                 call.api_key, base_url=url, timeout=call.timeout, http_client=http, sleep=_hurried_sleep
@@ -90,9 +91,9 @@ async def _async(call: Call, url: str, task_id: str | None, transport: str = "de
     async with AsyncExitStack() as stack:
         http = None
         if call.http_client is not None:
-            http = await stack.enter_async_context(httpx.AsyncClient(**call.http_client))
+            http = await stack.enter_async_context(httpx.AsyncClient(**call.http_client, verify=TLS))
         elif transport == "httpx":  # httpx's own transport, as under trio, instead of aiohttp's
-            http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
+            http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, verify=TLS))
         client = await stack.enter_async_context(
             ppio.AsyncClient(
                 call.api_key,

@@ -14,12 +14,13 @@ from ppio_api.api.models import list_models
 from ppio_api.api.tasks import get_task_result
 from ppio_api.api.txt2img import create_txt2img_task
 from ppio_api.models import ModelSource, ModelType, ModelVisibility, SamplerName, Txt2ImgBody, Txt2ImgRequest
+from tests.loopback import TLS
 
 BASE_URL = "https://api.ppinfra.com"
 
 
 def wire(kwargs: dict[str, Any]) -> httpx.Request:
-    with httpx.Client(base_url=BASE_URL) as http:
+    with httpx.Client(base_url=BASE_URL, verify=TLS) as http:
         return http.build_request(**kwargs)
 
 

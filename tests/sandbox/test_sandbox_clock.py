@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, FakeClock, Receiver, make_body, submit
 
 #: Tasks that would take an hour of real time: only a moved clock can finish them.
@@ -21,7 +22,7 @@ def _status(client: httpx.Client, task_id: str) -> httpx.Response:
 def test_a_task_finishes_when_the_fake_clock_moves_with_no_real_sleep() -> None:
     clock = FakeClock()
     sandbox = Sandbox(clock=clock, **SLOW)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         task_id = submit(client)
         queued = _status(client, task_id).json()
         clock.advance(61)
@@ -29,9 +30,9 @@ def test_a_task_finishes_when_the_fake_clock_moves_with_no_real_sleep() -> None:
         clock.advance(3700)
         done = _status(client, task_id).json()
         (image, _) = done["images"]
-        fresh = httpx.get(image["image_url"])
+        fresh = httpx.get(image["image_url"], verify=TLS)
         clock.advance(601)
-        expired = httpx.get(image["image_url"])
+        expired = httpx.get(image["image_url"], verify=TLS)
     assert queued["task"]["status"] == "TASK_STATUS_QUEUED"
     assert queued["task"]["eta"] > 3600
     assert processing["task"]["status"] == "TASK_STATUS_PROCESSING"
@@ -50,7 +51,7 @@ def test_a_webhook_is_delivered_when_the_fake_clock_reaches_the_finish(
     clock = FakeClock()
     receiver = receiver_factory(lambda attempt: (200, 0.0))
     sandbox = Sandbox(clock=clock, **SLOW)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         assert receiver.events == []
         clock.advance(3700)

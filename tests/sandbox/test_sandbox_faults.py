@@ -10,12 +10,13 @@ import pytest
 from PIL import Image
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, assert_conforms, make_body, poll_until_done, submit
 
 
 def test_rate_limit_answers_429_with_retry_after_and_creates_no_task() -> None:
     sandbox = Sandbox(error_rates={"txt2img": {429: 1.0}}, retry_after=1)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         response = client.post("/v3/async/txt2img", json=make_body())
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
@@ -37,7 +38,7 @@ def test_server_errors_use_the_documented_reason_per_endpoint(
     endpoint: str, method: str, path: str, reason: str
 ) -> None:
     sandbox = Sandbox(error_rates={endpoint: {500: 1.0}})
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         response = client.request(method, path, json=make_body() if method == "POST" else None)
     assert response.status_code == 500
     assert response.json() == {
@@ -51,21 +52,21 @@ def test_server_errors_use_the_documented_reason_per_endpoint(
 
 def test_503_carries_retry_after_unless_disabled_and_502_is_a_gateway_html_page() -> None:
     with Sandbox(error_rates={"model": {503: 1.0}}, retry_after=0).serve() as url:
-        unavailable = httpx.get(url + "/v3/model", headers=AUTH)
+        unavailable = httpx.get(url + "/v3/model", headers=AUTH, verify=TLS)
     assert unavailable.status_code == 503
     assert unavailable.headers["retry-after"] == "0"
     assert unavailable.json()["reason"] == "SERVICE_UNAVAILABLE"
     with Sandbox(error_rates={"model": {503: 1.0}}, retry_after=None).serve() as url:
-        assert "retry-after" not in httpx.get(url + "/v3/model", headers=AUTH).headers
+        assert "retry-after" not in httpx.get(url + "/v3/model", headers=AUTH, verify=TLS).headers
     with Sandbox(error_rates={"model": {502: 1.0}}).serve() as url:
-        gateway = httpx.get(url + "/v3/model", headers=AUTH)
+        gateway = httpx.get(url + "/v3/model", headers=AUTH, verify=TLS)
     assert gateway.status_code == 502
     assert gateway.headers["content-type"].startswith("text/html")
 
 
 def test_error_rates_are_drawn_in_proportion() -> None:
     sandbox = Sandbox(error_rates={"model": {429: 0.3, 503: 0.2}}, seed=11)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         statuses = [client.get("/v3/model").status_code for _ in range(200)]
     assert 40 <= statuses.count(429) <= 80
     assert 20 <= statuses.count(503) <= 60
@@ -74,7 +75,7 @@ def test_error_rates_are_drawn_in_proportion() -> None:
 
 def test_dropped_submit_before_creation_is_a_transport_error_and_no_task() -> None:
     sandbox = Sandbox(drop_rates={"txt2img": 1.0})
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         with pytest.raises(httpx.TransportError):
             client.post("/v3/async/txt2img", json=make_body())
         assert client.get("/v3/model").status_code == 200  # the client recovers on a new connection
@@ -84,7 +85,7 @@ def test_dropped_submit_before_creation_is_a_transport_error_and_no_task() -> No
 
 def test_dropped_submit_after_creation_leaves_a_running_task_the_client_never_saw() -> None:
     sandbox = Sandbox(drop_rates={"txt2img_after_create": 1.0}, speed=50, queue_delay=0.0)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         with pytest.raises(httpx.RemoteProtocolError):
             client.post("/v3/async/txt2img", json=make_body())
         (task_id,) = sandbox.tasks
@@ -98,7 +99,7 @@ def test_dropped_reads_are_transport_errors(endpoint: str, path: str) -> None:
     sandbox = Sandbox(drop_rates={endpoint: 1.0})
     with (
         sandbox.serve() as url,
-        httpx.Client(base_url=url, headers=AUTH) as client,
+        httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client,
         pytest.raises(httpx.TransportError),
     ):
         client.get(path)
@@ -109,12 +110,12 @@ def test_dropped_and_failing_image_downloads() -> None:
     sandbox = Sandbox(
         speed=50, queue_delay=0.0, drop_rates={"storage": 0.5}, error_rates={"storage": {503: 0.5}}, seed=5
     )
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         (image, _) = poll_until_done(client, submit(client))[-1]["images"]
         outcomes = []
         for _ in range(20):
             try:
-                outcomes.append(httpx.get(image["image_url"]).status_code)
+                outcomes.append(httpx.get(image["image_url"], verify=TLS).status_code)
             except httpx.TransportError:
                 outcomes.append(0)
     assert 0 in outcomes
@@ -125,7 +126,7 @@ def test_dropped_and_failing_image_downloads() -> None:
 def test_slow_seconds_add_latency_to_the_endpoint() -> None:
     # A lower bound only: how fast the other endpoints answer depends on the machine's load.
     sandbox = Sandbox(slow_seconds={"model": 0.3})
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         client.get("/v3/async/task-result", params={"task_id": "warm-up"})
         started = time.perf_counter()
         assert client.get("/v3/model").status_code == 200
@@ -135,9 +136,9 @@ def test_slow_seconds_add_latency_to_the_endpoint() -> None:
 
 def test_truncated_image_has_status_200_consistent_length_and_cannot_be_decoded() -> None:
     sandbox = Sandbox(speed=50, queue_delay=0.0, truncated_image_rate=1.0)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         (image, _) = poll_until_done(client, submit(client))[-1]["images"]
-        response = httpx.get(image["image_url"])
+        response = httpx.get(image["image_url"], verify=TLS)
     assert response.status_code == 200
     assert int(response.headers["content-length"]) == len(response.content)
     with pytest.raises(OSError, match=r"(?i)truncated"):
@@ -148,7 +149,7 @@ def test_the_same_seed_reproduces_task_ids_seeds_and_faults() -> None:
     def run() -> tuple[list[str], list[int]]:
         sandbox = Sandbox(seed=99, error_rates={"txt2img": {429: 0.5}})
         ids, statuses = [], []
-        with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
             for _ in range(10):
                 response = client.post("/v3/async/txt2img", json=make_body(seed=-1))
                 statuses.append(response.status_code)

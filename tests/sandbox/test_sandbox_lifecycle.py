@@ -9,13 +9,14 @@ import httpx
 import pytest
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, FakeClock, make_body, poll_until_done, submit
 
 
 def test_task_goes_queued_processing_succeed_with_rising_progress_and_falling_eta() -> None:
     clock = FakeClock()
     sandbox = Sandbox(queue_delay=0.2, speed=1.0, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         task_id = submit(client)
         seen = poll_until_done(client, task_id, clock=clock)
 
@@ -55,7 +56,7 @@ def test_speed_divides_the_processing_time_and_queue_delay_is_spent_queued() -> 
     def timeline(**knobs: Any) -> tuple[float, float]:
         clock = FakeClock()
         sandbox = Sandbox(clock=clock, **knobs)
-        with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+        with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
             task_id = submit(client)
             poll_until_done(client, task_id, interval=0.01, clock=clock)
             info = sandbox.tasks[task_id]
@@ -74,7 +75,7 @@ def test_speed_divides_the_processing_time_and_queue_delay_is_spent_queued() -> 
 def test_unknown_status_is_reported_before_queued() -> None:
     clock = FakeClock()
     sandbox = Sandbox(unknown_status_seconds=0.3, queue_delay=0.1, speed=20, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         seen = poll_until_done(client, submit(client), clock=clock)
     statuses = [p["task"]["status"] for p in seen]
     assert statuses[0] == "TASK_STATUS_WARMING_UP"
@@ -85,7 +86,7 @@ def test_unknown_status_is_reported_before_queued() -> None:
 def test_tasks_beyond_concurrency_stay_queued_until_a_slot_frees() -> None:
     clock = FakeClock()
     sandbox = Sandbox(concurrency=1, queue_delay=0.0, speed=2, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         first, second = submit(client), submit(client)
         clock.advance(0.1)
         tasks = sandbox.tasks
@@ -101,14 +102,14 @@ def test_tasks_beyond_concurrency_stay_queued_until_a_slot_frees() -> None:
 def test_eta_absent_mode_always_reports_zero() -> None:
     clock = FakeClock()
     sandbox = Sandbox(eta_mode="absent", speed=4, queue_delay=0.1, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         seen = poll_until_done(client, submit(client), clock=clock)
     assert {p["task"]["eta"] for p in seen} == {0}
 
 
 def test_eta_noisy_mode_stays_within_twenty_percent_of_the_truth() -> None:
     sandbox = Sandbox(eta_mode="noisy", speed=0.1, queue_delay=0.0, seed=3, clock=FakeClock())
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         task_id = submit(client)
         etas = []
         for _ in range(10):
@@ -124,7 +125,7 @@ def test_eta_noisy_mode_stays_within_twenty_percent_of_the_truth() -> None:
 def test_seed_minus_one_draws_a_seed_and_reports_it_as_a_string() -> None:
     clock = FakeClock()
     sandbox = Sandbox(speed=20, queue_delay=0.0, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         random_id = submit(client, make_body(seed=-1))
         default_id = submit(client, make_body(seed=None))
         given_id = submit(client, make_body(seed=1234))
@@ -142,7 +143,7 @@ def test_seed_minus_one_draws_a_seed_and_reports_it_as_a_string() -> None:
 def test_prompt_containing_a_fail_marker_fails_with_an_illegal_prompt_reason() -> None:
     clock = FakeClock()
     sandbox = Sandbox(speed=4, queue_delay=0.0, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         final = poll_until_done(client, submit(client, make_body(prompt="please FAIL now")), clock=clock)[-1]
     assert final["task"]["status"] == "TASK_STATUS_FAILED"
     assert final["task"]["reason"].startswith("ILLEGAL_PROMPT:")
@@ -152,7 +153,7 @@ def test_prompt_containing_a_fail_marker_fails_with_an_illegal_prompt_reason() -
 def test_fail_rate_one_fails_every_task_with_a_non_empty_reason() -> None:
     clock = FakeClock()
     sandbox = Sandbox(fail_rate=1.0, speed=4, queue_delay=0.0, seed=1, clock=clock)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         finals = [poll_until_done(client, submit(client), clock=clock)[-1] for _ in range(3)]
     for final in finals:
         assert final["task"]["status"] == "TASK_STATUS_FAILED"
@@ -162,7 +163,7 @@ def test_fail_rate_one_fails_every_task_with_a_non_empty_reason() -> None:
 
 def test_finished_at_is_the_wall_clock_time_the_task_became_terminal() -> None:
     sandbox = Sandbox(speed=4, queue_delay=0.1)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         before = time.time()
         task_id = submit(client)
         assert sandbox.finished_at(task_id) is None
@@ -182,7 +183,7 @@ def test_finished_at_is_the_wall_clock_time_the_task_became_terminal() -> None:
 
 def test_unknown_task_id_is_404_task_not_found_with_the_id_in_metadata() -> None:
     sandbox = Sandbox()
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         response = client.get("/v3/async/task-result", params={"task_id": "nope"})
     assert response.status_code == 404
     assert response.json() == {

@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, assert_conforms
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
-    with Sandbox().serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with Sandbox().serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         yield client
 
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, TERMINAL, make_body, poll_until_done, submit
 
 FAST: dict[str, Any] = {"speed": 50, "queue_delay": 0.0}
@@ -42,7 +43,7 @@ def test_response_overrides_replace_fields_by_dotted_path_on_every_answer() -> N
         clock=lambda: now[0],
         **FAST,
     )
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         created = client.post("/v3/async/txt2img", json=make_body(image_num=2))
         (task_id,) = sandbox.tasks
         answers = [client.get("/v3/async/task-result", params={"task_id": task_id}).json()]
@@ -68,7 +69,7 @@ def test_finished_task_overrides_change_only_answers_about_finished_tasks() -> N
         queue_delay=0.3,
         speed=20,
     )
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         answers = _poll_raw(client, submit(client), sandbox)
     before, after = answers[0], answers[-1]
     assert before["task"]["status"] == "TASK_STATUS_QUEUED"
@@ -81,7 +82,7 @@ def test_finished_task_overrides_change_only_answers_about_finished_tasks() -> N
 @pytest.mark.parametrize(("missing", "listed"), [(1, 2), (5, 0)])
 def test_a_succeeded_task_lists_fewer_images_than_asked(missing: int, listed: int) -> None:
     sandbox = Sandbox(missing_images=missing, **FAST)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         final = poll_until_done(client, submit(client, make_body(image_num=3)))[-1]
     assert final["task"]["status"] == "TASK_STATUS_SUCCEED"
     assert len(final["images"]) == listed
@@ -92,16 +93,19 @@ def test_a_succeeded_task_lists_fewer_images_than_asked(missing: int, listed: in
 
 def test_images_are_drawn_at_the_override_size_not_the_asked_one() -> None:
     sandbox = Sandbox(image_size_override=(320, 200), **FAST)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         body = make_body(width=256, height=192, extra={"response_image_type": "jpeg"})
         (image, _) = poll_until_done(client, submit(client, body))[-1]["images"]
-        data = httpx.get(image["image_url"]).content
+        data = httpx.get(image["image_url"], verify=TLS).content
     with Image.open(io.BytesIO(data)) as picture:
         assert (picture.format, picture.size) == ("JPEG", (320, 200))
 
 
 def test_endless_model_pages_always_give_a_new_cursor_and_models() -> None:
-    with Sandbox(endless_model_pages=True).serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with (
+        Sandbox(endless_model_pages=True).serve() as url,
+        httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client,
+    ):
         cursors, ids = [], []
         cursor = ""
         for _ in range(8):  # the catalogue has fewer than 40 models
@@ -117,7 +121,7 @@ def test_endless_model_pages_always_give_a_new_cursor_and_models() -> None:
 
 
 def test_without_endless_pages_the_last_page_has_no_cursor() -> None:
-    with Sandbox().serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with Sandbox().serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         page = client.get("/v3/model", params={"pagination.limit": 100}).json()
     assert page["pagination"]["next_cursor"] == ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, submit
 
 
@@ -12,7 +13,7 @@ def _answers(**knobs: object) -> list[dict[str, object]]:
     """The task's answers at 0 %, 25 %, 50 % and 75 % of its processing, and after it (a moved clock)."""
     now = [1000.0]
     sandbox = Sandbox(queue_delay=0.0, base_seconds=10.0, clock=lambda: now[0], seed=5, **knobs)  # type: ignore[arg-type]
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         task_id = submit(client)
         answers = []
         for _ in range(5):

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, make_body, poll_until_done, raw_request, submit
 
 
@@ -21,7 +22,9 @@ def test_same_host_redirect_has_the_status_and_location_and_is_served_after_one_
     with sandbox.serve() as url:
         raw = raw_request(url + "/v3/model?pagination.limit=2", headers=AUTH)
         hop = raw_request(raw.headers["location"], headers=AUTH)
-        followed = httpx.get(url + "/v3/model?pagination.limit=2", headers=AUTH, follow_redirects=True)
+        followed = httpx.get(
+            url + "/v3/model?pagination.limit=2", headers=AUTH, follow_redirects=True, verify=TLS
+        )
     assert raw.status == status
     assert raw.headers["location"] == url + "/_r/v3/model?pagination.limit=2"
     assert raw.headers["content-type"].startswith("text/html")
@@ -40,7 +43,7 @@ def test_other_host_listener_serves_the_same_app_and_counts_what_reached_it() ->
         assert other is not None
         assert other.startswith("http://127.0.0.2:")
         assert other != url.replace("127.0.0.1", "127.0.0.2")  # another port too
-        with httpx.Client(base_url=url, headers=AUTH, follow_redirects=True) as client:
+        with httpx.Client(base_url=url, headers=AUTH, follow_redirects=True, verify=TLS) as client:
             # httpx re-sends the POST body on 307 but drops the key on the way to another host
             resent = client.post("/v3/async/txt2img", json=make_body())
         key_leaks_after_httpx = sandbox.other_host_requests_with_authorization
@@ -51,7 +54,8 @@ def test_other_host_listener_serves_the_same_app_and_counts_what_reached_it() ->
         )
         by_host = sandbox.requests_by_host
         (task_id,) = sandbox.tasks
-        with httpx.Client(base_url=url, headers=AUTH) as client:  # one app: the first host knows the task
+        # one app: the first host knows the task
+        with httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
             finished = poll_until_done(client, task_id)[-1]
     assert raw.status == 307
     assert raw.headers["location"] == other + "/v3/async/txt2img"
@@ -74,7 +78,9 @@ def test_redirect_loop_goes_back_and_forth_between_the_two_hosts() -> None:
         first = raw_request(url + "/v3/async/task-result?task_id=x", headers=AUTH)
         second = raw_request(first.headers["location"], headers=AUTH)
         with pytest.raises(httpx.TooManyRedirects):
-            httpx.get(url + "/v3/async/task-result?task_id=x", headers=AUTH, follow_redirects=True)
+            httpx.get(
+                url + "/v3/async/task-result?task_id=x", headers=AUTH, follow_redirects=True, verify=TLS
+            )
         by_host = sandbox.requests_by_host
     assert (first.status, first.headers["location"]) == (302, other + "/v3/async/task-result?task_id=x")
     assert (second.status, second.headers["location"]) == (302, url + "/v3/async/task-result?task_id=x")
@@ -84,9 +90,9 @@ def test_redirect_loop_goes_back_and_forth_between_the_two_hosts() -> None:
 
 def test_image_download_redirected_to_the_other_host_still_downloads() -> None:
     sandbox = Sandbox(redirects={"storage": "other_host"}, speed=50, queue_delay=0.0)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         (image, _) = poll_until_done(client, submit(client))[-1]["images"]
-        download = httpx.get(image["image_url"], follow_redirects=True)
+        download = httpx.get(image["image_url"], follow_redirects=True, verify=TLS)
         other = sandbox.other_host_url
         by_host = sandbox.requests_by_host
     assert download.status_code == 200

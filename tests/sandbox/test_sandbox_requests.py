@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body
 
 
@@ -20,7 +21,7 @@ def base_url() -> Iterator[str]:
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, headers=AUTH) as client:
+    with httpx.Client(base_url=base_url, headers=AUTH, verify=TLS) as client:
         yield client
 
 
@@ -36,7 +37,7 @@ def _refusal(response: httpx.Response, status: int, reason: str) -> dict[str, An
 
 
 def test_missing_api_key_is_401_missing_api_key(base_url: str) -> None:
-    with httpx.Client(base_url=base_url) as anonymous:
+    with httpx.Client(base_url=base_url, verify=TLS) as anonymous:
         _refusal(anonymous.post("/v3/async/txt2img", json=make_body()), 401, "MISSING_API_KEY")
         _refusal(anonymous.get("/v3/model"), 401, "MISSING_API_KEY")
         empty_bearer = anonymous.get("/v3/model", headers={"Authorization": "Bearer"})
@@ -44,22 +45,22 @@ def test_missing_api_key_is_401_missing_api_key(base_url: str) -> None:
 
 
 def test_wrong_api_key_is_403_invalid_api_key(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, headers={"Authorization": "Bearer wrong"}) as wrong:
+    with httpx.Client(base_url=base_url, headers={"Authorization": "Bearer wrong"}, verify=TLS) as wrong:
         body = _refusal(wrong.get("/v3/async/task-result", params={"task_id": "x"}), 403, "INVALID_API_KEY")
     assert body["metadata"] == {}
 
 
 def test_bare_key_without_bearer_is_accepted_like_the_js_sdk_sends_it(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, headers={"Authorization": API_KEY}) as bare:
+    with httpx.Client(base_url=base_url, headers={"Authorization": API_KEY}, verify=TLS) as bare:
         assert bare.get("/v3/model").status_code == 200
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"bearer {API_KEY}"}) as lower:
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"bearer {API_KEY}"}, verify=TLS) as lower:
         assert lower.get("/v3/model").status_code == 200
 
 
 def test_any_non_empty_key_is_accepted_when_no_keys_are_configured() -> None:
     with (
         Sandbox().serve() as url,
-        httpx.Client(base_url=url, headers={"Authorization": "Bearer x"}) as client,
+        httpx.Client(base_url=url, headers={"Authorization": "Bearer x"}, verify=TLS) as client,
     ):
         assert client.get("/v3/model").status_code == 200
 

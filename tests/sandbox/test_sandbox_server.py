@@ -10,6 +10,7 @@ import pytest
 
 import ppio_txt2img.sandbox as sandbox_module
 from ppio_txt2img.sandbox import Sandbox, SandboxConfig, serve
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import AUTH, make_body
 
 
@@ -25,7 +26,7 @@ def test_serve_yields_a_loopback_url_and_stops_without_leaking_threads() -> None
     with sandbox.serve() as url:
         assert url.startswith("http://127.0.0.1:")
         port = int(url.rsplit(":", 1)[1])
-        with httpx.Client(base_url=url, headers=AUTH) as client:
+        with httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
             client.post("/v3/async/txt2img", json=make_body())  # also starts the drawing threads
             assert client.get("/v3/model").status_code == 200
     assert set(threading.enumerate()) == before
@@ -39,12 +40,12 @@ def test_serve_on_a_fixed_port_and_serve_again_later() -> None:
         port = int(url.rsplit(":", 1)[1])
     with sandbox.serve(port=port) as again:
         assert again == url
-        assert httpx.get(again + "/v3/model", headers=AUTH).status_code == 200
+        assert httpx.get(again + "/v3/model", headers=AUTH, verify=TLS).status_code == 200
 
 
 def test_module_serve_yields_the_base_url() -> None:
     with serve(SandboxConfig(speed=5), queue_delay=0.0) as url:
-        assert httpx.get(url + "/v3/model", headers=AUTH).status_code == 200
+        assert httpx.get(url + "/v3/model", headers=AUTH, verify=TLS).status_code == 200
 
 
 def test_knobs_override_the_given_config() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from ppio_txt2img.sandbox import Sandbox, WebhookDelivery
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import (
     AUTH,
     FakeClock,
@@ -34,11 +35,11 @@ def test_webhook_is_delivered_on_completion_with_the_task_result_payload(
 ) -> None:
     receiver = receiver_factory(lambda attempt: (200, 0.0))
     sandbox = Sandbox(speed=20, queue_delay=0.0)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         task_id = submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         (event,) = receiver.wait_for(1)
         polled = poll_until_done(client, task_id)[-1]
-        image = httpx.get(event["payload"]["images"][0]["image_url"])
+        image = httpx.get(event["payload"]["images"][0]["image_url"], verify=TLS)
     assert_conforms("WebhookEvent", event)
     assert event["event_type"] == "ASYNC_TASK_RESULT"
     payload = event["payload"]
@@ -63,7 +64,7 @@ def test_webhook_is_delivered_on_completion_with_the_task_result_payload(
 def test_webhook_is_retried_after_non_2xx_answers(receiver_factory: ReceiverFactory) -> None:
     receiver = receiver_factory(lambda attempt: (500 if attempt <= 2 else 204, 0.0))
     sandbox = Sandbox(speed=50, queue_delay=0.0)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         events = receiver.wait_for(3)
         deliveries = _deliveries(sandbox, 3)
@@ -75,7 +76,7 @@ def test_webhook_is_retried_after_non_2xx_answers(receiver_factory: ReceiverFact
 def test_webhook_is_retried_after_a_timeout(receiver_factory: ReceiverFactory) -> None:
     receiver = receiver_factory(lambda attempt: (200, 0.6 if attempt == 1 else 0.0))
     sandbox = Sandbox(speed=50, queue_delay=0.0, webhook_timeout=0.2)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         receiver.wait_for(2)
         deliveries = _deliveries(sandbox, 2)
@@ -89,7 +90,7 @@ def test_webhook_is_retried_after_a_timeout(receiver_factory: ReceiverFactory) -
 def test_webhook_gives_up_after_the_configured_retries(receiver_factory: ReceiverFactory) -> None:
     receiver = receiver_factory(lambda attempt: (503, 0.0))
     sandbox = Sandbox(speed=50, queue_delay=0.0, webhook_retries=2)
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
         receiver.wait_for(3)
         time.sleep(0.6)  # longer than the next backoff (0.4 s): no fourth attempt comes
@@ -101,7 +102,7 @@ def test_webhook_test_mode_sends_the_requested_status_at_once(receiver_factory: 
     receiver = receiver_factory(lambda attempt: (200, 0.0))
     sandbox = Sandbox(clock=FakeClock())  # time stands still: the real task never even starts
     test_mode = {"enabled": True, "return_task_status": "TASK_STATUS_FAILED"}
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         task_id = submit(client, make_body(extra={"webhook": {"url": receiver.url, "test_mode": test_mode}}))
         (event,) = receiver.wait_for(1, timeout=3.0)
         assert sandbox.tasks[task_id].status == "TASK_STATUS_QUEUED"
@@ -119,11 +120,11 @@ def test_webhook_test_mode_success_points_at_a_downloadable_test_image(
     receiver = receiver_factory(lambda attempt: (200, 0.0))
     sandbox = Sandbox(clock=FakeClock())
     test_mode = {"enabled": True, "return_task_status": "TASK_STATUS_SUCCEED"}
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url, "test_mode": test_mode}}))
         (event,) = receiver.wait_for(1, timeout=3.0)
         (image,) = event["payload"]["images"]
-        download = httpx.get(image["image_url"])
+        download = httpx.get(image["image_url"], verify=TLS)
     assert event["payload"]["task"]["status"] == "TASK_STATUS_SUCCEED"
     assert download.status_code == 200
     assert download.headers["content-type"] == "image/jpeg"
@@ -132,7 +133,7 @@ def test_webhook_test_mode_success_points_at_a_downloadable_test_image(
 def test_closing_the_sandbox_drops_pending_webhooks(receiver_factory: ReceiverFactory) -> None:
     receiver = receiver_factory(lambda attempt: (200, 0.0))
     sandbox = Sandbox(clock=FakeClock())
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         submit(client, make_body(extra={"webhook": {"url": receiver.url}}))
     assert sandbox.webhook_deliveries == []
     assert receiver.events == []

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
 from tests.sandbox.sandbox_helpers import API_KEY, AUTH, assert_conforms, make_body, raw_request
 
 
@@ -19,7 +20,7 @@ def test_gzip_body_when_the_client_accepts_it_decompresses_to_the_json_answer() 
     with Sandbox(compression={"model": "gzip"}).serve() as url:
         raw = raw_request(url + "/v3/model", headers={**AUTH, "Accept-Encoding": "gzip, deflate"})
         plain = raw_request(url + "/v3/model", headers=AUTH)  # http.client asks for identity
-        decoded = httpx.get(url + "/v3/model", headers=AUTH)  # httpx asks for gzip and decodes it
+        decoded = httpx.get(url + "/v3/model", headers=AUTH, verify=TLS)  # httpx asks for gzip and decodes it
     assert raw.status == 200
     assert raw.headers["content-encoding"] == "gzip"
     assert raw.headers["vary"] == "Accept-Encoding"
@@ -82,7 +83,7 @@ def test_dripped_body_arrives_slowly_in_many_chunks_after_the_headers() -> None:
 def test_padded_answer_is_exactly_the_asked_size_and_compresses_well() -> None:
     size = 200_000
     sandbox = Sandbox(pad_bytes={"txt2img": size}, compression={"txt2img": "gzip"})
-    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH) as client:
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
         raw = raw_request(
             url + "/v3/async/txt2img",
             method="POST",

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ppio_txt2img._transport import shared_ssl_context
+
 from ._config import SandboxConfig
 from ._tasks import Clock
 
@@ -161,6 +163,7 @@ class WebhookDispatcher:
                     timeout=self._config.webhook_timeout,
                     trust_env=False,
                     follow_redirects=False,
+                    verify=shared_ssl_context(),  # the CA bundle loaded once per process, not per sandbox
                     limits=httpx.Limits(max_connections=_SENDERS, max_keepalive_connections=_SENDERS),
                 )
             return self._http

@@ -36,6 +36,7 @@ class TaskRecord:
     started_at: float | None
     finished_at: float | None
     status: str
+    webhook_sent_at: float | None = None  # when its webhook was sent (the light server records it)
 
     @property
     def duration(self) -> float | None:

@@ -57,6 +57,7 @@ class _Task:
     finished: float
     seed: int
     webhook: str | None
+    webhook_sent: float | None = None  # time.time(), when the webhook's bytes were written
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
@@ -158,7 +159,7 @@ class _Server:
 
     def _deliver(self, task: _Task) -> None:
         event = {"event_type": "ASYNC_TASK_RESULT", "payload": self.payload(task, time.time())}
-        delivery = asyncio.ensure_future(_post(str(task.webhook), json.dumps(event).encode()))
+        delivery = asyncio.ensure_future(_post(task, json.dumps(event).encode()))
         self.deliveries.add(delivery)
         delivery.add_done_callback(self.deliveries.discard)
 
@@ -171,6 +172,7 @@ class _Server:
                 "started_at": t.started if now >= t.started else None,
                 "finished_at": t.finished if now >= t.finished else None,
                 "status": "TASK_STATUS_SUCCEED" if now >= t.finished else "TASK_STATUS_PROCESSING",
+                "webhook_sent_at": t.webhook_sent,
             }
             for t in list(self.tasks.values())
         }
@@ -181,12 +183,13 @@ _SENDERS = 16
 _senders: asyncio.Semaphore | None = None
 
 
-async def _post(url: str, body: bytes) -> None:
-    """POST a webhook on a connection of its own, at most `_SENDERS` at once, as the sandbox does."""
+async def _post(task: _Task, body: bytes) -> None:
+    """POST a task's webhook on a connection of its own, at most `_SENDERS` at once, as the sandbox does;
+    note when it was sent."""
     global _senders
     if _senders is None:
         _senders = asyncio.Semaphore(_SENDERS)
-    parts = urlsplit(url)
+    parts = urlsplit(str(task.webhook))
     head = (
         f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -195,6 +198,7 @@ async def _post(url: str, body: bytes) -> None:
         try:
             async with asyncio.timeout(5):
                 reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+                task.webhook_sent = time.time()
                 writer.write(head.encode() + body)
                 await writer.drain()
                 await reader.read()

@@ -6,7 +6,9 @@ wake at once instead of polling.
     client = ppio_txt2img.AsyncClient(webhooks=receiver)
     generation = await client.txt2img("a red fox")                    # sends webhook_url, waits for it
 
-For scripts, `receiver.serve(port=8080)` runs a small HTTP server in a thread instead.
+For scripts, `receiver.serve(port=8080)` runs a small HTTP server in a thread instead, and
+`async with receiver.serve_async(port=8080)` one on the running event loop (asyncio or trio): async apps
+should prefer it, as a webhook then wakes its wait without a thread competing for the GIL.
 
 The API does not sign its webhooks, so one is only a hint: the woken wait confirms with one poll
 (`get_task`) before it believes anything, and a forged webhook costs one request. If a webhook never
@@ -16,8 +18,9 @@ comes, the wait still polls, slowly (every `fallback_poll` seconds, 15 by defaul
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,6 +33,12 @@ __all__ = ["MAX_WEBHOOK_BYTES", "WebhookReceiver"]
 
 #: The largest webhook body read (an event is a few KiB).
 MAX_WEBHOOK_BYTES = 1024 * 1024
+#: `serve_async`: the longest a connection may sit idle, or take to send one request, before it is closed.
+IDLE_TIMEOUT = 30.0
+#: `serve_async`: the largest request line plus headers read.
+MAX_HEAD_BYTES = 16 * 1024
+
+_log = logging.getLogger(__name__)
 
 _Scope = MutableMapping[str, Any]
 _Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -128,7 +137,7 @@ class WebhookReceiver:
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name="ppio-webhooks", daemon=True)
         thread.start()
-        url = f"http://{host}:{server.server_address[1]}{path}"
+        url = _url(host, server.server_address[1], path)
         if self.url is None:
             self.url = url
         try:
@@ -136,3 +145,83 @@ class WebhookReceiver:
         finally:
             server.shutdown()
             server.server_close()
+
+    @contextlib.asynccontextmanager
+    async def serve_async(
+        self, host: str = "127.0.0.1", port: int = 0, path: str = "/"
+    ) -> AsyncIterator[str]:
+        """Run a small HTTP/1.1 server on the running event loop (asyncio or trio) while the block runs;
+        yields (and sets, if unset) the webhook URL. A webhook wakes its wait in the loop's own thread."""
+        import anyio
+        from anyio.abc import SocketAttribute
+
+        listener = await anyio.create_tcp_listener(local_host=host, local_port=port, backlog=1024)
+        async with listener, anyio.create_task_group() as group:
+            group.start_soon(listener.serve, self._serve_connection)
+            url = _url(host, listener.extra(SocketAttribute.local_port), path)  # noqa: S610 (not Django)
+            if self.url is None:
+                self.url = url
+            try:
+                yield url
+            finally:
+                group.cancel_scope.cancel()
+
+    async def _serve_connection(self, stream: Any) -> None:
+        """Answer the requests of one connection (kept alive) with `handle`, until it closes, breaks the
+        protocol, or idles `IDLE_TIMEOUT`. Whatever one connection does, the server goes on."""
+        try:
+            await self._answer_requests(stream)
+        except Exception as exc:
+            _log.warning("webhook connection ended by %s", type(exc).__name__)
+
+    async def _answer_requests(self, stream: Any) -> None:
+        import anyio
+        import h11
+
+        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        async with stream:
+            while True:
+                try:
+                    with anyio.fail_after(IDLE_TIMEOUT):
+                        status = await self._read_request(connection, stream)
+                except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, h11.RemoteProtocolError):
+                    status = 400 if connection.their_state is h11.ERROR else None
+                if status is None:
+                    return
+                with contextlib.suppress(
+                    anyio.BrokenResourceError, anyio.ClosedResourceError, h11.LocalProtocolError
+                ):
+                    headers = [("content-length", "0")] + ([("connection", "close")] if status >= 400 else [])
+                    await stream.send(connection.send(h11.Response(status_code=status, headers=headers)))
+                    await stream.send(connection.send(h11.EndOfMessage()))
+                if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
+                    return
+                connection.start_next_cycle()
+
+    async def _read_request(self, connection: Any, stream: Any) -> int | None:
+        """Read one request; the status to answer it with, or None when the peer closed cleanly first."""
+        import h11
+
+        method, body = "", bytearray()
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                data = await stream.receive(65536)
+                connection.receive_data(data)
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+            elif isinstance(event, h11.Request):
+                method = event.method.decode("ascii", "replace")
+                length = dict(event.headers).get(b"content-length")
+                if length is not None and int(length) > MAX_WEBHOOK_BYTES:
+                    return 413
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > MAX_WEBHOOK_BYTES:
+                    return 413
+            elif isinstance(event, h11.EndOfMessage):
+                return self.handle(method, bytes(body))
+
+
+def _url(host: str, port: int, path: str) -> str:
+    return f"http://[{host}]:{port}{path}" if ":" in host else f"http://{host}:{port}{path}"

@@ -58,6 +58,29 @@ def test_async_waits_wake_on_their_own_webhooks() -> None:
     assert receiver.woken == 3
 
 
+@pytest.mark.anyio
+async def test_async_waits_wake_on_webhooks_served_on_their_own_event_loop() -> None:
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=2)
+    receiver = WebhookReceiver(fallback_poll=60)
+    results: list[ppio.Generation] = []
+    with sandbox.serve() as url:
+        async with (
+            receiver.serve_async() as hook_url,
+            ppio.AsyncClient("k", base_url=url, webhooks=receiver) as client,
+        ):
+
+            async def one(prompt: str) -> None:
+                results.append(await client.txt2img(prompt, **SMALL, timeout=30))
+
+            async with anyio.create_task_group() as group:
+                for prompt in ("a fox", "a cat", "a dog"):
+                    group.start_soon(one, prompt)
+    assert len(results) == 3
+    assert sandbox.stats["task_result"].requests == 3  # one confirming poll per task
+    assert (receiver.received, receiver.woken) == (3, 3)
+    assert {sandbox.tasks[g.task_id].request["extra"]["webhook"]["url"] for g in results} == {hook_url}
+
+
 def test_a_forged_webhook_costs_one_poll_and_the_wait_goes_on() -> None:
     # The sandbox's time moves only when the test says (after the wait's first poll): the task is
     # still queued when the forged webhook is checked, however loaded the machine is.

@@ -183,13 +183,13 @@ check-ts: client-ts
 # the payload corpus.
 CLIENTS_STAMP := build/clients/.generated.stamp
 $(CLIENTS_STAMP): $(SPEC) scripts/clients.py | $(INSTALLED)
-	@$(PY) scripts/clients.py generate
+	@$(SIDE) $(PY) scripts/clients.py generate
 	@touch $@
 
 clients: $(CLIENTS_STAMP)
 
 check-clients: $(CLIENTS_STAMP) $(NODE_INSTALLED)
-	@$(PY) scripts/clients.py check
+	@$(SIDE) $(PY) scripts/clients.py check
 
 # Contract tests of any server claiming to be this API: schemathesis on the GETs (rate-limited), the
 # spec's links followed from a task id, and one cheapest POST only with ALLOW_BILLING=1.
@@ -211,6 +211,9 @@ ensure-chromium:
 # (`make test-schemathesis`). Everything else runs on 3 workers (`make pytest-workers`: on 2 cores,
 # beside the other steps, a fourth cost 40 CPU-s more in contention and saved no time).
 SCHEMATHESIS_TESTS := tests/contract/test_schemathesis.py
+# The steps beside the longest one (pytest-workers, mostly waiting on sockets and sleeps, so never using
+# both cores) run at a lower CPU priority: they take the CPU it leaves, not the CPU it needs.
+SIDE := nice -n 10
 ALONE := tests/ray $(SCHEMATHESIS_TESTS)
 pytest: pytest-workers test-ray test-schemathesis
 
@@ -218,10 +221,10 @@ pytest-workers: $(INSTALLED) ensure-chromium
 	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 3 $(addprefix --ignore=,$(ALONE))
 
 test-ray: $(INSTALLED)
-	@$(BIN)/pytest -q -p no:xdist tests/ray
+	@$(SIDE) $(BIN)/pytest -q -p no:xdist tests/ray
 
 test-schemathesis: $(INSTALLED)
-	@$(BIN)/pytest -q -p no:xdist $(SCHEMATHESIS_TESTS)
+	@$(SIDE) $(BIN)/pytest -q -p no:xdist $(SCHEMATHESIS_TESTS)
 
 # 1 vs 2 Ray workers against the sandbox (images per minute, coordinator calls and commits per second).
 bench-ray: $(INSTALLED)

@@ -58,6 +58,10 @@ GEN_OPTIONS := facade/ppio_txt2img/_options.py
 GEN_README := README.md
 GEN_OUTPUTS := $(GEN_OUT) $(GEN_OPTIONS) $(GEN_README)
 GEN_STAMP := build/.generated.stamp
+# The heavy commands of the steps beside the longest one (pytest-workers: mostly waiting on sockets and
+# sleeps, never using both cores) run at a lower CPU priority, so that under `make test` they take the CPU
+# it leaves rather than the CPU it needs. Alone, they run as fast as ever.
+SIDE := nice -n 10
 PY_SOURCES := facade scripts tests clients/corpus
 
 .PHONY: FORCE help install generate check-generated lint lint-spec lint-py typecheck client-ts check-ts \
@@ -125,7 +129,7 @@ check-generated: $(INSTALLED)
 	if [ -n "$$untracked" ]; then echo "untracked files under generated/:"; echo "$$untracked"; exit 1; fi; \
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	cp $(GEN_README) "$$tmp/README.md"; \
-	$(PY) scripts/generate.py --out "$$tmp/ppio_api" --options "$$tmp/_options.py" \
+	$(SIDE) $(PY) scripts/generate.py --out "$$tmp/ppio_api" --options "$$tmp/_options.py" \
 	  --readme "$$tmp/README.md" >/dev/null; \
 	stale=0; \
 	if ! diff -r -x __pycache__ "$$tmp/ppio_api" $(GEN_OUT) > "$$tmp/diff.txt"; then stale=1; fi; \
@@ -160,7 +164,8 @@ lint-py: $(INSTALLED)
 # 1.5 CPU-s when nothing does. `make typecheck MYPY_CACHE_DIR=.mypy_cache` keeps it in the checkout.
 MYPY_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ppio-txt2img/mypy
 typecheck: $(INSTALLED)
-	@$(BIN)/mypy --strict --cache-dir "$(MYPY_CACHE_DIR)" generated/ppio_api facade/ppio_txt2img scripts tests
+	@$(SIDE) $(BIN)/mypy --strict --cache-dir "$(MYPY_CACHE_DIR)" \
+	  generated/ppio_api facade/ppio_txt2img scripts tests
 
 lint: lint-spec lint-py typecheck
 
@@ -174,7 +179,7 @@ client-ts: $(NODE_INSTALLED)
 	@echo "TypeScript client types written to build/ts/schema.d.ts"
 
 check-ts: client-ts
-	@node_modules/.bin/tsc --strict -p clients/ts/tsconfig.json
+	@$(SIDE) node_modules/.bin/tsc --strict -p clients/ts/tsconfig.json
 	@echo "TypeScript client compiles with tsc --strict."
 
 # openapi-generator (pinned wheel; its jar runs on the machine's Java 17) with default options; regenerated
@@ -211,9 +216,6 @@ ensure-chromium:
 # (`make test-schemathesis`). Everything else runs on 3 workers (`make pytest-workers`: on 2 cores,
 # beside the other steps, a fourth cost 40 CPU-s more in contention and saved no time).
 SCHEMATHESIS_TESTS := tests/contract/test_schemathesis.py
-# The steps beside the longest one (pytest-workers, mostly waiting on sockets and sleeps, so never using
-# both cores) run at a lower CPU priority: they take the CPU it leaves, not the CPU it needs.
-SIDE := nice -n 10
 ALONE := tests/ray $(SCHEMATHESIS_TESTS)
 pytest: pytest-workers test-ray test-schemathesis
 

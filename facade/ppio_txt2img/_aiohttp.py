@@ -8,8 +8,10 @@ than aiohttp's own work (BENCHMARKS.md, "many tasks at once"). So the request go
 httpx did around it:
 
 - the JSON body is the bytes httpx would send (compact, UTF-8), with the same headers;
-- no cookies are kept, no proxy is read from the environment, no redirect is followed (the flows
-  follow those of GETs), and the shared TLS context verifies as httpx's does;
+- no cookies are kept and no redirect is followed (the flows follow those of GETs); the shared TLS
+  context verifies as httpx's does; the proxies of the environment (`HTTP_PROXY`, `HTTPS_PROXY`,
+  `ALL_PROXY`, `NO_PROXY`) are read when the session is made and chosen per URL exactly as httpx
+  chooses them (its own parsing and precedence), so both transports go the same way;
 - gzip and deflate are decoded by aiohttp, and the size cap counts decoded bytes;
 - `Send.timeout` bounds the whole exchange, body included, and `Send.connect_timeout` the connecting;
 - aiohttp's errors become the httpx errors the flows classify (`httpx_error`): "never connected" only
@@ -54,6 +56,26 @@ def _url(url: str) -> yarl.URL:
     return yarl.URL(str(parsed_url(url)), encoded=True)
 
 
+Proxies = tuple[tuple[Any, "str | None"], ...]
+
+
+def environment_proxies() -> Proxies:
+    """The environment's proxies as httpx reads them (`trust_env`), most specific pattern first: the
+    table `proxy_for` looks URLs up in. Uses httpx's own helpers (private, and pinned below 1.0), so
+    that the sync client (httpx) and this one never disagree about where a request goes."""
+    from httpx._utils import URLPattern, get_environment_proxies
+
+    return tuple(sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()))
+
+
+def proxy_for(url: httpx.URL, proxies: Proxies) -> str | None:
+    """The proxy to send `url` through (None: directly), as httpx's `_transport_for_url` decides."""
+    for pattern, proxy in proxies:
+        if pattern.matches(url):
+            return proxy
+    return None
+
+
 def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     """The httpx error an aiohttp error stands for, as far as retrying is concerned (see `_retry.py`):
     `ConnectError` / `ConnectTimeout` only while connecting, before any byte of the request was sent."""
@@ -92,10 +114,11 @@ class AiohttpSession:
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": C.USER_AGENT},
-            trust_env=False,
+            trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=True,
         )
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._proxies = environment_proxies()
 
     @property
     def is_closed(self) -> bool:
@@ -135,6 +158,7 @@ class AiohttpSession:
                     data=data,
                     allow_redirects=False,
                     timeout=self._timeout(min(action.timeout, action.connect_timeout)),
+                    proxy=proxy_for(parsed_url(action.url), self._proxies) if self._proxies else None,
                 ) as response:
                     reply_headers = httpx.Headers(response.raw_headers)
                     body = BodyReader(action, response.status, reply_headers)

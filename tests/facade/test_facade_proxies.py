@@ -1,0 +1,181 @@
+"""The environment's proxies (`HTTP_PROXY`, `NO_PROXY`, ...) on both transports: the sync client (httpx),
+the async client under asyncio (aiohttp) and under trio (httpx) send every request, images included,
+through the same proxy, a real forwarding proxy on loopback in front of the sandbox; `NO_PROXY` sends
+them directly; and the image requests carry no API key, through the proxy as without it."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+import pytest
+
+import ppio_txt2img as ppio
+from ppio_txt2img._aiohttp import environment_proxies, proxy_for
+from ppio_txt2img.sandbox import Sandbox
+from tests.loopback import TLS
+
+KEY = "sk-proxy-test"
+SMALL: ppio.RequestOptions = {"width": 128, "height": 128, "steps": 1}
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade"}
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    target: str  # the absolute URL a client asks a proxy for
+    authorization: str | None
+
+
+class ForwardingProxy:
+    """A plain-HTTP forwarding proxy: takes absolute-form requests, sends each on to its origin, relays
+    the answer, and notes what it was asked."""
+
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                proxy.seen.append(Seen(self.command, self.path, self.headers.get("Authorization")))
+                target = urlsplit(self.path)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=30)
+                try:
+                    path = target.path + (f"?{target.query}" if target.query else "")
+                    upstream.request(self.command, path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in HOP_BY_HOP | {"content-length"}:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[ForwardingProxy]:
+    forwarding = ForwardingProxy()
+    try:
+        yield forwarding
+    finally:
+        forwarding.close()
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    with Sandbox(speed=50, queue_delay=0.0, seed=11).serve() as url:
+        yield url
+
+
+def generate(mode: str, base_url: str) -> ppio.Generation:
+    if mode == "sync":
+        with ppio.Client(KEY, base_url=base_url) as client:
+            return client.txt2img("a lighthouse through a proxy", **SMALL, timeout=30)
+
+    async def main() -> ppio.Generation:
+        async with ppio.AsyncClient(KEY, base_url=base_url) as client:
+            return await client.txt2img("a lighthouse through a proxy", **SMALL, timeout=30)
+
+    return anyio.run(main, backend=mode)
+
+
+MODES = ["sync", "asyncio", "trio"]
+
+
+def _clear_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_request_goes_through_the_environments_proxy(
+    mode: str, proxy: ForwardingProxy, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+
+    generation = generate(mode, sandbox_url)
+
+    assert generation.images[0].size == (128, 128)
+    methods = [(seen.method, urlsplit(seen.target).path) for seen in proxy.seen]
+    assert methods[0] == ("POST", "/v3/async/txt2img")
+    assert ("GET", "/v3/async/task-result") in methods
+    images = [seen for seen in proxy.seen if "/v3/" not in seen.target]
+    assert len(images) == 1
+    assert all(seen.target.startswith(sandbox_url) for seen in proxy.seen)  # absolute-form, to the origin
+    assert all(seen.authorization == f"Bearer {KEY}" for seen in proxy.seen if "/v3/" in seen.target)
+    assert images[0].authorization is None  # an image host never gets the key, proxied or not
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_proxy_sends_directly(
+    mode: str, proxy: ForwardingProxy, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    generation = generate(mode, sandbox_url)
+
+    assert generation.images
+    assert proxy.seen == []
+
+
+@pytest.mark.parametrize(
+    ("environment", "url", "expected"),
+    [
+        ({"HTTP_PROXY": "http://p:1"}, "http://api.example/v3", "http://p:1"),
+        ({"HTTP_PROXY": "http://p:1"}, "https://api.example/v3", None),
+        ({"HTTPS_PROXY": "p:2"}, "https://api.example/v3", "http://p:2"),
+        ({"ALL_PROXY": "http://p:3", "HTTPS_PROXY": "http://p:2"}, "https://api.example/v3", "http://p:2"),
+        ({"ALL_PROXY": "http://p:3"}, "http://img.example/a.png", "http://p:3"),
+        ({"ALL_PROXY": "http://p:3", "NO_PROXY": "example"}, "http://img.example/a.png", None),
+        ({"ALL_PROXY": "http://p:3", "NO_PROXY": ".example"}, "http://example/a.png", "http://p:3"),
+        ({"ALL_PROXY": "http://p:3", "NO_PROXY": "*"}, "http://api.example/v3", None),
+        ({"ALL_PROXY": "http://p:3", "NO_PROXY": "10.0.0.1"}, "http://10.0.0.1:8/v3", None),
+        ({}, "http://api.example/v3", None),
+    ],
+)
+def test_the_proxy_chosen_for_a_url_is_the_one_httpx_chooses(
+    environment: dict[str, str], url: str, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_proxy_env(monkeypatch)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    chosen = proxy_for(httpx.URL(url), environment_proxies())
+    assert chosen == expected
+    with httpx.Client(verify=TLS) as reference:  # httpx's own decision, from the same environment
+        transport = reference._transport_for_url(httpx.URL(url))
+        proxied = transport is not reference._transport
+    assert proxied == (expected is not None)

@@ -82,9 +82,18 @@ class ForwardingProxy:
         self.server.server_close()
 
 
+def _clear_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture
-def proxy() -> Iterator[ForwardingProxy]:
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardingProxy]:
+    """The forwarding proxy, named by `HTTP_PROXY` (and no other proxy variable set)."""
     forwarding = ForwardingProxy()
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", forwarding.url)
     try:
         yield forwarding
     finally:
@@ -112,19 +121,10 @@ def generate(mode: str, base_url: str) -> ppio.Generation:
 MODES = ["sync", "asyncio", "trio"]
 
 
-def _clear_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_every_request_goes_through_the_environments_proxy(
-    mode: str, proxy: ForwardingProxy, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
+    mode: str, proxy: ForwardingProxy, sandbox_url: str
 ) -> None:
-    _clear_proxy_env(monkeypatch)
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
-
     generation = generate(mode, sandbox_url)
 
     assert generation.images[0].size == (128, 128)
@@ -142,8 +142,6 @@ def test_every_request_goes_through_the_environments_proxy(
 def test_no_proxy_sends_directly(
     mode: str, proxy: ForwardingProxy, sandbox_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _clear_proxy_env(monkeypatch)
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
 
     generation = generate(mode, sandbox_url)

@@ -395,6 +395,20 @@ def run(log: Callable[[str], None]) -> Section:
         f"{wake * sdk200.polls * 1e3:.3f} ms of the {sdk200.cpu_per_task * 1e3:.2f} ms a task costs; "
         "polls are already spread by jitter."
     )
+    queued = [
+        r.webhook_sent_at - r.finished_at
+        for r in hooks.records.values()
+        if r.webhook_sent_at is not None and r.finished_at is not None
+    ]
+    if queued:
+        section.notes.append(
+            "Webhooks, received on the client's own event loop (`serve_async`): the server sends at most "
+            f"16 at once, each on a connection of its own (as the sandbox does), so with {hooks.tasks} "
+            f"tasks ending together a webhook waits a median {ms(median(queued))} at the server before it "
+            f"is sent; from its send to the client knowing takes {ms(median(hooks.after_webhook))}: the "
+            "confirming poll waits behind the other tasks' webhooks, polls and image downloads on the same "
+            "event loop."
+        )
     errors = sorted({e for r in runs for e in r.errors})
     if errors:
         section.notes.append("Errors: " + "; ".join(errors)[:500])

@@ -204,7 +204,8 @@ class _BaseClient:
                 raise ValidationError(
                     "webhooks",
                     self._webhooks,
-                    "a WebhookReceiver with a url (WebhookReceiver(url) or receiver.serve())",
+                    "a WebhookReceiver with a url: WebhookReceiver(url), or inside receiver.serve_async()"
+                    " or receiver.serve()",
                     "has no URL the API could call",
                 )
             request = {**request, "webhook_url": self._webhooks.url}

@@ -15,10 +15,32 @@ from ._adapter import ResponseMismatch, task_from_payload
 from ._errors import ValidationError
 from ._results import Task
 
-__all__ = ["WEBHOOK_EVENT_TYPE", "parse_webhook"]
+__all__ = ["WEBHOOK_EVENT_TYPE", "parse_webhook", "webhook_task_id"]
 
 #: The one event type the API documents; others are to be ignored.
 WEBHOOK_EVENT_TYPE = "ASYNC_TASK_RESULT"
+
+
+def webhook_task_id(body: bytes | str) -> str | None:
+    """The id of the task a webhook event reports, read and nothing more (None for another event type):
+    what a receiver needs to wake a wait, which then looks the task up itself. Much cheaper than
+    `parse_webhook` on a large event. Raises `ValidationError` for a body that is not a webhook event."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValidationError("body", body, "a JSON webhook event", "is not JSON") from None
+    if not isinstance(data, Mapping) or "event_type" not in data:
+        raise ValidationError(
+            "event_type", None, "a webhook event with event_type and payload", "is required"
+        )
+    if data["event_type"] != WEBHOOK_EVENT_TYPE:
+        return None
+    payload = data.get("payload")
+    task = payload.get("task") if isinstance(payload, Mapping) else None
+    task_id = task.get("task_id") if isinstance(task, Mapping) else None
+    if not (isinstance(task_id, str) and task_id):
+        raise ValidationError("payload.task.task_id", task_id, "the id of a task (a non-empty string)")
+    return task_id
 
 
 def parse_webhook(

@@ -27,7 +27,7 @@ from typing import Any
 from ._constants import WEBHOOK_FALLBACK_POLL
 from ._errors import PPIOError, ValidationError
 from ._wakeups import Wakeups
-from ._webhooks import parse_webhook
+from ._webhooks import webhook_task_id
 
 __all__ = ["MAX_WEBHOOK_BYTES", "WebhookReceiver"]
 
@@ -35,6 +35,8 @@ __all__ = ["MAX_WEBHOOK_BYTES", "WebhookReceiver"]
 MAX_WEBHOOK_BYTES = 1024 * 1024
 #: `serve_async`: the longest a connection may sit idle, or take to send one request, before it is closed.
 IDLE_TIMEOUT = 30.0
+#: `serve_async`: how long a connection is drained after its answer, before it is closed.
+LINGER = 1.0
 #: `serve_async`: the largest request line plus headers read.
 MAX_HEAD_BYTES = 16 * 1024
 
@@ -70,13 +72,13 @@ class WebhookReceiver:
         if method.upper() != "POST":
             return 405
         try:
-            task = parse_webhook(body)
+            task_id = webhook_task_id(body)  # all a wake needs: the woken wait polls before believing
         except PPIOError:
             return 400
         with self._lock:
             self.received += 1
-        if task is not None:  # another event type: acknowledged and ignored, as the docs ask
-            woken = self.wakeups.notify(task.id)
+        if task_id is not None:  # another event type: acknowledged and ignored, as the docs ask
+            woken = self.wakeups.notify(task_id)
             with self._lock:
                 self.woken += woken
         return 200
@@ -109,7 +111,8 @@ class WebhookReceiver:
     # -- as a stand-alone server, for scripts
     @contextlib.contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0, path: str = "/") -> Iterator[str]:
-        """Run a small HTTP server in a thread; yields (and sets, if unset) the webhook URL."""
+        """Run a small HTTP server in a thread; yields the URL it listens on, which becomes `url` for the
+        block's length if `url` was unset."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,15 +136,15 @@ class WebhookReceiver:
             # wait for the kernel's SYN retry (1 s, then 3 s) and their waits wake that much later.
             request_queue_size = 1024
 
+        _check_bind(host, path, self.url)
         server = Server((host, port), Handler)
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name="ppio-webhooks", daemon=True)
         thread.start()
         url = _url(host, server.server_address[1], path)
-        if self.url is None:
-            self.url = url
         try:
-            yield url
+            with self._url_while_serving(url):
+                yield url
         finally:
             server.shutdown()
             server.server_close()
@@ -151,52 +154,96 @@ class WebhookReceiver:
         self, host: str = "127.0.0.1", port: int = 0, path: str = "/"
     ) -> AsyncIterator[str]:
         """Run a small HTTP/1.1 server on the running event loop (asyncio or trio) while the block runs;
-        yields (and sets, if unset) the webhook URL. A webhook wakes its wait in the loop's own thread."""
+        yields the URL it listens on, which becomes `url` for the block's length if `url` was unset (set
+        `url` to the public address the API can reach when this one is behind a tunnel or a proxy). A
+        webhook wakes its wait in the loop's own thread. Exceptions of the block come out as they are."""
         import anyio
         from anyio.abc import SocketAttribute
 
+        _check_bind(host, path, self.url)
         listener = await anyio.create_tcp_listener(local_host=host, local_port=port, backlog=1024)
-        async with listener, anyio.create_task_group() as group:
-            group.start_soon(listener.serve, self._serve_connection)
-            url = _url(host, listener.extra(SocketAttribute.local_port), path)  # noqa: S610 (not Django)
-            if self.url is None:
-                self.url = url
+        url = _url(host, listener.extra(SocketAttribute.local_port), path)  # noqa: S610 (not Django)
+        try:
+            async with listener, anyio.create_task_group() as group:
+                for each in listener.listeners:  # a MultiListener: one socket per address family
+                    group.start_soon(self._accept, each, group)
+                with self._url_while_serving(url):
+                    try:
+                        yield url
+                    finally:
+                        group.cancel_scope.cancel()
+        except BaseExceptionGroup as group_error:
+            # The server's own tasks never raise (see `_accept`): what the group holds is the block's.
+            if len(group_error.exceptions) == 1:
+                raise group_error.exceptions[0] from None
+            raise
+
+    @contextlib.contextmanager
+    def _url_while_serving(self, url: str) -> Iterator[None]:
+        """`url` is this server's while it serves, unless the caller set one; unset again after."""
+        own = self.url is None
+        if own:
+            self.url = url
+        try:
+            yield
+        finally:
+            if own and self.url == url:
+                self.url = None
+
+    async def _accept(self, listener: Any, group: Any) -> None:
+        """Accept connections until cancelled, each answered in a task of its own. Accepting can fail
+        (out of file descriptors, a connection reset before it was accepted): the server waits a moment
+        and goes on, where `Listener.serve` would end, and take the app's block with it."""
+        import anyio
+
+        while True:
             try:
-                yield url
-            finally:
-                group.cancel_scope.cancel()
+                stream = await listener.accept()
+            except (OSError, anyio.BrokenResourceError) as exc:
+                _log.warning("accepting a webhook connection failed (%s); retrying", type(exc).__name__)
+                await anyio.sleep(0.1)
+                continue
+            group.start_soon(self._serve_connection, stream)
 
     async def _serve_connection(self, stream: Any) -> None:
-        """Answer the requests of one connection (kept alive) with `handle`, until it closes, breaks the
-        protocol, or idles `IDLE_TIMEOUT`. Whatever one connection does, the server goes on."""
+        """Answer one request with `handle`, then close the connection (an HTTP/1.1 client opens the
+        next): nothing a client sends after it is read, so no client can make the server hold more
+        than one request's bytes. Whatever one connection does, the server goes on."""
         try:
-            await self._answer_requests(stream)
-        except Exception as exc:
+            await self._answer(stream)
+        except Exception as exc:  # one connection's failure must not stop the server
             _log.warning("webhook connection ended by %s", type(exc).__name__)
 
-    async def _answer_requests(self, stream: Any) -> None:
+    async def _answer(self, stream: Any) -> None:
         import anyio
         import h11
 
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         async with stream:
-            while True:
-                try:
-                    with anyio.fail_after(IDLE_TIMEOUT):
-                        status = await self._read_request(connection, stream)
-                except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, h11.RemoteProtocolError):
-                    status = 400 if connection.their_state is h11.ERROR else None
-                if status is None:
-                    return
-                with contextlib.suppress(
-                    anyio.BrokenResourceError, anyio.ClosedResourceError, h11.LocalProtocolError
-                ):
-                    headers = [("content-length", "0")] + ([("connection", "close")] if status >= 400 else [])
-                    await stream.send(connection.send(h11.Response(status_code=status, headers=headers)))
-                    await stream.send(connection.send(h11.EndOfMessage()))
-                if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
-                    return
-                connection.start_next_cycle()
+            try:
+                with anyio.fail_after(IDLE_TIMEOUT):
+                    status = await self._read_request(connection, stream)
+            except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, h11.RemoteProtocolError):
+                status = 400 if connection.their_state is h11.ERROR else None
+            if status is None:
+                return
+            with (
+                contextlib.suppress(
+                    TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError, h11.LocalProtocolError
+                ),
+                anyio.fail_after(IDLE_TIMEOUT),
+            ):
+                headers = [("content-length", "0"), ("connection", "close")]
+                await stream.send(connection.send(h11.Response(status_code=status, headers=headers)))
+                await stream.send(connection.send(h11.EndOfMessage()))
+            # A lingering close: what the client still sends is read and dropped for a moment (at most a
+            # body's worth), so that closing with it unread does not reset the connection under the
+            # answer before the client has read it.
+            with contextlib.suppress(Exception), anyio.move_on_after(LINGER):
+                await stream.send_eof()
+                dropped = 0
+                while dropped <= MAX_WEBHOOK_BYTES:
+                    dropped += len(await stream.receive(65536))
 
     async def _read_request(self, connection: Any, stream: Any) -> int | None:
         """Read one request; the status to answer it with, or None when the peer closed cleanly first."""
@@ -206,8 +253,9 @@ class WebhookReceiver:
         while True:
             event = connection.next_event()
             if event is h11.NEED_DATA:
-                data = await stream.receive(65536)
-                connection.receive_data(data)
+                if connection.they_are_waiting_for_100_continue:
+                    await stream.send(connection.send(h11.InformationalResponse(status_code=100, headers=[])))
+                connection.receive_data(await stream.receive(65536))
             elif isinstance(event, h11.ConnectionClosed):
                 return None
             elif isinstance(event, h11.Request):
@@ -223,5 +271,24 @@ class WebhookReceiver:
                 return self.handle(method, bytes(body))
 
 
+#: Hosts that mean "every interface": a server there is reached at an address of its own (`url`).
+_EVERY_INTERFACE = ("0.0.0.0", "::", "")  # noqa: S104 (compared, not bound)
+
+
+def _check_bind(host: str, path: str, url: str | None) -> None:
+    if not (isinstance(path, str) and path.startswith("/")):
+        raise ValidationError("path", path, "a URL path starting with /")
+    if url is None and host in _EVERY_INTERFACE:
+        raise ValidationError(
+            "url",
+            None,
+            f"the public URL the API calls, given to WebhookReceiver(url=...) when serving on {host!r}"
+            " (every interface has no one address to call)",
+            "is required",
+        )
+
+
 def _url(host: str, port: int, path: str) -> str:
-    return f"http://[{host}]:{port}{path}" if ":" in host else f"http://{host}:{port}{path}"
+    """The URL a server on `host`:`port` answers `path` at (on this machine, for every interface)."""
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    return f"http://[{local}]:{port}{path}" if ":" in local else f"http://{local}:{port}{path}"

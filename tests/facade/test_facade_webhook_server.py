@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import time
 
 import anyio
 import pytest
 
+import ppio_txt2img as ppio
 from ppio_txt2img.webhooks import MAX_WEBHOOK_BYTES, WebhookReceiver
 
 EVENT = json.dumps(
@@ -18,6 +22,9 @@ EVENT = json.dumps(
         "payload": {"task": {"task_id": "t1", "status": "TASK_STATUS_SUCCEED"}},
     }
 ).encode()
+
+
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 (the host that means every interface)
 
 
 def post(body: bytes, *, close: bool = False) -> bytes:
@@ -44,18 +51,69 @@ def statuses(answer: bytes) -> list[int]:
 
 
 @pytest.mark.anyio
-async def test_a_kept_alive_connection_carries_several_webhooks_each_waking_its_wait() -> None:
+async def test_each_connection_carries_one_webhook_answered_then_closed() -> None:
     receiver = WebhookReceiver()
     waiter = receiver.wakeups.register("t1")
     async with receiver.serve_async(path="/hook") as url:
         assert receiver.url == url
         assert url.startswith("http://127.0.0.1:")
         assert url.endswith("/hook")
-        answer = await exchange(url, post(EVENT) + post(EVENT, close=True))
+        # Pipelined requests, and more bytes the client never waits to see answered: the server answers
+        # the first, says it closes, and closes, handling nothing after it.
+        flood = post(EVENT) * 2 + b"x" * 65536
+        answer = await exchange(url, flood)
+        again = await exchange(url, post(EVENT))  # the next webhook, on a connection of its own
         with anyio.fail_after(5):
             await waiter.sleep_async(5)  # at once: the webhook came on this loop
-    assert statuses(answer) == [200, 200]
+    assert statuses(answer) == [200]
+    assert b"connection: close" in answer.lower()
+    assert statuses(again) == [200]
     assert (receiver.received, receiver.woken) == (2, 2)
+    assert receiver.url is None  # it was this server's URL: unset with the server
+
+
+@pytest.mark.anyio
+async def test_a_client_expecting_100_continue_is_told_to_go_on() -> None:
+    receiver = WebhookReceiver()
+    async with receiver.serve_async() as url:
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            head = (
+                f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(EVENT)}\r\nExpect: 100-continue\r\n\r\n"
+            )
+            await stream.send(head.encode())
+            with anyio.fail_after(5):
+                interim = await stream.receive()  # before any byte of the body is sent
+            await stream.send(EVENT)
+            with anyio.fail_after(5):
+                final = await stream.receive()
+    assert interim.startswith(b"HTTP/1.1 100 ")
+    assert statuses(final) == [200]
+    assert receiver.received == 1
+
+
+@pytest.mark.anyio
+async def test_an_exception_of_the_block_comes_out_as_itself() -> None:
+    receiver = WebhookReceiver()
+    with pytest.raises(LookupError, match="the app's own"):
+        async with receiver.serve_async():
+            raise LookupError("the app's own")
+    assert receiver.url is None
+
+
+@pytest.mark.anyio
+async def test_every_interface_needs_the_public_url_and_a_path_its_slash() -> None:
+    with pytest.raises(ppio.ValidationError, match="url"):
+        async with WebhookReceiver().serve_async(host=EVERY_INTERFACE):
+            pass
+    with pytest.raises(ppio.ValidationError, match="path"):
+        async with WebhookReceiver().serve_async(path="hook"):
+            pass
+    receiver = WebhookReceiver("https://hooks.example/ppio")
+    async with receiver.serve_async(host=EVERY_INTERFACE, path="/ppio") as local:
+        assert local.startswith("http://127.0.0.1:")
+        assert statuses(await exchange(local, post(EVENT))) == [200]
+    assert receiver.url == "https://hooks.example/ppio"
 
 
 @pytest.mark.anyio
@@ -115,3 +173,46 @@ async def test_the_port_is_closed_when_the_block_ends() -> None:
     assert receiver.url == "https://public.example/hook"  # a URL already set is kept
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
+
+
+SERVER_WITH_FEW_FILES = """
+import resource, sys, anyio
+from ppio_txt2img.webhooks import WebhookReceiver
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+async def main() -> None:
+    receiver = WebhookReceiver()
+    async with receiver.serve_async() as url:
+        print(url, flush=True)
+        await anyio.to_thread.run_sync(sys.stdin.readline)  # until the test has done its worst
+        print("alive", receiver.received, flush=True)
+
+anyio.run(main, backend=sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_running_out_of_file_descriptors_pauses_accepting_and_the_app_goes_on(backend: str) -> None:
+    command = [sys.executable, "-c", SERVER_WITH_FEW_FILES, backend]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as server:
+        assert server.stdin is not None
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]  # > 64 fds
+        time.sleep(0.5)  # the server accepts until it has no descriptor left
+        for sock in idle:
+            sock.close()
+        answer = b""
+        for _ in range(50):  # the server waits a moment after each failed accept, then goes on
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(post(EVENT))
+                answer = sock.recv(65536)
+            if statuses(answer) == [200]:
+                break
+            time.sleep(0.1)
+        out, _ = server.communicate("done\n", timeout=30)
+    assert statuses(answer) == [200]
+    assert server.returncode == 0
+    assert out.split()[0] == "alive"

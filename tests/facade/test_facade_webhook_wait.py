@@ -25,14 +25,16 @@ def test_sync_wait_wakes_on_the_webhook_and_confirms_with_one_poll() -> None:
     receiver = WebhookReceiver(fallback_poll=60)
     with (
         sandbox.serve() as url,
-        receiver.serve(),
+        receiver.serve() as hook_url,
         ppio.Client("k", base_url=url, webhooks=receiver) as client,
     ):
+        assert receiver.url == hook_url
         generation = client.txt2img("a fox", **SMALL, timeout=30)
     assert generation.images[0].size == (128, 128)
     assert sandbox.stats["task_result"].requests == 1  # the confirming poll, nothing else
     assert (receiver.received, receiver.woken) == (1, 1)
-    assert sandbox.tasks[generation.task_id].request["extra"]["webhook"]["url"] == receiver.url
+    assert sandbox.tasks[generation.task_id].request["extra"]["webhook"]["url"] == hook_url
+    assert receiver.url is None  # the server's URL went with the server
 
 
 def test_async_waits_wake_on_their_own_webhooks() -> None:

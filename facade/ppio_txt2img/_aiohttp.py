@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import _constants as C
+from ._errors import ValidationError
 from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
 from ._transport import shared_ssl_context
 
@@ -62,10 +64,34 @@ Proxies = tuple[tuple[Any, "str | None"], ...]
 def environment_proxies() -> Proxies:
     """The environment's proxies as httpx reads them (`trust_env`), most specific pattern first: the
     table `proxy_for` looks URLs up in. Uses httpx's own helpers (private, and pinned below 1.0), so
-    that the sync client (httpx) and this one never disagree about where a request goes."""
+    that the sync client (httpx) and this one never disagree about where a request goes. A proxy aiohttp
+    cannot speak (SOCKS: it would get plain HTTP, the API key in the clear) or a `NO_PROXY` httpx cannot
+    read is a `ValidationError`, never a silent mistake."""
     from httpx._utils import URLPattern, get_environment_proxies
 
-    return tuple(sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items()))
+    try:
+        table = sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items())
+    except (ValueError, httpx.InvalidURL) as exc:
+        allowed = "host names, IP addresses and scheme://host patterns, comma-separated"
+        raise ValidationError("NO_PROXY", str(exc), allowed, "is not a proxy pattern") from None
+    for _, proxy in table:
+        if proxy is not None and httpx.URL(proxy).scheme not in ("http", "https"):
+            raise ValidationError(
+                "proxy",
+                without_credentials(proxy),
+                "an http:// or https:// proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY): the async client's "
+                "aiohttp transport speaks no other; for SOCKS, pass http_client=httpx.AsyncClient() with "
+                "httpx[socks] installed",
+            )
+    return tuple(table)
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user and password of every URL in it left out (a proxy's, in an error)."""
+    return _CREDENTIALS.sub("//", text)
+
+
+_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
 
 
 def proxy_for(url: httpx.URL, proxies: Proxies) -> str | None:
@@ -82,7 +108,7 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     import aiohttp
 
     try:
-        message = str(exc) or type(exc).__name__
+        message = without_credentials(str(exc)) or type(exc).__name__
     except Exception:  # some aiohttp errors describe themselves from the request they were given
         message = type(exc).__name__
     kind: type[httpx.TransportError]
@@ -101,12 +127,21 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     return kind(message)
 
 
+def _shows_credentials(exc: BaseException) -> bool:
+    try:
+        text = str(exc)
+    except Exception:  # see httpx_error
+        return False
+    return without_credentials(text) != text
+
+
 class AiohttpSession:
     """The async client's own HTTP client under asyncio: one aiohttp session (make it in a task)."""
 
     def __init__(self) -> None:
         import aiohttp
 
+        self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
         connector = aiohttp.TCPConnector(
             limit=C.DEFAULT_MAX_CONNECTIONS, ssl=shared_ssl_context(), keepalive_timeout=_KEEPALIVE
         )
@@ -118,7 +153,6 @@ class AiohttpSession:
             auto_decompress=True,
         )
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._proxies = environment_proxies()
 
     @property
     def is_closed(self) -> bool:
@@ -165,7 +199,10 @@ class AiohttpSession:
                     async for chunk in response.content.iter_any():
                         body.add(chunk)
         except aiohttp.ClientError as exc:
-            raise httpx_error(exc) from exc
+            error = httpx_error(exc)
+            if _shows_credentials(exc):  # a proxy's, in aiohttp's text: not in the chain either
+                raise error from None
+            raise error from exc
         except TimeoutError:
             raise deadline_error(action) from None
         return body.reply()

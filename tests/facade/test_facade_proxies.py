@@ -6,7 +6,9 @@ them directly; and the image requests carry no API key, through the proxy as wit
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,3 +179,89 @@ def test_the_proxy_chosen_for_a_url_is_the_one_httpx_chooses(
         transport = reference._transport_for_url(httpx.URL(url))
         proxied = transport is not reference._transport
     assert proxied == (expected is not None)
+
+
+class RefusingProxy:
+    """Answers every request, CONNECT included, with 407: a proxy that wants other credentials."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                    data += chunk
+                self.requests.append(data)
+                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+
+
+PASSWORD = "S3cretPW"
+
+
+def _everything_shown(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)) + repr(exc) + str(exc)
+
+
+def test_a_proxy_refusing_the_tunnel_shows_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    refusing = RefusingProxy()
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:{PASSWORD}@127.0.0.1:{refusing.port}")
+
+    async def main() -> None:
+        async with ppio.AsyncClient(KEY, base_url="https://api.proxied.invalid", max_retries=0) as client:
+            await client.get_task("t1", timeout=10)
+
+    with pytest.raises(ppio.PPIOError) as caught:
+        anyio.run(main, backend="asyncio")
+    assert refusing.requests[0].startswith(b"CONNECT api.proxied.invalid:443 ")
+    shown = _everything_shown(caught.value)
+    assert PASSWORD not in shown
+    assert KEY not in shown
+    refusing.sock.close()
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h", "socks4", "socks"])
+def test_a_socks_proxy_is_refused_by_the_aiohttp_transport_before_anything_is_sent(
+    scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("ALL_PROXY", f"{scheme}://bob:{PASSWORD}@127.0.0.1:{listener.getsockname()[1]}")
+
+    async def main() -> None:
+        async with ppio.AsyncClient(KEY, base_url="http://api.proxied.invalid") as client:
+            await client.get_task("t1", timeout=10)
+
+    with pytest.raises(ppio.ValidationError, match="SOCKS") as caught:
+        anyio.run(main, backend="asyncio")
+    assert PASSWORD not in _everything_shown(caught.value)
+    listener.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody connected: no byte (and no key) went to the SOCKS port
+    listener.close()
+
+
+def test_a_no_proxy_httpx_cannot_read_is_a_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "[::1]")
+
+    async def main() -> None:
+        async with ppio.AsyncClient(KEY, base_url="http://api.proxied.invalid") as client:
+            await client.get_task("t1", timeout=10)
+
+    with pytest.raises(ppio.ValidationError, match="NO_PROXY"):
+        anyio.run(main, backend="asyncio")

@@ -173,10 +173,16 @@ class WebhookReceiver:
                     finally:
                         group.cancel_scope.cancel()
         except BaseExceptionGroup as group_error:
-            # The server's own tasks never raise (see `_accept`): what the group holds is the block's.
-            if len(group_error.exceptions) == 1:
-                raise group_error.exceptions[0] from None
-            raise
+            # The server's own tasks never raise (see `_accept`): what the group holds is the block's,
+            # re-raised as it was (its own cause and context kept, not the group's).
+            if len(group_error.exceptions) != 1:
+                raise
+            inner = group_error.exceptions[0]
+            chain = inner.__cause__, inner.__context__, inner.__suppress_context__
+            try:
+                raise inner
+            finally:
+                inner.__cause__, inner.__context__, inner.__suppress_context__ = chain
 
     @contextlib.contextmanager
     def _url_while_serving(self, url: str) -> Iterator[None]:

@@ -95,9 +95,19 @@ async def test_a_client_expecting_100_continue_is_told_to_go_on() -> None:
 @pytest.mark.anyio
 async def test_an_exception_of_the_block_comes_out_as_itself() -> None:
     receiver = WebhookReceiver()
-    with pytest.raises(LookupError, match="the app's own"):
+
+    def fail() -> None:
+        settings: dict[str, str] = {}
+        try:
+            settings["missing"]
+        except KeyError as cause:
+            raise LookupError("the app's own") from cause
+
+    with pytest.raises(LookupError, match="the app's own") as caught:
         async with receiver.serve_async():
-            raise LookupError("the app's own")
+            fail()
+    assert isinstance(caught.value.__cause__, KeyError)  # its own chain, not the task group's
+    assert not isinstance(caught.value.__context__, BaseExceptionGroup)
     assert receiver.url is None
 
 

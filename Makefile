@@ -58,9 +58,10 @@ GEN_OPTIONS := facade/ppio_txt2img/_options.py
 GEN_README := README.md
 GEN_OUTPUTS := $(GEN_OUT) $(GEN_OPTIONS) $(GEN_README)
 GEN_STAMP := build/.generated.stamp
-# The heavy commands of the steps beside the longest one (pytest-workers: mostly waiting on sockets and
-# sleeps, never using both cores) run at a lower CPU priority, so that under `make test` they take the CPU
-# it leaves rather than the CPU it needs. Alone, they run as fast as ever.
+# The heavy commands of the short steps beside the two long ones (pytest-workers and test-ray, mostly
+# waiting on sockets, sleeps and processes, never using both cores) run at a lower CPU priority, so that
+# under `make test` they take the CPU those leave rather than the CPU they need. Alone, they run as fast
+# as ever. (Ray at nice 10 too ended last, alone on one core, in some runs.)
 SIDE := nice -n 10
 PY_SOURCES := facade scripts tests clients/corpus
 
@@ -223,7 +224,7 @@ pytest-workers: $(INSTALLED) ensure-chromium
 	@PPIO_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q -n 3 $(addprefix --ignore=,$(ALONE))
 
 test-ray: $(INSTALLED)
-	@$(SIDE) $(BIN)/pytest -q -p no:xdist tests/ray
+	@$(BIN)/pytest -q -p no:xdist tests/ray
 
 test-schemathesis: $(INSTALLED)
 	@$(SIDE) $(BIN)/pytest -q -p no:xdist $(SCHEMATHESIS_TESTS)

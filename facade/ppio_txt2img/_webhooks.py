@@ -21,19 +21,30 @@ __all__ = ["WEBHOOK_EVENT_TYPE", "parse_webhook", "webhook_task_id"]
 WEBHOOK_EVENT_TYPE = "ASYNC_TASK_RESULT"
 
 
-def webhook_task_id(body: bytes | str) -> str | None:
-    """The id of the task a webhook event reports, read and nothing more (None for another event type):
-    what a receiver needs to wake a wait, which then looks the task up itself. Much cheaper than
-    `parse_webhook` on a large event. Raises `ValidationError` for a body that is not a webhook event."""
+def _task_result_event(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The decoded event when it is an `ASYNC_TASK_RESULT`, None for another type; `ValidationError` for
+    a body that is no webhook event."""
+    raw: object = body  # callers without type checking pass anything
+    if not isinstance(raw, bytes | str | Mapping):
+        allowed = "the request body: bytes, str or a decoded mapping"
+        raise ValidationError("body", body, allowed, "is not a body")
     try:
-        data = json.loads(body)
+        data = json.loads(body) if isinstance(body, bytes | str) else body
     except (ValueError, RecursionError):
         raise ValidationError("body", body, "a JSON webhook event", "is not JSON") from None
     if not isinstance(data, Mapping) or "event_type" not in data:
         raise ValidationError(
             "event_type", None, "a webhook event with event_type and payload", "is required"
         )
-    if data["event_type"] != WEBHOOK_EVENT_TYPE:
+    return data if data["event_type"] == WEBHOOK_EVENT_TYPE else None
+
+
+def webhook_task_id(body: bytes | str) -> str | None:
+    """The id of the task a webhook event reports, read and nothing more (None for another event type):
+    what a receiver needs to wake a wait, which then looks the task up itself. Much cheaper than
+    `parse_webhook` on a large event. Raises `ValidationError` for a body that is not a webhook event."""
+    data = _task_result_event(body)
+    if data is None:
         return None
     payload = data.get("payload")
     task = payload.get("task") if isinstance(payload, Mapping) else None
@@ -51,19 +62,8 @@ def parse_webhook(
     Returns None for an event of another type (the docs say to ignore those); raises `ValidationError`
     for a body that is not a webhook event.
     """
-    raw: object = body  # callers without type checking pass anything
-    if not isinstance(raw, bytes | str | Mapping):
-        allowed = "the request body: bytes, str or a decoded mapping"
-        raise ValidationError("body", body, allowed, "is not a body")
-    try:
-        data = json.loads(body) if isinstance(body, bytes | str) else body
-    except (ValueError, RecursionError):
-        raise ValidationError("body", body, "a JSON webhook event", "is not JSON") from None
-    if not isinstance(data, Mapping) or "event_type" not in data:
-        raise ValidationError(
-            "event_type", None, "a webhook event with event_type and payload", "is required"
-        )
-    if data["event_type"] != WEBHOOK_EVENT_TYPE:
+    data = _task_result_event(body)
+    if data is None:
         return None
     try:
         return task_from_payload(data.get("payload"), received_at or datetime.now(UTC), "payload")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -304,3 +305,49 @@ async def async_client_for(
             transport = httpx.MockTransport(api.async_handler)
             kwargs["http_client"] = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
         yield ppio.AsyncClient(**_options(api, clock, clock.async_sleep, kwargs))
+
+
+class OneAnswerServer:
+    """A raw HTTP server on loopback: reads each request in full (its first line kept in `requests`),
+    sends `answer` (none: closes without a word, as a crashed gateway does), and closes."""
+
+    def __init__(self, answer: bytes = b"") -> None:
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port: int = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests.append(head.split(b"\r\n")[0])
+                if self.answer:
+                    conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -22,6 +22,7 @@ import pytest
 import ppio_txt2img as ppio
 from ppio_txt2img._aiohttp import environment_proxies, proxy_for
 from ppio_txt2img.sandbox import Sandbox
+from tests.facade.facade_helpers import OneAnswerServer
 from tests.loopback import TLS
 
 KEY = "sk-proxy-test"
@@ -181,31 +182,6 @@ def test_the_proxy_chosen_for_a_url_is_the_one_httpx_chooses(
     assert proxied == (expected is not None)
 
 
-class RefusingProxy:
-    """Answers every request, CONNECT included, with 407: a proxy that wants other credentials."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        self.requests: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-                    data += chunk
-                self.requests.append(data)
-                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
-
-
 PASSWORD = "S3cretPW"
 
 
@@ -214,7 +190,8 @@ def _everything_shown(exc: BaseException) -> str:
 
 
 def test_a_proxy_refusing_the_tunnel_shows_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    refusing = RefusingProxy()
+    # A proxy that wants other credentials: every request, CONNECT included, answered 407.
+    refusing = OneAnswerServer(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
     _clear_proxy_env(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", f"http://alice:{PASSWORD}@127.0.0.1:{refusing.port}")
 
@@ -228,7 +205,7 @@ def test_a_proxy_refusing_the_tunnel_shows_no_credentials(monkeypatch: pytest.Mo
     shown = _everything_shown(caught.value)
     assert PASSWORD not in shown
     assert KEY not in shown
-    refusing.sock.close()
+    refusing.close()
 
 
 @pytest.mark.parametrize("scheme", ["socks5", "socks5h", "socks4", "socks"])

@@ -24,53 +24,13 @@ from ppio_txt2img._transport import (
     own_client_options,
     shared_ssl_context,
 )
-
-
-class DroppingServer:
-    """Reads each request in full, then closes the connection without a word (a crashed gateway)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.requests: list[bytes] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                while len(body) < length:
-                    body += conn.recv(65536)
-                self.requests.append(head.split(b"\r\n")[0])
-
-    def close(self) -> None:
-        self.sock.close()
+from tests.facade.facade_helpers import OneAnswerServer
 
 
 @pytest.fixture
-def dropping() -> Iterator[DroppingServer]:
-    server = DroppingServer()
+def dropping() -> Iterator[OneAnswerServer]:
+    """Reads each request in full, then closes the connection without a word (a crashed gateway)."""
+    server = OneAnswerServer()
     yield server
     server.close()
 
@@ -82,7 +42,7 @@ def test_asyncio_gets_the_aiohttp_transport() -> None:
     assert anyio.run(main) == "aiohttp"
 
 
-def test_a_post_dropped_after_it_was_sent_is_outcome_unknown_and_sent_once(dropping: DroppingServer) -> None:
+def test_a_post_dropped_after_it_was_sent_is_outcome_unknown_and_sent_once(dropping: OneAnswerServer) -> None:
     async def main() -> ppio.APIConnectionError:
         async with ppio.AsyncClient("k", base_url=dropping.url, max_retries=3) as client:
             with pytest.raises(ppio.APIConnectionError) as info:

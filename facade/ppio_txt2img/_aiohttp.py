@@ -107,10 +107,7 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     `ConnectError` / `ConnectTimeout` only while connecting, before any byte of the request was sent."""
     import aiohttp
 
-    try:
-        message = without_credentials(str(exc)) or type(exc).__name__
-    except Exception:  # some aiohttp errors describe themselves from the request they were given
-        message = type(exc).__name__
+    message = without_credentials(_text(exc)) or type(exc).__name__
     kind: type[httpx.TransportError]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connecting, or waiting for a free connection
         kind = httpx.ConnectTimeout
@@ -127,11 +124,17 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     return kind(message)
 
 
-def _shows_credentials(exc: BaseException) -> bool:
+def _text(exc: BaseException) -> str:
+    """`str(exc)`, or "" for an aiohttp error that fails describing itself (some do so from the
+    request they were given)."""
     try:
-        text = str(exc)
-    except Exception:  # see httpx_error
-        return False
+        return str(exc)
+    except Exception:
+        return ""
+
+
+def _shows_credentials(exc: BaseException) -> bool:
+    text = _text(exc)
     return without_credentials(text) != text
 
 

@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
+from anyio.abc import SocketStream
 
 import ppio_txt2img as ppio
 from ppio_txt2img.webhooks import MAX_WEBHOOK_BYTES, WebhookReceiver
@@ -32,11 +34,21 @@ def post(body: bytes, *, close: bool = False) -> bytes:
     return (head + ("Connection: close\r\n" if close else "") + "\r\n").encode() + body
 
 
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None
+    return port
+
+
+async def connect(url: str) -> SocketStream:
+    """A connection to the server at `url`."""
+    return await anyio.connect_tcp("127.0.0.1", port_of(url))
+
+
 async def exchange(url: str, data: bytes) -> bytes:
     """Send `data` on one connection and read until the server closes it."""
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
     received = b""
-    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+    async with await connect(url) as stream:
         await stream.send(data)
         with anyio.fail_after(10):
             while True:
@@ -75,18 +87,14 @@ async def test_each_connection_carries_one_webhook_answered_then_closed() -> Non
 @pytest.mark.anyio
 async def test_a_client_expecting_100_continue_is_told_to_go_on() -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url:
-        port = int(url.rsplit(":", 1)[1].split("/")[0])
-        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
-            head = (
-                f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(EVENT)}\r\nExpect: 100-continue\r\n\r\n"
-            )
-            await stream.send(head.encode())
-            with anyio.fail_after(5):
-                interim = await stream.receive()  # before any byte of the body is sent
-            await stream.send(EVENT)
-            with anyio.fail_after(5):
-                final = await stream.receive()
+    async with receiver.serve_async() as url, await connect(url) as stream:
+        head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(EVENT)}\r\nExpect: 100-continue\r\n\r\n"
+        await stream.send(head.encode())
+        with anyio.fail_after(5):
+            interim = await stream.receive()  # before any byte of the body is sent
+        await stream.send(EVENT)
+        with anyio.fail_after(5):
+            final = await stream.receive()
     assert interim.startswith(b"HTTP/1.1 100 ")
     assert statuses(final) == [200]
     assert receiver.received == 1
@@ -166,11 +174,9 @@ async def test_what_is_not_a_webhook_is_refused_and_the_server_goes_on(
 @pytest.mark.anyio
 async def test_a_stalled_connection_blocks_no_other() -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url:
-        port = int(url.rsplit(":", 1)[1].split("/")[0])
-        async with await anyio.connect_tcp("127.0.0.1", port) as stalled:
-            await stalled.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # and no more
-            answer = await exchange(url, post(EVENT, close=True))
+    async with receiver.serve_async() as url, await connect(url) as stalled:
+        await stalled.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # and no more
+        answer = await exchange(url, post(EVENT, close=True))
     assert statuses(answer) == [200]
     assert receiver.received == 1
 
@@ -179,7 +185,7 @@ async def test_a_stalled_connection_blocks_no_other() -> None:
 async def test_the_port_is_closed_when_the_block_ends() -> None:
     receiver = WebhookReceiver("https://public.example/hook")
     async with receiver.serve_async() as url:
-        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        port = port_of(url)
     assert receiver.url == "https://public.example/hook"  # a URL already set is kept
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
@@ -209,7 +215,7 @@ def test_running_out_of_file_descriptors_pauses_accepting_and_the_app_goes_on(ba
         assert server.stdin is not None
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        port = port_of(url)
         idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]  # > 64 fds
         time.sleep(0.5)  # the server accepts until it has no descriptor left
         for sock in idle:

@@ -16,11 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from schemathesis.checks import not_a_server_error
 
 from ppio_txt2img.sandbox import Sandbox
 from tests.loopback import TLS
+
+# Its plugin (what turns `schema.parametrize()` into test items) is loaded here, not for every pytest
+# process: importing it costs 0.7 CPU-s, and only this module needs it.
+pytest_plugins = ["schemathesis.pytest.plugin"]
 
 API_KEY = "contract-test-key"
 
@@ -122,9 +127,20 @@ def base_url() -> Iterator[str]:
         KNOWN_TASK_IDS.clear()
 
 
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    """One session for every case, as a client keeps its connections: without it schemathesis makes a
+    session, a connection and a scan of the environment for proxies per case (about 2,000 here)."""
+    with requests.Session() as session:
+        session.trust_env = False  # loopback: no proxy, no .netrc
+        yield session
+
+
 @schema.parametrize()
-def test_sandbox_conforms_to_the_spec(case: schemathesis.Case[Any], base_url: str) -> None:
-    case.call_and_validate(base_url=base_url)
+def test_sandbox_conforms_to_the_spec(
+    case: schemathesis.Case[Any], base_url: str, session: requests.Session
+) -> None:
+    case.call_and_validate(base_url=base_url, session=session)
 
 
 # The same again with the sandbox injecting the documented errors (429 and 503 with Retry-After, 500
@@ -154,7 +170,9 @@ def faulty_base_url() -> Iterator[str]:
 
 
 @faulty_schema.parametrize()
-def test_injected_errors_conform_to_the_spec(case: schemathesis.Case[Any], faulty_base_url: str) -> None:
+def test_injected_errors_conform_to_the_spec(
+    case: schemathesis.Case[Any], faulty_base_url: str, session: requests.Session
+) -> None:
     # Excluded: `not_a_server_error`, because here the 5xx answers are injected on purpose;
     # every other check still runs on them (schema, status code, content type, headers).
-    case.call_and_validate(base_url=faulty_base_url, excluded_checks=[not_a_server_error])
+    case.call_and_validate(base_url=faulty_base_url, session=session, excluded_checks=[not_a_server_error])

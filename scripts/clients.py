@@ -9,6 +9,9 @@ run of its `batch` command (build/clients/<lang>.config.json holds each one's ge
     java        -g java --library native    (native: the JDK's own HttpClient)
     python      -g python                   pydantic v2 models
 
+With `--cache-dir` (`make clients` gives ~/.cache/ppio-txt2img/clients), a client made from the same
+inputs (the spec, this script, the generator's version) in another checkout is copied from there instead.
+
 `make check-clients` (part of `make test`) then compiles each and has it parse the shared corpus
 tests/fixtures/payloads/ (every documented task-result form, the webhook, model lists, error bodies, new
 keys at every level, unknown enum values, big and string seeds, a negative eta) and write each payload
@@ -21,18 +24,21 @@ back, failing if anything was refused or lost:
     java        javac over the client when its libraries are on this machine (see JAVA_LIBS), else
                 reported as generated but not compiled, naming the missing libraries
 
-    python scripts/clients.py generate [--lang go ...]
+    python scripts/clients.py generate [--lang go ...] [--cache-dir DIR]
     python scripts/clients.py check [--lang go ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,9 +105,55 @@ def tail(text: str, lines: int = 25) -> str:
 
 
 # ------------------------------------------------------------------------------------------ generate
-def generate(langs: list[str]) -> None:
-    """All clients in one run of openapi-generator's `batch` command: one JVM for all of them (four
-    `generate` runs cost 33 CPU-s, one batch 12, with the same sources out)."""
+def generate(langs: list[str], cache: Path | None) -> None:
+    """The clients of `langs` into build/clients/: each from `cache` when it holds one made from the same
+    inputs, the others in one run of openapi-generator, then kept in `cache`."""
+    start = time.monotonic()
+    keys = {lang: cache_key(lang) for lang in langs}
+    cached = [lang for lang in langs if cache is not None and (cache / keys[lang]).is_dir()]
+    for lang in cached:
+        assert cache is not None
+        shutil.rmtree(OUT / lang, ignore_errors=True)
+        shutil.copytree(cache / keys[lang], OUT / lang)
+    missing = [lang for lang in langs if lang not in cached]
+    if missing:
+        run_generator(missing)
+        if cache is not None:
+            for lang in missing:
+                keep(OUT / lang, cache / keys[lang])
+    took = time.monotonic() - start
+    made = f"{', '.join(missing)} generated" if missing else ""
+    reused = f"{', '.join(cached)} from {cache}" if cached else ""
+    print(f"{'; '.join(part for part in (made, reused) if part)}: into build/clients/ ({took:.0f} s)")
+
+
+def cache_key(lang: str) -> str:
+    """What a generated client depends on: the spec, this script (its generator names and options), the
+    generator's version and the language. The same key, the same files: openapi-generator writes no path
+    or random value into them, only, in the Java client's comments, the date it ran."""
+    digest = hashlib.sha256()
+    version = importlib.metadata.version("openapi-generator-cli")
+    for part in (SPEC.read_bytes(), Path(__file__).read_bytes(), version.encode(), lang.encode()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return f"{lang}-{digest.hexdigest()[:32]}"
+
+
+def keep(source: Path, entry: Path) -> None:
+    """Copy a fresh client into the cache, whole or not at all (a temp dir renamed into place)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        shutil.copytree(source, scratch / "client")
+        (scratch / "client").rename(entry)
+    except OSError:
+        pass  # another run kept the same key first (or the cache is read-only): nothing lost
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_generator(langs: list[str]) -> None:
+    """All clients of `langs` in one run of openapi-generator's `batch` command: one JVM for all of them
+    (four `generate` runs cost 33 CPU-s, one batch 12, with the same sources out)."""
     configs = []
     for lang in langs:
         shutil.rmtree(OUT / lang, ignore_errors=True)
@@ -109,7 +161,6 @@ def generate(langs: list[str]) -> None:
         settings = {**GENERATORS[lang], "inputSpec": str(SPEC), "outputDir": str(OUT / lang)}
         config.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
         configs.append(str(config))
-    start = time.monotonic()
     jar_cli = BIN / "openapi-generator-cli"
     # The JVM's quick compiler only (C1): a run of seconds never pays back the optimising compiler's own
     # CPU (8.2 CPU-s instead of 13.6). The wrapper passes JAVA_OPTS as one argument; a user's wins.
@@ -123,8 +174,6 @@ def generate(langs: list[str]) -> None:
     if missing:
         names = ", ".join(missing)
         raise SystemExit(f"openapi-generator wrote no client for {names}; see build/clients/generate.log")
-    took = time.monotonic() - start
-    print(f"{', '.join(langs)} generated into build/clients/ ({took:.0f} s)")
 
 
 # --------------------------------------------------------------------------------------------- check
@@ -241,11 +290,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["generate", "check"])
     parser.add_argument("--lang", action="append", choices=list(GENERATORS), help="default: all")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="generate: reuse (and keep) clients made from the same inputs in this directory",
+    )
     args = parser.parse_args()
     langs = args.lang or list(GENERATORS)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.action == "generate":
-        generate(langs)
+        generate(langs, args.cache_dir)
         return 0
     return check(langs)
 

@@ -98,10 +98,16 @@ $(APP_INSTALLED): pyproject.toml | $(UV)
 
 # uv reads PEP 735 dependency groups (`--group`), as pip >= 25.1 does. A superset of the demo's install,
 # so it stamps that one too.
+# Then one process imports what the test processes import first (the SDK, its sandbox and CLI, pytest
+# and its plugins, hypothesis, trio, aiohttp, Pillow): a check of the install that also compiles their
+# bytecode once. uv writes none, and the 3 pytest workers and test-ray, starting together on a fresh
+# venv, would each compile the same modules (about 10 CPU-s each, 4.5 once compiled).
+TEST_IMPORTS := ppio_api, ppio_txt2img, ppio_txt2img.sandbox, ppio_txt2img.cli, pytest, xdist.plugin, \
+                anyio.pytest_plugin, _hypothesis_pytestplugin, hypothesis, trio, aiohttp, PIL.Image
 $(INSTALLED): pyproject.toml | $(UV)
 	@echo "installing the project and the pinned dev tools (dependency group dev) into $(VENV) ..."
 	@$(UV_INSTALL) -e '.[sandbox,contract]' --group dev
-	@$(PY) -c 'import ppio_api, ppio_txt2img, ppio_txt2img.sandbox, openapi_python_client, schemathesis'
+	@$(PY) -c 'import $(TEST_IMPORTS)'
 	@touch $(APP_INSTALLED) $@
 
 # Exactly the versions in package-lock.json; none of them needs an install script.

@@ -109,33 +109,37 @@ def generate(langs: list[str], cache: Path | None) -> None:
     """The clients of `langs` into build/clients/: each from `cache` when it holds one made from the same
     inputs, the others in one run of openapi-generator, then kept in `cache`."""
     start = time.monotonic()
-    keys = {lang: cache_key(lang) for lang in langs}
-    cached = [lang for lang in langs if cache is not None and (cache / keys[lang]).is_dir()]
+    entries = {lang: cache / key for lang, key in cache_keys(langs).items()} if cache is not None else {}
+    cached = [lang for lang, entry in entries.items() if entry.is_dir()]
     for lang in cached:
-        assert cache is not None
         shutil.rmtree(OUT / lang, ignore_errors=True)
-        shutil.copytree(cache / keys[lang], OUT / lang)
+        shutil.copytree(entries[lang], OUT / lang)
     missing = [lang for lang in langs if lang not in cached]
     if missing:
         run_generator(missing)
-        if cache is not None:
-            for lang in missing:
-                keep(OUT / lang, cache / keys[lang])
+        for lang in missing:
+            if lang in entries:
+                keep(OUT / lang, entries[lang])
     took = time.monotonic() - start
     made = f"{', '.join(missing)} generated" if missing else ""
     reused = f"{', '.join(cached)} from {cache}" if cached else ""
     print(f"{'; '.join(part for part in (made, reused) if part)}: into build/clients/ ({took:.0f} s)")
 
 
-def cache_key(lang: str) -> str:
-    """What a generated client depends on: the spec, this script (its generator names and options), the
-    generator's version and the language. The same key, the same files: openapi-generator writes no path
-    or random value into them, only, in the Java client's comments, the date it ran."""
-    digest = hashlib.sha256()
+def cache_keys(langs: list[str]) -> dict[str, str]:
+    """What each generated client depends on: the spec, this script (its generator names and options),
+    the generator's version and the language. The same key, the same files: openapi-generator writes no
+    path or random value into them, only, in the Java client's comments, the date it ran."""
+    inputs = hashlib.sha256()
     version = importlib.metadata.version("openapi-generator-cli")
-    for part in (SPEC.read_bytes(), Path(__file__).read_bytes(), version.encode(), lang.encode()):
-        digest.update(len(part).to_bytes(8, "big") + part)
-    return f"{lang}-{digest.hexdigest()[:32]}"
+    for part in (SPEC.read_bytes(), Path(__file__).read_bytes(), version.encode()):
+        inputs.update(len(part).to_bytes(8, "big") + part)
+    keys = {}
+    for lang in langs:
+        digest = inputs.copy()
+        digest.update(lang.encode())
+        keys[lang] = f"{lang}-{digest.hexdigest()[:32]}"
+    return keys
 
 
 def keep(source: Path, entry: Path) -> None:

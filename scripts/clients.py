@@ -143,14 +143,18 @@ def cache_keys(langs: list[str]) -> dict[str, str]:
 
 
 def keep(source: Path, entry: Path) -> None:
-    """Copy a fresh client into the cache, whole or not at all (a temp dir renamed into place)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    """Copy a fresh client into the cache, whole or not at all (a temp dir renamed into place). A cache
+    that cannot be written is skipped: it only saves the next checkout a run of the generator."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    except OSError:
+        return
     try:
         shutil.copytree(source, scratch / "client")
         (scratch / "client").rename(entry)
     except OSError:
-        pass  # another run kept the same key first (or the cache is read-only): nothing lost
+        pass  # another run kept the same key first: nothing lost
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

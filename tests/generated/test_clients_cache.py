@@ -79,3 +79,13 @@ def test_a_kept_entry_is_whole_and_a_taken_key_is_left_alone(tmp_path: Path) -> 
 
     assert (entry / "pkg" / "a.go").read_text() == "package a"
     assert [p.name for p in entry.parent.iterdir()] == ["go-key"]  # no scratch dir left behind
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(project: list[list[str]], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")  # no directory can be made under it, even by root
+
+    clients.generate(["go"], blocker / "cache")
+
+    assert project == [["go"]]
+    assert (clients.OUT / "go" / "client.txt").is_file()

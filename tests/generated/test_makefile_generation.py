@@ -57,6 +57,7 @@ def project(tmp_path: Path) -> Path:
 
 
 OPTIONS = Path("facade/ppio_txt2img/_options.py")
+STAMP = Path("build/.generated.stamp")  # what `make generate` touches when it is done
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -97,7 +98,7 @@ def test_check_generated_fails_on_a_stale_copy_and_make_generate_fixes_it_withou
     again = make("generate", project)  # up to date: make does not even run the generator
     assert again.returncode == 0, again.stdout + again.stderr
     # Make the spec newer than the stamp: the generator runs, and must write nothing.
-    stamp = (project / "build" / ".generated.stamp").stat().st_mtime_ns
+    stamp = (project / STAMP).stat().st_mtime_ns
     os.utime(spec, ns=(stamp + 2_000_000_000, stamp + 2_000_000_000))
     forced = make("generate", project)
     assert forced.returncode == 0, forced.stdout + forced.stderr
@@ -120,14 +121,13 @@ def test_check_generated_fails_on_hand_edited_generated_facade_files_and_generat
 ) -> None:
     # The stamp a last `make generate` leaves (test above), newer than every input: from now on make
     # regenerates only what is newer. Written here rather than by a generator run (2 CPU-s).
-    stamp = project / "build" / ".generated.stamp"
+    stamp = project / STAMP
     stamp.parent.mkdir()
     stamp.touch()
     earlier = time.time_ns() - 2_000_000_000
     os.utime(stamp, ns=(earlier, earlier))
-    assert all(
-        path.stat().st_mtime_ns < earlier for path in (project / "openapi").rglob("*") if path.is_file()
-    )
+    inputs = [p for d in ("openapi", "scripts", "facade") for p in (project / d).rglob("*") if p.is_file()]
+    assert all(path.stat().st_mtime_ns < earlier for path in inputs)
     edits = {
         OPTIONS: ("    steps: int\n", "    steps: float\n"),
         Path("README.md"): ("| Denoising iterations. |", "| Denoising steps. |"),

@@ -34,6 +34,7 @@ from . import _constants as C
 from ._errors import ValidationError
 from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
 from ._transport import shared_ssl_context
+from ._urls import is_normal
 
 if TYPE_CHECKING:
     import aiohttp
@@ -52,10 +53,11 @@ def _json_body(value: Any) -> bytes:
 
 @lru_cache(maxsize=1024)
 def _url(url: str) -> yarl.URL:
-    """The URL as httpx would send it (parsed and normalised by httpx, once), for aiohttp as it is."""
+    """The URL as httpx would send it (parsed and normalised by httpx, once, unless it is already in
+    httpx's normal form), for aiohttp as it is."""
     import yarl
 
-    return yarl.URL(str(parsed_url(url)), encoded=True)
+    return yarl.URL(url if is_normal(url) else str(parsed_url(url)), encoded=True)
 
 
 Proxies = tuple[tuple[Any, "str | None"], ...]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ._crowds import Crowds
 from ._durations import DurationMemory
 from ._errors import WaitTimeoutError
 from ._io import Flow
@@ -40,6 +41,8 @@ class Settings:
     query: Mapping[str, Any] = field(default_factory=dict)
     #: Durations of this client's finished tasks, per shape (shared by the calls; see `_durations.py`).
     durations: DurationMemory = field(default_factory=DurationMemory, repr=False, compare=False)
+    #: Waits on tasks of one shape with nothing learnt, in flight together (see `_crowds.py`).
+    crowds: Crowds = field(default_factory=Crowds, repr=False, compare=False)
     #: With a webhook receiver: the waits it wakes (see `webhooks.py`).
     wakeups: Wakeups | None = field(default=None, repr=False, compare=False)
     clock: Callable[[], float] = time.monotonic

@@ -17,7 +17,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DurationMemory", "Prior", "prior_from", "shape_of"]
+__all__ = ["DurationMemory", "Prior", "least_spread", "prior_from", "shape_of"]
 
 #: Finished tasks of a shape needed before their durations are trusted.
 MIN_SAMPLES = 2
@@ -97,14 +97,15 @@ def prior_from(samples: Sequence[tuple[float, float]]) -> Prior:
     if lowest <= highest:
         middle = (lowest + highest) / 2
         best = min(half for _, half in samples)
-        return Prior(duration=middle, spread=max((highest - lowest) / 2, best, _least_spread(middle)))
+        return Prior(duration=middle, spread=max((highest - lowest) / 2, best, least_spread(middle)))
     middle = statistics.median(durations)
     deviation = statistics.median(abs(d - middle) for d in durations)
     # A finish noticed by a sparse poll is only known to within that poll's interval (later ones,
     # polled densely, narrow it).
     coarseness = statistics.median(half_width for _, half_width in samples)
-    return Prior(duration=middle, spread=max(1.5 * deviation, coarseness, _least_spread(middle)))
+    return Prior(duration=middle, spread=max(1.5 * deviation, coarseness, least_spread(middle)))
 
 
-def _least_spread(duration: float) -> float:
+def least_spread(duration: float) -> float:
+    """The least uncertainty of a duration: `MIN_RELATIVE_SPREAD` of it, at least `MIN_SPREAD`."""
     return max(MIN_RELATIVE_SPREAD * duration, MIN_SPREAD)

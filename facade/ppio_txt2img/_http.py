@@ -30,6 +30,7 @@ from ._retry import (
     parse_retry_after,
     retry_delay,
 )
+from ._urls import is_normal, plain_query
 
 __all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error", "without_query"]
 
@@ -45,16 +46,19 @@ def without_query(url: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _with_query(url: str, query: tuple[tuple[str, Any], ...]) -> str:
-    return str(httpx.URL(url, params=dict(query)))
+def _with_query(url: str, query: tuple[tuple[str, type, Any], ...]) -> str:
+    # Each value's type is part of the key: False == 0 and 1.0 == True, but httpx writes them apart.
+    return str(httpx.URL(url, params={name: value for name, _, value in query}))
 
 
 def with_query(url: str, params: Mapping[str, Any]) -> str:
     """`url` with its query set to `params`, as httpx encodes it. A wait asks for the same URL every poll:
-    it is parsed once."""
-    query = tuple(params.items())
+    it is parsed once; a plain one (`task_id=<id>` on a URL in httpx's normal form) is not parsed."""
+    plain = plain_query(params)
+    if plain is not None and "?" not in url and is_normal(url):
+        return f"{url}?{plain}"
     try:
-        return _with_query(url, query)
+        return _with_query(url, tuple((name, type(value), value) for name, value in params.items()))
     except TypeError:  # an unhashable value (a list in `extra_query`)
         return str(httpx.URL(url, params=params))
 

@@ -89,7 +89,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class Sleep:
-    """Sleep; with a `waiter`, only until it is notified (a webhook arrived)."""
+    """Sleep; with a `waiter`, only until it is notified (a webhook arrived, a task of the crowd
+    finished): the reply says whether it was (None without a waiter)."""
 
     seconds: float
     waiter: Waiter | None = None
@@ -340,7 +341,7 @@ def run_sync(
                 value = _send_sync(client, action, cancel)
             elif isinstance(action, Sleep):
                 if action.waiter is not None:
-                    action.waiter.sleep_sync(action.seconds)
+                    value = action.waiter.sleep_sync(action.seconds)
                 elif action.seconds > 0:
                     sleep(action.seconds)
             elif isinstance(action, Gather):
@@ -404,7 +405,7 @@ async def run_async(
                 value = await _send_async(client, action)
             elif isinstance(action, Sleep):
                 if action.waiter is not None:
-                    await action.waiter.sleep_async(action.seconds)
+                    value = await action.waiter.sleep_async(action.seconds)
                 elif action.seconds > 0:
                     await do_sleep(action.seconds)
             elif isinstance(action, Gather):

@@ -30,7 +30,13 @@ from ._constants import (
     POLL_JITTER,
 )
 
-__all__ = ["Estimate", "Observation", "blind_delay", "estimate_finish", "next_poll_delay"]
+__all__ = [
+    "Estimate",
+    "Observation",
+    "blind_delay",
+    "estimate_finish",
+    "next_poll_delay",
+]
 
 PROCESSING = "TASK_STATUS_PROCESSING"
 #: Until successive estimates show otherwise, assume an eta may be off by this fraction.
@@ -128,14 +134,24 @@ def estimate_finish(history: Sequence[Observation]) -> Estimate | None:
     return Estimate(finish=latest.finish, error=rel * latest.remaining + latest.rounding + _SLACK)
 
 
-def blind_delay(history: Sequence[Observation], *, now: float, jitter: float = 0.0) -> float:
+def blind_delay(history: Sequence[Observation], *, now: float, jitter: float = 0.0, crowd: int = 1) -> float:
     """The delay with nothing to go on: a 0.5 s poller's pace at first, then growing to the cap.
 
     The jitter here is symmetric (+/- half of `POLL_JITTER`): with no expected finish to overshoot, it
-    spreads clients without adding polls on average."""
+    spreads clients without adding polls on average.
+
+    A wait in a crowd of `crowd` (see `_crowds.py`) polls `sqrt(crowd)` times less often, up to
+    `POLL_CAP`: the crowd as a whole still looks `sqrt(crowd)` times as often as one wait. Its waits
+    polled together once (their first poll, which tells whether the server sends an eta: polls sent
+    together cost less CPU than the same polls spread out), then each waits anywhere up to that
+    interval, so that their polls spread over every phase of it."""
     started = history[0].at if history else now
     steady_polls = sum(1 for o in history if o.at - started > POLL_BLIND_STEADY)
     delay = min(POLL_BLIND_CAP, POLL_BLIND_FIRST * POLL_BLIND_GROWTH**steady_polls)
+    if crowd > 1:
+        delay = max(delay, min(POLL_CAP, delay * math.sqrt(crowd)))
+        if len(history) == 1:
+            return jitter * delay
     return delay * (1 + POLL_JITTER * (jitter - 0.5))
 
 
@@ -145,13 +161,15 @@ def next_poll_delay(
     now: float,
     jitter: float = 0.0,
     prior: Estimate | None = None,
+    crowd: int = 1,
 ) -> float:
     """Seconds to sleep before the next poll.
 
     `jitter` is a random number in [0, 1); it only ever shortens the delay (by up to `POLL_JITTER`, and
     by at most `POLL_FLOOR` when sleeping up to the window), so that many clients spread out without
     ever sleeping past the expected finish. `prior` is the
-    expected finish learnt from earlier tasks of the same shape, used when the server says nothing.
+    expected finish learnt from earlier tasks of the same shape, used when the server says nothing;
+    `crowd`, the size of the wait's crowd, paces its polls when there is nothing to go on.
     """
     estimate = estimate_finish(history)
     cap = POLL_CAP  # the server's estimate is refreshed by every poll: do not sleep long on an old one
@@ -159,7 +177,7 @@ def next_poll_delay(
         estimate = prior  # well past the learnt window, the task is not like the others: poll blind
         cap = math.inf  # a silent server has nothing to add before the window
     if estimate is None:
-        return max(POLL_FLOOR, blind_delay(history, now=now, jitter=jitter))
+        return max(POLL_FLOOR, blind_delay(history, now=now, jitter=jitter, crowd=crowd))
     # The first poll of the window goes one `POLL_FLOOR` after its start (or at the expected finish, if
     # the window is narrower): a task that finishes at the earliest plausible moment is still noticed
     # within `POLL_FLOOR`, and the poll is not spent where the task can hardly be done yet.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
 from ._constants import MAX_BAD_RESULTS_IN_A_ROW, POLL_FIRST_AFTER_SUBMIT
+from ._crowds import Crowds, Member
+from ._durations import least_spread
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -108,6 +111,38 @@ def _bounded(delay: float, deadline: Deadline) -> float:
     return delay
 
 
+def _sleep(
+    settings: Settings, deadline: Deadline, delay: float, waiter: Waiter | None, member: Member | None
+) -> Flow[None]:
+    """Sleep before the next poll; a crowd's wait only until a task of its crowd finishes (see
+    `_crowds.py`), then until its task is as old as that one was."""
+    bounded = _bounded(delay, deadline)
+    if member is None:
+        yield Sleep(bounded, waiter)
+        return
+    crowds = settings.crowds
+    planned = settings.clock() + bounded
+    while True:
+        crowds.plan(member, running_until=member.running_until, next_poll=planned)
+        alone = crowds.members(member.shape) <= 1  # nobody to wake it: the driver's own sleep
+        woken = yield Sleep(max(0.0, planned - settings.clock()), None if alone else member.waiter)
+        if not woken:
+            return
+        age = crowds.hint(member)
+        if age is not None:
+            planned = min(planned, member.submitted_at + age)
+        if settings.clock() >= planned:
+            return
+
+
+def _hint_estimate(crowds: Crowds, member: Member) -> Estimate | None:
+    """When the task should finish, from the age at which one of its crowd was seen done."""
+    age = crowds.hint(member)
+    if age is None:
+        return None
+    return Estimate(finish=member.submitted_at + age, error=least_spread(age))
+
+
 def _wait(
     settings: Settings,
     deadline: Deadline,
@@ -117,21 +152,51 @@ def _wait(
     submitted: Submitted | None,
     waiter: Waiter | None,
 ) -> Flow[Task]:
-    history: list[Observation] = []
-    last_seen: tuple[object, ...] | None = None
-    failures = bad_answers = 0
     prior: Estimate | None = None
+    member: Member | None = None
     if submitted is not None:
         learnt = settings.durations.prior(submitted.shape)
         if learnt is not None:
             prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
+        elif waiter is None:  # nothing learnt and no webhooks: one of a crowd, perhaps alone
+            member = settings.crowds.join(submitted.shape, submitted.at)
+    try:
+        return (
+            yield from _polls(
+                settings, deadline, tracker, task_id, on_progress, submitted, waiter, prior, member
+            )
+        )
+    finally:
+        if member is not None:
+            settings.crowds.leave(member)
+
+
+def _polls(
+    settings: Settings,
+    deadline: Deadline,
+    tracker: Tracker,
+    task_id: str,
+    on_progress: ProgressCallback | None,
+    submitted: Submitted | None,
+    waiter: Waiter | None,
+    prior: Estimate | None,
+    member: Member | None,
+) -> Flow[Task]:
+    history: list[Observation] = []
+    last_seen: tuple[object, ...] | None = None
+    failures = bad_answers = 0
+    if submitted is not None:
         first = max(
             POLL_FIRST_AFTER_SUBMIT,
             next_poll_delay([], now=settings.clock(), jitter=settings.rng(), prior=prior) if prior else 0,
         )
         if waiter is not None and settings.wakeups is not None:
             first = settings.wakeups.fallback_poll
-        yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
+        remaining = max(0.0, deadline.remaining() - _LAST_LOOK)
+        if first >= remaining:
+            yield Sleep(remaining, waiter)
+        else:
+            yield from _sleep(settings, deadline, first, waiter, None)  # nothing to be woken for yet
     running_seen_at = submitted.at if submitted is not None else None
     while True:
         if waiter is not None:
@@ -164,6 +229,8 @@ def _wait(
                 settings.durations.record(
                     submitted.shape, submitted_at=submitted.at, lower=running_seen_at, upper=now
                 )
+            if member is not None:
+                settings.crowds.finished(member, now - member.submitted_at)
             return task
         if task.status == TaskStatus.FAILED:
             raise TaskFailedError(task_id, task.reason or "")
@@ -171,8 +238,22 @@ def _wait(
         history.append(
             Observation(at=now, status=task.status, eta=task.eta or None, progress=task.progress or None)
         )
+        # A crowd's wait is woken by its crowd only while the server tells it nothing (an eta or a
+        # progress is a better guide than a sibling's finish).
+        blind = member if member is not None and not (task.eta or task.progress) else None
         if waiter is not None and settings.wakeups is not None:
             delay = settings.wakeups.fallback_poll
+        elif member is not None:
+            member.running_until = now - member.submitted_at
+            delay = next_poll_delay(
+                history,
+                now=now,
+                jitter=settings.rng(),
+                prior=_hint_estimate(settings.crowds, member),
+                crowd=settings.crowds.size(member.shape),
+            )
         else:
             delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
-        yield Sleep(_bounded(delay, deadline), waiter)
+        if member is not None and blind is None:
+            settings.crowds.plan(member, running_until=member.running_until, next_poll=-math.inf)
+        yield from _sleep(settings, deadline, delay, waiter, blind)

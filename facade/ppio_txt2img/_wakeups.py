@@ -40,13 +40,15 @@ class Waiter:
         """Forget a notification: the poll about to be made answers it."""
         self._flag.clear()
 
-    def sleep_sync(self, seconds: float) -> None:
-        """Sleep up to `seconds`, or until notified."""
+    def sleep_sync(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, or until notified; whether it was."""
         if self._flag.wait(seconds):
             self._flag.clear()
+            return True
+        return False
 
-    async def sleep_async(self, seconds: float) -> None:
-        """Sleep up to `seconds`, or until notified."""
+    async def sleep_async(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, or until notified; whether it was."""
         import anyio
         import anyio.lowlevel
 
@@ -59,7 +61,9 @@ class Waiter:
         if not self._flag.is_set():
             with anyio.move_on_after(seconds):
                 await event.wait()
+        notified = self._flag.is_set()
         self._flag.clear()
+        return notified
 
 
 def _call_soon(token: Any, fn: Callable[[], object]) -> None:

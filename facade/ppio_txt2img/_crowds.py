@@ -1,0 +1,99 @@
+"""Crowds: waits on tasks of one shape that the client submitted and knows nothing of (no eta, no
+progress, nothing learnt), in flight at the same time, as in a batch.
+
+A crowd looks as a whole rather than each wait on its own. While none of its tasks has finished, each of
+its k waits polls `sqrt(k)` times less often (see `_polling.blind_delay`): together they still look
+several times a second, so the first task to finish is noticed soon after it does, with a fraction of
+the polls. At that moment the others are woken: each polls when it is as old as that task was (its age
+at the finish is the best guess of theirs), and from then on the crowd's waits poll at a single wait's
+pace. Thread-safe: sync clients share it between threads, async ones between tasks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from ._constants import POLL_FLOOR
+from ._wakeups import Waiter
+
+__all__ = ["Crowds", "Member"]
+
+
+@dataclass(eq=False)
+class Member:
+    """One wait of a crowd: when its task was submitted (client clock) and what it knows so far."""
+
+    shape: Hashable
+    submitted_at: float
+    waiter: Waiter = field(default_factory=Waiter)
+    #: The task's age (seconds since `submitted_at`) when a poll last saw it unfinished.
+    running_until: float = 0.0
+    #: When (client clock) the wait plans to poll next.
+    next_poll: float = float("inf")
+
+
+class Crowds:
+    """The crowds of one client, by shape, and the ages at which their finished tasks were seen done."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._members: dict[Hashable, dict[Member, None]] = {}
+        self._finished: dict[Hashable, list[float]] = {}  # ages, sorted
+
+    def join(self, shape: Hashable, submitted_at: float) -> Member:
+        member = Member(shape, submitted_at)
+        with self._lock:
+            self._members.setdefault(shape, {})[member] = None
+        return member
+
+    def leave(self, member: Member) -> None:
+        with self._lock:
+            members = self._members.get(member.shape, {})
+            members.pop(member, None)
+            if not members:  # the crowd is gone: what it saw is in the client's learnt durations
+                self._members.pop(member.shape, None)
+                self._finished.pop(member.shape, None)
+
+    def size(self, shape: Hashable) -> int:
+        """How many waits the crowd has; 1 once one of its tasks has finished (a single wait's pace)."""
+        with self._lock:
+            return 1 if self._finished.get(shape) else max(1, len(self._members.get(shape, ())))
+
+    def members(self, shape: Hashable) -> int:
+        with self._lock:
+            return len(self._members.get(shape, ()))
+
+    def plan(self, member: Member, *, running_until: float, next_poll: float) -> None:
+        with self._lock:
+            member.running_until, member.next_poll = running_until, next_poll
+
+    def hint(self, member: Member) -> float | None:
+        """The age at which the task is expected to finish: the youngest age at which one of the crowd's
+        tasks was seen done and this one was not yet seen running; None if there is none."""
+        with self._lock:
+            ages = self._finished.get(member.shape, [])
+            i = bisect.bisect_right(ages, member.running_until)
+            return ages[i] if i < len(ages) else None
+
+    def finished(self, member: Member, age: float) -> int:
+        """`member`'s task was seen done at `age`: wake the waits this tells something new (those that
+        plan to poll well after reaching that age, not yet seen running at it). Returns how many."""
+        with self._lock:
+            ages = self._finished.setdefault(member.shape, [])
+            youngest = not ages or age < ages[0]
+            bisect.insort(ages, age)
+            if not youngest:  # the waits were woken for a younger age already, and poll from there
+                return 0
+            woken = [
+                other.waiter
+                for other in self._members.get(member.shape, ())
+                if other is not member
+                and other.running_until < age
+                and other.next_poll > other.submitted_at + age + POLL_FLOOR
+            ]
+        for waiter in woken:
+            waiter.notify()
+        return len(woken)

@@ -1,0 +1,164 @@
+"""Crowds: tasks of one shape in flight together, with nothing learnt, poll as a whole (`_crowds.py`).
+
+The registry's decisions on their own, then whole clients (async, and sync shared by threads) on a
+MockTransport whose silent tasks take real time: every task arrives, with a fraction of the polls a
+lone wait makes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from PIL import Image
+
+import ppio_txt2img as ppio
+from ppio_txt2img._constants import POLL_CAP
+from ppio_txt2img._crowds import Crowds
+from ppio_txt2img._polling import Observation, blind_delay
+
+_FIRST = [Observation(at=0.5, status="TASK_STATUS_PROCESSING")]
+_SECOND = [*_FIRST, Observation(at=1.5, status="TASK_STATUS_PROCESSING")]
+
+
+def test_a_lone_wait_keeps_a_half_second_pollers_pace() -> None:
+    assert blind_delay(_SECOND, now=1.5, jitter=0.5) == blind_delay(_SECOND, now=1.5, jitter=0.5, crowd=1)
+    assert blind_delay(_SECOND, now=1.5, jitter=0.5, crowd=1) == 0.5
+    assert blind_delay(_FIRST, now=0.5, jitter=0.0, crowd=1) == pytest.approx(0.5 * 0.95)
+
+
+def test_a_crowd_of_k_polls_sqrt_k_times_less_often_each_up_to_the_cap() -> None:
+    assert blind_delay(_SECOND, now=1.5, jitter=0.5, crowd=4) == pytest.approx(1.0)
+    assert blind_delay(_SECOND, now=1.5, jitter=0.5, crowd=16) == pytest.approx(2.0)
+    assert blind_delay(_SECOND, now=1.5, jitter=0.5, crowd=10_000) == pytest.approx(POLL_CAP)
+
+
+def test_after_their_first_poll_together_a_crowds_waits_spread_over_a_whole_interval() -> None:
+    assert blind_delay(_FIRST, now=0.5, jitter=0.0, crowd=16) == 0.0
+    assert blind_delay(_FIRST, now=0.5, jitter=0.5, crowd=16) == pytest.approx(1.0)
+    assert blind_delay(_FIRST, now=0.5, jitter=0.999, crowd=16) == pytest.approx(0.999 * 2.0)
+
+
+def test_the_first_finish_wakes_the_waits_that_would_poll_well_after_that_age() -> None:
+    crowds = Crowds()
+    first = crowds.join("shape", submitted_at=0.0)
+    late = crowds.join("shape", submitted_at=0.1)
+    soon = crowds.join("shape", submitted_at=0.2)
+    seen_older = crowds.join("shape", submitted_at=0.3)
+    other_shape = crowds.join("other", submitted_at=0.0)
+    assert crowds.size("shape") == 4
+    assert crowds.size("other") == 1
+    crowds.plan(late, running_until=3.0, next_poll=9.0)  # would poll at age 8.9: woken
+    crowds.plan(soon, running_until=3.0, next_poll=5.25)  # polls at age 5.05 anyway: left alone
+    crowds.plan(seen_older, running_until=5.5, next_poll=9.0)  # seen running past 5.0: no news
+    crowds.plan(other_shape, running_until=0.0, next_poll=9.0)
+
+    assert crowds.finished(first, age=5.0) == 1
+    assert late.waiter._flag.is_set()
+    assert not soon.waiter._flag.is_set()
+    assert not seen_older.waiter._flag.is_set()
+    assert not other_shape.waiter._flag.is_set()
+    assert crowds.hint(late) == 5.0
+    assert crowds.hint(seen_older) is None  # already older than that, and still running
+    assert crowds.size("shape") == 1  # from now on, a single wait's pace
+
+    # An older finish tells nobody anything new; a younger one does.
+    assert crowds.finished(soon, age=5.2) == 0
+    crowds.leave(first)
+    crowds.leave(soon)
+    crowds.plan(late, running_until=3.0, next_poll=9.0)
+    assert crowds.finished(seen_older, age=4.0) == 1
+    assert crowds.hint(late) == 4.0
+
+
+def test_what_a_crowd_saw_is_forgotten_with_it() -> None:
+    crowds = Crowds()
+    a, b = crowds.join("shape", 0.0), crowds.join("shape", 0.0)
+    crowds.finished(a, age=5.0)
+    crowds.leave(a)
+    assert crowds.hint(b) == 5.0
+    crowds.leave(b)
+    c = crowds.join("shape", 10.0)
+    assert crowds.hint(c) is None
+    assert crowds.size("shape") == 1
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (128, 128)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class SilentServer:
+    """Tasks that take `duration` seconds of real time and say nothing of their progress."""
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.created: dict[str, float] = {}
+        self.polls: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.image = _png()
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "images.test":
+            return httpx.Response(200, content=self.image)
+        with self.lock:
+            if request.method == "POST":
+                task_id = f"t{len(self.created)}"
+                self.created[task_id] = time.monotonic()
+                self.polls[task_id] = 0
+                return httpx.Response(200, json={"task_id": task_id})
+            task_id = request.url.params["task_id"]
+            self.polls[task_id] += 1
+            done = time.monotonic() - self.created[task_id] >= self.duration
+        task = {"task_id": task_id, "status": "TASK_STATUS_SUCCEED" if done else "TASK_STATUS_PROCESSING"}
+        images = [{"image_url": f"https://images.test/{task_id}.png", "image_type": "png"}] if done else []
+        return httpx.Response(200, json={"task": task, "images": images})
+
+    def lone_wait_polls(self) -> float:
+        """What a lone wait (a 0.5 s poller's pace) needs: one poll each half second, and the last."""
+        return self.duration / 0.5 + 1
+
+
+def test_an_async_crowd_gets_every_task_with_a_fraction_of_a_lone_waits_polls() -> None:
+    server = SilentServer(duration=2.0)
+    count = 40
+
+    async def main() -> list[ppio.Generation]:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(server.handler))
+        async with ppio.AsyncClient("k", base_url="https://api.test", http_client=http) as client:
+            return await asyncio.gather(
+                *(
+                    client.txt2img(f"fox {i}", width=128, height=128, steps=4, timeout=60)
+                    for i in range(count)
+                )
+            )
+
+    generations = asyncio.run(main())
+    assert sorted(g.task_id for g in generations) == sorted(server.created)
+    assert all(len(g.images) == 1 for g in generations)
+    polls = sum(server.polls.values()) / count
+    assert polls <= server.lone_wait_polls() / 2, server.polls
+
+
+def test_a_sync_client_shared_by_threads_forms_one_crowd() -> None:
+    server = SilentServer(duration=2.0)
+    count = 16
+    client = ppio.Client(
+        "k",
+        base_url="https://api.test",
+        http_client=httpx.Client(transport=httpx.MockTransport(server.handler)),
+    )
+    with client, ThreadPoolExecutor(count) as pool:
+        generations = list(
+            pool.map(
+                lambda i: client.txt2img(f"fox {i}", width=128, height=128, steps=4, timeout=60), range(count)
+            )
+        )
+    assert sorted(g.task_id for g in generations) == sorted(server.created)
+    polls = sum(server.polls.values()) / count
+    assert polls < server.lone_wait_polls(), server.polls

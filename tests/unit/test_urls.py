@@ -56,7 +56,7 @@ def _httpx_form(url: str) -> str | None:
         return None
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(_URLS)
 @example("http://127.0.0.1:8080/v3/async/task-result")
 @example("https://h.example/a/./b")
@@ -106,7 +106,7 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(["https://api.novita.ai/v3/async/task-result", "http://127.0.0.1:9/x?y=1", "HTTP://h/"]),
     st.dictionaries(st.sampled_from(["task_id", "a b", "", "é", "x"]), _VALUES, max_size=3),

@@ -62,13 +62,16 @@ class Crowds:
         with self._lock:
             return 1 if self._finished.get(shape) else max(1, len(self._members.get(shape, ())))
 
-    def members(self, shape: Hashable) -> int:
+    def saw_running(self, member: Member, age: float) -> None:
+        """A poll saw `member`'s task unfinished at `age`."""
         with self._lock:
-            return len(self._members.get(shape, ()))
+            member.running_until = age
 
-    def plan(self, member: Member, *, running_until: float, next_poll: float) -> None:
+    def plan(self, member: Member, *, next_poll: float) -> int:
+        """`member` plans to poll next at `next_poll` (client clock); how many waits its crowd has."""
         with self._lock:
-            member.running_until, member.next_poll = running_until, next_poll
+            member.next_poll = next_poll
+            return len(self._members.get(member.shape, ()))
 
     def hint(self, member: Member) -> float | None:
         """The age at which the task is expected to finish: the youngest age at which one of the crowd's

@@ -90,13 +90,25 @@ def wait_flow(
     `submitted`: a task this call just submitted is only queued at first, so its first poll waits
     `POLL_FIRST_AFTER_SUBMIT`, or until the window around the finish that tasks of its shape took.
     With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
-    confirms with one poll), polling every `fallback_poll` seconds in case none comes.
+    confirms with one poll), polling every `fallback_poll` seconds in case none comes. With nothing learnt
+    and no receiver, the wait is one of a crowd (see `_crowds.py`).
     """
     tracker.task_id = task_id
     waiter = settings.wakeups.register(task_id) if settings.wakeups is not None else None
+    prior: Estimate | None = None
+    member: Member | None = None
+    if submitted is not None:
+        learnt = settings.durations.prior(submitted.shape)
+        if learnt is not None:
+            prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
+        elif waiter is None:  # nothing learnt and no webhooks: one of a crowd, perhaps alone
+            member = settings.crowds.join(submitted.shape, submitted.at)
     try:
-        return (yield from _wait(settings, deadline, tracker, task_id, on_progress, submitted, waiter))
+        flow = _wait(settings, deadline, tracker, task_id, on_progress, submitted, waiter, prior, member)
+        return (yield from flow)
     finally:
+        if member is not None:
+            settings.crowds.leave(member)
         if waiter is not None and settings.wakeups is not None:
             settings.wakeups.unregister(task_id, waiter)
 
@@ -123,8 +135,7 @@ def _sleep(
     crowds = settings.crowds
     planned = settings.clock() + bounded
     while True:
-        crowds.plan(member, running_until=member.running_until, next_poll=planned)
-        alone = crowds.members(member.shape) <= 1  # nobody to wake it: the driver's own sleep
+        alone = crowds.plan(member, next_poll=planned) <= 1  # nobody to wake it: the driver's own sleep
         woken = yield Sleep(max(0.0, planned - settings.clock()), None if alone else member.waiter)
         if not woken:
             return
@@ -151,34 +162,6 @@ def _wait(
     on_progress: ProgressCallback | None,
     submitted: Submitted | None,
     waiter: Waiter | None,
-) -> Flow[Task]:
-    prior: Estimate | None = None
-    member: Member | None = None
-    if submitted is not None:
-        learnt = settings.durations.prior(submitted.shape)
-        if learnt is not None:
-            prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
-        elif waiter is None:  # nothing learnt and no webhooks: one of a crowd, perhaps alone
-            member = settings.crowds.join(submitted.shape, submitted.at)
-    try:
-        return (
-            yield from _polls(
-                settings, deadline, tracker, task_id, on_progress, submitted, waiter, prior, member
-            )
-        )
-    finally:
-        if member is not None:
-            settings.crowds.leave(member)
-
-
-def _polls(
-    settings: Settings,
-    deadline: Deadline,
-    tracker: Tracker,
-    task_id: str,
-    on_progress: ProgressCallback | None,
-    submitted: Submitted | None,
-    waiter: Waiter | None,
     prior: Estimate | None,
     member: Member | None,
 ) -> Flow[Task]:
@@ -192,11 +175,7 @@ def _polls(
         )
         if waiter is not None and settings.wakeups is not None:
             first = settings.wakeups.fallback_poll
-        remaining = max(0.0, deadline.remaining() - _LAST_LOOK)
-        if first >= remaining:
-            yield Sleep(remaining, waiter)
-        else:
-            yield from _sleep(settings, deadline, first, waiter, None)  # nothing to be woken for yet
+        yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
     running_seen_at = submitted.at if submitted is not None else None
     while True:
         if waiter is not None:
@@ -244,7 +223,7 @@ def _polls(
         if waiter is not None and settings.wakeups is not None:
             delay = settings.wakeups.fallback_poll
         elif member is not None:
-            member.running_until = now - member.submitted_at
+            settings.crowds.saw_running(member, now - member.submitted_at)
             delay = next_poll_delay(
                 history,
                 now=now,
@@ -255,5 +234,5 @@ def _polls(
         else:
             delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
         if member is not None and blind is None:
-            settings.crowds.plan(member, running_until=member.running_until, next_poll=-math.inf)
+            settings.crowds.plan(member, next_poll=-math.inf)
         yield from _sleep(settings, deadline, delay, waiter, blind)

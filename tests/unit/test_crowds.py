@@ -52,10 +52,14 @@ def test_the_first_finish_wakes_the_waits_that_would_poll_well_after_that_age() 
     other_shape = crowds.join("other", submitted_at=0.0)
     assert crowds.size("shape") == 4
     assert crowds.size("other") == 1
-    crowds.plan(late, running_until=3.0, next_poll=9.0)  # would poll at age 8.9: woken
-    crowds.plan(soon, running_until=3.0, next_poll=5.25)  # polls at age 5.05 anyway: left alone
-    crowds.plan(seen_older, running_until=5.5, next_poll=9.0)  # seen running past 5.0: no news
-    crowds.plan(other_shape, running_until=0.0, next_poll=9.0)
+    crowds.saw_running(late, 3.0)
+    crowds.plan(late, next_poll=9.0)  # would poll at age 8.9: woken
+    crowds.saw_running(soon, 3.0)
+    crowds.plan(soon, next_poll=5.25)  # polls at age 5.05 anyway: left alone
+    crowds.saw_running(seen_older, 5.5)
+    crowds.plan(seen_older, next_poll=9.0)  # seen running past 5.0: no news
+    crowds.saw_running(other_shape, 0.0)
+    crowds.plan(other_shape, next_poll=9.0)
 
     assert crowds.finished(first, age=5.0) == 1
     assert late.waiter._flag.is_set()
@@ -70,7 +74,8 @@ def test_the_first_finish_wakes_the_waits_that_would_poll_well_after_that_age() 
     assert crowds.finished(soon, age=5.2) == 0
     crowds.leave(first)
     crowds.leave(soon)
-    crowds.plan(late, running_until=3.0, next_poll=9.0)
+    crowds.saw_running(late, 3.0)
+    crowds.plan(late, next_poll=9.0)
     assert crowds.finished(seen_older, age=4.0) == 1
     assert crowds.hint(late) == 4.0
 

@@ -27,18 +27,10 @@ from typing import Any
 from ._constants import WEBHOOK_FALLBACK_POLL
 from ._errors import PPIOError, ValidationError
 from ._wakeups import Wakeups
+from ._webhook_http import IDLE_TIMEOUT, LINGER, MAX_WEBHOOK_BYTES, AsyncioServer, RequestReader
 from ._webhooks import webhook_task_id
 
 __all__ = ["MAX_WEBHOOK_BYTES", "WebhookReceiver"]
-
-#: The largest webhook body read (an event is a few KiB).
-MAX_WEBHOOK_BYTES = 1024 * 1024
-#: `serve_async`: the longest a connection may sit idle, or take to send one request, before it is closed.
-IDLE_TIMEOUT = 30.0
-#: `serve_async`: how long a connection is drained after its answer, before it is closed.
-LINGER = 1.0
-#: `serve_async`: the largest request line plus headers read.
-MAX_HEAD_BYTES = 16 * 1024
 
 _log = logging.getLogger(__name__)
 
@@ -158,11 +150,19 @@ class WebhookReceiver:
         `url` to the public address the API can reach when this one is behind a tunnel or a proxy). A
         webhook wakes its wait in the loop's own thread. Exceptions of the block come out as they are."""
         import anyio
+        import sniffio
         from anyio.abc import SocketAttribute
 
         _check_bind(host, path, self.url)
         listener = await anyio.create_tcp_listener(local_host=host, local_port=port, backlog=1024)
         url = _url(host, listener.extra(SocketAttribute.local_port), path)  # noqa: S610 (not Django)
+        if sniffio.current_async_library() == "asyncio":  # its own server: see `_webhook_http.py`
+            sockets = [each.extra(SocketAttribute.raw_socket).dup() for each in listener.listeners]  # noqa: S610
+            await listener.aclose()
+            async with AsyncioServer(self.handle, sockets):
+                with self._url_while_serving(url):
+                    yield url
+            return
         try:
             async with listener, anyio.create_task_group() as group:
                 for each in listener.listeners:  # a MultiListener: one socket per address family
@@ -222,26 +222,30 @@ class WebhookReceiver:
 
     async def _answer(self, stream: Any) -> None:
         import anyio
-        import h11
 
-        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        reader = RequestReader(self.handle)
         async with stream:
             try:
                 with anyio.fail_after(IDLE_TIMEOUT):
-                    status = await self._read_request(connection, stream)
-            except (TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, h11.RemoteProtocolError):
-                status = 400 if connection.their_state is h11.ERROR else None
-            if status is None:
+                    while True:
+                        try:
+                            data = await stream.receive(65536)
+                        except anyio.EndOfStream:
+                            data = b""
+                        step = reader.feed(data)
+                        if step.send:
+                            await stream.send(step.send)
+                        if step.closed or step.status is not None:
+                            break
+            except (TimeoutError, anyio.BrokenResourceError):
+                return
+            if step.status is None:
                 return
             with (
-                contextlib.suppress(
-                    TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError, h11.LocalProtocolError
-                ),
+                contextlib.suppress(TimeoutError, anyio.BrokenResourceError, anyio.ClosedResourceError),
                 anyio.fail_after(IDLE_TIMEOUT),
             ):
-                headers = [("content-length", "0"), ("connection", "close")]
-                await stream.send(connection.send(h11.Response(status_code=status, headers=headers)))
-                await stream.send(connection.send(h11.EndOfMessage()))
+                await stream.send(reader.answer(step.status))
             # A lingering close: what the client still sends is read and dropped for a moment (at most a
             # body's worth), so that closing with it unread does not reset the connection under the
             # answer before the client has read it.
@@ -250,31 +254,6 @@ class WebhookReceiver:
                 dropped = 0
                 while dropped <= MAX_WEBHOOK_BYTES:
                     dropped += len(await stream.receive(65536))
-
-    async def _read_request(self, connection: Any, stream: Any) -> int | None:
-        """Read one request; the status to answer it with, or None when the peer closed cleanly first."""
-        import h11
-
-        method, body = "", bytearray()
-        while True:
-            event = connection.next_event()
-            if event is h11.NEED_DATA:
-                if connection.they_are_waiting_for_100_continue:
-                    await stream.send(connection.send(h11.InformationalResponse(status_code=100, headers=[])))
-                connection.receive_data(await stream.receive(65536))
-            elif isinstance(event, h11.ConnectionClosed):
-                return None
-            elif isinstance(event, h11.Request):
-                method = event.method.decode("ascii", "replace")
-                length = dict(event.headers).get(b"content-length")
-                if length is not None and int(length) > MAX_WEBHOOK_BYTES:
-                    return 413
-            elif isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > MAX_WEBHOOK_BYTES:
-                    return 413
-            elif isinstance(event, h11.EndOfMessage):
-                return self.handle(method, bytes(body))
 
 
 #: Hosts that mean "every interface": a server there is reached at an address of its own (`url`).

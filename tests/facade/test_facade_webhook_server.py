@@ -181,6 +181,71 @@ async def test_a_stalled_connection_blocks_no_other() -> None:
     assert receiver.received == 1
 
 
+def event_for(task_id: str) -> bytes:
+    return json.dumps(
+        {"event_type": "ASYNC_TASK_RESULT", "payload": {"task": {"task_id": task_id, "status": "SUCCEED"}}}
+    ).encode()
+
+
+@pytest.mark.anyio
+async def test_a_burst_of_webhooks_on_connections_opened_together_is_answered_and_wakes_every_wait() -> None:
+    # As when many tasks end at once: the API opens a connection per webhook, all before the server has
+    # had a turn (asyncio's server accepts them in one; trio's listener one by one).
+    receiver = WebhookReceiver()
+    ids = [f"t{i}" for i in range(100)]
+    waiters = [receiver.wakeups.register(task_id) for task_id in ids]
+    async with receiver.serve_async() as url:
+        streams = [await connect(url) for _ in ids]
+        answers: list[bytes] = []
+
+        async def webhook(stream: SocketStream, task_id: str) -> None:
+            answer = b""
+            async with stream:
+                await stream.send(post(event_for(task_id)))
+                with anyio.fail_after(10):
+                    while b"\r\n\r\n" not in answer:
+                        answer += await stream.receive()
+            answers.append(answer)
+
+        async with anyio.create_task_group() as group:
+            for stream, task_id in zip(streams, ids, strict=True):
+                group.start_soon(webhook, stream, task_id)
+        with anyio.fail_after(5):
+            woken = [await waiter.sleep_async(5) for waiter in waiters]
+    assert sorted(statuses(b"".join(answers))) == [200] * len(ids)
+    assert (receiver.received, receiver.woken) == (len(ids), len(ids))
+    assert all(woken)
+
+
+@pytest.mark.anyio
+async def test_a_peer_that_stops_sending_mid_request_is_answered_400() -> None:
+    receiver = WebhookReceiver()
+    async with receiver.serve_async() as url, await connect(url) as stream:
+        await stream.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        await stream.send_eof()  # its side is closed: the 99 bytes promised will never come
+        answer = b""
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    answer += await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    break
+    assert statuses(answer) == [400]
+    assert receiver.received == 0
+
+
+@pytest.mark.anyio
+async def test_connections_still_open_when_the_block_ends_are_closed() -> None:
+    receiver = WebhookReceiver()
+    async with receiver.serve_async() as url:
+        stalled = await connect(url)
+        await stalled.send(b"POST / HTTP/1.1\r\nHost: x\r\n")  # half a head, and no more
+        await anyio.sleep(0.1)  # the server has taken the connection
+    async with stalled:
+        with anyio.fail_after(10), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+            await stalled.receive()  # closed by the server, not left to its 30 s idle timeout
+
+
 @pytest.mark.anyio
 async def test_the_port_is_closed_when_the_block_ends() -> None:
     receiver = WebhookReceiver("https://public.example/hook")

@@ -1,0 +1,203 @@
+"""The webhook receiver's HTTP/1.1: one request per connection, read with h11 without I/O
+(`RequestReader`), and the server `serve_async` runs on asyncio's own protocol layer (`serve_on_asyncio`).
+
+Why asyncio gets a server of its own: when many tasks end together, the API opens a connection per
+webhook. A server that accepts in a task (anyio's `Listener`) takes one connection per turn of the event
+loop, and three turns before it reads it; on a loop busy with the waits it woke (polls, downloads,
+decodes), each turn takes milliseconds, so the 16th webhook waited some 70 ms before it was read.
+asyncio's `Server` accepts every connection waiting in one turn, and a protocol reads each in callbacks,
+with no task per connection. Under trio, `serve_async` keeps anyio's listener (see `webhooks.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import h11
+
+__all__ = [
+    "IDLE_TIMEOUT",
+    "LINGER",
+    "MAX_HEAD_BYTES",
+    "MAX_WEBHOOK_BYTES",
+    "AsyncioServer",
+    "RequestReader",
+    "Step",
+]
+
+#: The largest webhook body read (an event is a few KiB).
+MAX_WEBHOOK_BYTES = 1024 * 1024
+#: `serve_async`: the longest a connection may sit idle, or take to send one request, before it is closed.
+IDLE_TIMEOUT = 30.0
+#: `serve_async`: how long a connection is drained after its answer, before it is closed.
+LINGER = 1.0
+#: `serve_async`: the largest request line plus headers read.
+MAX_HEAD_BYTES = 16 * 1024
+
+_log = logging.getLogger("ppio_txt2img.webhooks")
+
+Handle = Callable[[str, bytes], int]
+
+
+class Step(NamedTuple):
+    """What one read of the peer's bytes asks of the server: bytes to send at once (an interim
+    `100 Continue`), the status to answer with once the request is read or refused, and whether the peer
+    closed before sending a request (then nothing is answered)."""
+
+    send: bytes = b""
+    status: int | None = None
+    closed: bool = False
+
+
+class RequestReader:
+    """One request on one connection: the peer's bytes in, what to answer out. `handle(method, body)`
+    gives the status of a request read whole; a body over `MAX_WEBHOOK_BYTES` is refused (413) unread,
+    and a request h11 cannot parse gets 400."""
+
+    def __init__(self, handle: Handle) -> None:
+        self._connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self._handle = handle
+        self._method = ""
+        self._body = bytearray()
+
+    def feed(self, data: bytes) -> Step:
+        """Take what the peer sent next (`b""` once it has closed its side)."""
+        connection = self._connection
+        connection.receive_data(data)
+        while True:
+            try:
+                event = connection.next_event()
+            except h11.RemoteProtocolError:
+                return Step(status=400)
+            if event is h11.NEED_DATA:
+                if connection.they_are_waiting_for_100_continue:
+                    return Step(send=connection.send(h11.InformationalResponse(status_code=100, headers=[])))
+                return Step()
+            if isinstance(event, h11.ConnectionClosed):
+                return Step(closed=True)
+            if isinstance(event, h11.Request):
+                self._method = event.method.decode("ascii", "replace")
+                length = dict(event.headers).get(b"content-length")
+                if length is not None and int(length) > MAX_WEBHOOK_BYTES:
+                    return Step(status=413)
+            elif isinstance(event, h11.Data):
+                self._body += event.data
+                if len(self._body) > MAX_WEBHOOK_BYTES:
+                    return Step(status=413)
+            elif isinstance(event, h11.EndOfMessage):
+                return Step(status=self._handle(self._method, bytes(self._body)))
+
+    def answer(self, status: int) -> bytes:
+        """The response (no body; the connection closes after it), or nothing when it cannot be sent."""
+        headers = [("content-length", "0"), ("connection", "close")]
+        try:
+            return self._connection.send(h11.Response(status_code=status, headers=headers)) + (
+                self._connection.send(h11.EndOfMessage()) or b""
+            )
+        except h11.LocalProtocolError:
+            return b""
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: read its request in callbacks, answer, then drain it for `LINGER` seconds (at most
+    a body's worth) before closing, so that closing with bytes unread does not reset the connection under
+    the answer before the peer has read it."""
+
+    def __init__(self, handle: Handle, open_connections: set[_Connection]) -> None:
+        self._handle = handle
+        self._open = open_connections
+        self._reader = RequestReader(handle)
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._answered = False
+        self._dropped = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._open.add(self)
+        self._timer = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        if self._answered:
+            self._dropped += len(data)
+            if self._dropped > MAX_WEBHOOK_BYTES:
+                self.close()
+            return
+        self._take(data)
+
+    def eof_received(self) -> bool:
+        if not self._answered:
+            self._take(b"")
+        return False  # close the connection (after what was written is sent)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._open.discard(self)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def _take(self, data: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        try:
+            step = self._reader.feed(data)
+        except Exception as exc:  # one connection's failure must not stop the server
+            _log.warning("webhook connection ended by %s", type(exc).__name__)
+            transport.close()
+            return
+        if step.send:
+            transport.write(step.send)
+        if step.closed:
+            transport.close()
+        elif step.status is not None:
+            self._answered = True
+            transport.write(self._reader.answer(step.status))
+            if transport.can_write_eof():
+                transport.write_eof()
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(LINGER, transport.close)
+
+
+class AsyncioServer:
+    """`handle` served on asyncio's protocol layer, on sockets already bound (see the module's docstring).
+    `async with` it: it listens inside the block and closes its sockets and connections at the end."""
+
+    BACKLOG = 1024  # the API may finish many tasks at once: no connection waits for a SYN retry
+
+    def __init__(self, handle: Handle, sockets: Sequence[socket.socket]) -> None:
+        self._handle = handle
+        self._sockets = list(sockets)
+        self._servers: list[asyncio.Server] = []
+        self._open: set[_Connection] = set()
+
+    async def __aenter__(self) -> AsyncioServer:
+        loop = asyncio.get_running_loop()
+        try:
+            for sock in self._sockets:
+                server = await loop.create_server(
+                    lambda: _Connection(self._handle, self._open), sock=sock, backlog=self.BACKLOG
+                )
+                self._servers.append(server)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for server in self._servers:
+            server.close()
+        for sock in self._sockets:
+            sock.close()  # those no server took over
+        for connection in list(self._open):
+            connection.close()
+        for server in self._servers:
+            await server.wait_closed()

@@ -90,8 +90,8 @@ def wait_flow(
     `submitted`: a task this call just submitted is only queued at first, so its first poll waits
     `POLL_FIRST_AFTER_SUBMIT`, or until the window around the finish that tasks of its shape took.
     With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
-    confirms with one poll), polling every `fallback_poll` seconds in case none comes. With nothing learnt
-    and no receiver, the wait is one of a crowd (see `_crowds.py`).
+    confirms with one poll), polling every `fallback_poll` seconds in case none comes. Otherwise the wait
+    is one of a crowd (see `_crowds.py`), perhaps alone.
     """
     tracker.task_id = task_id
     waiter = settings.wakeups.register(task_id) if settings.wakeups is not None else None
@@ -101,7 +101,7 @@ def wait_flow(
         learnt = settings.durations.prior(submitted.shape)
         if learnt is not None:
             prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
-        elif waiter is None:  # nothing learnt and no webhooks: one of a crowd, perhaps alone
+        if waiter is None:
             member = settings.crowds.join(submitted.shape, submitted.at)
     try:
         flow = _wait(settings, deadline, tracker, task_id, on_progress, submitted, waiter, prior, member)
@@ -124,16 +124,23 @@ def _bounded(delay: float, deadline: Deadline) -> float:
 
 
 def _sleep(
-    settings: Settings, deadline: Deadline, delay: float, waiter: Waiter | None, member: Member | None
+    settings: Settings,
+    deadline: Deadline,
+    delay: float,
+    waiter: Waiter | None,
+    member: Member | None,
+    lone: float | None = None,
 ) -> Flow[None]:
     """Sleep before the next poll; a crowd's wait only until a task of its crowd finishes (see
-    `_crowds.py`), then until its task is as old as that one was."""
+    `_crowds.py`), then until its task is as old as that one was or, if it was seen running older, for
+    `lone` seconds from the start of the sleep (a lone wait's delay: the crowd's pace is over)."""
     bounded = _bounded(delay, deadline)
     if member is None:
         yield Sleep(bounded, waiter)
         return
     crowds = settings.crowds
-    planned = settings.clock() + bounded
+    started = settings.clock()
+    planned = started + bounded
     while True:
         alone = crowds.plan(member, next_poll=planned) <= 1  # nobody to wake it: the driver's own sleep
         woken = yield Sleep(max(0.0, planned - settings.clock()), None if alone else member.waiter)
@@ -141,7 +148,9 @@ def _sleep(
             return
         age = crowds.hint(member)
         if age is not None:
-            planned = min(planned, member.submitted_at + age)
+            planned = min(planned, member.done_by(age))
+        elif lone is not None:
+            planned = min(planned, started + lone)
         if settings.clock() >= planned:
             return
 
@@ -151,7 +160,31 @@ def _hint_estimate(crowds: Crowds, member: Member) -> Estimate | None:
     age = crowds.hint(member)
     if age is None:
         return None
-    return Estimate(finish=member.submitted_at + age, error=least_spread(age))
+    return Estimate(finish=member.done_by(age), error=least_spread(age))
+
+
+def _first_sleep(
+    settings: Settings,
+    deadline: Deadline,
+    submitted: Submitted,
+    waiter: Waiter | None,
+    prior: Estimate | None,
+    member: Member | None,
+) -> Flow[None]:
+    """Sleep before the first poll of a task just submitted: `POLL_FIRST_AFTER_SUBMIT` at least; with a
+    learnt duration, until its window (a crowd's scouts, or a lone wait), or until its end (the rest of a
+    crowd, which a scout's finish wakes); with webhooks, `fallback_poll`."""
+    if waiter is not None and settings.wakeups is not None:
+        yield Sleep(min(settings.wakeups.fallback_poll, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
+        return
+    if prior is not None and member is not None and not member.scout:
+        end = max(POLL_FIRST_AFTER_SUBMIT, prior.finish + prior.error - settings.clock())
+        yield from _sleep(settings, deadline, end, None, member)
+        return
+    first = POLL_FIRST_AFTER_SUBMIT
+    if prior is not None:
+        first = max(first, next_poll_delay([], now=settings.clock(), jitter=settings.rng(), prior=prior))
+    yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
 
 
 def _wait(
@@ -166,16 +199,11 @@ def _wait(
     member: Member | None,
 ) -> Flow[Task]:
     history: list[Observation] = []
+    lone: float | None = None
     last_seen: tuple[object, ...] | None = None
     failures = bad_answers = 0
     if submitted is not None:
-        first = max(
-            POLL_FIRST_AFTER_SUBMIT,
-            next_poll_delay([], now=settings.clock(), jitter=settings.rng(), prior=prior) if prior else 0,
-        )
-        if waiter is not None and settings.wakeups is not None:
-            first = settings.wakeups.fallback_poll
-        yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
+        yield from _first_sleep(settings, deadline, submitted, waiter, prior, member)
     running_seen_at = submitted.at if submitted is not None else None
     while True:
         if waiter is not None:
@@ -224,15 +252,13 @@ def _wait(
             delay = settings.wakeups.fallback_poll
         elif member is not None:
             settings.crowds.saw_running(member, now - member.submitted_at)
+            jitter, guide = settings.rng(), _hint_estimate(settings.crowds, member) or prior
             delay = next_poll_delay(
-                history,
-                now=now,
-                jitter=settings.rng(),
-                prior=_hint_estimate(settings.crowds, member),
-                crowd=settings.crowds.size(member.shape),
+                history, now=now, jitter=jitter, prior=guide, crowd=settings.crowds.size(member.shape)
             )
+            lone = next_poll_delay(history, now=now, jitter=jitter, prior=guide)
         else:
             delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
         if member is not None and blind is None:
             settings.crowds.plan(member, next_poll=-math.inf)
-        yield from _sleep(settings, deadline, delay, waiter, blind)
+        yield from _sleep(settings, deadline, delay, waiter, blind, lone)

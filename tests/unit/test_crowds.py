@@ -1,4 +1,5 @@
-"""Crowds: tasks of one shape in flight together, with nothing learnt, poll as a whole (`_crowds.py`).
+"""Crowds: tasks of one shape in flight together, which the server tells nothing, poll as a whole
+(`_crowds.py`): with nothing learnt, and with a learnt duration (scouts).
 
 The registry's decisions on their own, then whole clients (async, and sync shared by threads) on a
 MockTransport whose silent tasks take real time: every task arrives, with a fraction of the polls a
@@ -18,7 +19,7 @@ from PIL import Image
 
 import ppio_txt2img as ppio
 from ppio_txt2img._constants import POLL_CAP
-from ppio_txt2img._crowds import Crowds
+from ppio_txt2img._crowds import SCOUTS, WAKE_GAIN, Crowds
 from ppio_txt2img._polling import Observation, blind_delay
 
 _FIRST = [Observation(at=0.5, status="TASK_STATUS_PROCESSING")]
@@ -55,19 +56,19 @@ def test_the_first_finish_wakes_the_waits_that_would_poll_well_after_that_age() 
     crowds.saw_running(late, 3.0)
     crowds.plan(late, next_poll=9.0)  # would poll at age 8.9: woken
     crowds.saw_running(soon, 3.0)
-    crowds.plan(soon, next_poll=5.25)  # polls at age 5.05 anyway: left alone
+    crowds.plan(soon, next_poll=5.21)  # polls at age 5.01 anyway: left alone
     crowds.saw_running(seen_older, 5.5)
-    crowds.plan(seen_older, next_poll=9.0)  # seen running past 5.0: no news
+    crowds.plan(seen_older, next_poll=9.0)  # seen running past 5.0: back to a lone wait's pace
     crowds.saw_running(other_shape, 0.0)
     crowds.plan(other_shape, next_poll=9.0)
 
-    assert crowds.finished(first, age=5.0) == 1
+    assert crowds.finished(first, age=5.0) == 2
     assert late.waiter._flag.is_set()
     assert not soon.waiter._flag.is_set()
-    assert not seen_older.waiter._flag.is_set()
+    assert seen_older.waiter._flag.is_set()
     assert not other_shape.waiter._flag.is_set()
     assert crowds.hint(late) == 5.0
-    assert crowds.hint(seen_older) is None  # already older than that, and still running
+    assert crowds.hint(seen_older) is None  # already older than that, and still running: no age to go by
     assert crowds.size("shape") == 1  # from now on, a single wait's pace
 
     # An older finish tells nobody anything new; a younger one does.
@@ -90,6 +91,35 @@ def test_what_a_crowd_saw_is_forgotten_with_it() -> None:
     c = crowds.join("shape", 10.0)
     assert crowds.hint(c) is None
     assert crowds.size("shape") == 1
+
+
+def test_the_first_waits_to_join_a_crowd_are_its_scouts_counted_afresh_when_it_forms_again() -> None:
+    crowds = Crowds()
+    members = [crowds.join("shape", float(i)) for i in range(SCOUTS + 3)]
+    assert [m.scout for m in members] == [True] * SCOUTS + [False] * 3
+    assert crowds.join("other", 0.0).scout  # each shape its own crowd
+    for member in members:
+        crowds.leave(member)
+    assert crowds.join("shape", 100.0).rank == 0
+
+
+def test_a_finish_tells_the_others_to_look_when_they_are_as_old() -> None:
+    crowds = Crowds()
+    scout = crowds.join("shape", submitted_at=10.0)
+    other = crowds.join("shape", submitted_at=10.5)
+    crowds.plan(other, next_poll=16.0)  # the end of its learnt window
+    assert crowds.finished(scout, age=5.0) == 1
+    age = crowds.hint(other)
+    assert age == 5.0
+    assert other.done_by(age) == 15.5
+
+
+def test_a_wait_is_woken_only_when_that_brings_its_poll_forward_by_more_than_the_gain() -> None:
+    crowds = Crowds()
+    scout, near, far = (crowds.join("shape", 0.0) for _ in range(3))
+    crowds.plan(near, next_poll=5.0 + WAKE_GAIN / 2)
+    crowds.plan(far, next_poll=5.0 + WAKE_GAIN * 2)
+    assert crowds.finished(scout, age=5.0) == 1  # `far` only
 
 
 def _png() -> bytes:
@@ -148,6 +178,31 @@ def test_an_async_crowd_gets_every_task_with_a_fraction_of_a_lone_waits_polls() 
     assert all(len(g.images) == 1 for g in generations)
     polls = sum(server.polls.values()) / count
     assert polls <= server.lone_wait_polls() / 2, server.polls
+
+
+def test_with_a_learnt_duration_the_crowd_past_its_scouts_polls_once_each() -> None:
+    server = SilentServer(duration=1.0)
+    count = SCOUTS + 24
+
+    async def main() -> list[ppio.Generation]:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(server.handler))
+        async with ppio.AsyncClient("k", base_url="https://api.test", http_client=http) as client:
+            for i in range(3):  # one after the other: the client learns how long the shape takes
+                await client.txt2img(f"warm {i}", width=128, height=128, steps=4, timeout=60)
+            return await asyncio.gather(
+                *(
+                    client.txt2img(f"fox {i}", width=128, height=128, steps=4, timeout=60)
+                    for i in range(count)
+                )
+            )
+
+    generations = asyncio.run(main())
+    crowd = [g.task_id for g in generations]
+    assert len(set(crowd)) == count
+    once = sum(server.polls[task_id] == 1 for task_id in crowd)
+    # The waits past the scouts sleep to their window's end, and are woken by the first scout to see
+    # its task done, to poll when their own is as old (tasks of the same shape take as long).
+    assert once >= count - SCOUTS, {task_id: server.polls[task_id] for task_id in crowd}
 
 
 def test_a_sync_client_shared_by_threads_forms_one_crowd() -> None:

@@ -394,7 +394,9 @@ def run(log: Callable[[str], None]) -> Section:
         f"CPU per wake here, so at {sdk200.polls:.1f} polls per task a shared timer could save at most "
         f"{wake * sdk200.polls * 1e3:.3f} ms of the {sdk200.cpu_per_task * 1e3:.2f} ms a task costs. What "
         "the waits of a client do share is what they learn: tasks of one shape with nothing learnt poll "
-        "as a crowd (`_crowds.py`), which is what the 'nothing learnt' row measures. Polls sent together "
+        "as a crowd (`_crowds.py`), which is what the 'nothing learnt' row measures; with a learnt "
+        "duration, only the crowd's first 16 waits poll inside the window and the rest are woken by the "
+        "first of them to see its task done (the 'shape seen' row). Polls sent together "
         "cost less CPU than the same polls spread out (fewer wake-ups of the event loop and the kernel): "
         "a crowd's waits poll together once, then spread."
     )

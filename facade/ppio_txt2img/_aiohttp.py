@@ -42,9 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AiohttpSession", "httpx_error"]
 
-#: How long an idle connection is kept open (httpx's default `keepalive_expiry`).
-_KEEPALIVE = 5.0
-
 
 def _json_body(value: Any) -> bytes:
     """A JSON body as httpx encodes one."""
@@ -148,7 +145,7 @@ class AiohttpSession:
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
         connector = aiohttp.TCPConnector(
-            limit=C.DEFAULT_MAX_CONNECTIONS, ssl=shared_ssl_context(), keepalive_timeout=_KEEPALIVE
+            limit=C.DEFAULT_MAX_CONNECTIONS, ssl=shared_ssl_context(), keepalive_timeout=C.KEEPALIVE_EXPIRY
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -26,6 +26,10 @@ DEFAULT_REQUEST_TIMEOUT: Final = 60.0
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 #: Connections the client's own httpx client keeps open (many tasks waited for at once poll together).
 DEFAULT_MAX_CONNECTIONS: Final = 100
+#: Seconds an idle connection is kept for reuse: below the 5 s after which uvicorn and Node's servers
+#: close one (httpx's own default is 5 s too). Reused right as the server closes it, a connection is
+#: reset under the request, and a POST cannot be resent (it may have reached the server).
+KEEPALIVE_EXPIRY: Final = 4.0
 #: Retries per request on connection errors, 429 and 5xx (GETs; the POST only when safe).
 DEFAULT_MAX_RETRIES: Final = 2
 

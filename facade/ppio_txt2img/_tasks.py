@@ -131,9 +131,10 @@ def _sleep(
     member: Member | None,
     lone: float | None = None,
 ) -> Flow[None]:
-    """Sleep before the next poll; a crowd's wait only until a task of its crowd finishes (see
-    `_crowds.py`), then until its task is as old as that one was or, if it was seen running older, for
-    `lone` seconds from the start of the sleep (a lone wait's delay: the crowd's pace is over)."""
+    """Sleep before the next poll; a crowd's wait no later than when its task is as old as the youngest
+    of its crowd's finished tasks was (see `_crowds.py`), woken when one finishes; if it was seen running
+    older than that, for `lone` seconds from the start of the sleep (a lone wait's delay: the crowd's
+    pace is over)."""
     bounded = _bounded(delay, deadline)
     if member is None:
         yield Sleep(bounded, waiter)
@@ -141,17 +142,18 @@ def _sleep(
     crowds = settings.crowds
     started = settings.clock()
     planned = started + bounded
+    woken = False
     while True:
+        age = crowds.hint(member)  # also before the first sleep: a crowd's finish may be known already
+        if age is not None:
+            planned = min(planned, member.done_by(age))
+        elif woken and lone is not None:
+            planned = min(planned, started + lone)
+        if settings.clock() >= planned:
+            return
         alone = crowds.plan(member, next_poll=planned) <= 1  # nobody to wake it: the driver's own sleep
         woken = yield Sleep(max(0.0, planned - settings.clock()), None if alone else member.waiter)
         if not woken:
-            return
-        age = crowds.hint(member)
-        if age is not None:
-            planned = min(planned, member.done_by(age))
-        elif lone is not None:
-            planned = min(planned, started + lone)
-        if settings.clock() >= planned:
             return
 
 

@@ -44,7 +44,9 @@ def own_client_options() -> dict[str, Any]:
     """How the clients build their own httpx client: our User-Agent, a pool sized for many tasks, and
     no redirects (the flows follow those of GETs themselves, and none of the POST)."""
     limits = httpx.Limits(
-        max_connections=C.DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS
+        max_connections=C.DEFAULT_MAX_CONNECTIONS,
+        max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS,
+        keepalive_expiry=C.KEEPALIVE_EXPIRY,
     )
     return {
         "follow_redirects": False,

@@ -81,3 +81,24 @@ def test_a_server_that_breaks_the_contract_fails_it_naming_the_check(sandbox: tu
     assert re.search(r"GET /v3/model +1 FAILED", run.stdout)
     assert "Server error" in run.stdout
     assert "FAILED" in run.stdout.splitlines()[-1]
+
+
+HELP_THEN_MODULES = """
+import sys
+from ppio_txt2img.cli import main
+try:
+    main(["contract", "--help"])
+except SystemExit as exit:
+    print("exit", exit.code)
+print("schemathesis imported:", "schemathesis" in sys.modules)
+"""
+
+
+def test_its_help_is_read_without_importing_schemathesis() -> None:
+    # schemathesis takes seconds to import: `--help`, and a usage error, must not wait for it.
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_THEN_MODULES], capture_output=True, text=True, check=True
+    )
+    assert "--base-url" in done.stdout
+    assert "exit 0" in done.stdout
+    assert "schemathesis imported: False" in done.stdout

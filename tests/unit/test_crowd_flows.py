@@ -16,11 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from ppio_txt2img._call import Deadline, Settings, Tracker
+from ppio_txt2img._call import Deadline, Tracker
 from ppio_txt2img._crowds import SCOUTS
 from ppio_txt2img._io import Notify, Reply, Send, Sleep
 from ppio_txt2img._tasks import Submitted, wait_flow
 from ppio_txt2img._wakeups import Waiter
+from tests.unit.flow_settings import flow_settings
 
 SHAPE = ("model", 128, 128, 20, 1, None, None, None)
 RTT = 0.002  # seconds from a poll to its answer
@@ -52,16 +53,9 @@ class Simulation:
 
     def run(self, starts: dict[str, float]) -> None:
         """Start a wait on each task at its time (as if just submitted), and run them all to the end."""
-        settings = Settings(
-            base_url="https://api.test",
-            api_key="k",
-            max_retries=0,
-            request_timeout=10.0,
-            connect_timeout=5.0,
-            max_image_bytes=1 << 20,
-            clock=self.clock,
-            rng=random.Random(self.seed).random,  # the same jitter every run
-        )
+        settings = flow_settings(
+            clock=self.clock, rng=random.Random(self.seed).random
+        )  # same jitter each run
         for duration in self.learnt:
             settings.durations.record(SHAPE, submitted_at=0.0, lower=duration - 0.05, upper=duration + 0.05)
         order = itertools.count()

@@ -18,6 +18,7 @@ from ppio_txt2img._io import Reply, Send, Sleep
 from ppio_txt2img._results import TaskStatus
 from ppio_txt2img._tasks import Submitted, wait_flow
 from ppio_txt2img._wakeups import Waiter, Wakeups
+from tests.unit.flow_settings import flow_settings
 
 FALLBACK = 15.0
 
@@ -29,17 +30,7 @@ def _reply(status: str) -> Reply:
 
 
 def _settings(wakeups: Wakeups, clock: list[float]) -> Settings:
-    return Settings(
-        base_url="https://api.test",
-        api_key="k",
-        max_retries=2,
-        request_timeout=60.0,
-        connect_timeout=10.0,
-        max_image_bytes=1 << 20,
-        wakeups=wakeups,
-        clock=lambda: clock[0],
-        rng=lambda: 0.5,
-    )
+    return flow_settings(wakeups=wakeups, clock=lambda: clock[0], rng=lambda: 0.5)
 
 
 def test_a_webhook_wakes_the_wait_straight_into_its_confirming_poll() -> None:

@@ -103,7 +103,8 @@ def proxy_for(url: httpx.URL, proxies: Proxies) -> str | None:
 
 def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     """The httpx error an aiohttp error stands for, as far as retrying is concerned (see `_retry.py`):
-    `ConnectError` / `ConnectTimeout` only while connecting, before any byte of the request was sent."""
+    `ConnectError` / `ConnectTimeout` only while connecting, before any byte of the request was sent;
+    `ProxyError` when a proxy refused to open the tunnel, as httpx raises it."""
     import aiohttp
 
     message = without_credentials(_text(exc)) or type(exc).__name__
@@ -116,6 +117,8 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
         kind = httpx.ReadTimeout
     elif isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         kind = httpx.UnsupportedProtocol
+    elif isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel (CONNECT): not sent
+        kind = httpx.ProxyError
     elif isinstance(exc, aiohttp.ClientResponseError):  # a malformed status line or headers
         kind = httpx.RemoteProtocolError
     else:  # dropped or reset once connected, a truncated or undecodable body: perhaps sent

@@ -38,8 +38,14 @@ class Failure(Enum):
     FINAL = "final"  # anything else (4xx): retrying cannot help
 
 
-# Transport errors raised before any byte of the request left the machine.
-_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Transport errors raised before any byte of the request left the machine, or reached more than a proxy
+# that refused to open a tunnel to the server (`ProxyError`: its answer to CONNECT was not a 2xx).
+_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+)
 
 
 def classify_exception(exc: BaseException) -> Failure:

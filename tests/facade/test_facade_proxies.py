@@ -242,3 +242,33 @@ def test_a_no_proxy_httpx_cannot_read_is_a_validation_error(monkeypatch: pytest.
 
     with pytest.raises(ppio.ValidationError, match="NO_PROXY"):
         anyio.run(main, backend="asyncio")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_post_a_proxy_refused_to_tunnel_is_known_not_sent_and_sent_again(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The proxy answers CONNECT with 407: the API never saw the POST, so no task can exist. The client
+    # says so (not "may have reached the server"), and may send it again (each time refused here).
+    refusing = OneAnswerServer(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{refusing.port}")
+    base_url = "https://api.proxied.invalid"
+
+    def submit_sync() -> None:
+        with ppio.Client(KEY, base_url=base_url, max_retries=1) as client:
+            client.submit("a lighthouse", **SMALL, timeout=20)
+
+    async def submit_async() -> None:
+        async with ppio.AsyncClient(KEY, base_url=base_url, max_retries=1) as client:
+            await client.submit("a lighthouse", **SMALL, timeout=20)
+
+    try:
+        with pytest.raises(ppio.APIConnectionError) as caught:
+            submit_sync() if mode == "sync" else anyio.run(submit_async, backend=mode)
+    finally:
+        refusing.close()
+    assert [line.split(b"\r\n")[0] for line in refusing.requests] == [
+        b"CONNECT api.proxied.invalid:443 HTTP/1.1"
+    ] * 2  # the first try, and one retry: nothing but the refused tunnel
+    assert "may have reached the server" not in str(caught.value)

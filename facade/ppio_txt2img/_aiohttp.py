@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,7 @@ import httpx
 from . import _constants as C
 from ._errors import ValidationError
 from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
-from ._transport import shared_ssl_context
+from ._transport import proxy_table, shared_ssl_context, without_credentials
 from ._urls import is_normal
 
 if TYPE_CHECKING:
@@ -61,18 +60,10 @@ Proxies = tuple[tuple[Any, "str | None"], ...]
 
 
 def environment_proxies() -> Proxies:
-    """The environment's proxies as httpx reads them (`trust_env`), most specific pattern first: the
-    table `proxy_for` looks URLs up in. Uses httpx's own helpers (private, and pinned below 1.0), so
-    that the sync client (httpx) and this one never disagree about where a request goes. A proxy aiohttp
-    cannot speak (SOCKS: it would get plain HTTP, the API key in the clear) or a `NO_PROXY` httpx cannot
-    read is a `ValidationError`, never a silent mistake."""
-    from httpx._utils import URLPattern, get_environment_proxies
-
-    try:
-        table = sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items())
-    except (ValueError, httpx.InvalidURL) as exc:
-        allowed = "host names, IP addresses and scheme://host patterns, comma-separated"
-        raise ValidationError("NO_PROXY", str(exc), allowed, "is not a proxy pattern") from None
+    """The environment's proxies as httpx reads them (see `_transport.proxy_table`), most specific
+    pattern first: the table `proxy_for` looks URLs up in. A proxy aiohttp cannot speak (SOCKS: it would
+    get plain HTTP, the API key in the clear) is a `ValidationError`, never a silent mistake."""
+    table = proxy_table()
     for _, proxy in table:
         if proxy is not None and httpx.URL(proxy).scheme not in ("http", "https"):
             raise ValidationError(
@@ -83,14 +74,6 @@ def environment_proxies() -> Proxies:
                 "httpx[socks] installed",
             )
     return tuple(table)
-
-
-def without_credentials(text: str) -> str:
-    """`text` with the user and password of every URL in it left out (a proxy's, in an error)."""
-    return _CREDENTIALS.sub("//", text)
-
-
-_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
 
 
 def proxy_for(url: httpx.URL, proxies: Proxies) -> str | None:

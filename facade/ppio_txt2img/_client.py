@@ -37,7 +37,7 @@ from ._request_body import (
 )
 from ._results import Generation, Model, SubmittedTask, Task
 from ._tasks import get_task_flow, submit_flow
-from ._transport import own_async_client, own_client_options
+from ._transport import own_async_client, own_httpx_client
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 
 if TYPE_CHECKING:
@@ -336,7 +336,7 @@ class Client(_BaseClient):
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ValidationError("http_client", http_client, "an httpx.Client (or None)", "is not one")
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(**own_client_options())
+        self._http = http_client or own_httpx_client(httpx.Client)
         self._sleep = sleep or time.sleep
 
     def _run(self, flow: Flow[T]) -> T:

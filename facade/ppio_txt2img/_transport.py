@@ -13,12 +13,16 @@ app making a client per request, or a pool of workers, would otherwise pay each 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import re
 import ssl
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _constants as C
+from ._errors import ValidationError
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpSession
@@ -28,8 +32,13 @@ __all__ = [
     "corrected_transport_error",
     "own_async_client",
     "own_client_options",
+    "own_httpx_client",
+    "proxy_table",
     "shared_ssl_context",
+    "without_credentials",
 ]
+
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 
 
 @functools.cache
@@ -38,6 +47,43 @@ def shared_ssl_context() -> ssl.SSLContext:
     the first client is made), made once per process. Never changed after it is made, so connections
     and threads can share it."""
     return httpx.create_ssl_context()
+
+
+def proxy_table() -> list[tuple[Any, str | None]]:
+    """The environment's proxies as httpx reads them (`trust_env`): (URL pattern, proxy or None for
+    "directly"), most specific pattern first. Uses httpx's own helpers (private, and pinned below 1.0),
+    so that the clients on httpx and on aiohttp never disagree about where a request goes. A `NO_PROXY`
+    httpx cannot read is a `ValidationError` (httpx's own error would name no variable)."""
+    from httpx._utils import URLPattern, get_environment_proxies
+
+    try:
+        return sorted((URLPattern(key), proxy) for key, proxy in get_environment_proxies().items())
+    except (ValueError, httpx.InvalidURL) as exc:
+        allowed = "host names, IP addresses and scheme://host patterns, comma-separated"
+        raise ValidationError("NO_PROXY", str(exc), allowed, "is not a proxy pattern") from None
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user and password of every URL in it left out (a proxy's, in an error)."""
+    return _CREDENTIALS.sub("//", text)
+
+
+_CREDENTIALS = re.compile(r"//[^/@\s'\"]*@")
+
+
+def own_httpx_client(factory: Callable[..., H]) -> H:
+    """`httpx.Client` or `httpx.AsyncClient` as the clients make their own (`own_client_options`), the
+    environment's proxies checked first: a `ValidationError` naming the variable, not httpx's error, for
+    a `NO_PROXY` it cannot read or a SOCKS proxy without `httpx[socks]` installed."""
+    socks = [p for _, p in proxy_table() if p is not None and httpx.URL(p).scheme.startswith("socks")]
+    if socks and importlib.util.find_spec("socksio") is None:
+        raise ValidationError(
+            "proxy",
+            without_credentials(socks[0]),
+            "an http:// or https:// proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), or a SOCKS one with "
+            "httpx's SOCKS support installed: pip install 'httpx[socks]'",
+        )
+    return factory(**own_client_options())
 
 
 def own_client_options() -> dict[str, Any]:
@@ -79,7 +125,7 @@ def own_async_client() -> httpx.AsyncClient | AiohttpSession:
         from ._aiohttp import AiohttpSession
 
         return AiohttpSession()
-    return httpx.AsyncClient(**own_client_options())
+    return own_httpx_client(httpx.AsyncClient)
 
 
 def _is_aiohttp_connect_failure(cause: BaseException) -> bool:

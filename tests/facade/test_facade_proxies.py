@@ -6,6 +6,7 @@ them directly; and the image requests carry no API key, through the proxy as wit
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import socket
 import threading
 import traceback
@@ -231,17 +232,44 @@ def test_a_socks_proxy_is_refused_by_the_aiohttp_transport_before_anything_is_se
     listener.close()
 
 
-def test_a_no_proxy_httpx_cannot_read_is_a_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def get_task_with_a_fresh_client(mode: str) -> None:
+    """One `get_task` from a client made now (so that it reads the environment now), as `mode` runs."""
+    base_url = "http://api.proxied.invalid"
+    if mode == "sync":
+        with ppio.Client(KEY, base_url=base_url, max_retries=0) as client:
+            client.get_task("t1", timeout=10)
+        return
+
+    async def main() -> None:
+        async with ppio.AsyncClient(KEY, base_url=base_url, max_retries=0) as client:
+            await client.get_task("t1", timeout=10)
+
+    anyio.run(main, backend=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_no_proxy_httpx_cannot_read_is_a_validation_error(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _clear_proxy_env(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "[::1]")
-
-    async def main() -> None:
-        async with ppio.AsyncClient(KEY, base_url="http://api.proxied.invalid") as client:
-            await client.get_task("t1", timeout=10)
-
     with pytest.raises(ppio.ValidationError, match="NO_PROXY"):
-        anyio.run(main, backend="asyncio")
+        get_task_with_a_fresh_client(mode)
+
+
+@pytest.mark.parametrize("mode", ["sync", "trio"])
+def test_on_httpx_a_socks_proxy_without_httpx_socks_is_a_validation_error_naming_the_extra(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx speaks SOCKS with the socksio package, which this project does not install: the clients on
+    # httpx (sync, and async under trio) say what to install, without the proxy's password.
+    assert importlib.util.find_spec("socksio") is None
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("ALL_PROXY", f"socks5://bob:{PASSWORD}@127.0.0.1:9")
+    with pytest.raises(ppio.ValidationError, match=r"httpx\[socks\]") as caught:
+        get_task_with_a_fresh_client(mode)
+    assert PASSWORD not in _everything_shown(caught.value)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -144,6 +144,12 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def abort(self) -> None:
+        """Close at once, dropping what is not sent yet: a peer that reads nothing cannot hold the
+        server's end (`Server.wait_closed` waits for every connection from Python 3.12 on)."""
+        if self._transport is not None:
+            self._transport.abort()
+
     def _take(self, data: bytes) -> None:
         transport = self._transport
         assert transport is not None
@@ -198,6 +204,6 @@ class AsyncioServer:
         for sock in self._sockets:
             sock.close()  # those no server took over
         for connection in list(self._open):
-            connection.close()
+            connection.abort()
         for server in self._servers:
             await server.wait_closed()

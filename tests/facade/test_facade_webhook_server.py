@@ -4,6 +4,7 @@ a stalled connection that blocks nobody, and a port that is closed once the bloc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import time
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.lowlevel
 import pytest
 from anyio.abc import SocketStream
 
@@ -244,6 +246,39 @@ async def test_connections_still_open_when_the_block_ends_are_closed() -> None:
     async with stalled:
         with anyio.fail_after(10), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
             await stalled.receive()  # closed by the server, not left to its 30 s idle timeout
+
+
+def closed_by_the_server(sock: socket.socket) -> bool:
+    """Whether the server closed its end (the peer sees the end of the stream, or a reset)."""
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+async def test_connections_arriving_as_the_block_ends_are_closed_and_never_read(turns: int) -> None:
+    # Accepted in the very turns of the event loop in which the block ends (asyncio makes a transport
+    # turns after accepting): each is closed by the end of the block, and a webhook sent on it after
+    # that is read by nobody.
+    receiver = WebhookReceiver()
+    async with receiver.serve_async() as url:
+        late = [socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) for _ in range(5)]
+        for _ in range(turns):
+            await anyio.lowlevel.checkpoint()
+    for sock in late:
+        with contextlib.suppress(OSError):
+            sock.sendall(post(event_for("late")))
+    try:
+        assert all(closed_by_the_server(sock) for sock in late)
+    finally:
+        for sock in late:
+            sock.close()
+    assert receiver.received == 0
 
 
 @pytest.mark.anyio

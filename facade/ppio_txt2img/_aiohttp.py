@@ -194,7 +194,7 @@ class AiohttpSession:
         proxy, proxy_authorization = self._proxy(action.url)
         proxy_headers = None
         if proxy_authorization is not None:
-            if action.url.startswith("https:"):  # for the tunnel's CONNECT, not to the server in it
+            if action.url[:6].lower() == "https:":  # for the tunnel's CONNECT, not the server in it
                 proxy_headers = {"Proxy-Authorization": proxy_authorization}
             else:  # a plain-HTTP request goes to the proxy itself
                 headers["Proxy-Authorization"] = proxy_authorization

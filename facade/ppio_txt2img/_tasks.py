@@ -168,7 +168,6 @@ def _hint_estimate(crowds: Crowds, member: Member) -> Estimate | None:
 def _first_sleep(
     settings: Settings,
     deadline: Deadline,
-    submitted: Submitted,
     waiter: Waiter | None,
     prior: Estimate | None,
     member: Member | None,
@@ -205,7 +204,7 @@ def _wait(
     last_seen: tuple[object, ...] | None = None
     failures = bad_answers = 0
     if submitted is not None:
-        yield from _first_sleep(settings, deadline, submitted, waiter, prior, member)
+        yield from _first_sleep(settings, deadline, waiter, prior, member)
     running_seen_at = submitted.at if submitted is not None else None
     while True:
         if waiter is not None:

@@ -1,5 +1,5 @@
 """The webhook receiver's HTTP/1.1: one request per connection, read with h11 without I/O
-(`RequestReader`), and the server `serve_async` runs on asyncio's own protocol layer (`serve_on_asyncio`).
+(`RequestReader`), and the server `serve_async` runs on asyncio's own protocol layer (`AsyncioServer`).
 
 Why asyncio gets a server of its own: when many tasks end together, the API opens a connection per
 webhook. A server that accepts in a task (anyio's `Listener`) takes one connection per turn of the event

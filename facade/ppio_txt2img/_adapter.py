@@ -167,6 +167,7 @@ def _checked(data: Any, schema_name: str, path: str = "") -> Any:
 
 
 @lru_cache(maxsize=1)
+@cache
 def _unset_type() -> type:
     from ppio_api.types import Unset
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from ._errors import ValidationError
@@ -268,9 +269,19 @@ def validate_txt2img_body(body: Mapping[str, Any], spec: Spec | None = None) -> 
 
 def validate_task_id(task_id: object, spec: Spec | None = None) -> str:
     """A task id as `GET /v3/async/task-result` takes it (the spec's `task_id` parameter)."""
-    spec = spec or load_spec()
-    validate(task_id, query_parameters(spec, "/v3/async/task-result")["task_id"], "task_id", spec)
+    if spec is None:
+        spec = load_spec()
+        schema = _task_id_schema()
+    else:
+        schema = query_parameters(spec, "/v3/async/task-result")["task_id"]
+    validate(task_id, schema, "task_id", spec)
     return task_id  # type: ignore[return-value]  # validated: a string
+
+
+@cache
+def _task_id_schema() -> Schema:
+    """The `task_id` parameter's schema in the packaged spec (looked up once: every `get_task` checks it)."""
+    return query_parameters(load_spec(), "/v3/async/task-result")["task_id"]
 
 
 def validate_models_query(params: Mapping[str, Any], spec: Spec | None = None) -> None:

@@ -63,10 +63,17 @@ class RequestReader:
         self._handle = handle
         self._method = ""
         self._body = bytearray()
+        self._started = False
 
     def feed(self, data: bytes) -> Step:
-        """Take what the peer sent next (`b""` once it has closed its side)."""
+        """Take what the peer sent next (`b""` once it has closed its side). Empty lines before the request
+        line are skipped, as RFC 9112 2.2 asks of a server."""
         connection = self._connection
+        if not self._started and data:
+            data = data.lstrip(b"\r\n")
+            if not data:
+                return Step()
+            self._started = True
         connection.receive_data(data)
         while True:
             try:

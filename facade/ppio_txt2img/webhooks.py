@@ -61,7 +61,7 @@ class WebhookReceiver:
 
     def handle(self, method: str, body: bytes) -> int:
         """Read one request to the webhook endpoint; the HTTP status to answer."""
-        if method.upper() != "POST":
+        if method != "POST":  # methods are case-sensitive (RFC 9110 9.1); ASGI servers send them as read
             return 405
         try:
             task_id = webhook_task_id(body)  # all a wake needs: the woken wait polls before believing

@@ -158,8 +158,9 @@ async def test_a_chunked_webhook_is_read_whole() -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
         (b"NOT HTTP AT ALL\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nContent-Length: nope\r\n\r\n", 400),
+        (post(EVENT).replace(b"POST ", b"post ", 1), 405),  # methods are case-sensitive
     ],
-    ids=["not-json", "too-big", "get", "garbage", "bad-length"],
+    ids=["not-json", "too-big", "get", "garbage", "bad-length", "lowercase-post"],
 )
 async def test_what_is_not_a_webhook_is_refused_and_the_server_goes_on(
     request_bytes: bytes, status: int

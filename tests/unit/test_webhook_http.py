@@ -92,3 +92,17 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read_declared_or_not() ->
     statuses = [chunked.feed(chunk).status, chunked.feed(chunk).status]
     assert statuses == [None, 413]
     assert handle.calls == []
+
+
+@pytest.mark.parametrize("size", [1, 3, 1000])
+def test_empty_lines_before_the_request_line_are_skipped(size: int) -> None:
+    handle = Recorder(202)
+    steps = feed_in_pieces(RequestReader(handle), b"\r\n\r\n\n" + REQUEST, size)
+    assert [step.status for step in steps if step.status is not None] == [202]
+    assert handle.calls == [("POST", EVENT)]
+
+
+def test_a_peer_sending_only_empty_lines_then_closing_is_not_answered() -> None:
+    reader = RequestReader(Recorder())
+    assert reader.feed(b"\r\n\r\n") == Step()
+    assert reader.feed(b"") == Step(closed=True)

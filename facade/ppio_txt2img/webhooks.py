@@ -163,6 +163,7 @@ class WebhookReceiver:
                 with self._url_while_serving(url):
                     yield url
             return
+        block_error: Exception | None = None
         try:
             async with listener, anyio.create_task_group() as group:
                 for each in listener.listeners:  # a MultiListener: one socket per address family
@@ -170,6 +171,8 @@ class WebhookReceiver:
                 with self._url_while_serving(url):
                     try:
                         yield url
+                    except Exception as exc:  # kept out of the task group, which would wrap or split it
+                        block_error = exc
                     finally:
                         group.cancel_scope.cancel()
         except BaseExceptionGroup as group_error:
@@ -183,6 +186,8 @@ class WebhookReceiver:
                 raise inner
             finally:
                 inner.__cause__, inner.__context__, inner.__suppress_context__ = chain
+        if block_error is not None:
+            raise block_error
 
     @contextlib.contextmanager
     def _url_while_serving(self, url: str) -> Iterator[None]:

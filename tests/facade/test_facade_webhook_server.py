@@ -121,6 +121,20 @@ async def test_an_exception_of_the_block_comes_out_as_itself() -> None:
     assert receiver.url is None
 
 
+class AppErrors(ExceptionGroup):
+    """An app's own group of errors."""
+
+
+@pytest.mark.anyio
+async def test_an_exception_group_of_the_block_comes_out_as_itself_not_rewrapped() -> None:
+    errors = AppErrors("the app's", [ValueError("one"), KeyError("two")])
+    with pytest.raises(AppErrors) as caught:
+        async with WebhookReceiver().serve_async():
+            raise errors
+    assert caught.value is errors  # not a copy of it (trio's nursery splits a group it sees)
+    assert not isinstance(caught.value.__context__, BaseExceptionGroup)
+
+
 @pytest.mark.anyio
 async def test_every_interface_needs_the_public_url_and_a_path_its_slash() -> None:
     with pytest.raises(ppio.ValidationError, match="url"):

@@ -375,6 +375,15 @@ def _with_webhooks(sdk: Callable[..., Body]) -> Body:
     return run_with_receiver
 
 
+def _reference_loop() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast the machine is running right now."""
+    started = time.process_time()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return time.process_time() - started
+
+
 def _spread(run: Run) -> float:
     """Milliseconds between the first and the last of a run's tasks to finish, in the server's records."""
     finished = [f for r in run.records.values() if (f := r.finished_at) is not None]
@@ -418,7 +427,9 @@ def run(log: Callable[[str], None]) -> Section:
         "Ideal = the longest task's creation-to-finish time in the server's records + one round trip "
         "(the spread of the 200 submissions is part of the wall time, not of the ideal).",
     ]
+    speed_before = _reference_loop()
     runs = _scenarios(log)
+    speed_after = _reference_loop()
     by_name = {r.name: r for r in runs}
     plain, sdk200 = by_name["plain httpx poller, 0.5 s"], by_name["SDK, eta + progress (aiohttp transport)"]
     sdk1000 = by_name["SDK, 1,000 tasks (aiohttp transport)"]
@@ -544,6 +555,14 @@ def run(log: Callable[[str], None]) -> Section:
             hook=ms(median(floor_hooks.after_webhook)),
             cpu=floor200.cpu_per_task * 1000,
         )
+    )
+    section.notes.append(
+        "The machine's speed: a fixed pure-Python loop (`_reference_loop`) took "
+        f"{speed_before * 1000:.0f} ms of CPU before the first run and {speed_after * 1000:.0f} ms after "
+        "the last. This machine slows down under sustained load (the same loop takes about a quarter "
+        "longer after two minutes of both cores busy), so CPU and wall figures of runs late in a long "
+        "`make bench` are higher than those of the same code on a rested machine; the floor rows, "
+        "measured in the same run, are the comparison that does not move with it."
     )
     queued = [
         r.webhook_sent_at - r.finished_at

@@ -22,7 +22,7 @@ import statistics
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from _bench_report import Figure, Section, median, ms, percentile
@@ -32,6 +32,9 @@ from _bench_server import LightServerProcess
 import ppio_txt2img as ppio
 from ppio_txt2img._crowds import SCOUTS
 from ppio_txt2img.webhooks import WebhookReceiver
+
+if TYPE_CHECKING:
+    import aiohttp
 
 SIZE = 128
 STEPS = 20
@@ -221,18 +224,30 @@ async def _floor(run: Run, base_url: str, stats: Stats) -> None:
                 if result["task"]["status"] == "TASK_STATUS_SUCCEED":
                     break
                 await asyncio.sleep(0.01)  # the timer fired early: not a poll the schedule chose
-            run.known_at[task_id] = time.time()
-            async with http.get(result["images"][0]["image_url"]) as image:
-                data = await image.read()
-            _decode(data)
-            images.append(data)
-            run.complete += 1
+            await _known_then_image(run, http, task_id, result, images)
 
-        run.polls_before = stats().get("task_result", 0)
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(run.tasks)))
-        run.wall, run.cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await _timed(run, stats, one)
     run.decode = _decode_cpu(images)
+
+
+async def _known_then_image(
+    run: Run, http: aiohttp.ClientSession, task_id: str, result: dict[str, Any], images: list[bytes]
+) -> None:
+    """A floor's task is known done: note when, then GET its image and decode it."""
+    run.known_at[task_id] = time.time()
+    async with http.get(result["images"][0]["image_url"]) as image:
+        data = await image.read()
+    _decode(data)
+    images.append(data)
+    run.complete += 1
+
+
+async def _timed(run: Run, stats: Stats, one: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """`run.tasks` of `one()` at once: their wall and CPU time, and the polls counted from here."""
+    run.polls_before = stats().get("task_result", 0)
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(run.tasks)))
+    run.wall, run.cpu = time.perf_counter() - wall, time.process_time() - cpu
 
 
 class _FloorHooks(asyncio.Protocol):
@@ -284,17 +299,9 @@ async def _floor_webhooks(run: Run, base_url: str, stats: Stats) -> None:
             await arrived
             async with http.get("/v3/async/task-result", params={"task_id": task_id}) as answer:
                 result = await answer.json()
-            run.known_at[task_id] = time.time()
-            async with http.get(result["images"][0]["image_url"]) as image:
-                data = await image.read()
-            _decode(data)
-            images.append(data)
-            run.complete += 1
+            await _known_then_image(run, http, task_id, result, images)
 
-        run.polls_before = stats().get("task_result", 0)
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(run.tasks)))
-        run.wall, run.cpu = time.perf_counter() - wall, time.process_time() - cpu
+        await _timed(run, stats, one)
     run.decode = _decode_cpu(images)
 
 

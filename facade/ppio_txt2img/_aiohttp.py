@@ -33,6 +33,8 @@ import httpx
 from . import _constants as C
 from ._errors import ValidationError
 from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
+from ._retry import RequestNotWritten
+from ._slots import RequestSlots
 from ._transport import proxy_table, shared_ssl_context, without_credentials
 from ._urls import is_normal
 
@@ -105,9 +107,16 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
         kind = httpx.ProxyError
     elif isinstance(exc, aiohttp.ClientResponseError):  # a malformed status line or headers
         kind = httpx.RemoteProtocolError
+    elif isinstance(exc, aiohttp.ClientConnectionError) and any(m in message for m in _BODY_NOT_WRITTEN):
+        kind = RequestNotWritten
     else:  # dropped or reset once connected, a truncated or undecodable body: perhaps sent
         kind = httpx.ReadError
     return kind(message)
+
+
+#: How aiohttp words a failure to write a request's body (`ClientRequest.write_bytes`): the connection
+#: was closing, or broke before the body was out, so the server never had the whole request.
+_BODY_NOT_WRITTEN = ("Can not write request body", "Failed to send bytes into the underlying connection")
 
 
 def _text(exc: BaseException) -> str:
@@ -119,9 +128,19 @@ def _text(exc: BaseException) -> str:
         return ""
 
 
-def _shows_credentials(exc: BaseException) -> bool:
-    text = _text(exc)
-    return without_credentials(text) != text
+def _unsafe_to_chain(exc: BaseException) -> bool:
+    """Whether an aiohttp error may not be kept in the chain of the SDK's: its text, or that of an error
+    in its own chain, shows a proxy's credentials, or one of them holds the request (`request_info`,
+    whose headers carry the API key, is in its repr)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        text = _text(link)
+        if without_credentials(text) != text or getattr(link, "request_info", None) is not None:
+            return True
+        link = link.__cause__ or link.__context__
+    return False
 
 
 class AiohttpSession:
@@ -141,6 +160,7 @@ class AiohttpSession:
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=True,
         )
+        self._slots = RequestSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._proxy_auth: dict[str, tuple[str, str | None]] = {}
 
@@ -181,6 +201,9 @@ class AiohttpSession:
 
     async def send(self, action: Send) -> Reply:
         """One exchange: the reply, read in full within `action.max_bytes`, or an httpx error."""
+        return await self._slots.send(action, self._send)
+
+    async def _send(self, action: Send) -> Reply:
         import aiohttp
 
         headers = dict(action.headers)
@@ -198,6 +221,7 @@ class AiohttpSession:
                 proxy_headers = {"Proxy-Authorization": proxy_authorization}
             else:  # a plain-HTTP request goes to the proxy itself
                 headers["Proxy-Authorization"] = proxy_authorization
+        hidden: httpx.TransportError | None = None
         try:
             async with asyncio.timeout(action.timeout):
                 async with self._session.request(
@@ -216,9 +240,11 @@ class AiohttpSession:
                         body.add(chunk)
         except aiohttp.ClientError as exc:
             error = httpx_error(exc)
-            if _shows_credentials(exc):  # a proxy's, in aiohttp's text: not in the chain either
-                raise error from None
-            raise error from exc
+            if not _unsafe_to_chain(exc):
+                raise error from exc
+            hidden = error  # raised below, outside this handler: not even its __context__ is aiohttp's
         except TimeoutError:
             raise deadline_error(action) from None
+        if hidden is not None:
+            raise hidden
         return body.reply()

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from ._crowds import Crowds
 from ._durations import DurationMemory
-from ._errors import WaitTimeoutError
-from ._io import Flow
+from ._errors import ClientClosedError, WaitTimeoutError
+from ._io import ClientClosed, Flow
 from ._retry import Failure, classify_exception
 from ._wakeups import Wakeups
 
@@ -83,6 +83,8 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
     Ctrl-C or cancellation gets the task id attached (`exc.task_id` and a note) before it propagates."""
     try:
         return (yield from flow)
+    except ClientClosed:
+        raise ClientClosedError(tracker.task_id) from None
     except Expired as exc:
         cause = exc.__cause__
         # Timed out while the POST awaited its answer (not while connecting): a task may exist.

@@ -185,6 +185,22 @@ class TaskFailedError(PPIOError):
         super().__init__(f"task {task_id} failed: {reason or '(the API gave no reason)'}")
 
 
+class ClientClosedError(PPIOError):
+    """The client was closed (`close()`, `aclose()`, or its `with` block ended) while this call still
+    needed it. `task_id` is set when the task had been created: it may still be running; resume with
+    another client's `wait(task_id)`. No request was started on the closed client."""
+
+    def __init__(self, task_id: str | None) -> None:
+        self.task_id = task_id
+        what = (
+            f"; task {task_id} was created and may still be running: resume with another client's "
+            f"wait({task_id!r})"
+            if task_id
+            else ""
+        )
+        super().__init__(f"the client was closed while the call was using it{what}")
+
+
 class WaitTimeoutError(PPIOError, TimeoutError):
     """The call's deadline passed. The task may still finish: resume with `client.wait(task_id)`.
 

@@ -39,6 +39,7 @@ __all__ = [
     "Action",
     "AsyncHttp",
     "BodyReader",
+    "ClientClosed",
     "DirectSender",
     "Flow",
     "Gather",
@@ -217,8 +218,20 @@ def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event) ->
     return body.reply()
 
 
+class ClientClosed(Exception):
+    """A request was to go out on an HTTP client already closed; `guarded` makes it `ClientClosedError`."""
+
+
+def _refuse_if_closed(client: httpx.Client | AsyncHttp, exc: BaseException | None = None) -> None:
+    """`ClientClosed` if `client` is closed (before a request, or when one failed because it was:
+    httpx and aiohttp say so with a bare `RuntimeError`)."""
+    if client.is_closed and (exc is None or isinstance(exc, RuntimeError)):
+        raise ClientClosed from None
+
+
 def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | None) -> Reply:
     """`_send_blocking` on a daemon thread, waited for from this one, within `action.timeout`."""
+    _refuse_if_closed(client)
     started = time.monotonic()
     outcome: list[Any] = []
     finished, stop = threading.Event(), threading.Event()
@@ -248,13 +261,17 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
     result = outcome[0]
     if isinstance(result, BaseException):
         _log(action, type(result).__name__, started)
+        _refuse_if_closed(client, result)
         raise result
     _log(action, str(result.status_code), started)
     return result  # type: ignore[no-any-return]
 
 
 class DirectSender(Protocol):
-    """An HTTP client that sends a `Send` itself (the async client's own, on aiohttp: `_aiohttp.py`)."""
+    """An HTTP client that sends a `Send` itself (the async client's own: `_aiohttp.py`, `_slots.py`)."""
+
+    @property
+    def is_closed(self) -> bool: ...
 
     async def send(self, action: Send) -> Reply: ...
 
@@ -266,7 +283,7 @@ class DirectSender(Protocol):
 AsyncHttp = httpx.AsyncClient | DirectSender
 
 
-async def _send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
+async def send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
     import anyio
 
     try:
@@ -290,14 +307,16 @@ async def _send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
 
 
 async def _send_async(client: AsyncHttp, action: Send) -> Reply:
+    _refuse_if_closed(client)
     started = time.monotonic()
     try:
         if isinstance(client, httpx.AsyncClient):
-            reply = await _send_httpx_async(client, action)
+            reply = await send_httpx_async(client, action)
         else:
             reply = await client.send(action)
     except BaseException as exc:
         _log(action, type(exc).__name__, started)
+        _refuse_if_closed(client, exc)
         raise
     _log(action, str(reply.status_code), started)
     return reply

@@ -19,6 +19,7 @@ import httpx
 from ._constants import RETRY_AFTER_CAP, RETRY_BASE_DELAY, RETRY_MAX_DELAY
 
 __all__ = [
+    "RequestNotWritten",
     "Failure",
     "backoff_delay",
     "classify_exception",
@@ -38,13 +39,20 @@ class Failure(Enum):
     FINAL = "final"  # anything else (4xx): retrying cannot help
 
 
+class RequestNotWritten(httpx.WriteError):
+    """The request's body could not be written (its connection was closing: a server that had just
+    closed it as idle): the server never had the whole request, so it cannot have acted on it."""
+
+
 # Transport errors raised before any byte of the request left the machine, or reached more than a proxy
-# that refused to open a tunnel to the server (`ProxyError`: its answer to CONNECT was not a 2xx).
+# that refused to open a tunnel to the server (`ProxyError`: its answer to CONNECT was not a 2xx), or
+# before the whole request had (`RequestNotWritten`).
 _NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
     httpx.ProxyError,
+    RequestNotWritten,
 )
 
 

@@ -26,6 +26,7 @@ from ._errors import ValidationError
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpSession
+    from ._slots import SlottedHttpx
 
 __all__ = [
     "async_transport_name",
@@ -119,13 +120,17 @@ def async_transport_name() -> str:
     return "aiohttp"
 
 
-def own_async_client() -> httpx.AsyncClient | AiohttpSession:
-    """The async client's own HTTP client, for the async library running now (call it from a task)."""
+def own_async_client() -> AiohttpSession | SlottedHttpx:
+    """The async client's own HTTP client, for the async library running now (call it from a task); at
+    most `DEFAULT_MAX_CONNECTIONS` requests in flight on aiohttp, `HTTPX_ASYNC_IN_FLIGHT` on httpx, the
+    others waiting for a slot (`_slots.py`)."""
     if async_transport_name() == "aiohttp":
         from ._aiohttp import AiohttpSession
 
         return AiohttpSession()
-    return own_httpx_client(httpx.AsyncClient)
+    from ._slots import SlottedHttpx
+
+    return SlottedHttpx(own_httpx_client(httpx.AsyncClient), C.HTTPX_ASYNC_IN_FLIGHT)
 
 
 def _is_aiohttp_connect_failure(cause: BaseException) -> bool:

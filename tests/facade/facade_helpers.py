@@ -329,28 +329,32 @@ class OneAnswerServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                while len(body) < length:
-                    body += conn.recv(65536)
-                self.requests.append(head.split(b"\r\n")[0])
-                self.heads.append(head)
-                if self.answer:
-                    conn.sendall(self.answer)
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        """One connection, in the accepting thread: read one request, answer, close."""
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.requests.append(head.split(b"\r\n")[0])
+            self.heads.append(head)
+            if self.answer:
+                conn.sendall(self.answer)
 
     def close(self) -> None:
         self.sock.close()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import ppio_txt2img as ppio
-from ppio_txt2img._aiohttp import httpx_error
+from ppio_txt2img._aiohttp import AiohttpSession, httpx_error
 from ppio_txt2img._io import Send
 from ppio_txt2img._retry import Failure, classify_exception
 from ppio_txt2img._transport import (
@@ -150,7 +150,7 @@ def test_the_direct_aiohttp_path_sends_what_httpx_would() -> None:
 
         async def main() -> None:
             session = own_async_client()
-            assert not isinstance(session, httpx.AsyncClient)
+            assert isinstance(session, AiohttpSession)
             try:
                 body = {"prompt": "é ü", "n": 1.5}
                 action = Send("POST", f"{url}/x", timeout=10, connect_timeout=5, json=body, headers={})

@@ -1,0 +1,91 @@
+"""How many requests the async client's own HTTP client has in flight: at most its pool's connections.
+
+A request beyond them waits here, for a slot, rather than in the transport's own pool queue (aiohttp's or
+httpcore's). Two reasons, both found with a thousand calls through one client:
+
+- A wait here is known to come before any byte of the request was sent. A deadline that passes during it
+  is `httpx.PoolTimeout` ("never sent": a POST stays safe to resend, and the call's error says no task
+  was created), where a deadline passing in the transport's queue could not be told from one passing
+  while the answer was awaited ("may have reached the server").
+- httpcore's pool does work for every queued request each time a connection frees up: with a thousand
+  requests queued there, trio's event loop spent nearly all its time assigning them, connected nothing,
+  and every call missed its deadline. Here the pool never holds more requests than connections.
+
+A caller's own `http_client=` is left alone: its limits are its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import httpx
+
+from ._io import Reply, Send, send_httpx_async
+
+__all__ = ["RequestSlots", "SlottedHttpx"]
+
+#: A request that would have less than this many seconds left once it has a slot is not sent: it could
+#: hardly be answered in time, and a POST timing out in flight leaves its outcome unknown.
+MIN_TIME_LEFT = 0.05
+
+
+class RequestSlots:
+    """At most `limit` requests in flight at once (make it in a task: it holds an anyio semaphore)."""
+
+    def __init__(self, limit: int) -> None:
+        import anyio
+
+        self.limit = limit
+        self._free = anyio.Semaphore(limit)
+
+    async def send(self, action: Send, send: Callable[[Send], Awaitable[Reply]]) -> Reply:
+        """`send(action)` in a slot; the time waited for it comes out of `action.timeout`, and a wait that
+        leaves less than `MIN_TIME_LEFT` of it is `httpx.PoolTimeout`."""
+        import anyio
+
+        try:
+            self._free.acquire_nowait()  # the common case: no checkpoint, no timer
+        except anyio.WouldBlock:
+            action = await self._wait(action)
+        try:
+            return await send(action)
+        finally:
+            self._free.release()
+
+    async def _wait(self, action: Send) -> Send:
+        import anyio
+
+        started = time.monotonic()
+        acquired = False
+        with anyio.move_on_after(action.timeout):
+            await self._free.acquire()
+            acquired = True
+        left = action.timeout - (time.monotonic() - started)
+        if not acquired or left < MIN_TIME_LEFT:
+            if acquired:
+                self._free.release()
+            raise httpx.PoolTimeout(
+                f"no free connection within {action.timeout:.3g} s ({self.limit} requests of this client "
+                "were in flight); the request was not sent"
+            )
+        return replace(action, timeout=left)
+
+
+class SlottedHttpx:
+    """The async client's own httpx client (under trio), sending in `RequestSlots`."""
+
+    def __init__(self, client: httpx.AsyncClient, limit: int) -> None:
+        self.client = client
+        self._slots = RequestSlots(limit)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.client.is_closed
+
+    async def send(self, action: Send) -> Reply:
+        return await self._slots.send(action, lambda a: send_httpx_async(self.client, a))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

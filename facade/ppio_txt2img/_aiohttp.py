@@ -109,6 +109,8 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
         kind = httpx.RemoteProtocolError
     elif isinstance(exc, aiohttp.ClientConnectionError) and any(m in message for m in _BODY_NOT_WRITTEN):
         kind = RequestNotWritten
+    elif isinstance(exc, aiohttp.ClientConnectionError) and message.startswith(_CONNECTOR_CLOSED):
+        kind = httpx.ConnectError  # the session was closed while connecting: nothing was sent
     else:  # dropped or reset once connected, a truncated or undecodable body: perhaps sent
         kind = httpx.ReadError
     return kind(message)
@@ -117,6 +119,8 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
 #: How aiohttp words a failure to write a request's body (`ClientRequest.write_bytes`): the connection
 #: was closing, or broke before the body was out, so the server never had the whole request.
 _BODY_NOT_WRITTEN = ("Can not write request body", "Failed to send bytes into the underlying connection")
+#: How aiohttp's connector refuses a connection it was making when the session was closed under it.
+_CONNECTOR_CLOSED = "Connector is closed"
 
 
 def _text(exc: BaseException) -> str:
@@ -170,6 +174,15 @@ class AiohttpSession:
 
     async def aclose(self) -> None:
         await self._session.close()
+
+    def abandon(self) -> None:
+        """Let go of the session once its event loop has ended (`_loop_clients.py`): its connections
+        died with the loop, and `close()` can no longer run there. Marked closed, it makes no "Unclosed
+        client session" complaint when collected."""
+        connector = self._session.connector
+        self._session.detach()
+        if connector is not None:
+            connector._close()  # the synchronous part of close(); with the loop closed, all there is
 
     def _timeout(self, connect: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(connect)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy as _copy
 import math
 import os
-import time
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -22,7 +22,8 @@ from . import _constants as C
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import PPIOError, ValidationError
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
-from ._io import AsyncHttp, Flow, run_async, run_sync
+from ._io import Flow, run_async, run_sync
+from ._loop_clients import LoopClients
 from ._operations import Expected, generation_flow, models_page_flow, txt2img_flow
 from ._options import MODEL_FILTER_PARAMS, ModelFilters
 from ._request_body import (
@@ -37,7 +38,7 @@ from ._request_body import (
 )
 from ._results import Generation, Model, SubmittedTask, Task
 from ._tasks import get_task_flow, submit_flow
-from ._transport import own_async_client, own_httpx_client
+from ._transport import own_httpx_client
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 
 if TYPE_CHECKING:
@@ -337,7 +338,13 @@ class Client(_BaseClient):
             raise ValidationError("http_client", http_client, "an httpx.Client (or None)", "is not one")
         self._owns_http = http_client is None
         self._http = http_client or own_httpx_client(httpx.Client)
-        self._sleep = sleep or time.sleep
+        #: Set by `close()`: the client's own sleeps between polls end at once, so that waits on other
+        #: threads end then (with `ClientClosedError`), not at their next poll.
+        self._closing = threading.Event()
+        self._sleep = sleep or self._sleep_unless_closed
+
+    def _sleep_unless_closed(self, seconds: float) -> None:
+        self._closing.wait(seconds)
 
     def _run(self, flow: Flow[T]) -> T:
         return run_sync(flow, self._http, self._sleep)
@@ -374,6 +381,7 @@ class Client(_BaseClient):
         """Close the HTTP client if this client created it."""
         if self._owns_http:
             self._http.close()
+            self._closing.set()
 
     def __enter__(self) -> Self:
         return self
@@ -422,15 +430,14 @@ class AsyncClient(_BaseClient):
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ValidationError("http_client", http_client, "an httpx.AsyncClient (or None)", "is not one")
         self._owns_http = http_client is None
-        #: Made on first use (`own_async_client`): which transport fits depends on the event loop. A
-        #: list, so that the copies `with_options` makes share it.
-        self._http: list[AsyncHttp] = [] if http_client is None else [http_client]
+        #: The caller's, or the client's own, made per event loop on first use (`_loop_clients.py`);
+        #: the copies `with_options` makes share them.
+        self._http: httpx.AsyncClient | LoopClients = http_client or LoopClients()
         self._sleep = sleep
 
     async def _run(self, flow: Flow[T]) -> T:
-        if not self._http:
-            self._http.append(own_async_client())
-        return await run_async(flow, self._http[0], self._sleep)
+        http = self._http.current() if isinstance(self._http, LoopClients) else self._http
+        return await run_async(flow, http, self._sleep)
 
     async def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
         """Generate images from `prompt` and return them downloaded and decoded."""
@@ -463,8 +470,8 @@ class AsyncClient(_BaseClient):
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client created it."""
-        if self._owns_http and self._http:
-            await self._http[0].aclose()
+        if self._owns_http:
+            await self._http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

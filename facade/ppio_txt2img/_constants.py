@@ -35,6 +35,11 @@ HTTPX_ASYNC_IN_FLIGHT: Final = 20
 #: close one (httpx's own default is 5 s too). Reused right as the server closes it, a connection is
 #: reset under the request, and a POST cannot be resent (it may have reached the server).
 KEEPALIVE_EXPIRY: Final = 4.0
+#: A request that would have less time than this (seconds) to be answered is not sent: the POST that
+#: creates a task, when the call's deadline is that close, nor any request that waited that long for a
+#: connection of the async client (`_slots.py`). It could hardly be answered in time, and a POST timing
+#: out in flight leaves its outcome unknown (a task may have been created and billed).
+MIN_TIME_TO_SEND: Final = 0.05
 #: Retries per request on connection errors, 429 and 5xx (GETs; the POST only when safe).
 DEFAULT_MAX_RETRIES: Final = 2
 

@@ -12,7 +12,7 @@ import httpx
 
 from ._adapter import ApiRequest, ResponseMismatch, error_info
 from ._call import Deadline, Expired, Settings
-from ._constants import MAX_API_BODY_BYTES, MAX_REDIRECTS
+from ._constants import MAX_API_BODY_BYTES, MAX_REDIRECTS, MIN_TIME_TO_SEND
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -131,8 +131,8 @@ def send_with_retries(
     attempt = 0
     while True:
         remaining = deadline.remaining()
-        if remaining <= 0:
-            raise Expired
+        if remaining <= 0 or (not idempotent and remaining < MIN_TIME_TO_SEND):
+            raise Expired  # a POST this close to the deadline is not sent: it would leave a task unknown
         budget = min(settings.request_timeout, remaining)
         try:
             reply: Reply = yield Send(

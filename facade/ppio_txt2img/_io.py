@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
+from ._retry import Failure, classify_exception
 from ._transport import corrected_transport_error
 from ._wakeups import Waiter
 
@@ -145,13 +146,16 @@ def parsed_url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _request(client: httpx.Client | httpx.AsyncClient, action: Send) -> httpx.Request:
+def _request(
+    client: httpx.Client | httpx.AsyncClient, action: Send, extensions: dict[str, Any] | None = None
+) -> httpx.Request:
     request = client.build_request(
         action.method,
         parsed_url(action.url),
         json=action.json,
         headers=action.headers,
         timeout=httpx.Timeout(action.timeout, connect=min(action.timeout, action.connect_timeout)),
+        extensions=extensions,
     )
     for name in action.drop_headers:
         request.headers.pop(name, None)
@@ -223,10 +227,23 @@ class ClientClosed(Exception):
 
 
 def _refuse_if_closed(client: httpx.Client | AsyncHttp, exc: BaseException | None = None) -> None:
-    """`ClientClosed` if `client` is closed (before a request, or when one failed because it was:
-    httpx and aiohttp say so with a bare `RuntimeError`)."""
-    if client.is_closed and (exc is None or isinstance(exc, RuntimeError)):
+    """`ClientClosed` if `client` is closed: before a request, or when one failed without having been
+    sent because it was (httpx and aiohttp say so with a bare `RuntimeError`, aiohttp also with a
+    connection refused mid-connect: "Connector is closed"). A request that may have been sent keeps its
+    own error: a POST's outcome is unknown."""
+    if client.is_closed and (
+        exc is None or isinstance(exc, RuntimeError) or classify_exception(exc) is Failure.NOT_SENT
+    ):
         raise ClientClosed from None
+
+
+def _closed_in_flight(action: Send) -> Exception:
+    """The error for a sync request still in flight when another thread closed the client (a thread
+    blocked reading a socket is not woken up by its closing): a GET is abandoned as `ClientClosed`; a
+    POST may have reached the server, so its outcome is unknown (`httpx.ReadError`, never resent)."""
+    if action.method.upper() == "GET":
+        return ClientClosed()
+    return httpx.ReadError("the client was closed while the request was in flight")
 
 
 def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | None) -> Reply:
@@ -252,6 +269,8 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
         while not finished.wait(min(_SLICE, end - time.monotonic())):
             if cancel is not None and cancel.is_set():
                 raise _Stopped
+            if client.is_closed:
+                raise _closed_in_flight(action)
             if time.monotonic() >= end:
                 raise deadline_error(action)
     except BaseException as exc:
@@ -283,12 +302,14 @@ class DirectSender(Protocol):
 AsyncHttp = httpx.AsyncClient | DirectSender
 
 
-async def send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
+async def send_httpx_async(
+    client: httpx.AsyncClient, action: Send, extensions: dict[str, Any] | None = None
+) -> Reply:
     import anyio
 
     try:
         with anyio.fail_after(action.timeout):
-            request = _request(client, action)
+            request = _request(client, action, extensions)
             response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 body = BodyReader(action, response.status_code, response.headers)

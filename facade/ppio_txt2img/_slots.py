@@ -19,16 +19,14 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
-from ._io import Reply, Send, send_httpx_async
+from ._constants import MIN_TIME_TO_SEND
+from ._io import ClientClosed, Reply, Send, send_httpx_async
 
 __all__ = ["RequestSlots", "SlottedHttpx"]
-
-#: A request that would have less than this many seconds left once it has a slot is not sent: it could
-#: hardly be answered in time, and a POST timing out in flight leaves its outcome unknown.
-MIN_TIME_LEFT = 0.05
 
 
 class RequestSlots:
@@ -42,7 +40,7 @@ class RequestSlots:
 
     async def send(self, action: Send, send: Callable[[Send], Awaitable[Reply]]) -> Reply:
         """`send(action)` in a slot; the time waited for it comes out of `action.timeout`, and a wait that
-        leaves less than `MIN_TIME_LEFT` of it is `httpx.PoolTimeout`."""
+        leaves less than `MIN_TIME_TO_SEND` of it is `httpx.PoolTimeout`."""
         import anyio
 
         try:
@@ -63,7 +61,7 @@ class RequestSlots:
             await self._free.acquire()
             acquired = True
         left = action.timeout - (time.monotonic() - started)
-        if not acquired or left < MIN_TIME_LEFT:
+        if not acquired or left < MIN_TIME_TO_SEND:
             if acquired:
                 self._free.release()
             raise httpx.PoolTimeout(
@@ -74,18 +72,34 @@ class RequestSlots:
 
 
 class SlottedHttpx:
-    """The async client's own httpx client (under trio), sending in `RequestSlots`."""
+    """The async client's own httpx client (under trio), sending in `RequestSlots`.
+
+    httpcore finishes a connection it was making when the client was closed, and sends the request on
+    it. So each request is refused (`ClientClosed`: nothing sent) at the moment its head would go out,
+    if the client has been closed by then (httpcore's trace hook, called just before)."""
 
     def __init__(self, client: httpx.AsyncClient, limit: int) -> None:
         self.client = client
         self._slots = RequestSlots(limit)
+        self._extensions: dict[str, Any] = {"trace": self._trace}
 
     @property
     def is_closed(self) -> bool:
         return self.client.is_closed
 
     async def send(self, action: Send) -> Reply:
-        return await self._slots.send(action, lambda a: send_httpx_async(self.client, a))
+        return await self._slots.send(action, self._send)
+
+    async def _send(self, action: Send) -> Reply:
+        return await send_httpx_async(self.client, action, self._extensions)
+
+    async def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_headers.started") and self.client.is_closed:
+            raise ClientClosed
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    def abandon(self) -> None:
+        """Let go of the client once its event loop has ended: nothing to do, httpx keeps no loop's
+        resources it would complain about."""

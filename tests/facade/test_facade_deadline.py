@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import ppio_txt2img as ppio
-from ppio_txt2img._constants import POLL_FIRST_AFTER_SUBMIT
+from ppio_txt2img._constants import MIN_TIME_TO_SEND, POLL_FIRST_AFTER_SUBMIT
 from tests.facade.facade_helpers import (
     IMAGE_HOST,
     PNG,
@@ -140,6 +140,18 @@ def test_a_submit_that_never_connects_before_the_deadline_says_no_task_exists(
     assert len(api.posts) > 1  # never connected: safe to try again, within the deadline
     assert not info.value.outcome_unknown
     assert "may have been created" not in str(info.value)
+
+
+def test_a_submit_too_close_to_its_deadline_is_not_sent(
+    api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
+) -> None:
+    client = make_client()
+    with pytest.raises(ppio.WaitTimeoutError) as info:
+        client.submit("a cat", timeout=MIN_TIME_TO_SEND / 2)  # could hardly be answered in time
+    assert api.posts == []
+    assert not info.value.outcome_unknown  # nothing went out: no task can exist
+    assert client.submit("a cat", timeout=MIN_TIME_TO_SEND * 2).id == TASK_ID
+    assert len(api.posts) == 1
 
 
 @pytest.mark.parametrize("timeout", [0, -1, True, "30", float("nan")])

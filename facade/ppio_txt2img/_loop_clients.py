@@ -13,6 +13,7 @@ connections died with it). A caller's `http_client=` is never replaced: it is th
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, TypeAlias
 
 from ._io import Reply, Send
@@ -76,6 +77,7 @@ class LoopClients:
     def __init__(self) -> None:
         self._by_loop: dict[object, OwnHttp] = {}
         self._closed: _Closed | None = None
+        self._lock = threading.Lock()  # loops on other threads may make theirs at the same moment
 
     def current(self) -> OwnHttp | _Closed:
         """The client for the running loop, made on first use (call it from a task)."""
@@ -84,10 +86,12 @@ class LoopClients:
         loop = running_loop()
         http = self._by_loop.get(loop)
         if http is None:
-            self._let_go_of_ended()
             from ._transport import own_async_client
 
-            http = self._by_loop[loop] = own_async_client()
+            made = own_async_client()  # before the lock: it may refuse the environment's proxies
+            with self._lock:
+                self._let_go_of_ended()
+                http = self._by_loop[loop] = made
         return http
 
     def _let_go_of_ended(self) -> None:
@@ -97,8 +101,9 @@ class LoopClients:
     async def aclose(self) -> None:
         """Close the running loop's client; the clients of other loops still running are left to be
         collected (they can only be closed from their own loop)."""
-        self._closed = _Closed()
-        http = self._by_loop.pop(running_loop(), None)
-        self._let_go_of_ended()
+        with self._lock:
+            self._closed = _Closed()
+            http = self._by_loop.pop(running_loop(), None)
+            self._let_go_of_ended()
         if http is not None:
             await http.aclose()

@@ -37,6 +37,7 @@ from ._retry import RequestNotWritten
 from ._slots import RequestSlots
 from ._transport import proxy_table, shared_ssl_context, without_credentials
 from ._urls import is_normal
+from ._wakeups import Closing
 
 if TYPE_CHECKING:
     import aiohttp
@@ -150,8 +151,10 @@ def _unsafe_to_chain(exc: BaseException) -> bool:
 class AiohttpSession:
     """The async client's own HTTP client under asyncio: one aiohttp session (make it in a task)."""
 
-    def __init__(self) -> None:
+    def __init__(self, closing: Closing) -> None:
         import aiohttp
+
+        self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
         connector = aiohttp.TCPConnector(
@@ -170,15 +173,16 @@ class AiohttpSession:
 
     @property
     def is_closed(self) -> bool:
-        return self._session.closed
+        return self._closing.closed or self._session.closed
 
     async def aclose(self) -> None:
         await self._session.close()
 
     def abandon(self) -> None:
-        """Let go of the session once its event loop has ended (`_loop_clients.py`): its connections
-        died with the loop, and `close()` can no longer run there. Marked closed, it makes no "Unclosed
-        client session" complaint when collected."""
+        """Let go of the session once its event loop has ended without closing it (`loop.close()` with no
+        `shutdown_asyncgens()`; see `_loop_clients.py`): `close()` can no longer run there. Marked
+        closed, it makes no "Unclosed client session" complaint when collected (its sockets still warn,
+        as every socket that loop left open does)."""
         connector = self._session.connector
         self._session.detach()
         if connector is not None:

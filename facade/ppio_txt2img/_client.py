@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy as _copy
 import math
 import os
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -40,6 +39,7 @@ from ._results import Generation, Model, SubmittedTask, Task
 from ._tasks import get_task_flow, submit_flow
 from ._transport import own_httpx_client
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
+from ._wakeups import Closing
 
 if TYPE_CHECKING:
     from .webhooks import WebhookReceiver
@@ -338,16 +338,13 @@ class Client(_BaseClient):
             raise ValidationError("http_client", http_client, "an httpx.Client (or None)", "is not one")
         self._owns_http = http_client is None
         self._http = http_client or own_httpx_client(httpx.Client)
-        #: Set by `close()`: the client's own sleeps between polls end at once, so that waits on other
-        #: threads end then (with `ClientClosedError`), not at their next poll.
-        self._closing = threading.Event()
-        self._sleep = sleep or self._sleep_unless_closed
-
-    def _sleep_unless_closed(self, seconds: float) -> None:
-        self._closing.wait(seconds)
+        #: Closed by `close()`: the waits sleeping between polls (on other threads) wake at once and
+        #: end with `ClientClosedError`, not at their next poll. Shared by the copies of `with_options`.
+        self._closing = Closing()
+        self._sleep = sleep or self._closing.sleep_sync
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._http, self._sleep)
+        return run_sync(flow, self._http, self._sleep, closing=self._closing)
 
     def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
         """Generate images from `prompt` and return them downloaded and decoded."""
@@ -381,7 +378,7 @@ class Client(_BaseClient):
         """Close the HTTP client if this client created it."""
         if self._owns_http:
             self._http.close()
-            self._closing.set()
+            self._closing.close()
 
     def __enter__(self) -> Self:
         return self
@@ -436,8 +433,10 @@ class AsyncClient(_BaseClient):
         self._sleep = sleep
 
     async def _run(self, flow: Flow[T]) -> T:
-        http = self._http.current() if isinstance(self._http, LoopClients) else self._http
-        return await run_async(flow, http, self._sleep)
+        if isinstance(self._http, LoopClients):
+            own = self._http
+            return await run_async(flow, await own.current(), self._sleep or own.sleep, own.closing)
+        return await run_async(flow, self._http, self._sleep)
 
     async def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
         """Generate images from `prompt` and return them downloaded and decoded."""

@@ -34,7 +34,7 @@ import httpx
 from ._constants import MAX_CONCURRENT_DOWNLOADS
 from ._retry import Failure, classify_exception
 from ._transport import corrected_transport_error
-from ._wakeups import Waiter
+from ._wakeups import Closing, Waiter
 
 __all__ = [
     "Action",
@@ -147,7 +147,7 @@ def parsed_url(url: str) -> httpx.URL:
 
 
 def _request(
-    client: httpx.Client | httpx.AsyncClient, action: Send, extensions: dict[str, Any] | None = None
+    client: httpx.Client | httpx.AsyncClient, action: Send, extensions: dict[str, Any]
 ) -> httpx.Request:
     request = client.build_request(
         action.method,
@@ -209,8 +209,9 @@ class BodyReader:
 # are never followed by httpx (the flows follow those of GETs, and none of the POST).
 
 
-def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event) -> Reply:
-    response = client.send(_request(client, action), stream=True, auth=None, follow_redirects=False)
+def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate) -> Reply:
+    request = _request(client, action, {"trace": gate})
+    response = client.send(request, stream=True, auth=None, follow_redirects=False)
     try:
         body = BodyReader(action, response.status_code, response.headers)
         for chunk in response.iter_bytes():
@@ -237,11 +238,34 @@ def _refuse_if_closed(client: httpx.Client | AsyncHttp, exc: BaseException | Non
         raise ClientClosed from None
 
 
-def _closed_in_flight(action: Send) -> Exception:
+class HeadGate:
+    """httpcore's trace hook for one request on an httpx client: its head does not go out once the
+    client is closed (`ClientClosed`: httpcore finishes a connection it was making, or hands one to a
+    request queued in its pool, after the close), and `sent` tells whether it went out."""
+
+    __slots__ = ("client", "sent")
+
+    def __init__(self, client: httpx.Client | httpx.AsyncClient) -> None:
+        self.client = client
+        self.sent = False
+
+    def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith(".send_request_headers.started"):
+            self.sent = True  # first: a closing thread that reads False then is sure the check below sees it
+            if self.client.is_closed:
+                self.sent = False
+                raise ClientClosed
+
+    async def trace_async(self, event: str, info: Mapping[str, Any]) -> None:
+        self(event, info)
+
+
+def _closed_in_flight(action: Send, gate: HeadGate) -> Exception:
     """The error for a sync request still in flight when another thread closed the client (a thread
-    blocked reading a socket is not woken up by its closing): a GET is abandoned as `ClientClosed`; a
-    POST may have reached the server, so its outcome is unknown (`httpx.ReadError`, never resent)."""
-    if action.method.upper() == "GET":
+    blocked reading a socket is not woken up by its closing): `ClientClosed` if its head has not gone
+    out (it never will: `HeadGate`) or it is a GET; else, for a POST that may have reached the server,
+    `httpx.ReadError` (its outcome is unknown; never resent)."""
+    if not gate.sent or action.method.upper() == "GET":
         return ClientClosed()
     return httpx.ReadError("the client was closed while the request was in flight")
 
@@ -252,10 +276,11 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
     started = time.monotonic()
     outcome: list[Any] = []
     finished, stop = threading.Event(), threading.Event()
+    gate = HeadGate(client)
 
     def work() -> None:
         try:
-            outcome.append(_send_blocking(client, action, stop))
+            outcome.append(_send_blocking(client, action, stop, gate))
         except BaseException as exc:  # handed to the waiting thread
             outcome.append(exc)
         finally:
@@ -270,7 +295,7 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
             if cancel is not None and cancel.is_set():
                 raise _Stopped
             if client.is_closed:
-                raise _closed_in_flight(action)
+                raise _closed_in_flight(action, gate)
             if time.monotonic() >= end:
                 raise deadline_error(action)
     except BaseException as exc:
@@ -302,14 +327,12 @@ class DirectSender(Protocol):
 AsyncHttp = httpx.AsyncClient | DirectSender
 
 
-async def send_httpx_async(
-    client: httpx.AsyncClient, action: Send, extensions: dict[str, Any] | None = None
-) -> Reply:
+async def send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
     import anyio
 
     try:
         with anyio.fail_after(action.timeout):
-            request = _request(client, action, extensions)
+            request = _request(client, action, {"trace": HeadGate(client).trace_async})
             response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 body = BodyReader(action, response.status_code, response.headers)
@@ -366,9 +389,11 @@ def run_sync(
     client: httpx.Client,
     sleep: Callable[[float], None] = time.sleep,
     cancel: threading.Event | None = None,
+    closing: Closing | None = None,
 ) -> T:
     """Drive a flow to completion with blocking I/O. `cancel`, once set, abandons it (a gathered flow
-    whose caller was interrupted)."""
+    whose caller was interrupted); `closing` (the client's) wakes its sleeps on a waiter when the client
+    is closed, as `sleep` does the others."""
     value: Any = None
     error: BaseException | None = None
     while not isinstance(action := _advance(flow, value, error), _Done):
@@ -380,10 +405,13 @@ def run_sync(
             if isinstance(action, Send):
                 value = _send_sync(client, action, cancel)
             elif isinstance(action, Sleep):
-                if action.waiter is not None:
+                if action.waiter is None:
+                    if action.seconds > 0:
+                        sleep(action.seconds)
+                elif closing is not None:
+                    value = closing.wait_sync(action.waiter, action.seconds)
+                else:
                     value = action.waiter.sleep_sync(action.seconds)
-                elif action.seconds > 0:
-                    sleep(action.seconds)
             elif isinstance(action, Gather):
                 value = _gather_sync(action.flows, client, sleep)
             elif isinstance(action, Offload):
@@ -429,9 +457,13 @@ def _gather_sync(
 
 
 async def run_async(
-    flow: Flow[T], client: AsyncHttp, sleep: Callable[[float], Awaitable[None]] | None = None
+    flow: Flow[T],
+    client: AsyncHttp,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    closing: Closing | None = None,
 ) -> T:
-    """Drive a flow to completion with async I/O (asyncio or trio, through anyio)."""
+    """Drive a flow to completion with async I/O (asyncio or trio, through anyio); `closing` as in
+    `run_sync`."""
     import anyio
     import anyio.to_thread
 
@@ -444,10 +476,13 @@ async def run_async(
             if isinstance(action, Send):
                 value = await _send_async(client, action)
             elif isinstance(action, Sleep):
-                if action.waiter is not None:
+                if action.waiter is None:
+                    if action.seconds > 0:
+                        await do_sleep(action.seconds)
+                elif closing is not None:
+                    value = await closing.wait_async(action.waiter, action.seconds)
+                else:
                     value = await action.waiter.sleep_async(action.seconds)
-                elif action.seconds > 0:
-                    await do_sleep(action.seconds)
             elif isinstance(action, Gather):
                 value = await _gather_async(action.flows, client, sleep)
             elif isinstance(action, Offload):

@@ -4,21 +4,31 @@ A connection pool belongs to the event loop that opened it: aiohttp's session, h
 and the request slots' semaphore all do. An `AsyncClient` kept at module level and used from a second
 `asyncio.run()` (or from each test of a suite that gives every test its own loop, or under trio after
 asyncio) would otherwise fail with a bare `RuntimeError` from inside the transport. So the client makes
-its own HTTP client lazily, per running loop, and lets go of those whose loop has ended (their
-connections died with it). A caller's `http_client=` is never replaced: it is theirs.
+its own HTTP client lazily, per running loop, and closes it when that loop shuts down: an async
+generator started in the loop holds it, and the loop closes its async generators as it ends
+(`asyncio.run()` and `trio.run()` both do), so its connections are closed there, in their own loop,
+with no "unclosed" warning. One whose loop was closed without that (`loop.close()` alone) is let go of
+when another loop makes its client. A caller's `http_client=` is never replaced: it is theirs.
 
-`aclose()` closes the current loop's client, and makes every later call, in any loop, a
+`aclose()` closes them all (each in its own loop: another thread's asyncio loop or trio run is asked to
+do it there), wakes every wait sleeping between polls, and makes every later call, in any loop, a
 `ClientClosedError`: a closed client stays closed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import AsyncGenerator
+from functools import partial
 from typing import TYPE_CHECKING, TypeAlias
 
 from ._io import Reply, Send
+from ._wakeups import Closing, Waiter
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ._aiohttp import AiohttpSession
     from ._slots import SlottedHttpx
 
@@ -71,39 +81,118 @@ class _Closed:
         return None
 
 
+class _Held:
+    """A loop's client, and the async generator that closes it when the loop shuts down."""
+
+    def __init__(self, http: OwnHttp, keeper: AsyncGenerator[None, None]) -> None:
+        self.http = http
+        self.keeper = keeper
+
+
 class LoopClients:
     """The own HTTP clients of one `AsyncClient` (and of the copies `with_options` makes of it)."""
 
     def __init__(self) -> None:
-        self._by_loop: dict[object, OwnHttp] = {}
+        self._by_loop: dict[object, _Held] = {}
         self._closed: _Closed | None = None
         self._lock = threading.Lock()  # loops on other threads may make theirs at the same moment
+        #: Closed by `aclose()`: wakes the waits sleeping between polls, in every loop (`sleep`, and the
+        #: drivers' sleeps on a waiter), and makes every own client of every loop count as closed.
+        self.closing = Closing()
 
-    def current(self) -> OwnHttp | _Closed:
-        """The client for the running loop, made on first use (call it from a task)."""
+    async def current(self) -> OwnHttp | _Closed:
+        """The client for the running loop, made on first use."""
         if self._closed is not None:
             return self._closed
         loop = running_loop()
-        http = self._by_loop.get(loop)
-        if http is None:
+        held = self._by_loop.get(loop)
+        if held is None:
             from ._transport import own_async_client
 
-            made = own_async_client()  # before the lock: it may refuse the environment's proxies
+            http = own_async_client(self.closing)  # it may refuse the environment's proxies
+            keeper = self._closed_with_its_loop(loop, http)
+            await keeper.asend(None)  # started here: the loop now closes it when it shuts down
+            held = _Held(http, keeper)
             with self._lock:
                 self._let_go_of_ended()
-                http = self._by_loop[loop] = made
-        return http
+                self._by_loop[loop] = held
+        return held.http
+
+    async def _closed_with_its_loop(self, loop: object, http: OwnHttp) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                held = self._by_loop.get(loop)
+                if held is not None and held.http is http:
+                    del self._by_loop[loop]
+            await http.aclose()
 
     def _let_go_of_ended(self) -> None:
         for loop in [loop for loop in self._by_loop if loop_has_ended(loop)]:
-            self._by_loop.pop(loop).abandon()
+            self._by_loop.pop(loop).http.abandon()
 
     async def aclose(self) -> None:
-        """Close the running loop's client; the clients of other loops still running are left to be
-        collected (they can only be closed from their own loop)."""
+        """Close every loop's client (another loop's in that loop, without waiting for it), and wake
+        every wait sleeping on this one."""
         with self._lock:
             self._closed = _Closed()
-            http = self._by_loop.pop(running_loop(), None)
-            self._let_go_of_ended()
-        if http is not None:
-            await http.aclose()
+            here = self._by_loop.pop(running_loop(), None)
+            others = list(self._by_loop.items())
+            self._by_loop.clear()
+        self.closing.close()
+        for loop, held in others:
+            _close_in_its_loop(loop, held)
+        if here is not None:
+            await here.keeper.aclose()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep between polls, or until `aclose()`. Under asyncio, a bare future and timer: as cheap as
+        `asyncio.sleep` (a cancel scope and an event would cost twice its CPU, for every poll)."""
+        import sniffio
+
+        if sniffio.current_async_library() != "asyncio":
+            await self.closing.wait_async(Waiter(), seconds)
+            return
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(seconds, _settle, woken)
+        wake = partial(_settle_from_anywhere, loop, woken)
+        self.closing.register(wake)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self.closing.unregister(wake)
+
+
+def _close_in_its_loop(loop: object, held: _Held) -> None:
+    """Have another loop close its client (its async generator's `finally`), or let go of it if that
+    loop has ended."""
+    import asyncio
+
+    try:
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            if not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(held.keeper.aclose(), loop)
+                return
+        else:
+            import trio
+
+            loop.run_sync_soon(trio.lowlevel.spawn_system_task, held.keeper.aclose)  # type: ignore[attr-defined]
+        return
+    except RuntimeError:  # the loop has ended (a trio.RunFinishedError is one too)
+        pass
+    held.http.abandon()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _settle_from_anywhere(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has ended: nothing sleeps there any more
+        loop.call_soon_threadsafe(_settle, future)

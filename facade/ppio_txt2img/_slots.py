@@ -19,12 +19,12 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 import httpx
 
 from ._constants import MIN_TIME_TO_SEND
-from ._io import ClientClosed, Reply, Send, send_httpx_async
+from ._io import Reply, Send, send_httpx_async
+from ._wakeups import Closing
 
 __all__ = ["RequestSlots", "SlottedHttpx"]
 
@@ -72,34 +72,26 @@ class RequestSlots:
 
 
 class SlottedHttpx:
-    """The async client's own httpx client (under trio), sending in `RequestSlots`.
+    """The async client's own httpx client (under trio), sending in `RequestSlots`."""
 
-    httpcore finishes a connection it was making when the client was closed, and sends the request on
-    it. So each request is refused (`ClientClosed`: nothing sent) at the moment its head would go out,
-    if the client has been closed by then (httpcore's trace hook, called just before)."""
-
-    def __init__(self, client: httpx.AsyncClient, limit: int) -> None:
+    def __init__(self, client: httpx.AsyncClient, limit: int, closing: Closing) -> None:
         self.client = client
         self._slots = RequestSlots(limit)
-        self._extensions: dict[str, Any] = {"trace": self._trace}
+        self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
 
     @property
     def is_closed(self) -> bool:
-        return self.client.is_closed
+        return self._closing.closed or self.client.is_closed
 
     async def send(self, action: Send) -> Reply:
         return await self._slots.send(action, self._send)
 
     async def _send(self, action: Send) -> Reply:
-        return await send_httpx_async(self.client, action, self._extensions)
-
-    async def _trace(self, event: str, info: dict[str, Any]) -> None:
-        if event.endswith(".send_request_headers.started") and self.client.is_closed:
-            raise ClientClosed
+        return await send_httpx_async(self.client, action)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     def abandon(self) -> None:
-        """Let go of the client once its event loop has ended: nothing to do, httpx keeps no loop's
-        resources it would complain about."""
+        """Let go of the client once its trio run has ended: nothing to do, a run closes it as it ends
+        (`_loop_clients.py`), so this one was closed already."""

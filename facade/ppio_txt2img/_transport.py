@@ -23,6 +23,7 @@ import httpx
 
 from . import _constants as C
 from ._errors import ValidationError
+from ._wakeups import Closing
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpSession
@@ -120,17 +121,18 @@ def async_transport_name() -> str:
     return "aiohttp"
 
 
-def own_async_client() -> AiohttpSession | SlottedHttpx:
+def own_async_client(closing: Closing | None = None) -> AiohttpSession | SlottedHttpx:
     """The async client's own HTTP client, for the async library running now (call it from a task); at
     most `DEFAULT_MAX_CONNECTIONS` requests in flight on aiohttp, `HTTPX_ASYNC_IN_FLIGHT` on httpx, the
-    others waiting for a slot (`_slots.py`)."""
+    others waiting for a slot (`_slots.py`). Closed once `closing` is, whatever its own state."""
+    closing = closing or Closing()
     if async_transport_name() == "aiohttp":
         from ._aiohttp import AiohttpSession
 
-        return AiohttpSession()
+        return AiohttpSession(closing)
     from ._slots import SlottedHttpx
 
-    return SlottedHttpx(own_httpx_client(httpx.AsyncClient), C.HTTPX_ASYNC_IN_FLIGHT)
+    return SlottedHttpx(own_httpx_client(httpx.AsyncClient), C.HTTPX_ASYNC_IN_FLIGHT, closing)
 
 
 def _is_aiohttp_connect_failure(cause: BaseException) -> bool:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Waiter", "Wakeups"]
+__all__ = ["Closing", "Waiter", "Wakeups"]
 
 
 class Waiter:
@@ -119,3 +119,47 @@ class Wakeups:
         for waiter in waiters:
             waiter.notify()
         return len(waiters)
+
+
+class Closing:
+    """A client's `close()` as the waits sleeping on it see it: each sleep registers how to wake it (a
+    thread-safe callable), and closing wakes them all at once; the wait then finds the client closed and
+    ends (`ClientClosedError`) rather than at its next poll."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._wakers: set[Callable[[], object]] = set()
+
+    def close(self) -> None:
+        self.closed = True
+        for wake in list(self._wakers):  # list(set) copies under the GIL: sleeps may come and go meanwhile
+            wake()
+
+    def register(self, wake: Callable[[], object]) -> None:
+        """Have `close()` call `wake` (at once, if it already happened) until `unregister`."""
+        self._wakers.add(wake)
+        if self.closed:
+            wake()
+
+    def unregister(self, wake: Callable[[], object]) -> None:
+        self._wakers.discard(wake)
+
+    def sleep_sync(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or until closed."""
+        self.wait_sync(Waiter(), seconds)
+
+    def wait_sync(self, waiter: Waiter, seconds: float) -> bool:
+        """`waiter.sleep_sync(seconds)`, or until closed."""
+        self.register(waiter.notify)
+        try:
+            return waiter.sleep_sync(seconds)
+        finally:
+            self.unregister(waiter.notify)
+
+    async def wait_async(self, waiter: Waiter, seconds: float) -> bool:
+        """`waiter.sleep_async(seconds)`, or until closed."""
+        self.register(waiter.notify)
+        try:
+            return await waiter.sleep_async(seconds)
+        finally:
+            self.unregister(waiter.notify)

@@ -10,30 +10,28 @@ all of them. Raw servers and the sandbox on loopback; aiohttp under asyncio, htt
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
 import ppio_txt2img as ppio
+from ppio_txt2img import _constants
 from ppio_txt2img._aiohttp import httpx_error
 from ppio_txt2img._retry import Failure, classify_exception
 from ppio_txt2img.sandbox import Sandbox
+from ppio_txt2img.webhooks import WebhookReceiver
 from tests.facade.facade_helpers import TASK_ID, OneAnswerServer, ScriptedAPI
 from tests.facade.facade_helpers import task_payload as payload
 
 KEY = "sk_closing_secret_0123456789"
-
-# The loop that ends first leaves its idle keep-alive connections open, as any code on a loop that ends
-# without closing its clients does; their sockets are collected later, with a ResourceWarning.
-LEFT_BY_AN_ENDED_LOOP = [
-    pytest.mark.filterwarnings("ignore::ResourceWarning"),
-    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-]
 
 
 @pytest.fixture
@@ -78,7 +76,8 @@ class SlowToAccept:
 
 
 class HoldingPosts(OneAnswerServer):
-    """Reads each request and never answers it (a server slow to create tasks)."""
+    """Reads each request and never answers it (a server slow to create tasks); a connection is closed
+    when its client closes it, or when the server is."""
 
     def __init__(self) -> None:
         self.held: list[socket.socket] = []
@@ -86,20 +85,33 @@ class HoldingPosts(OneAnswerServer):
 
     def _handle(self, conn: socket.socket) -> None:
         self.held.append(conn)
-        data = b""
-        while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-            data += chunk
-        self.requests.append(data.split(b"\r\n")[0])
+        threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := self._recv(conn)):
+                data += chunk
+            if data:
+                self.requests.append(data.split(b"\r\n")[0])
+            while self._recv(conn):  # until the client lets go
+                pass
+
+    @staticmethod
+    def _recv(conn: socket.socket) -> bytes:
+        try:
+            return conn.recv(65536)
+        except OSError:  # closed by `close()`
+            return b""
 
     def close(self) -> None:
         super().close()
         for conn in self.held:
-            conn.close()
+            with contextlib.suppress(OSError):  # already closed by its thread
+                conn.shutdown(socket.SHUT_RDWR)  # its thread then reads the end, and closes it
 
 
 @pytest.mark.parametrize("backends", [("asyncio", "asyncio"), ("asyncio", "trio", "asyncio")], ids="-".join)
-@LEFT_BY_AN_ENDED_LOOP[0]
-@LEFT_BY_AN_ENDED_LOOP[1]
 def test_one_async_client_serves_one_event_loop_after_another(sandbox_url: str, backends: tuple[str]) -> None:
     client = ppio.AsyncClient(KEY, base_url=sandbox_url)
 
@@ -110,7 +122,7 @@ def test_one_async_client_serves_one_event_loop_after_another(sandbox_url: str, 
         generation = anyio.run(generate, f"loop {i}", backend=backend)
         assert generation.images[0].width == 128
     anyio.run(client.aclose, backend=backends[-1])
-    gc.collect()  # the ended loops' sockets, here rather than in whichever test comes next
+    gc.collect()  # were anything of the ended loops left unclosed, its warning would fail this test
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -228,19 +240,126 @@ def test_closing_the_sync_client_ends_a_poll_blocked_on_another_thread_with_the_
     assert error.task_id == TASK_ID
 
 
-def test_closing_the_sync_client_wakes_a_wait_sleeping_until_its_next_poll() -> None:
-    client = ppio.Client(KEY, base_url="http://127.0.0.1:9")
-    thread, errors = _on_thread(lambda: client._sleep(3600))  # how its waits sleep between polls
-    client.close()
-    thread.join(timeout=60)  # a hang detector: the sleep was for an hour
+def _rate_limited_forever() -> OneAnswerServer:
+    """Every request: 429 with `Retry-After: 3600` (the client sleeps the most it allows, a minute)."""
+    return OneAnswerServer(
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3600\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+
+def _processing_forever() -> OneAnswerServer:
+    """Every request: the task is processing (a wait on webhooks then sleeps for its fallback poll)."""
+    body = json.dumps(payload("PROCESSING", progress=10, eta=30)).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return OneAnswerServer(head + body)
+
+
+#: How each kind of sleep between polls is reached: a retry's backoff (a plain sleep), or the fallback
+#: poll of a wait on webhooks (a sleep on the wait's waiter, an hour here).
+SLEEPS: dict[str, tuple[Callable[[], OneAnswerServer], Callable[[Any], Any]]] = {
+    "backoff": (_rate_limited_forever, lambda client: client.get_task("t1", timeout=600)),
+    "webhooks": (_processing_forever, lambda client: client.wait("t1", timeout=600)),
+}
+
+
+@pytest.mark.parametrize("sleeping", list(SLEEPS))
+def test_closing_the_sync_client_wakes_a_wait_sleeping_between_polls_on_another_thread(sleeping: str) -> None:
+    serve, call = SLEEPS[sleeping]
+    server = serve()
+    client = ppio.Client(KEY, base_url=server.url, webhooks=WebhookReceiver(fallback_poll=3600))
+    thread, errors = _on_thread(lambda: call(client))
+    try:
+        while not server.requests:
+            threading.Event().wait(0.01)
+        client.close()
+        thread.join(timeout=30)  # a hang detector: the sleep was for a minute, or an hour
+    finally:
+        server.close()
     assert not thread.is_alive()
-    assert errors == []
+    [error] = errors
+    assert isinstance(error, ppio.ClientClosedError)
+    assert error.task_id == "t1"
+    assert len(server.requests) == 1  # nothing went out after the close
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sleeping", list(SLEEPS))
+async def test_closing_the_async_client_wakes_a_wait_sleeping_between_polls(sleeping: str) -> None:
+    serve, call = SLEEPS[sleeping]
+    server = serve()
+    client = ppio.AsyncClient(KEY, base_url=server.url, webhooks=WebhookReceiver(fallback_poll=3600))
+    errors: list[ppio.PPIOError] = []
+
+    async def run() -> None:
+        try:
+            await call(client)
+        except ppio.PPIOError as exc:
+            errors.append(exc)
+
+    try:
+        with anyio.fail_after(30):  # a hang detector, as above
+            async with anyio.create_task_group() as group:
+                group.start_soon(run)
+                for _ in range(2000):  # until the server (on its thread) has the first request
+                    if server.requests:
+                        break
+                    await anyio.sleep(0.01)
+                await client.aclose()
+    finally:
+        server.close()
+    [error] = errors
+    assert isinstance(error, ppio.ClientClosedError)
+    assert error.task_id == "t1"
+    assert len(server.requests) == 1
 
 
 def test_a_copy_with_other_options_does_not_wake_the_originals_waits_when_closed() -> None:
     client = ppio.Client(KEY, base_url="http://127.0.0.1:9")
     copy = client.with_options(timeout=5)
     copy.close()  # the copy owns nothing: closing it closes nothing
-    assert not client._closing.is_set()
+    assert not client._closing.closed
     client.close()
-    assert copy._closing.is_set()  # the original's close wakes the copy's waits too: they share its pool
+    assert copy._closing.closed  # the original's close wakes the copy's waits too: they share its pool
+
+
+def test_closing_the_sync_client_sends_none_of_the_posts_queued_for_a_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_constants, "DEFAULT_MAX_CONNECTIONS", 1)  # one connection: the others queue
+    server = HoldingPosts()
+    client = ppio.Client(KEY, base_url=server.url, max_retries=0)
+    calls = [_on_thread(lambda: client.submit("a cat", timeout=600)) for _ in range(3)]
+    try:
+        while not server.requests:  # one POST is out, on the one connection; two wait in httpx's pool
+            threading.Event().wait(0.01)
+        client.close()
+        for thread, _ in calls:
+            thread.join(timeout=60)  # a hang detector
+        threading.Event().wait(0.5)  # time for a queued POST to go out, were it to
+    finally:
+        server.close()
+    errors = sorted((type(e).__name__ for _, errs in calls for e in errs), reverse=True)
+    assert errors == ["ClientClosedError", "ClientClosedError", "APIConnectionError"]
+    assert server.requests == [b"POST /v3/async/txt2img HTTP/1.1"]  # nothing went out after the close
+
+
+def test_closing_the_async_client_from_another_threads_loop_ends_the_calls_running_there() -> None:
+    server = _processing_forever()
+    client = ppio.AsyncClient(KEY, base_url=server.url)
+
+    async def wait() -> None:
+        await client.wait("t1", timeout=600)
+
+    thread, errors = _on_thread(lambda: anyio.run(wait))
+    try:
+        while not server.requests:
+            threading.Event().wait(0.01)
+        anyio.run(client.aclose)  # in this thread's own event loop
+        thread.join(timeout=30)  # a hang detector: the wait would poll until its deadline
+    finally:
+        server.close()
+    assert not thread.is_alive()
+    [error] = errors
+    assert isinstance(error, ppio.ClientClosedError)
+    assert error.task_id == "t1"
+    assert len(server.requests) == 1

@@ -337,6 +337,7 @@ class Client(_BaseClient):
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ValidationError("http_client", http_client, "an httpx.Client (or None)", "is not one")
         self._owns_http = http_client is None
+        self._http_is_own = http_client is None  # the copies of `with_options` too (they close nothing)
         self._http = http_client or own_httpx_client(httpx.Client)
         #: Closed by `close()`: the waits sleeping between polls (on other threads) wake at once and
         #: end with `ClientClosedError`, not at their next poll. Shared by the copies of `with_options`.
@@ -344,7 +345,7 @@ class Client(_BaseClient):
         self._sleep = sleep or self._closing.sleep_sync
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._http, self._sleep, closing=self._closing)
+        return run_sync(flow, self._http, self._sleep, closing=self._closing, own=self._http_is_own)
 
     def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
         """Generate images from `prompt` and return them downloaded and decoded."""

@@ -243,13 +243,15 @@ class HeadGate:
     client is closed (`ClientClosed`: httpcore finishes a connection it was making, or hands one to a
     request queued in its pool, after the close), and `sent` tells whether it went out."""
 
-    __slots__ = ("client", "sent")
+    __slots__ = ("client", "seen", "sent")
 
     def __init__(self, client: httpx.Client | httpx.AsyncClient) -> None:
         self.client = client
+        self.seen = False  # whether the transport calls it at all (a caller's may not, or replace it)
         self.sent = False
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        self.seen = True
         if event.endswith(".send_request_headers.started"):
             self.sent = True  # first: a closing thread that reads False then is sure the check below sees it
             if self.client.is_closed:
@@ -260,17 +262,20 @@ class HeadGate:
         self(event, info)
 
 
-def _closed_in_flight(action: Send, gate: HeadGate) -> Exception:
+def _closed_in_flight(action: Send, gate: HeadGate, own: bool) -> Exception:
     """The error for a sync request still in flight when another thread closed the client (a thread
-    blocked reading a socket is not woken up by its closing): `ClientClosed` if its head has not gone
-    out (it never will: `HeadGate`) or it is a GET; else, for a POST that may have reached the server,
-    `httpx.ReadError` (its outcome is unknown; never resent)."""
-    if not gate.sent or action.method.upper() == "GET":
+    blocked reading a socket is not woken up by its closing): `ClientClosed` for a GET, or when its head
+    has not gone out (and never will: `HeadGate`); else, for a POST that may have reached the server,
+    `httpx.ReadError` (its outcome is unknown; never resent). The gate is only taken at its word when it
+    is known to be in place: on the client's own httpx client, or once the transport has called it on
+    a caller's client with no request hook (a hook may have replaced it)."""
+    in_place = own or (gate.seen and not gate.client.event_hooks["request"])
+    if action.method.upper() == "GET" or (in_place and not gate.sent):
         return ClientClosed()
     return httpx.ReadError("the client was closed while the request was in flight")
 
 
-def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | None) -> Reply:
+def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | None, own: bool) -> Reply:
     """`_send_blocking` on a daemon thread, waited for from this one, within `action.timeout`."""
     _refuse_if_closed(client)
     started = time.monotonic()
@@ -295,7 +300,7 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
             if cancel is not None and cancel.is_set():
                 raise _Stopped
             if client.is_closed:
-                raise _closed_in_flight(action, gate)
+                raise _closed_in_flight(action, gate, own)
             if time.monotonic() >= end:
                 raise deadline_error(action)
     except BaseException as exc:
@@ -390,10 +395,11 @@ def run_sync(
     sleep: Callable[[float], None] = time.sleep,
     cancel: threading.Event | None = None,
     closing: Closing | None = None,
+    own: bool = False,
 ) -> T:
     """Drive a flow to completion with blocking I/O. `cancel`, once set, abandons it (a gathered flow
     whose caller was interrupted); `closing` (the client's) wakes its sleeps on a waiter when the client
-    is closed, as `sleep` does the others."""
+    is closed, as `sleep` does the others; `own`: `client` is the SDK's own (no caller's hooks)."""
     value: Any = None
     error: BaseException | None = None
     while not isinstance(action := _advance(flow, value, error), _Done):
@@ -403,7 +409,7 @@ def run_sync(
             raise _Stopped
         try:
             if isinstance(action, Send):
-                value = _send_sync(client, action, cancel)
+                value = _send_sync(client, action, cancel, own)
             elif isinstance(action, Sleep):
                 if action.waiter is None:
                     if action.seconds > 0:
@@ -413,7 +419,7 @@ def run_sync(
                 else:
                     value = action.waiter.sleep_sync(action.seconds)
             elif isinstance(action, Gather):
-                value = _gather_sync(action.flows, client, sleep)
+                value = _gather_sync(action.flows, client, sleep, own)
             elif isinstance(action, Offload):
                 value = action.fn()
             else:
@@ -427,7 +433,7 @@ def run_sync(
 
 
 def _gather_sync(
-    flows: Sequence[Flow[Any]], client: httpx.Client, sleep: Callable[[float], None]
+    flows: Sequence[Flow[Any]], client: httpx.Client, sleep: Callable[[float], None], own: bool
 ) -> list[Any]:
     """Each flow on a worker thread; this thread only waits, so Ctrl-C stops the wait at once and the
     workers stop at their next step."""
@@ -435,7 +441,7 @@ def _gather_sync(
 
     def one(flow: Flow[Any]) -> Any:
         try:
-            return run_sync(flow, client, sleep, cancel)
+            return run_sync(flow, client, sleep, cancel, own=own)
         except Exception as exc:
             return exc
 

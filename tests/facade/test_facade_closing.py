@@ -363,3 +363,29 @@ def test_closing_the_async_client_from_another_threads_loop_ends_the_calls_runni
     assert isinstance(error, ppio.ClientClosedError)
     assert error.task_id == "t1"
     assert len(server.requests) == 1
+
+
+def test_a_post_sent_through_a_callers_client_whose_hook_replaced_the_trace_stays_unknown() -> None:
+    seen: list[str] = []
+
+    def own_trace(event: str, info: object) -> None:
+        seen.append(event)
+
+    def hook(request: httpx.Request) -> None:
+        request.extensions["trace"] = own_trace  # the caller's own tracing, in place of the SDK's
+
+    server = HoldingPosts()
+    http = httpx.Client(event_hooks={"request": [hook]})
+    client = ppio.Client(KEY, base_url=server.url, http_client=http, max_retries=0)
+    thread, errors = _on_thread(lambda: client.submit("a cat", timeout=600))
+    try:
+        while not server.requests:
+            threading.Event().wait(0.01)
+        http.close()
+        thread.join(timeout=60)  # a hang detector
+    finally:
+        server.close()
+    [error] = errors
+    assert isinstance(error, ppio.APIConnectionError)  # not "nothing was sent": it was
+    assert error.outcome_unknown
+    assert "http11.send_request_headers.started" in seen

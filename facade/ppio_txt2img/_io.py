@@ -146,16 +146,15 @@ def parsed_url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _request(
-    client: httpx.Client | httpx.AsyncClient, action: Send, extensions: dict[str, Any]
-) -> httpx.Request:
+def _request(client: httpx.Client | httpx.AsyncClient, action: Send, gate: HeadGate | None) -> httpx.Request:
+    trace = None if gate is None else (gate if isinstance(client, httpx.Client) else gate.trace_async)
     request = client.build_request(
         action.method,
         parsed_url(action.url),
         json=action.json,
         headers=action.headers,
         timeout=httpx.Timeout(action.timeout, connect=min(action.timeout, action.connect_timeout)),
-        extensions=extensions,
+        extensions=None if trace is None else {"trace": trace},
     )
     for name in action.drop_headers:
         request.headers.pop(name, None)
@@ -209,8 +208,8 @@ class BodyReader:
 # are never followed by httpx (the flows follow those of GETs, and none of the POST).
 
 
-def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate) -> Reply:
-    request = _request(client, action, {"trace": gate})
+def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate | None) -> Reply:
+    request = _request(client, action, gate)
     response = client.send(request, stream=True, auth=None, follow_redirects=False)
     try:
         body = BodyReader(action, response.status_code, response.headers)
@@ -239,19 +238,18 @@ def _refuse_if_closed(client: httpx.Client | AsyncHttp, exc: BaseException | Non
 
 
 class HeadGate:
-    """httpcore's trace hook for one request on an httpx client: its head does not go out once the
-    client is closed (`ClientClosed`: httpcore finishes a connection it was making, or hands one to a
-    request queued in its pool, after the close), and `sent` tells whether it went out."""
+    """httpcore's trace hook for one request on the SDK's own httpx client: its head does not go out
+    once the client is closed (`ClientClosed`: httpcore finishes a connection it was making, or hands
+    one to a request queued in its pool, after the close), and `sent` tells whether it went out. Never
+    put on a caller's client: its own hooks or transport may set the trace extension themselves."""
 
-    __slots__ = ("client", "seen", "sent")
+    __slots__ = ("client", "sent")
 
     def __init__(self, client: httpx.Client | httpx.AsyncClient) -> None:
         self.client = client
-        self.seen = False  # whether the transport calls it at all (a caller's may not, or replace it)
         self.sent = False
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
-        self.seen = True
         if event.endswith(".send_request_headers.started"):
             self.sent = True  # first: a closing thread that reads False then is sure the check below sees it
             if self.client.is_closed:
@@ -262,15 +260,12 @@ class HeadGate:
         self(event, info)
 
 
-def _closed_in_flight(action: Send, gate: HeadGate, own: bool) -> Exception:
+def _closed_in_flight(action: Send, gate: HeadGate | None) -> Exception:
     """The error for a sync request still in flight when another thread closed the client (a thread
     blocked reading a socket is not woken up by its closing): `ClientClosed` for a GET, or when its head
-    has not gone out (and never will: `HeadGate`); else, for a POST that may have reached the server,
-    `httpx.ReadError` (its outcome is unknown; never resent). The gate is only taken at its word when it
-    is known to be in place: on the client's own httpx client, or once the transport has called it on
-    a caller's client with no request hook (a hook may have replaced it)."""
-    in_place = own or (gate.seen and not gate.client.event_hooks["request"])
-    if action.method.upper() == "GET" or (in_place and not gate.sent):
+    has not gone out (and never will: `HeadGate`, on the SDK's own client); else, for a POST that may
+    have reached the server, `httpx.ReadError` (its outcome is unknown; never resent)."""
+    if action.method.upper() == "GET" or (gate is not None and not gate.sent):
         return ClientClosed()
     return httpx.ReadError("the client was closed while the request was in flight")
 
@@ -281,7 +276,7 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
     started = time.monotonic()
     outcome: list[Any] = []
     finished, stop = threading.Event(), threading.Event()
-    gate = HeadGate(client)
+    gate = HeadGate(client) if own else None
 
     def work() -> None:
         try:
@@ -300,7 +295,7 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
             if cancel is not None and cancel.is_set():
                 raise _Stopped
             if client.is_closed:
-                raise _closed_in_flight(action, gate, own)
+                raise _closed_in_flight(action, gate)
             if time.monotonic() >= end:
                 raise deadline_error(action)
     except BaseException as exc:
@@ -332,12 +327,13 @@ class DirectSender(Protocol):
 AsyncHttp = httpx.AsyncClient | DirectSender
 
 
-async def send_httpx_async(client: httpx.AsyncClient, action: Send) -> Reply:
+async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, own: bool = False) -> Reply:
+    """`action` through an httpx client, `own` (the SDK's, under trio: `_slots.py`) or a caller's."""
     import anyio
 
     try:
         with anyio.fail_after(action.timeout):
-            request = _request(client, action, {"trace": HeadGate(client).trace_async})
+            request = _request(client, action, HeadGate(client) if own else None)
             response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 body = BodyReader(action, response.status_code, response.headers)

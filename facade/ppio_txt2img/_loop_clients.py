@@ -173,19 +173,27 @@ def _close_in_its_loop(loop: object, held: _Held) -> None:
     loop has ended."""
     import asyncio
 
-    try:
-        if isinstance(loop, asyncio.AbstractEventLoop):
-            if not loop.is_closed():
-                asyncio.run_coroutine_threadsafe(held.keeper.aclose(), loop)
-                return
-        else:
-            import trio
-
-            loop.run_sync_soon(trio.lowlevel.spawn_system_task, held.keeper.aclose)  # type: ignore[attr-defined]
-        return
-    except RuntimeError:  # the loop has ended (a trio.RunFinishedError is one too)
-        pass
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        closing = held.keeper.aclose()
+        try:
+            asyncio.run_coroutine_threadsafe(closing, loop)
+            return
+        except RuntimeError:  # the loop is closed
+            closing.close()
+    else:
+        with contextlib.suppress(RuntimeError):  # the run has ended (trio.RunFinishedError)
+            loop.run_sync_soon(_close_in_trio, held.keeper)  # type: ignore[attr-defined]
+            return
     held.http.abandon()
+
+
+def _close_in_trio(keeper: AsyncGenerator[None, None]) -> None:
+    """In a trio run's own thread: close its client in a system task. A run already ending takes none
+    (raising here would kill it): it closes its async generators itself as it ends."""
+    import trio
+
+    with contextlib.suppress(RuntimeError):
+        trio.lowlevel.spawn_system_task(keeper.aclose)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

@@ -87,7 +87,7 @@ class SlottedHttpx:
         return await self._slots.send(action, self._send)
 
     async def _send(self, action: Send) -> Reply:
-        return await send_httpx_async(self.client, action)
+        return await send_httpx_async(self.client, action, own=True)
 
     async def aclose(self) -> None:
         await self.client.aclose()

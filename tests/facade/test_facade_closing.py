@@ -389,3 +389,37 @@ def test_a_post_sent_through_a_callers_client_whose_hook_replaced_the_trace_stay
     assert isinstance(error, ppio.APIConnectionError)  # not "nothing was sent": it was
     assert error.outcome_unknown
     assert "http11.send_request_headers.started" in seen
+
+
+@pytest.mark.parametrize("mode", ["sync", "asyncio", "trio"])
+def test_a_callers_own_trace_on_their_client_still_sees_every_request(mode: str) -> None:
+    seen: list[str] = []
+
+    def trace(event: str, info: object) -> None:
+        seen.append(event)
+
+    async def trace_async(event: str, info: object) -> None:
+        seen.append(event)
+
+    def hook(request: httpx.Request) -> None:
+        request.extensions.setdefault("trace", trace)  # only where nothing traces the request yet
+
+    async def hook_async(request: httpx.Request) -> None:
+        request.extensions.setdefault("trace", trace_async)
+
+    server = OneAnswerServer(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n" + b'{"task_id":"t1"}')
+    try:
+        if mode == "sync":
+            with httpx.Client(event_hooks={"request": [hook]}) as http:
+                task = ppio.Client(KEY, base_url=server.url, http_client=http).submit("a cat")
+        else:
+
+            async def submit() -> ppio.SubmittedTask:
+                async with httpx.AsyncClient(event_hooks={"request": [hook_async]}) as http:
+                    return await ppio.AsyncClient(KEY, base_url=server.url, http_client=http).submit("a cat")
+
+            task = anyio.run(submit, backend=mode)
+    finally:
+        server.close()
+    assert task.id == "t1"
+    assert "http11.send_request_headers.started" in seen

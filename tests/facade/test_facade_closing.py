@@ -194,19 +194,29 @@ def _on_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[BaseE
     return thread, errors
 
 
-def test_closing_the_sync_client_ends_a_post_blocked_on_another_thread_as_unknown() -> None:
-    server = HoldingPosts()
-    client = ppio.Client(KEY, base_url=server.url, max_retries=0)
-    thread, errors = _on_thread(lambda: client.submit("a cat", timeout=600))
+def _closed_under_a_call(
+    server: OneAnswerServer, call: Callable[[], object], close: Callable[[], object]
+) -> BaseException:
+    """Run `call` on a thread until the server has its first request, then `close()`: the one error the
+    call ended with."""
+    thread, errors = _on_thread(call)
     try:
-        while not server.requests:  # the POST is out; the thread is blocked reading the answer
+        while not server.requests:
             threading.Event().wait(0.01)
-        client.close()
-        thread.join(timeout=60)  # a hang detector: the call's own deadline is ten minutes away
+        close()
+        thread.join(timeout=60)  # a hang detector: each call here would wait a minute or more
     finally:
         server.close()
     assert not thread.is_alive()
     [error] = errors
+    return error
+
+
+def test_closing_the_sync_client_ends_a_post_blocked_on_another_thread_as_unknown() -> None:
+    server = HoldingPosts()
+    client = ppio.Client(KEY, base_url=server.url, max_retries=0)
+    # Closed once the POST is out, its thread blocked reading the answer:
+    error = _closed_under_a_call(server, lambda: client.submit("a cat", timeout=600), client.close)
     assert isinstance(error, ppio.APIConnectionError)
     assert error.outcome_unknown  # the POST reached the server: a task may exist, it is not resent
     assert "closed while the request was in flight" in str(error)
@@ -267,16 +277,7 @@ def test_closing_the_sync_client_wakes_a_wait_sleeping_between_polls_on_another_
     serve, call = SLEEPS[sleeping]
     server = serve()
     client = ppio.Client(KEY, base_url=server.url, webhooks=WebhookReceiver(fallback_poll=3600))
-    thread, errors = _on_thread(lambda: call(client))
-    try:
-        while not server.requests:
-            threading.Event().wait(0.01)
-        client.close()
-        thread.join(timeout=30)  # a hang detector: the sleep was for a minute, or an hour
-    finally:
-        server.close()
-    assert not thread.is_alive()
-    [error] = errors
+    error = _closed_under_a_call(server, lambda: call(client), client.close)
     assert isinstance(error, ppio.ClientClosedError)
     assert error.task_id == "t1"
     assert len(server.requests) == 1  # nothing went out after the close
@@ -350,16 +351,8 @@ def test_closing_the_async_client_from_another_threads_loop_ends_the_calls_runni
     async def wait() -> None:
         await client.wait("t1", timeout=600)
 
-    thread, errors = _on_thread(lambda: anyio.run(wait))
-    try:
-        while not server.requests:
-            threading.Event().wait(0.01)
-        anyio.run(client.aclose)  # in this thread's own event loop
-        thread.join(timeout=30)  # a hang detector: the wait would poll until its deadline
-    finally:
-        server.close()
-    assert not thread.is_alive()
-    [error] = errors
+    # Closed in this thread's own event loop:
+    error = _closed_under_a_call(server, lambda: anyio.run(wait), lambda: anyio.run(client.aclose))
     assert isinstance(error, ppio.ClientClosedError)
     assert error.task_id == "t1"
     assert len(server.requests) == 1
@@ -377,15 +370,7 @@ def test_a_post_sent_through_a_callers_client_whose_hook_replaced_the_trace_stay
     server = HoldingPosts()
     http = httpx.Client(event_hooks={"request": [hook]})
     client = ppio.Client(KEY, base_url=server.url, http_client=http, max_retries=0)
-    thread, errors = _on_thread(lambda: client.submit("a cat", timeout=600))
-    try:
-        while not server.requests:
-            threading.Event().wait(0.01)
-        http.close()
-        thread.join(timeout=60)  # a hang detector
-    finally:
-        server.close()
-    [error] = errors
+    error = _closed_under_a_call(server, lambda: client.submit("a cat", timeout=600), http.close)
     assert isinstance(error, ppio.APIConnectionError)  # not "nothing was sent": it was
     assert error.outcome_unknown
     assert "http11.send_request_headers.started" in seen

@@ -146,8 +146,9 @@ def parsed_url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _request(client: httpx.Client | httpx.AsyncClient, action: Send, gate: HeadGate | None) -> httpx.Request:
-    trace = None if gate is None else (gate if isinstance(client, httpx.Client) else gate.trace_async)
+def _request(
+    client: httpx.Client | httpx.AsyncClient, action: Send, trace: Callable[..., object] | None
+) -> httpx.Request:
     request = client.build_request(
         action.method,
         parsed_url(action.url),
@@ -209,7 +210,7 @@ class BodyReader:
 
 
 def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate | None) -> Reply:
-    request = _request(client, action, gate)
+    request = _request(client, action, gate)  # the gate is the sync trace hook itself
     response = client.send(request, stream=True, auth=None, follow_redirects=False)
     try:
         body = BodyReader(action, response.status_code, response.headers)
@@ -333,7 +334,7 @@ async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, own: bool
 
     try:
         with anyio.fail_after(action.timeout):
-            request = _request(client, action, HeadGate(client) if own else None)
+            request = _request(client, action, HeadGate(client).trace_async if own else None)
             response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 body = BodyReader(action, response.status_code, response.headers)

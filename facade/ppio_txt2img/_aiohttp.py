@@ -34,7 +34,7 @@ from . import _constants as C
 from ._errors import ValidationError
 from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
 from ._retry import RequestNotWritten
-from ._slots import RequestSlots
+from ._slots import AsyncioSlots
 from ._transport import proxy_table, shared_ssl_context, without_credentials
 from ._urls import is_normal
 from ._wakeups import Closing
@@ -167,7 +167,7 @@ class AiohttpSession:
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=True,
         )
-        self._slots = RequestSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
+        self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._proxy_auth: dict[str, tuple[str, str | None]] = {}
 

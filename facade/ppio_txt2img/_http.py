@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -32,17 +32,11 @@ from ._retry import (
 )
 from ._urls import is_normal, plain_query
 
-__all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error", "without_query"]
+__all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error"]
 
 T = TypeVar("T")
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-def without_query(url: str) -> str:
-    """A URL without its query string and fragment (image URLs carry their signature there)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 @lru_cache(maxsize=1024)
@@ -125,7 +119,6 @@ def send_with_retries(
     """
     retries = settings.max_retries if max_retries is None else max_retries
     current = with_query(url, params) if params else url
-    origin = _origin(current)
     sent_headers = dict(headers or {})
     visited = {current}
     attempt = 0
@@ -144,7 +137,6 @@ def send_with_retries(
                 headers=sent_headers,
                 drop_headers=drop_headers,
                 max_bytes=max_bytes,
-                log_name=without_query(current),
             )
         except httpx.TransportError as exc:
             if deadline_ran_out(exc, budget, settings, deadline.remaining()):
@@ -165,7 +157,7 @@ def send_with_retries(
                     return reply  # a loop, or too many hops: the caller raises for the 3xx
                 visited.add(target)
                 current = target
-                if _origin(target) != origin:  # credentials never leave the first origin
+                if _origin(target) != _origin(url):  # credentials never leave the first origin
                     sent_headers.pop("Authorization", None)
                 continue
             failure = classify_status(reply.status_code)

@@ -34,6 +34,7 @@ import httpx
 from ._constants import MAX_CONCURRENT_DOWNLOADS
 from ._retry import Failure, classify_exception
 from ._transport import corrected_transport_error
+from ._urls import without_query
 from ._wakeups import Closing, Waiter
 
 __all__ = [
@@ -76,8 +77,6 @@ class Send:
     drop_headers: tuple[str, ...] = ()
     #: Stop reading and raise `ResponseTooLarge` past this many bytes (of the decoded body).
     max_bytes: int | None = None
-    #: How the request is named in logs (signed URLs are logged without their query).
-    log_name: str = ""
 
 
 @dataclass(frozen=True, repr=False)
@@ -167,7 +166,7 @@ def _log(action: Send, outcome: str, started: float) -> None:
         logger.debug(
             "%s %s -> %s in %.3fs",
             action.method.upper(),
-            action.log_name,
+            without_query(action.url),  # signed URLs are logged without their signature
             outcome,
             time.monotonic() - started,
         )
@@ -504,6 +503,11 @@ async def _gather_async(
 ) -> list[Any]:
     import anyio
 
+    if len(flows) == 1:  # one image: no task group, no semaphore
+        try:
+            return [await run_async(flows[0], client, sleep)]
+        except Exception as exc:
+            return [exc]
     results: list[Any] = [None] * len(flows)
     limit = anyio.Semaphore(MAX_CONCURRENT_DOWNLOADS)
 
@@ -514,9 +518,6 @@ async def _gather_async(
             except Exception as exc:
                 results[i] = exc
 
-    if len(flows) == 1:  # one image: no task group needed
-        await one(0, flows[0])
-        return results
     async with anyio.create_task_group() as group:
         for i, flow in enumerate(flows):
             group.start_soon(one, i, flow)

@@ -20,15 +20,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import AsyncGenerator
-from functools import partial
 from typing import TYPE_CHECKING, TypeAlias
 
 from ._io import Reply, Send
 from ._wakeups import Closing, Waiter
 
 if TYPE_CHECKING:
-    import asyncio
-
     from ._aiohttp import AiohttpSession
     from ._slots import SlottedHttpx
 
@@ -147,25 +144,8 @@ class LoopClients:
             await here.keeper.aclose()
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep between polls, or until `aclose()`. Under asyncio, a bare future and timer: as cheap as
-        `asyncio.sleep` (a cancel scope and an event would cost twice its CPU, for every poll)."""
-        import sniffio
-
-        if sniffio.current_async_library() != "asyncio":
-            await self.closing.wait_async(Waiter(), seconds)
-            return
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-        timer = loop.call_later(seconds, _settle, woken)
-        wake = partial(_settle_from_anywhere, loop, woken)
-        self.closing.register(wake)
-        try:
-            await woken
-        finally:
-            timer.cancel()
-            self.closing.unregister(wake)
+        """Sleep between polls, or until `aclose()`."""
+        await self.closing.wait_async(Waiter(), seconds)
 
 
 def _close_in_its_loop(loop: object, held: _Held) -> None:
@@ -194,13 +174,3 @@ def _close_in_trio(keeper: AsyncGenerator[None, None]) -> None:
 
     with contextlib.suppress(RuntimeError):
         trio.lowlevel.spawn_system_task(keeper.aclose)
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _settle_from_anywhere(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop has ended: nothing sleeps there any more
-        loop.call_soon_threadsafe(_settle, future)

@@ -55,7 +55,7 @@ class NsfwResult:
 
 def _public_url(url: str) -> str:
     """The URL without its query string and fragment (imported here: `_http` imports this module)."""
-    from ._http import without_query
+    from ._urls import without_query
 
     return without_query(url)
 

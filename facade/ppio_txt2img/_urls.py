@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["is_normal", "plain_query"]
+__all__ = ["is_normal", "plain_query", "without_query"]
 
 # Characters httpx leaves as they are: unreserved, sub-delims and its path / query safe sets (printable
 # ASCII but for space and the characters below; "%" is kept whether or not an escape follows it).
@@ -65,3 +66,9 @@ def plain_query(params: Mapping[str, Any]) -> str | None:
             return None
         parts.append(f"{name}={value}")
     return "&".join(parts)
+
+
+def without_query(url: str) -> str:
+    """A URL without its query string and fragment (image URLs carry their signature there)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

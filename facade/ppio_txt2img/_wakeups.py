@@ -9,9 +9,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Closing", "Waiter", "Wakeups"]
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["Closing", "Waiter", "Wakeups", "settle", "settle_soon"]
 
 
 class Waiter:
@@ -21,20 +25,14 @@ class Waiter:
     def __init__(self) -> None:
         self._flag = threading.Event()
         self._lock = threading.Lock()
-        self._async_event: Any = None  # an anyio.Event, made on first async sleep
-        self._token: Any = None  # the event loop to set it from
-        self._thread: int | None = None
+        self._wake: Callable[[], object] | None = None  # ends the async sleep under way, from any thread
 
     def notify(self) -> None:
         self._flag.set()
         with self._lock:
-            event, token, thread = self._async_event, self._token, self._thread
-        if event is None:
-            return
-        if threading.get_ident() == thread:
-            event.set()
-        else:  # from a server thread: set it in the event loop's own thread, without waiting for it
-            _call_soon(token, event.set)
+            wake = self._wake
+        if wake is not None:
+            wake()
 
     def clear(self) -> None:
         """Forget a notification: the poll about to be made answers it."""
@@ -48,22 +46,72 @@ class Waiter:
         return False
 
     async def sleep_async(self, seconds: float) -> bool:
-        """Sleep up to `seconds`, or until notified; whether it was."""
-        import anyio
-        import anyio.lowlevel
+        """Sleep up to `seconds`, or until notified; whether it was. Under asyncio, on a bare future and
+        timer (an anyio event and cancel scope cost twice as much CPU, for every sleep of every wait)."""
+        import sniffio
 
-        with self._lock:
-            if self._async_event is None or self._async_event.is_set():
-                self._async_event = anyio.Event()
-            self._token = anyio.lowlevel.current_token()
-            self._thread = threading.get_ident()
-            event = self._async_event
-        if not self._flag.is_set():
-            with anyio.move_on_after(seconds):
-                await event.wait()
+        if sniffio.current_async_library() == "asyncio":
+            await self._sleep_asyncio(seconds)
+        else:
+            await self._sleep_anyio(seconds)
         notified = self._flag.is_set()
         self._flag.clear()
         return notified
+
+    async def _sleep_asyncio(self, seconds: float) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._wake = partial(settle_soon, loop, threading.get_ident(), woken)
+        timer = loop.call_later(seconds, settle, woken)
+        try:
+            if not self._flag.is_set():
+                await woken
+        finally:
+            timer.cancel()
+            with self._lock:
+                self._wake = None
+
+    async def _sleep_anyio(self, seconds: float) -> None:
+        import anyio
+        import anyio.lowlevel
+
+        event = anyio.Event()
+        token = anyio.lowlevel.current_token()
+        with self._lock:
+            self._wake = partial(_set_soon, token, threading.get_ident(), event)
+        try:
+            if not self._flag.is_set():
+                with anyio.move_on_after(seconds):
+                    await event.wait()
+        finally:
+            with self._lock:
+                self._wake = None
+
+
+def settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def settle_soon(loop: asyncio.AbstractEventLoop, thread: int, future: asyncio.Future[None]) -> None:
+    """End an asyncio sleep: at once in its loop's own thread, else soon, without waiting for the loop
+    (a webhook server's thread must not wait for a busy event loop)."""
+    if threading.get_ident() == thread:
+        settle(future)
+    else:
+        with contextlib.suppress(RuntimeError):  # the loop has ended: nobody sleeps there any more
+            loop.call_soon_threadsafe(settle, future)
+
+
+def _set_soon(token: Any, thread: int, event: Any) -> None:
+    """End an anyio sleep (`event`, of the event loop of `token`) as `settle_soon` ends an asyncio one."""
+    if threading.get_ident() == thread:
+        event.set()
+    else:
+        _call_soon(token, event.set)
 
 
 def _call_soon(token: Any, fn: Callable[[], object]) -> None:

@@ -92,3 +92,49 @@ def test_an_async_sleep_ends_when_another_thread_notifies_and_that_thread_does_n
     anyio.run(main, backend=backend)
     thread.join(60)
     assert notified.is_set()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_async_sleep_ends_when_its_own_event_loop_notifies_and_says_it_was_woken(backend: str) -> None:
+    waiter = Waiter()
+    woken: list[bool] = []
+
+    async def sleeper() -> None:
+        woken.append(await waiter.sleep_async(3600))
+
+    async def main() -> None:
+        with anyio.fail_after(60):  # a failure, not a timing: the wake-up never came
+            async with anyio.create_task_group() as group:
+                group.start_soon(sleeper)
+                await anyio.lowlevel.checkpoint()  # the sleep has begun
+                waiter.notify()  # a webhook handled on the same loop (`serve_async`)
+
+    anyio.run(main, backend=backend)
+    assert woken == [True]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_async_sleep_that_runs_out_says_it_was_not_woken_and_a_later_notify_is_kept(backend: str) -> None:
+    waiter = Waiter()
+
+    async def main() -> list[bool]:
+        results = [await waiter.sleep_async(0.01)]  # nobody notifies: it runs out
+        waiter.notify()  # between sleeps: kept for the next one, which returns at once
+        with anyio.fail_after(60):
+            results.append(await waiter.sleep_async(3600))
+        return results
+
+    assert anyio.run(main, backend=backend) == [False, True]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_notify_after_a_cancelled_sleep_reaches_no_ended_loop(backend: str) -> None:
+    waiter = Waiter()
+
+    async def main() -> None:
+        with anyio.move_on_after(0.01):
+            await waiter.sleep_async(3600)
+
+    anyio.run(main, backend=backend)
+    waiter.notify()  # the loop the sleep was in has ended: nothing is scheduled there, nothing raises
+    assert waiter.sleep_sync(0)  # and the notification is kept

@@ -11,7 +11,9 @@ httpcore's). Two reasons, both found with a thousand calls through one client:
   requests queued there, trio's event loop spent nearly all its time assigning them, connected nothing,
   and every call missed its deadline. Here the pool never holds more requests than connections.
 
-A caller's own `http_client=` is left alone: its limits are its own.
+A caller's own `http_client=` is left alone: its limits are its own. The aiohttp transport (asyncio)
+waits on asyncio's own futures and timers (`AsyncioSlots`); httpx's under trio, on an anyio semaphore
+(`RequestSlots`).
 """
 
 from __future__ import annotations

@@ -209,6 +209,7 @@ def _wait(
     while True:
         if waiter is not None:
             waiter.clear()  # a webhook that came before this poll is answered by it
+        asked = settings.clock()
         try:
             task = yield from get_task_flow(settings, deadline, task_id)
         except _TRANSIENT as exc:
@@ -225,6 +226,7 @@ def _wait(
                 raise Expired from exc
             yield Sleep(delay)
             continue
+        read = settings.clock()
         failures = bad_answers = 0
         tracker.last_status = task.status
         seen = (task.status, task.progress, task.eta)
@@ -232,19 +234,27 @@ def _wait(
             yield Notify(on_progress, task)
         last_seen = seen
         now = settings.clock()
-        if task.status == TaskStatus.SUCCEED:
+        if task.status == TaskStatus.SUCCEED:  # done by the time its answer was read, at the latest
             if submitted is not None and running_seen_at is not None:
                 settings.durations.record(
-                    submitted.shape, submitted_at=submitted.at, lower=running_seen_at, upper=now
+                    submitted.shape, submitted_at=submitted.at, lower=running_seen_at, upper=read
                 )
             if member is not None:
-                settings.crowds.finished(member, now - member.submitted_at)
+                settings.crowds.finished(member, read - member.submitted_at)
             return task
         if task.status == TaskStatus.FAILED:
             raise TaskFailedError(task_id, task.reason or "")
-        running_seen_at = now
+        running_seen_at = asked  # so it finishes after this poll went out
+        # The server read its clock between the poll going out and its answer being read: dated at the
+        # middle (as a submission is). With many requests at once, an answer can wait in this client's
+        # event loop long after the server sent it; dated when read, every estimate would run that late.
         history.append(
-            Observation(at=now, status=task.status, eta=task.eta or None, progress=task.progress or None)
+            Observation(
+                at=(asked + read) / 2,
+                status=task.status,
+                eta=task.eta or None,
+                progress=task.progress or None,
+            )
         )
         # A crowd's wait is woken by its crowd only while the server tells it nothing (an eta or a
         # progress is a better guide than a sibling's finish).
@@ -252,7 +262,7 @@ def _wait(
         if waiter is not None and settings.wakeups is not None:
             delay = settings.wakeups.fallback_poll
         elif member is not None:
-            settings.crowds.saw_running(member, now - member.submitted_at)
+            settings.crowds.saw_running(member, asked - member.submitted_at)
             jitter, guide = settings.rng(), _hint_estimate(settings.crowds, member) or prior
             delay = next_poll_delay(
                 history, now=now, jitter=jitter, prior=guide, crowd=settings.crowds.size(member.shape)

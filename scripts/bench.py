@@ -63,9 +63,10 @@ are its own, but client, server and anything else on the machine share its cores
 *Machine*).
 Detection delay = the moment the client knew a task had finished minus the moment the sandbox finished
 it (both `time.time()` on this machine); polls = GETs of /v3/async/task-result per task. Loopback has
-no network latency: against the real API add its round trip. A p95 over 12 tasks is decided by the
-worst one or two of them and can move by hundreds of milliseconds from one run to the next; medians
-and poll counts move by tens of milliseconds and tenths of a poll."""
+no network latency: against the real API add its round trip. A p95 over 36 tasks is decided by the
+worst two of them and can move by a hundred milliseconds from one run to the next; medians and poll
+counts move by tens of milliseconds and tenths of a poll, which is why section 1 pools three rounds and
+each target of section 2 is the median of three runs."""
 
 
 def cpu_model() -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._constants import THUMBNAIL_MAX_SIDE
+from ._urls import without_query
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -53,13 +54,6 @@ class NsfwResult:
         return {"valid": self.valid, "confidence": self.confidence}
 
 
-def _public_url(url: str) -> str:
-    """The URL without its query string and fragment (imported here: `_http` imports this module)."""
-    from ._urls import without_query
-
-    return without_query(url)
-
-
 @dataclass(frozen=True)
 class ImageRef:
     """Where a finished image can be fetched, and until when."""
@@ -72,7 +66,7 @@ class ImageRef:
     def to_dict(self) -> dict[str, Any]:
         """`url` (without its query string), `image_type`, `expires_at` (ISO 8601 or None)."""
         return {
-            "url": _public_url(self.url),
+            "url": without_query(self.url),
             "image_type": self.image_type,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
@@ -171,7 +165,7 @@ class GeneratedImage:
             "width": self.width,
             "height": self.height,
             "bytes": len(self.data),
-            "url": _public_url(self.url),
+            "url": without_query(self.url),
         }
         if self.nsfw is not None:
             entry["nsfw"] = self.nsfw.to_dict()

@@ -4,6 +4,7 @@ itself (never for the POST), the body read within a size cap, and the typed erro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -32,7 +33,7 @@ from ._retry import (
 )
 from ._urls import is_normal, plain_query
 
-__all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error"]
+__all__ = ["REDIRECT_STATUSES", "api_call", "dated_api_call", "send_with_retries", "status_error"]
 
 T = TypeVar("T")
 
@@ -127,6 +128,7 @@ def send_with_retries(
         if remaining <= 0 or (not idempotent and remaining < MIN_TIME_TO_SEND):
             raise Expired  # a POST this close to the deadline is not sent: it would leave a task unknown
         budget = min(settings.request_timeout, remaining)
+        attempt_at = settings.clock()
         try:
             reply: Reply = yield Send(
                 method=method,
@@ -154,7 +156,7 @@ def send_with_retries(
             target = redirect_target(current, reply) if method == "GET" else None
             if target is not None:
                 if target in visited or len(visited) > MAX_REDIRECTS:
-                    return reply  # a loop, or too many hops: the caller raises for the 3xx
+                    return replace(reply, sent_at=attempt_at)  # a loop, or too many hops: a 3xx error
                 visited.add(target)
                 current = target
                 if _origin(target) != _origin(url):  # credentials never leave the first origin
@@ -162,7 +164,7 @@ def send_with_retries(
                 continue
             failure = classify_status(reply.status_code)
             if failure is None:
-                return reply
+                return replace(reply, sent_at=attempt_at)
             delay = retry_delay(
                 failure,
                 attempt=attempt,
@@ -172,7 +174,7 @@ def send_with_retries(
                 rng=settings.rng,
             )
             if delay is None or delay >= deadline.remaining():
-                return reply
+                return replace(reply, sent_at=attempt_at)
         yield Sleep(delay)
         attempt += 1
 
@@ -227,6 +229,23 @@ def api_call(
     task_id: str | None = None,
 ) -> Flow[T]:
     """Send a request made by a generated builder (with the API key); parse a 2xx body with `parse`."""
+    value, _ = yield from dated_api_call(
+        settings, deadline, request, parse, idempotent=idempotent, task_id=task_id
+    )
+    return value
+
+
+def dated_api_call(
+    settings: Settings,
+    deadline: Deadline,
+    request: ApiRequest,
+    parse: Callable[[bytes], T],
+    *,
+    idempotent: bool,
+    task_id: str | None = None,
+) -> Flow[tuple[T, float]]:
+    """`api_call`, and when the request that got the answer went out (on `settings.clock`): after its
+    retries' sleeps and its wait for a free connection, which are no part of the exchange."""
     what = f"{request.method} {request.path}"
     try:
         reply = yield from send_with_retries(
@@ -263,7 +282,7 @@ def api_call(
             method=request.method,
         )
     try:
-        return parse(reply.content)
+        return parse(reply.content), reply.sent_at + reply.queued
     except ResponseMismatch as exc:
         raise APIResponseValidationError(
             f"{what}: the response does not match the spec: {exc}",

@@ -22,6 +22,7 @@ daemon thread and waits for it from the caller's thread, so Ctrl-C is never held
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
@@ -86,6 +87,10 @@ class Reply:
     status_code: int
     headers: httpx.Headers
     content: bytes
+    #: Seconds the request waited for a free connection of the client's own before it went out.
+    queued: float = 0.0
+    #: When the attempt that got this reply began, on the flow's clock (`send_with_retries` sets it).
+    sent_at: float = math.nan
 
 
 @dataclass(frozen=True)

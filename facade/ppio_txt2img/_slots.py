@@ -33,6 +33,12 @@ from ._wakeups import Closing
 __all__ = ["AsyncioSlots", "RequestSlots", "SlottedHttpx"]
 
 
+def _dated(reply: Reply, asked: Send, granted: Send) -> Reply:
+    """`reply`, with the time its request waited for a slot (what the wait took out of its timeout)."""
+    waited = asked.timeout - granted.timeout
+    return replace(reply, queued=waited) if waited > 0 else reply
+
+
 def _granted(action: Send, started: float, acquired: bool, limit: int) -> Send:
     """`action` with the time waited for a slot taken out of its timeout; `httpx.PoolTimeout` when no
     slot came in time, or one came with less than `MIN_TIME_TO_SEND` left (the caller has released it)."""
@@ -60,14 +66,16 @@ class RequestSlots:
         leaves less than `MIN_TIME_TO_SEND` of it is `httpx.PoolTimeout`."""
         import anyio
 
+        granted = action
         try:
             self._free.acquire_nowait()  # the common case: no checkpoint, no timer
         except anyio.WouldBlock:
-            action = await self._wait(action)
+            granted = await self._wait(action)
         try:
-            return await send(action)
+            reply = await send(granted)
         finally:
             self._free.release()
+        return _dated(reply, action, granted)
 
     async def _wait(self, action: Send) -> Send:
         import anyio
@@ -97,14 +105,16 @@ class AsyncioSlots:
 
     async def send(self, action: Send, send: Callable[[Send], Awaitable[Reply]]) -> Reply:
         """As `RequestSlots.send`."""
+        granted = action
         if self._taken < self.limit and not self._waiting:
             self._taken += 1  # the common case: no future, no timer
         else:
-            action = await self._wait(action)
+            granted = await self._wait(action)
         try:
-            return await send(action)
+            reply = await send(granted)
         finally:
             self._release()
+        return _dated(reply, action, granted)
 
     def _release(self) -> None:
         while self._waiting:

@@ -19,7 +19,7 @@ from ._errors import (
     ServerError,
     TaskFailedError,
 )
-from ._http import api_call
+from ._http import api_call, dated_api_call
 from ._inputs import ProgressCallback
 from ._io import Flow, Notify, Sleep
 from ._polling import Estimate, Observation, next_poll_delay
@@ -52,8 +52,14 @@ def submit_flow(
 
 def get_task_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[Task]:
     """One look at the task."""
+    task, _ = yield from _dated_look(settings, deadline, task_id)
+    return task
+
+
+def _dated_look(settings: Settings, deadline: Deadline, task_id: str) -> Flow[tuple[Task, float]]:
+    """One look at the task, and when the poll that got the answer went out (`dated_api_call`)."""
     return (
-        yield from api_call(
+        yield from dated_api_call(
             settings,
             deadline,
             task_result_request(task_id),
@@ -209,9 +215,8 @@ def _wait(
     while True:
         if waiter is not None:
             waiter.clear()  # a webhook that came before this poll is answered by it
-        asked = settings.clock()
         try:
-            task = yield from get_task_flow(settings, deadline, task_id)
+            task, asked = yield from _dated_look(settings, deadline, task_id)
         except _TRANSIENT as exc:
             failures += 1
             if isinstance(exc, APIResponseValidationError):

@@ -33,9 +33,11 @@ def _answer(server_time: float) -> Reply:
     return Reply(200, httpx.Headers(), json.dumps({"task": task, "images": images}).encode())
 
 
-def _polls(exchange: float, durations: DurationMemory | None = None) -> list[float]:
+def _polls(
+    exchange: float, durations: DurationMemory | None = None, *, busy_first: int | None = None
+) -> list[float]:
     """When each poll went out, for a wait whose every exchange takes `exchange` seconds, the server
-    answering from its middle."""
+    answering from its middle; `busy_first`: the first poll is answered 429 with that `Retry-After`."""
     clock = [0.0]
     settings = flow_settings(clock=lambda: clock[0], rng=lambda: 0.0, durations=durations or DurationMemory())
     deadline = Deadline(settings.clock, 300)
@@ -51,6 +53,8 @@ def _polls(exchange: float, durations: DurationMemory | None = None) -> list[flo
             sent.append(clock[0])
             clock[0] += exchange / 2
             reply = _answer(clock[0])
+            if busy_first is not None and len(sent) == 1:
+                reply = Reply(429, httpx.Headers({"Retry-After": str(busy_first)}), b"{}")
             clock[0] += exchange / 2
         try:
             action = flow.send(reply)
@@ -79,3 +83,13 @@ def test_the_learnt_duration_spans_the_exchanges_that_saw_it_running_and_done() 
     # interval holds the true finish, however slow the exchanges.
     assert duration - half <= FINISH <= duration + half
     assert duration - half == pytest.approx(polls[-2])
+
+
+@pytest.mark.parametrize("exchange", [0.0, 1.0])
+def test_a_poll_retried_after_a_429_is_dated_by_the_attempt_that_got_the_answer(exchange: float) -> None:
+    quick = _polls(exchange)
+    retried = _polls(exchange, busy_first=6)
+    # The retry's sleep is no part of the exchange that answered: the estimates stay right, so the wait
+    # costs one poll more (the one answered 429) at most, and still finds the task done at once.
+    assert len(retried) <= len(quick) + 1
+    assert FINISH - exchange / 2 <= retried[-1] <= FINISH + POLL_FLOOR

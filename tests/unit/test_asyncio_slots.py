@@ -138,3 +138,19 @@ def test_a_slot_handed_to_a_wait_cancelled_before_it_ran_goes_on_to_the_next() -
         await asyncio.wait_for(slots.send(GET, held.send_as("last")), 30)  # and none was lost
 
     asyncio.run(main())
+
+
+def test_a_reply_says_how_long_its_request_waited_for_a_slot() -> None:
+    async def main() -> tuple[float, float]:
+        slots, held = AsyncioSlots(1), Held()
+        first = asyncio.create_task(slots.send(GET, held.send_as("first")))
+        await _turns()
+        waiting = asyncio.create_task(slots.send(GET, held.send_as("waiting")))
+        await asyncio.sleep(0.2)  # the slot stays taken at least this long
+        held.let_go("first")
+        held.let_go("waiting")
+        return (await first).queued, (await waiting).queued
+
+    first, waiting = asyncio.run(main())
+    assert first == 0.0  # a free slot: no wait
+    assert waiting >= 0.19  # the wait is no part of the exchange (see `dated_api_call`)

@@ -33,7 +33,7 @@ from ._retry import (
 )
 from ._urls import is_normal, plain_query
 
-__all__ = ["REDIRECT_STATUSES", "api_call", "dated_api_call", "send_with_retries", "status_error"]
+__all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error", "went_out"]
 
 T = TypeVar("T")
 
@@ -219,33 +219,22 @@ def status_error(
     )
 
 
+def went_out(reply: Reply) -> float:
+    """When the request that got `reply` went out, on `Settings.clock`: after its retries' sleeps and its
+    wait for a free connection, which are no part of the exchange that answered."""
+    return reply.sent_at + reply.queued
+
+
 def api_call(
     settings: Settings,
     deadline: Deadline,
     request: ApiRequest,
-    parse: Callable[[bytes], T],
+    parse: Callable[[Reply], T],
     *,
     idempotent: bool,
     task_id: str | None = None,
 ) -> Flow[T]:
-    """Send a request made by a generated builder (with the API key); parse a 2xx body with `parse`."""
-    value, _ = yield from dated_api_call(
-        settings, deadline, request, parse, idempotent=idempotent, task_id=task_id
-    )
-    return value
-
-
-def dated_api_call(
-    settings: Settings,
-    deadline: Deadline,
-    request: ApiRequest,
-    parse: Callable[[bytes], T],
-    *,
-    idempotent: bool,
-    task_id: str | None = None,
-) -> Flow[tuple[T, float]]:
-    """`api_call`, and when the request that got the answer went out (on `settings.clock`): after its
-    retries' sleeps and its wait for a free connection, which are no part of the exchange."""
+    """Send a request made by a generated builder (with the API key); parse a 2xx reply with `parse`."""
     what = f"{request.method} {request.path}"
     try:
         reply = yield from send_with_retries(
@@ -282,7 +271,7 @@ def dated_api_call(
             method=request.method,
         )
     try:
-        return parse(reply.content), reply.sent_at + reply.queued
+        return parse(reply)
     except ResponseMismatch as exc:
         raise APIResponseValidationError(
             f"{what}: the response does not match the spec: {exc}",

@@ -92,6 +92,10 @@ def models_page_flow(
     """One page of `GET /v3/model` (query already validated): the models and the next cursor, if any."""
     return (
         yield from api_call(
-            settings, deadline, models_request(query, cursor), parse_models_page, idempotent=True
+            settings,
+            deadline,
+            models_request(query, cursor),
+            lambda reply: parse_models_page(reply.content),
+            idempotent=True,
         )
     )

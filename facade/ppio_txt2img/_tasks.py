@@ -19,7 +19,7 @@ from ._errors import (
     ServerError,
     TaskFailedError,
 )
-from ._http import api_call, dated_api_call
+from ._http import api_call, went_out
 from ._inputs import ProgressCallback
 from ._io import Flow, Notify, Sleep
 from ._polling import Estimate, Observation, next_poll_delay
@@ -45,7 +45,9 @@ def submit_flow(
     request = create_task_request(body)
     if extra_body:
         request = replace(request, json=merge_extra_body(request.json, extra_body))
-    task_id = yield from api_call(settings, deadline, request, parse_created_task_id, idempotent=False)
+    task_id = yield from api_call(
+        settings, deadline, request, lambda reply: parse_created_task_id(reply.content), idempotent=False
+    )
     tracker.task_id, tracker.last_status, tracker.submitting = task_id, "submitted", False
     return task_id
 
@@ -57,13 +59,13 @@ def get_task_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[
 
 
 def _dated_look(settings: Settings, deadline: Deadline, task_id: str) -> Flow[tuple[Task, float]]:
-    """One look at the task, and when the poll that got the answer went out (`dated_api_call`)."""
+    """One look at the task, and when the poll that got the answer went out (`went_out`)."""
     return (
-        yield from dated_api_call(
+        yield from api_call(
             settings,
             deadline,
             task_result_request(task_id),
-            lambda content: parse_task(content, settings.now()),
+            lambda reply: (parse_task(reply.content, settings.now()), went_out(reply)),
             idempotent=True,
             task_id=task_id,
         )

@@ -153,4 +153,4 @@ def test_a_reply_says_how_long_its_request_waited_for_a_slot() -> None:
 
     first, waiting = asyncio.run(main())
     assert first == 0.0  # a free slot: no wait
-    assert waiting >= 0.19  # the wait is no part of the exchange (see `dated_api_call`)
+    assert waiting >= 0.19  # the wait is no part of the exchange (see `_http.went_out`)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["Closing", "Waiter", "Wakeups", "settle", "settle_soon"]
+__all__ = ["Closing", "Waiter", "Wakeups"]
 
 
 class Waiter:
@@ -64,8 +64,8 @@ class Waiter:
         loop = asyncio.get_running_loop()
         woken: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            self._wake = partial(settle_soon, loop, threading.get_ident(), woken)
-        timer = loop.call_later(seconds, settle, woken)
+            self._wake = partial(_settle_soon, loop, threading.get_ident(), woken)
+        timer = loop.call_later(seconds, _settle, woken)
         try:
             if not self._flag.is_set():
                 await woken
@@ -91,39 +91,29 @@ class Waiter:
                 self._wake = None
 
 
-def settle(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 
 
-def settle_soon(loop: asyncio.AbstractEventLoop, thread: int, future: asyncio.Future[None]) -> None:
+def _settle_soon(loop: asyncio.AbstractEventLoop, thread: int, future: asyncio.Future[None]) -> None:
     """End an asyncio sleep: at once in its loop's own thread, else soon, without waiting for the loop
     (a webhook server's thread must not wait for a busy event loop)."""
     if threading.get_ident() == thread:
-        settle(future)
+        _settle(future)
     else:
         with contextlib.suppress(RuntimeError):  # the loop has ended: nobody sleeps there any more
-            loop.call_soon_threadsafe(settle, future)
+            loop.call_soon_threadsafe(_settle, future)
 
 
 def _set_soon(token: Any, thread: int, event: Any) -> None:
-    """End an anyio sleep (`event`, of the event loop of `token`) as `settle_soon` ends an asyncio one."""
+    """End a trio sleep (`event`, of the run of the anyio `token`) as `_settle_soon` ends an asyncio one
+    (anyio's other library: asyncio sleeps on its own futures)."""
     if threading.get_ident() == thread:
         event.set()
     else:
-        _call_soon(token, event.set)
-
-
-def _call_soon(token: Any, fn: Callable[[], object]) -> None:
-    """Run `fn` soon in the event loop of `token` (an anyio `EventLoopToken`), from any thread, without
-    blocking this one: a webhook server's thread must not wait for a busy event loop (the API's next
-    webhook would wait behind it)."""
-    native = token.native_token
-    with contextlib.suppress(RuntimeError):  # the event loop has ended: nobody sleeps any more
-        if hasattr(native, "call_soon_threadsafe"):  # asyncio's loop
-            native.call_soon_threadsafe(fn)
-        else:  # trio's TrioToken
-            native.run_sync_soon(fn)
+        with contextlib.suppress(RuntimeError):  # the run has ended (trio.RunFinishedError)
+            token.native_token.run_sync_soon(event.set)
 
 
 class Wakeups:

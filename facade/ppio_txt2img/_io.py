@@ -311,6 +311,10 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
     if isinstance(result, BaseException):
         _log(action, type(result).__name__, started)
         _refuse_if_closed(client, result)
+        if client.is_closed and isinstance(result, httpx.TransportError):
+            # The close broke the socket the request's thread was reading ("Bad file descriptor") before
+            # this thread saw it closed: the same error as when it does see it first.
+            raise _closed_in_flight(action, gate) from result
         raise result
     _log(action, str(result.status_code), started)
     return result  # type: ignore[no-any-return]

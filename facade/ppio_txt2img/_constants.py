@@ -20,7 +20,8 @@ ENV_BASE_URL: Final = "PPIO_BASE_URL"
 
 #: One deadline for a whole call (submit, polls, retries, downloads), in seconds.
 DEFAULT_TIMEOUT: Final = 300.0
-#: The longest a single HTTP request may take (further capped by what is left of the deadline).
+#: The longest a single HTTP request may take (further capped by what is left of the deadline), from when
+#: it goes out: a wait for a free connection of the client's own comes out of the call's deadline.
 DEFAULT_REQUEST_TIMEOUT: Final = 60.0
 #: How long connecting may take.
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0

@@ -86,10 +86,11 @@ def deadline_ran_out(exc: httpx.TransportError, budget: float, settings: Setting
     the rest of the deadline, shorter than the client's own `request_timeout`: then the limit that ran
     out is the deadline's, whichever clock measured it (the transport's timer and the settings' clock
     may disagree by a hair, or entirely when the clock is a test's fake one). A connect timeout is not,
-    when connecting had a shorter limit of its own."""
+    when connecting had a shorter limit of its own. A wait for a free connection (`PoolTimeout`) runs
+    until the deadline is all but over (`_slots.py`): it is, once too little is left to send anything."""
     if not isinstance(exc, httpx.TimeoutException):
         return False
-    if remaining <= 0:
+    if remaining <= 0 or (isinstance(exc, httpx.PoolTimeout) and remaining < MIN_TIME_TO_SEND):
         return True
     if budget >= settings.request_timeout:
         return False
@@ -139,6 +140,7 @@ def send_with_retries(
                 headers=sent_headers,
                 drop_headers=drop_headers,
                 max_bytes=max_bytes,
+                deadline_left=remaining,
             )
         except httpx.TransportError as exc:
             if deadline_ran_out(exc, budget, settings, deadline.remaining()):

@@ -78,6 +78,10 @@ class Send:
     drop_headers: tuple[str, ...] = ()
     #: Stop reading and raise `ResponseTooLarge` past this many bytes (of the decoded body).
     max_bytes: int | None = None
+    #: What is left of the call's deadline: the async client's own requests may wait this long for a
+    #: free connection (`_slots.py`), and the exchange then gets `timeout` or what is left of this,
+    #: whichever is less. None: `timeout` bounds the wait and the exchange together.
+    deadline_left: float | None = None
 
 
 @dataclass(frozen=True, repr=False)

@@ -33,22 +33,32 @@ from ._wakeups import Closing
 __all__ = ["AsyncioSlots", "RequestSlots", "SlottedHttpx"]
 
 
-def _dated(reply: Reply, asked: Send, granted: Send) -> Reply:
-    """`reply`, with the time its request waited for a slot (what the wait took out of its timeout)."""
-    waited = asked.timeout - granted.timeout
+def _dated(reply: Reply, waited: float) -> Reply:
+    """`reply`, with the time its request waited for a slot (see `_http.went_out`)."""
     return replace(reply, queued=waited) if waited > 0 else reply
 
 
-def _granted(action: Send, started: float, acquired: bool, limit: int) -> Send:
-    """`action` with the time waited for a slot taken out of its timeout; `httpx.PoolTimeout` when no
-    slot came in time, or one came with less than `MIN_TIME_TO_SEND` left (the caller has released it)."""
-    left = action.timeout - (time.monotonic() - started)
+def _may_wait(action: Send) -> float:
+    """How long `action` may wait for a slot: what is left of its call's deadline (`Send.deadline_left`),
+    not its own `timeout`, which is for the exchange. A request queued behind the client's other
+    requests has not started: cut from its exchange's time, a POST would go out with too little left to
+    be answered, time out in flight, and leave a task unknown."""
+    return action.timeout if action.deadline_left is None else action.deadline_left
+
+
+def _granted(action: Send, started: float, acquired: bool, limit: int) -> tuple[Send, float]:
+    """`action` as it may go out after waiting for a slot since `started`, and how long it waited: its
+    timeout is what is left of the deadline when that is less. `httpx.PoolTimeout` when no slot came in
+    time, or one came with less than `MIN_TIME_TO_SEND` left (the caller has released it)."""
+    bound = _may_wait(action)
+    waited = time.monotonic() - started
+    left = bound - waited
     if not acquired or left < MIN_TIME_TO_SEND:
         raise httpx.PoolTimeout(
-            f"no free connection within {action.timeout:.3g} s ({limit} requests of this client "
+            f"no free connection within {bound:.3g} s ({limit} requests of this client "
             "were in flight); the request was not sent"
         )
-    return replace(action, timeout=left)
+    return (replace(action, timeout=left) if left < action.timeout else action), waited
 
 
 class RequestSlots:
@@ -62,27 +72,27 @@ class RequestSlots:
         self._free = anyio.Semaphore(limit)
 
     async def send(self, action: Send, send: Callable[[Send], Awaitable[Reply]]) -> Reply:
-        """`send(action)` in a slot; the time waited for it comes out of `action.timeout`, and a wait that
-        leaves less than `MIN_TIME_TO_SEND` of it is `httpx.PoolTimeout`."""
+        """`send(action)` in a slot, waited for within what is left of the call's deadline (`_may_wait`);
+        a wait that leaves less than `MIN_TIME_TO_SEND` of it is `httpx.PoolTimeout`."""
         import anyio
 
-        granted = action
+        granted, waited = action, 0.0
         try:
             self._free.acquire_nowait()  # the common case: no checkpoint, no timer
         except anyio.WouldBlock:
-            granted = await self._wait(action)
+            granted, waited = await self._wait(action)
         try:
             reply = await send(granted)
         finally:
             self._free.release()
-        return _dated(reply, action, granted)
+        return _dated(reply, waited)
 
-    async def _wait(self, action: Send) -> Send:
+    async def _wait(self, action: Send) -> tuple[Send, float]:
         import anyio
 
         started = time.monotonic()
         acquired = False
-        with anyio.move_on_after(action.timeout):
+        with anyio.move_on_after(_may_wait(action)):
             await self._free.acquire()
             acquired = True
         try:
@@ -105,16 +115,16 @@ class AsyncioSlots:
 
     async def send(self, action: Send, send: Callable[[Send], Awaitable[Reply]]) -> Reply:
         """As `RequestSlots.send`."""
-        granted = action
+        granted, waited = action, 0.0
         if self._taken < self.limit and not self._waiting:
             self._taken += 1  # the common case: no future, no timer
         else:
-            granted = await self._wait(action)
+            granted, waited = await self._wait(action)
         try:
             reply = await send(granted)
         finally:
             self._release()
-        return _dated(reply, action, granted)
+        return _dated(reply, waited)
 
     def _release(self) -> None:
         while self._waiting:
@@ -124,12 +134,12 @@ class AsyncioSlots:
                 return
         self._taken -= 1
 
-    async def _wait(self, action: Send) -> Send:
+    async def _wait(self, action: Send) -> tuple[Send, float]:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiting.append(waiter)
-        timer = loop.call_later(max(0.0, action.timeout), _time_up, waiter)
+        timer = loop.call_later(max(0.0, _may_wait(action)), _time_up, waiter)
         try:
             acquired = await waiter
         except BaseException:  # cancelled: a slot handed over meanwhile goes on to the next wait

@@ -143,6 +143,62 @@ async def test_posts_beyond_the_clients_slots_time_out_as_never_sent(
     assert holding.posts == 2  # only the two that had a slot went out: the others can be sent again
 
 
+class SlowServer(OneAnswerServer):
+    """Creates each task `delay` seconds after its POST arrived (a connection each, answered on a thread
+    of its own), and counts the POSTs."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.posts = 0
+        self._lock = threading.Lock()
+        super().__init__()
+
+    def _handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            with self._lock:
+                self.posts += 1
+                task_id = f"slow-{self.posts}"
+            time.sleep(self.delay)
+            body = b'{"task_id":"%s"}' % task_id.encode()
+            conn.sendall(answer(b"200 OK", body).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+
+
+@pytest.mark.anyio
+async def test_a_post_waiting_for_a_slot_gets_its_whole_request_timeout_once_it_has_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Six submits through two slots, to a server taking 0.4 s to create each task, with a request
+    timeout of 0.6 s: the later ones wait 0.4 s and 0.8 s for a slot. The wait comes out of the call's
+    deadline, not out of the request's own time: cut from that, the second pair would go out with 0.2 s
+    left, time out in flight and leave their tasks unknown, and the third would never go out at all."""
+    monkeypatch.setattr(_constants, "DEFAULT_MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(_constants, "HTTPX_ASYNC_IN_FLIGHT", 2)
+    server = SlowServer(delay=0.4)
+    created: list[str] = []
+
+    async def submit(client: ppio.AsyncClient, prompt: str) -> None:
+        created.append((await client.submit(prompt, timeout=30)).id)
+
+    client = ppio.AsyncClient(KEY, base_url=server.url, max_retries=0, request_timeout=0.6)
+    try:
+        async with client, anyio.create_task_group() as group:
+            for i in range(6):
+                group.start_soon(submit, client, f"prompt {i}")
+    finally:
+        server.close()
+    assert sorted(created) == [f"slow-{i}" for i in range(1, 7)]
+    assert server.posts == 6  # each once: none timed out in flight, none resent
+
+
 def test_a_body_aiohttp_could_not_write_counts_as_never_sent() -> None:
     """aiohttp's words when the connection was closing as the body went out (`ClientRequest.write_bytes`):
     the server never had the whole request, so a POST may go again."""

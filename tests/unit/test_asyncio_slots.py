@@ -74,24 +74,57 @@ def test_a_wait_past_its_time_is_a_pool_timeout_and_is_never_sent() -> None:
     asyncio.run(main())
 
 
-def test_the_time_waited_for_a_slot_comes_out_of_the_requests_timeout() -> None:
-    async def main() -> float:
+def _waited_for(actions: list[Send], hold: float) -> list[Send | BaseException]:
+    """Each of `actions` sent on one slot that another request holds for `hold` seconds: the request each
+    went out as, or the error it got instead."""
+
+    async def main() -> list[Send | BaseException]:
         slots, held = AsyncioSlots(1), Held()
-        seen: list[float] = []
+        seen: list[Send] = []
 
         async def record(action: Send) -> Reply:
-            seen.append(action.timeout)
+            seen.append(action)
             return Reply(200, httpx.Headers(), b"")
 
         first = asyncio.create_task(slots.send(GET, held.send_as("first")))
         await _turns()
-        waiting = asyncio.create_task(slots.send(Send("GET", "http://x.invalid/", 5.0, 5.0), record))
-        await asyncio.sleep(0.2)
+        waits = [asyncio.create_task(slots.send(action, record)) for action in actions]
+        await asyncio.sleep(hold)
         held.let_go("first")
-        await asyncio.gather(first, waiting)
-        return seen[0]
+        await first
+        results = await asyncio.gather(*waits, return_exceptions=True)
+        sent = iter(seen)
+        return [r if isinstance(r, BaseException) else next(sent) for r in results]
 
-    assert asyncio.run(main()) <= 4.8
+    return asyncio.run(main())
+
+
+def test_a_wait_for_a_slot_comes_out_of_the_deadline_not_out_of_the_exchanges_own_time() -> None:
+    """A request queued behind the client's others has not started: it may wait past its own timeout
+    while the call's deadline lasts, and it then gets its whole timeout, or what is left of the
+    deadline when that is less. Cut from its own time, a POST could go out with too little left to be
+    answered, time out in flight and leave a task unknown."""
+    roomy = Send("POST", "http://x.invalid/", timeout=0.1, connect_timeout=0.1, deadline_left=30.0)
+    tight = Send("GET", "http://x.invalid/", timeout=5.0, connect_timeout=5.0, deadline_left=5.0)
+    sent = _waited_for([roomy, tight], hold=0.3)
+    assert isinstance(sent[0], Send)
+    assert sent[0].timeout == 0.1  # it waited 0.3 s, longer than its own 0.1 s
+    assert isinstance(sent[1], Send)
+    assert sent[1].timeout <= 4.7  # the deadline's 5 s, less the wait
+
+
+def test_without_a_deadline_a_wait_comes_out_of_the_requests_timeout() -> None:
+    untold = Send("GET", "http://x.invalid/", timeout=5.0, connect_timeout=5.0)
+    sent = _waited_for([untold], hold=0.2)
+    assert isinstance(sent[0], Send)
+    assert sent[0].timeout <= 4.8
+
+
+def test_a_wait_for_a_slot_ends_with_the_deadline_and_is_never_sent() -> None:
+    doomed = Send("POST", "http://x.invalid/", timeout=30.0, connect_timeout=30.0, deadline_left=0.1)
+    (outcome,) = _waited_for([doomed], hold=0.3)
+    assert isinstance(outcome, httpx.PoolTimeout)
+    assert "not sent" in str(outcome)
 
 
 def test_a_cancelled_wait_gives_up_its_place_and_loses_no_slot() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,8 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
 _BODY_NOT_WRITTEN = ("Can not write request body", "Failed to send bytes into the underlying connection")
 #: How aiohttp's connector refuses a connection it was making when the session was closed under it.
 _CONNECTOR_CLOSED = "Connector is closed"
+#: A request's error when `aclose` ended it while it was still connecting.
+_CLOSED_WHILE_CONNECTING = "the client was closed while the request was connecting; it was not sent"
 
 
 def _text(exc: BaseException) -> str:
@@ -148,6 +151,35 @@ def _unsafe_to_chain(exc: BaseException) -> bool:
     return False
 
 
+@lru_cache(maxsize=1)
+def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
+    """aiohttp's connector, keeping the tasks whose request is still connecting in the set it is given
+    first: closed under them, aiohttp would let each connect run on to its own timeout."""
+    import aiohttp
+
+    class Connector(aiohttp.TCPConnector):
+        def __init__(self, connecting: set[asyncio.Task[Any]], **options: Any) -> None:
+            super().__init__(**options)
+            self.connecting = connecting
+
+        async def connect(
+            self,
+            req: aiohttp.ClientRequest,
+            traces: list[Any],
+            timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+        ) -> aiohttp.connector.Connection:
+            task = asyncio.current_task()
+            if task is None:  # not in a task: nothing to end early
+                return await super().connect(req, traces, timeout)
+            self.connecting.add(task)
+            try:
+                return await super().connect(req, traces, timeout)
+            finally:
+                self.connecting.discard(task)
+
+    return Connector
+
+
 class AiohttpSession:
     """The async client's own HTTP client under asyncio: one aiohttp session (make it in a task)."""
 
@@ -157,8 +189,12 @@ class AiohttpSession:
         self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
-        connector = aiohttp.TCPConnector(
-            limit=C.DEFAULT_MAX_CONNECTIONS, ssl=shared_ssl_context(), keepalive_timeout=C.KEEPALIVE_EXPIRY
+        self._connecting: set[asyncio.Task[Any]] = set()  # tasks whose request is connecting
+        connector = _connector_class()(
+            self._connecting,
+            limit=C.DEFAULT_MAX_CONNECTIONS,
+            ssl=shared_ssl_context(),
+            keepalive_timeout=C.KEEPALIVE_EXPIRY,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -170,13 +206,22 @@ class AiohttpSession:
         self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._proxy_auth: dict[str, tuple[str, str | None]] = {}
+        self._limits: dict[asyncio.Task[Any], asyncio.Timeout] = {}  # each request's, by its task
+        self._cut_short: set[asyncio.Task[Any]] = set()  # connecting when `aclose` ended them
 
     @property
     def is_closed(self) -> bool:
         return self._closing.closed or self._session.closed
 
     async def aclose(self) -> None:
+        """Close the session; a request still connecting ends at once, as never sent."""
         await self._session.close()
+        now = asyncio.get_running_loop().time()
+        for task in list(self._connecting):
+            limit = self._limits.get(task)
+            if limit is not None and not limit.expired():  # up now: `_send` tells it from a deadline
+                self._cut_short.add(task)
+                limit.reschedule(now)
 
     def abandon(self) -> None:
         """Let go of the session once its event loop has ended without closing it (`loop.close()` with no
@@ -239,8 +284,10 @@ class AiohttpSession:
             else:  # a plain-HTTP request goes to the proxy itself
                 headers["Proxy-Authorization"] = proxy_authorization
         hidden: httpx.TransportError | None = None
+        task = asyncio.current_task()
+        assert task is not None  # an event loop runs every request in a task
         try:
-            async with asyncio.timeout(action.timeout):
+            async with asyncio.timeout(action.timeout) as self._limits[task]:
                 async with self._session.request(
                     action.method,
                     _url(action.url),
@@ -261,7 +308,12 @@ class AiohttpSession:
                 raise error from exc
             hidden = error  # raised below, outside this handler: not even its __context__ is aiohttp's
         except TimeoutError:
+            if task in self._cut_short:
+                self._cut_short.discard(task)
+                raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING) from None
             raise deadline_error(action) from None
+        finally:
+            self._limits.pop(task, None)
         if hidden is not None:
             raise hidden
         return body.reply()

@@ -340,13 +340,14 @@ class DirectSender(Protocol):
 AsyncHttp = httpx.AsyncClient | DirectSender
 
 
-async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, own: bool = False) -> Reply:
-    """`action` through an httpx client, `own` (the SDK's, under trio: `_slots.py`) or a caller's."""
+async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, gate: HeadGate | None = None) -> Reply:
+    """`action` through an httpx client: the SDK's own (under trio: `_slots.py`), which gives the
+    request's `gate`, or a caller's."""
     import anyio
 
     try:
         with anyio.fail_after(action.timeout):
-            request = _request(client, action, HeadGate(client).trace_async if own else None)
+            request = _request(client, action, None if gate is None else gate.trace_async)
             response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 body = BodyReader(action, response.status_code, response.headers)

@@ -23,14 +23,21 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import httpx
 
 from ._constants import MIN_TIME_TO_SEND
-from ._io import Reply, Send, send_httpx_async
+from ._io import HeadGate, Reply, Send, send_httpx_async
 from ._wakeups import Closing
 
+if TYPE_CHECKING:
+    import anyio
+
 __all__ = ["AsyncioSlots", "RequestSlots", "SlottedHttpx"]
+
+#: A request's error when its client was closed while it was still connecting.
+_CLOSED_WHILE_CONNECTING = "the client was closed while the request was connecting; it was not sent"
 
 
 def _dated(reply: Reply, waited: float) -> Reply:
@@ -168,6 +175,7 @@ class SlottedHttpx:
         self.client = client
         self._slots = RequestSlots(limit)
         self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
+        self._in_flight: dict[HeadGate, anyio.CancelScope] = {}
 
     @property
     def is_closed(self) -> bool:
@@ -177,10 +185,24 @@ class SlottedHttpx:
         return await self._slots.send(action, self._send)
 
     async def _send(self, action: Send) -> Reply:
-        return await send_httpx_async(self.client, action, own=True)
+        import anyio
+
+        gate = HeadGate(self.client)
+        with anyio.CancelScope() as scope:
+            self._in_flight[gate] = scope
+            try:
+                return await send_httpx_async(self.client, action, gate=gate)
+            finally:
+                del self._in_flight[gate]
+        raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING)  # `aclose` cancelled it: nothing went out
 
     async def aclose(self) -> None:
+        """Close the client; a request still connecting ends at once, as never sent (httpx would let its
+        connect run on to its own timeout)."""
         await self.client.aclose()
+        for gate, scope in list(self._in_flight.items()):
+            if not gate.sent:
+                scope.cancel()
 
     def abandon(self) -> None:
         """Let go of the client once its trio run has ended: nothing to do, a run closes it as it ends

@@ -180,6 +180,34 @@ async def test_closing_the_async_client_while_it_connects_ends_the_call_as_nothi
     assert not any(server.received)  # no byte of a request went out
 
 
+@pytest.mark.anyio
+async def test_closing_the_async_client_ends_a_call_whose_connect_never_completes() -> None:
+    """The server's queue stays full: the connects would hang until the client's 10 s connect timeout.
+    Closing the client ends them at once, as never sent (aiohttp and httpx both let a connect run on)."""
+    server = SlowToAccept()
+    errors: list[ppio.PPIOError] = []
+
+    async def submit(client: ppio.AsyncClient) -> None:
+        try:
+            await client.submit("a cat", timeout=60)
+        except ppio.PPIOError as exc:
+            errors.append(exc)
+
+    try:
+        client = ppio.AsyncClient(KEY, base_url=server.url)
+        with anyio.fail_after(_constants.DEFAULT_CONNECT_TIMEOUT / 2):  # well before a connect timeout
+            async with anyio.create_task_group() as group:
+                for _ in range(3):
+                    group.start_soon(submit, client)
+                await anyio.sleep(0.2)  # the three are connecting
+                await client.aclose()
+    finally:
+        server.close()
+    assert [type(e) for e in errors] == [ppio.ClientClosedError] * 3, errors
+    assert all(isinstance(e, ppio.ClientClosedError) and e.task_id is None for e in errors)
+    assert not any(server.received)
+
+
 def _on_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 

@@ -307,6 +307,29 @@ async def async_client_for(
         yield ppio.AsyncClient(**_options(api, clock, clock.async_sleep, kwargs))
 
 
+def read_request(conn: socket.socket) -> bytes:
+    """Read one request from `conn` (its body by Content-Length), and return its head (b"" when the
+    peer closed before sending one)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
 class OneAnswerServer:
     """A raw HTTP server on loopback: reads each request in full (its first line kept in `requests`, its
     head in `heads`), sends `answer` (none: closes without a word, as a crashed gateway does), and
@@ -334,23 +357,7 @@ class OneAnswerServer:
     def _handle(self, conn: socket.socket) -> None:
         """One connection, in the accepting thread: read one request, answer, close."""
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = next(
-                (
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ),
-                0,
-            )
-            while len(body) < length:
-                body += conn.recv(65536)
+            head = read_request(conn)
             self.requests.append(head.split(b"\r\n")[0])
             self.heads.append(head)
             if self.answer:

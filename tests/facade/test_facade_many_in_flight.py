@@ -27,6 +27,7 @@ from tests.facade.facade_helpers import (
     ClientFactory,
     OneAnswerServer,
     ScriptedAPI,
+    read_request,
 )
 from tests.facade.facade_helpers import task_payload as payload
 
@@ -158,12 +159,8 @@ class SlowServer(OneAnswerServer):
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
+            if not read_request(conn):
+                return
             with self._lock:
                 self.posts += 1
                 task_id = f"slow-{self.posts}"

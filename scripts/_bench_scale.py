@@ -640,7 +640,13 @@ def run(log: Callable[[str], None]) -> Section:
             f"tasks ending together a webhook waits a median {ms(median(queued))} at the server before it "
             f"is sent; from its send to the client knowing takes {ms(median(hooks.after_webhook))}: the "
             "confirming poll waits behind the other tasks' webhooks, polls and image downloads on the same "
-            "event loop."
+            "event loop. With 16 webhooks always in flight, the server sends the next one only when the "
+            "client has answered one, so a webhook waits for about the work of the 16 sent before it: 16 x "
+            f"the client's CPU per task is {16 * hooks.cpu_per_task * 1000:.0f} ms for the SDK and "
+            f"{16 * floor_hooks.cpu_per_task * 1000:.0f} ms for the floor (measured from send to knowing: "
+            f"{ms(median(hooks.after_webhook))} and {ms(median(floor_hooks.after_webhook))}). Past a few "
+            "webhooks at once, this figure is the client's CPU per task, not its wake-up: the goal of one "
+            "round trip + 10 ms asks for the floor's cost per task."
         )
     errors = sorted({e for r in runs for e in r.errors})
     if errors:

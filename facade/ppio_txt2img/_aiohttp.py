@@ -33,7 +33,7 @@ import httpx
 
 from . import _constants as C
 from ._errors import ValidationError
-from ._io import BodyReader, Reply, Send, deadline_error, parsed_url
+from ._io import BodyReader, Reply, Send, deadline_error, not_sent_in_time, parsed_url
 from ._retry import RequestNotWritten
 from ._slots import AsyncioSlots
 from ._transport import proxy_table, shared_ssl_context, without_credentials
@@ -153,14 +153,19 @@ def _unsafe_to_chain(exc: BaseException) -> bool:
 
 @lru_cache(maxsize=1)
 def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
-    """aiohttp's connector, keeping the tasks whose request is still connecting in the set it is given
-    first: closed under them, aiohttp would let each connect run on to its own timeout."""
+    """aiohttp's connector, keeping the tasks whose request is connecting (`connecting`) and those whose
+    request got a connection (`connected`), in the sets it is given: closed under a connect, aiohttp
+    would let it run on to its own timeout, and a request timed out before it had a connection was never
+    sent."""
     import aiohttp
 
     class Connector(aiohttp.TCPConnector):
-        def __init__(self, connecting: set[asyncio.Task[Any]], **options: Any) -> None:
+        def __init__(
+            self, connecting: set[asyncio.Task[Any]], connected: set[asyncio.Task[Any]], **options: Any
+        ) -> None:
             super().__init__(**options)
             self.connecting = connecting
+            self.connected = connected
 
         async def connect(
             self,
@@ -173,9 +178,11 @@ def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
                 return await super().connect(req, traces, timeout)
             self.connecting.add(task)
             try:
-                return await super().connect(req, traces, timeout)
+                connection = await super().connect(req, traces, timeout)
             finally:
                 self.connecting.discard(task)
+            self.connected.add(task)
+            return connection
 
     return Connector
 
@@ -190,8 +197,10 @@ class AiohttpSession:
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
         self._connecting: set[asyncio.Task[Any]] = set()  # tasks whose request is connecting
+        self._connected: set[asyncio.Task[Any]] = set()  # tasks whose request has its connection
         connector = _connector_class()(
             self._connecting,
+            self._connected,
             limit=C.DEFAULT_MAX_CONNECTIONS,
             ssl=shared_ssl_context(),
             keepalive_timeout=C.KEEPALIVE_EXPIRY,
@@ -214,14 +223,16 @@ class AiohttpSession:
         return self._closing.closed or self._session.closed
 
     async def aclose(self) -> None:
-        """Close the session; a request still connecting ends at once, as never sent."""
-        await self._session.close()
+        """Close the session; a request still connecting ends at once, as never sent. Its time is up now
+        (`_send` tells that from its deadline by `_cut_short`), marked before the session closes, as the
+        close may end the connect first (a host name being looked up: aiohttp cancels the lookup)."""
         now = asyncio.get_running_loop().time()
         for task in list(self._connecting):
             limit = self._limits.get(task)
-            if limit is not None and not limit.expired():  # up now: `_send` tells it from a deadline
+            if limit is not None and not limit.expired():
                 self._cut_short.add(task)
                 limit.reschedule(now)
+        await self._session.close()
 
     def abandon(self) -> None:
         """Let go of the session once its event loop has ended without closing it (`loop.close()` with no
@@ -309,11 +320,18 @@ class AiohttpSession:
             hidden = error  # raised below, outside this handler: not even its __context__ is aiohttp's
         except TimeoutError:
             if task in self._cut_short:
-                self._cut_short.discard(task)
                 raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING) from None
+            if task not in self._connected:  # the time ran out before there was a connection to send on
+                raise not_sent_in_time(action) from None
             raise deadline_error(action) from None
+        except asyncio.CancelledError:
+            if task in self._cut_short and not task.cancelling():  # aiohttp's own, closing: not a cancel
+                raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING) from None
+            raise
         finally:
             self._limits.pop(task, None)
+            self._cut_short.discard(task)
+            self._connected.discard(task)
         if hidden is not None:
             raise hidden
         return body.reply()

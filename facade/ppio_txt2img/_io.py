@@ -185,6 +185,11 @@ def deadline_error(action: Send) -> httpx.ReadTimeout:
     return httpx.ReadTimeout(f"no complete response within {action.timeout:.3g} s")
 
 
+def not_sent_in_time(action: Send) -> httpx.ConnectTimeout:
+    """A request's time ran out before any byte of it went out (connecting, or waiting to)."""
+    return httpx.ConnectTimeout(f"no connection within {action.timeout:.3g} s; the request was not sent")
+
+
 class BodyReader:
     """A streamed (and already decoded) response body being read, within `Send.max_bytes`."""
 
@@ -250,16 +255,20 @@ class HeadGate:
     """httpcore's trace hook for one request on the SDK's own httpx client: its head does not go out
     once the client is closed (`ClientClosed`: httpcore finishes a connection it was making, or hands
     one to a request queued in its pool, after the close), and `sent` tells whether it went out. Never
-    put on a caller's client: its own hooks or transport may set the trace extension themselves."""
+    put on a caller's client: its own hooks or transport may set the trace extension themselves.
+    `stream` is the connection the request opened, once it is connected (None on a pooled one)."""
 
-    __slots__ = ("client", "sent")
+    __slots__ = ("client", "sent", "stream")
 
     def __init__(self, client: httpx.Client | httpx.AsyncClient) -> None:
         self.client = client
         self.sent = False
+        self.stream: Any = None
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
-        if event.endswith(".send_request_headers.started"):
+        if event == "connection.connect_tcp.complete":
+            self.stream = info.get("return_value")
+        elif event.endswith(".send_request_headers.started"):
             self.sent = True  # first: a closing thread that reads False then is sure the check below sees it
             if self.client.is_closed:
                 self.sent = False
@@ -356,6 +365,8 @@ async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, gate: Hea
             finally:
                 await response.aclose()
     except TimeoutError:
+        if gate is not None and not gate.sent:  # one task: no byte of the request can go out any more
+            raise not_sent_in_time(action) from None
         raise deadline_error(action) from None
     except httpx.TransportError as exc:
         corrected = corrected_transport_error(exc)

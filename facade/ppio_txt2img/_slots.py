@@ -19,6 +19,7 @@ waits on asyncio's own futures and timers (`AsyncioSlots`); httpx's under trio, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -198,11 +199,17 @@ class SlottedHttpx:
 
     async def aclose(self) -> None:
         """Close the client; a request still connecting ends at once, as never sent (httpx would let its
-        connect run on to its own timeout)."""
+        connect run on to its own timeout). A connection it had opened is closed here: cancelled during
+        a TLS handshake, httpcore lets go of it unclosed."""
+        import anyio
+
         await self.client.aclose()
         for gate, scope in list(self._in_flight.items()):
             if not gate.sent:
                 scope.cancel()
+                if gate.stream is not None:
+                    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                        await gate.stream.aclose()
 
     def abandon(self) -> None:
         """Let go of the client once its trio run has ended: nothing to do, a run closes it as it ends

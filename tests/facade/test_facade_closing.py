@@ -15,6 +15,7 @@ import gc
 import json
 import socket
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -186,6 +187,98 @@ async def test_closing_the_async_client_while_it_connects_ends_the_call_at_once_
     assert all(isinstance(e, ppio.ClientClosedError) and e.task_id is None for e in errors)
     assert all("created" not in str(e) for e in errors)
     assert not any(server.received)  # no byte of a request went out
+
+
+@pytest.mark.anyio
+async def test_a_post_whose_deadline_passes_while_it_connects_was_not_sent() -> None:
+    """The connect hangs (the server's queue is full) past the call's deadline: nothing can have reached
+    the server, so the POST's outcome is known: no task was created (not "unknown")."""
+    server = SlowToAccept()
+    try:
+        async with ppio.AsyncClient(KEY, base_url=server.url) as client:
+            with pytest.raises(ppio.WaitTimeoutError) as info:
+                await client.submit("a cat", timeout=0.5)
+    finally:
+        server.close()
+    assert info.value.outcome_unknown is False
+    assert info.value.task_id is None
+    assert not any(server.received)
+
+
+@pytest.mark.anyio
+async def test_closing_the_async_client_while_it_looks_up_the_host_ends_the_call_as_nothing_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host name still being looked up when the client is closed (aiohttp cancels the lookup as its
+    session closes): the call ends with `ClientClosedError`, not a bare cancellation of a task that
+    nobody cancelled, and before the lookup could answer."""
+    looked_up = threading.Event()
+    real = socket.getaddrinfo
+
+    def slow_lookup(
+        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> Any:
+        if host in ("slow-dns.invalid", b"slow-dns.invalid"):
+            if flags & socket.AI_NUMERICHOST:  # trio asks first whether it is an address: it is not
+                raise socket.gaierror(socket.EAI_NONAME, "not a numeric host")
+            looked_up.wait(30)  # until the test has its answer
+            host = "127.0.0.1"
+        return real(host, port, family, type, proto, flags)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    errors: list[BaseException] = []
+
+    async def submit(client: ppio.AsyncClient) -> None:
+        try:
+            await client.submit("a cat", timeout=60)
+        except ppio.PPIOError as exc:
+            errors.append(exc)
+
+    try:
+        client = ppio.AsyncClient(KEY, base_url="http://slow-dns.invalid:9")
+        with anyio.fail_after(_constants.DEFAULT_CONNECT_TIMEOUT / 2):
+            async with anyio.create_task_group() as group:
+                group.start_soon(submit, client)
+                await anyio.sleep(0.2)  # looking the host up
+                await client.aclose()
+        assert not looked_up.is_set()
+    finally:
+        looked_up.set()
+    assert [type(e) for e in errors] == [ppio.ClientClosedError], errors
+
+
+def test_closing_a_trio_client_during_a_tls_handshake_leaves_no_socket_open() -> None:
+    """httpcore lets go of a connection cancelled in its TLS handshake without closing it; the client
+    closes it as it ends the call (else: "ResourceWarning: unclosed socket" when it is collected)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts, and never says a word of TLS
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    errors: list[BaseException] = []
+
+    async def main() -> None:
+        client = ppio.AsyncClient(KEY, base_url=url)
+
+        async def submit() -> None:
+            try:
+                await client.submit("a cat", timeout=60)
+            except ppio.PPIOError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(submit)
+            await anyio.sleep(0.3)  # connected, and waiting for the server's half of the handshake
+            await client.aclose()
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            anyio.run(main, backend="trio")
+            gc.collect()
+    finally:
+        listener.close()
+    assert [type(e) for e in errors] == [ppio.ClientClosedError], errors
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def _on_thread(call: Callable[[], object]) -> tuple[threading.Thread, list[BaseException]]:

@@ -136,6 +136,17 @@ def test_the_jitter_of_a_long_sleep_is_at_most_one_floor() -> None:
     assert plain - POLL_FLOOR <= jittered < plain  # 10 % of the sleep would be a third of a second
 
 
+def test_a_crowds_wait_sleeps_up_to_the_servers_window_without_jitter_but_not_up_to_a_learnt_one() -> None:
+    history = [Observation(at=0.0, status=PROCESSING, eta=4.0)]
+    plain = next_poll_delay(history, now=0.0, jitter=0.0)
+    assert next_poll_delay(history, now=0.0, jitter=0.99, crowd=200) == plain  # no early poll at the finish
+    assert next_poll_delay(history, now=0.0, jitter=0.99, crowd=1) < plain  # a lone wait is spread
+    quiet = [Observation(at=0.5, status=QUEUED)]
+    prior = Estimate(finish=10.0, error=1.0)
+    learnt = next_poll_delay(quiet, now=0.5, jitter=0.0, prior=prior, crowd=200)
+    assert next_poll_delay(quiet, now=0.5, jitter=0.99, prior=prior, crowd=200) < learnt  # scouts spread
+
+
 def test_a_task_well_past_its_learnt_window_is_polled_blind_not_ever_more_sparsely() -> None:
     prior = Estimate(finish=10.0, error=0.1)
     history = [Observation(at=0.5, status=QUEUED)]

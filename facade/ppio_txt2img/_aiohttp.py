@@ -33,7 +33,15 @@ import httpx
 
 from . import _constants as C
 from ._errors import ValidationError
-from ._io import BodyReader, Reply, Send, deadline_error, not_sent_in_time, parsed_url
+from ._io import (
+    BodyReader,
+    Reply,
+    Send,
+    closed_while_connecting,
+    deadline_error,
+    not_sent_in_time,
+    parsed_url,
+)
 from ._retry import RequestNotWritten
 from ._slots import AsyncioSlots
 from ._transport import proxy_table, shared_ssl_context, without_credentials
@@ -123,8 +131,6 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
 _BODY_NOT_WRITTEN = ("Can not write request body", "Failed to send bytes into the underlying connection")
 #: How aiohttp's connector refuses a connection it was making when the session was closed under it.
 _CONNECTOR_CLOSED = "Connector is closed"
-#: A request's error when `aclose` ended it while it was still connecting.
-_CLOSED_WHILE_CONNECTING = "the client was closed while the request was connecting; it was not sent"
 
 
 def _text(exc: BaseException) -> str:
@@ -320,13 +326,13 @@ class AiohttpSession:
             hidden = error  # raised below, outside this handler: not even its __context__ is aiohttp's
         except TimeoutError:
             if task in self._cut_short:
-                raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING) from None
+                raise closed_while_connecting() from None
             if task not in self._connected:  # the time ran out before there was a connection to send on
                 raise not_sent_in_time(action) from None
             raise deadline_error(action) from None
         except asyncio.CancelledError:
             if task in self._cut_short and not task.cancelling():  # aiohttp's own, closing: not a cancel
-                raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING) from None
+                raise closed_while_connecting() from None
             raise
         finally:
             self._limits.pop(task, None)

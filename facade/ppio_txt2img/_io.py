@@ -190,6 +190,11 @@ def not_sent_in_time(action: Send) -> httpx.ConnectTimeout:
     return httpx.ConnectTimeout(f"no connection within {action.timeout:.3g} s; the request was not sent")
 
 
+def closed_while_connecting() -> httpx.ConnectError:
+    """A request ended by its client's close while it was still connecting: nothing of it went out."""
+    return httpx.ConnectError("the client was closed while the request was connecting; it was not sent")
+
+
 class BodyReader:
     """A streamed (and already decoded) response body being read, within `Send.max_bytes`."""
 

@@ -29,16 +29,13 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._constants import MIN_TIME_TO_SEND
-from ._io import HeadGate, Reply, Send, send_httpx_async
+from ._io import HeadGate, Reply, Send, closed_while_connecting, send_httpx_async
 from ._wakeups import Closing
 
 if TYPE_CHECKING:
     import anyio
 
 __all__ = ["AsyncioSlots", "RequestSlots", "SlottedHttpx"]
-
-#: A request's error when its client was closed while it was still connecting.
-_CLOSED_WHILE_CONNECTING = "the client was closed while the request was connecting; it was not sent"
 
 
 def _dated(reply: Reply, waited: float) -> Reply:
@@ -195,7 +192,7 @@ class SlottedHttpx:
                 return await send_httpx_async(self.client, action, gate=gate)
             finally:
                 del self._in_flight[gate]
-        raise httpx.ConnectError(_CLOSED_WHILE_CONNECTING)  # `aclose` cancelled it: nothing went out
+        raise closed_while_connecting()  # `aclose` cancelled it: nothing went out
 
     async def aclose(self) -> None:
         """Close the client; a request still connecting ends at once, as never sent (httpx would let its

@@ -261,13 +261,16 @@ class HeadGate:
     once the client is closed (`ClientClosed`: httpcore finishes a connection it was making, or hands
     one to a request queued in its pool, after the close), and `sent` tells whether it went out. Never
     put on a caller's client: its own hooks or transport may set the trace extension themselves.
-    `stream` is the connection the request opened, once it is connected (None on a pooled one)."""
+    `stream` is the connection the request opened, once it is connected (None on a pooled one). Once
+    `given_up` (a sync request's deadline, seen by the thread waiting for it), its head does not go out
+    either."""
 
-    __slots__ = ("client", "sent", "stream")
+    __slots__ = ("client", "given_up", "sent", "stream")
 
     def __init__(self, client: httpx.Client | httpx.AsyncClient) -> None:
         self.client = client
         self.sent = False
+        self.given_up = False
         self.stream: Any = None
 
     def __call__(self, event: str, info: Mapping[str, Any]) -> None:
@@ -275,9 +278,15 @@ class HeadGate:
             self.stream = info.get("return_value")
         elif event.endswith(".send_request_headers.started"):
             self.sent = True  # first: a closing thread that reads False then is sure the check below sees it
-            if self.client.is_closed:
+            if self.client.is_closed or self.given_up:
                 self.sent = False
                 raise ClientClosed
+
+    def give_up(self) -> bool:
+        """Stop the head from going out, from another thread; whether it had not gone out (and so never
+        will). In this order: a request's thread that marks it sent after this reads `given_up`."""
+        self.given_up = True
+        return not self.sent
 
     async def trace_async(self, event: str, info: Mapping[str, Any]) -> None:
         self(event, info)
@@ -320,7 +329,11 @@ def _send_sync(client: httpx.Client, action: Send, cancel: threading.Event | Non
             if client.is_closed:
                 raise _closed_in_flight(action, gate)
             if time.monotonic() >= end:
-                raise deadline_error(action)
+                raise (
+                    not_sent_in_time(action)
+                    if gate is not None and gate.give_up()
+                    else deadline_error(action)
+                )
     except BaseException as exc:
         stop.set()  # the thread stops at its next chunk; nobody waits for it
         _log(action, type(exc).__name__, started)

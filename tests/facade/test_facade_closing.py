@@ -207,6 +207,19 @@ async def test_a_post_whose_deadline_passes_while_it_connects_was_not_sent() -> 
     assert not any(server.received)
 
 
+def test_a_sync_post_whose_deadline_passes_while_it_connects_was_not_sent() -> None:
+    """As with the async client: the request's thread is still connecting when the waiting thread sees
+    the deadline pass; it gives the request up, so its head never goes out, and says so."""
+    server = SlowToAccept()
+    try:
+        with ppio.Client(KEY, base_url=server.url) as client, pytest.raises(ppio.WaitTimeoutError) as info:
+            client.submit("a cat", timeout=0.5)
+    finally:
+        server.close()
+    assert info.value.outcome_unknown is False
+    assert not any(server.received)
+
+
 @pytest.mark.anyio
 async def test_closing_the_async_client_while_it_looks_up_the_host_ends_the_call_as_nothing_sent(
     monkeypatch: pytest.MonkeyPatch,

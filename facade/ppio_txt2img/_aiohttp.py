@@ -159,18 +159,14 @@ def _unsafe_to_chain(exc: BaseException) -> bool:
 
 @lru_cache(maxsize=1)
 def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
-    """aiohttp's connector, keeping the tasks whose request is connecting (`connecting`) and those whose
-    request got a connection (`connected`), in the sets it is given: closed under a connect, aiohttp
-    would let it run on to its own timeout, and a request timed out before it had a connection was never
-    sent."""
+    """aiohttp's connector, adding each task whose request got a connection to the set it is given: a
+    request without one has sent nothing (closed under a connect, aiohttp would let it run on to its
+    own timeout; a request timed out before it had a connection was never sent)."""
     import aiohttp
 
     class Connector(aiohttp.TCPConnector):
-        def __init__(
-            self, connecting: set[asyncio.Task[Any]], connected: set[asyncio.Task[Any]], **options: Any
-        ) -> None:
+        def __init__(self, connected: set[asyncio.Task[Any]], **options: Any) -> None:
             super().__init__(**options)
-            self.connecting = connecting
             self.connected = connected
 
         async def connect(
@@ -179,15 +175,10 @@ def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
             traces: list[Any],
             timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
         ) -> aiohttp.connector.Connection:
+            connection = await super().connect(req, traces, timeout)
             task = asyncio.current_task()
-            if task is None:  # not in a task: nothing to end early
-                return await super().connect(req, traces, timeout)
-            self.connecting.add(task)
-            try:
-                connection = await super().connect(req, traces, timeout)
-            finally:
-                self.connecting.discard(task)
-            self.connected.add(task)
+            if task is not None:
+                self.connected.add(task)
             return connection
 
     return Connector
@@ -202,10 +193,8 @@ class AiohttpSession:
         self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
-        self._connecting: set[asyncio.Task[Any]] = set()  # tasks whose request is connecting
         self._connected: set[asyncio.Task[Any]] = set()  # tasks whose request has its connection
         connector = _connector_class()(
-            self._connecting,
             self._connected,
             limit=C.DEFAULT_MAX_CONNECTIONS,
             ssl=shared_ssl_context(),
@@ -229,13 +218,13 @@ class AiohttpSession:
         return self._closing.closed or self._session.closed
 
     async def aclose(self) -> None:
-        """Close the session; a request still connecting ends at once, as never sent. Its time is up now
-        (`_send` tells that from its deadline by `_cut_short`), marked before the session closes, as the
-        close may end the connect first (a host name being looked up: aiohttp cancels the lookup)."""
+        """Close the session; a request that has no connection yet (connecting) ends at once, as never
+        sent. Its time is up now (`_send` tells that from its deadline by `_cut_short`), marked before the
+        session closes, as the close may end the connect first (a host name being looked up: aiohttp
+        cancels the lookup)."""
         now = asyncio.get_running_loop().time()
-        for task in list(self._connecting):
-            limit = self._limits.get(task)
-            if limit is not None and not limit.expired():
+        for task, limit in list(self._limits.items()):
+            if task not in self._connected and not limit.expired():
                 self._cut_short.add(task)
                 limit.reschedule(now)
         await self._session.close()

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +166,6 @@ def _checked(data: Any, schema_name: str, path: str = "") -> Any:
     return data  # not reached: the two agree (tests/unit/test_fast_check.py)
 
 
-@lru_cache(maxsize=1)
 @cache
 def _unset_type() -> type:
     from ppio_api.types import Unset

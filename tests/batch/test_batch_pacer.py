@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import random
 
 import pytest
 
-from ppio_txt2img.batch import AdaptivePacer, Pacer, WindowPacer
+from ppio_txt2img.batch import AdaptivePacer, Pacer, Ticket, WindowPacer
 from ppio_txt2img.sandbox._ratelimit import ImageRateLimiter
 
 WINDOW = 60.0
@@ -37,6 +40,40 @@ def simulate(pacer: Pacer, limit: int, images: int, *, seed: int = 1, max_cost: 
         else:
             rejected += 1
             pacer.rejected(ticket, now, wait)
+    return {"elapsed": now, "posts": posts, "rejected": rejected, "rate": images / now * WINDOW}
+
+
+def simulate_concurrent(
+    pacer: Pacer, limit: int, images: int, *, seed: int, in_flight: int = 16, commit: float = 0.3
+) -> dict[str, float]:
+    """As `simulate`, with up to `in_flight` POSTs at once, as a batch sends them: answers come back out
+    of order (random latencies each way), and an accepted POST reaches the pacer only after up to
+    `commit` seconds of the caller's bookkeeping (the batch journals its task id first), while a 429
+    reaches it at once. The server answers 429 with a whole-second `Retry-After`, as the sandbox does."""
+    rng = random.Random(seed)
+    server = ImageRateLimiter(limit, WINDOW)
+    answers: list[tuple[float, int, Ticket, float | None]] = []  # (when the pacer hears, order, ticket, wait)
+    order = itertools.count()
+    now, to_send, done, posts, rejected = 0.0, images, 0, 0, 0
+    while done < images:
+        delay = math.inf
+        while to_send and len(answers) < in_flight and (delay := pacer.delay(1, now)) == 0:
+            ticket = pacer.sent(1, now)
+            posts, to_send = posts + 1, to_send - 1
+            arrival = now + rng.uniform(0.001, 0.05)
+            wait = server.acquire(1, arrival)
+            heard = arrival + rng.uniform(0.001, 0.05) + (rng.uniform(0.0, commit) if wait is None else 0.0)
+            heapq.heappush(answers, (heard, next(order), ticket, wait))
+        if answers and (answers[0][0] <= now + delay or not to_send or len(answers) >= in_flight):
+            now, _, ticket, wait = heapq.heappop(answers)
+            if wait is None:
+                pacer.accepted(ticket, now)
+                done += 1
+            else:
+                pacer.rejected(ticket, now, max(1, math.ceil(wait)))
+                rejected, to_send = rejected + 1, to_send + 1
+        else:
+            now += delay
     return {"elapsed": now, "posts": posts, "rejected": rejected, "rate": images / now * WINDOW}
 
 
@@ -115,6 +152,39 @@ def test_adaptive_pacer_settles_just_under_the_ceiling_it_saw() -> None:
     assert pacer.ceiling is not None
     assert 18 <= pacer.ceiling <= 21
     assert 18 <= pacer.allowance() <= 21
+
+
+def test_a_429_beside_posts_in_flight_raises_its_ceiling_by_those_accepted() -> None:
+    pacer = AdaptivePacer(start=45)
+    for _ in range(38):
+        pacer.accepted(pacer.sent(1, 0.0), 1.0)
+    first, second, refused = pacer.sent(1, 2.0), pacer.sent(1, 2.0), pacer.sent(1, 2.0)
+    pacer.rejected(refused, 2.1, 1.0)  # answered before the two beside it, which the server took
+    assert (pacer.ceiling, pacer.allowance()) == (38, 37)
+    pacer.accepted(first, 2.2)
+    pacer.accepted(second, 2.3)
+    assert (pacer.ceiling, pacer.allowance()) == (40, 39)
+
+
+def test_a_post_in_flight_that_is_refused_too_leaves_the_ceiling() -> None:
+    pacer = AdaptivePacer(start=45)
+    for _ in range(20):
+        pacer.accepted(pacer.sent(1, 0.0), 1.0)
+    beside, refused = pacer.sent(1, 2.0), pacer.sent(1, 2.0)
+    pacer.rejected(refused, 2.1, 1.0)
+    pacer.rejected(beside, 2.2, 1.0)
+    assert (pacer.ceiling, pacer.allowance()) == (20, 19)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_adaptive_pacer_with_many_posts_in_flight_learns_the_whole_limit(seed: int) -> None:
+    limit = 40
+    pacer = AdaptivePacer()
+    result = simulate_concurrent(pacer, limit, limit * 40, seed=seed)
+    assert result["rate"] >= 0.9 * limit, result
+    assert result["rejected"] <= 0.05 * result["posts"], result
+    assert pacer.ceiling is not None
+    assert limit - 1 <= pacer.ceiling <= limit + 2, pacer.ceiling
 
 
 def test_adaptive_pacer_halves_when_refused_with_nothing_accepted() -> None:

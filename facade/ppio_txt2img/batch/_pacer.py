@@ -160,6 +160,10 @@ class AdaptivePacer(Pacer):
       above the ceiling, so the limit is probed again about every 4 windows, costing one 429 or so.
     - A 429 with nothing accepted in the window (the limit is shared, or lower than we thought) halves
       the allowance. Every 429 also pauses sends for its `Retry-After`.
+    - POSTs still in flight when a 429 comes (sent just before it, or answered but not yet counted) may
+      have been accepted in that same window: each that is raises the ceiling that 429 set, and the
+      allowance with it. Counted short, the ceiling would hold the rate under the limit for many
+      windows, as the probe above it climbs by a quarter per window.
     """
 
     def __init__(
@@ -169,10 +173,17 @@ class AdaptivePacer(Pacer):
         self.minimum = minimum
         self.probe = probe
         self.ceiling: float | None = None
+        #: The POSTs in flight when the last 429 set the ceiling.
+        self._settling: set[int] = set()
 
     def accepted(self, ticket: Ticket, now: float) -> None:
         limited = self.in_window(now) + ticket.cost >= self.allowance()  # we were using it all
         super().accepted(ticket, now)
+        if ticket.id in self._settling and self.ceiling is not None:  # allowed beside the last 429
+            self._settling.discard(ticket.id)
+            self.ceiling += ticket.cost
+            self.limit = max(self.limit, self.ceiling - 1.0)
+            return
         if not limited:
             return
         if self.ceiling is None:
@@ -187,5 +198,7 @@ class AdaptivePacer(Pacer):
         if allowed >= 1:
             self.ceiling = float(allowed)
             self.limit = max(self.minimum, min(self.limit, allowed - 1.0))
+            self._settling = set(self._in_flight)
         else:
             self.limit = max(self.minimum, self.limit / 2)
+            self._settling = set()

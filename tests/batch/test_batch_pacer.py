@@ -166,6 +166,25 @@ def test_a_429_beside_posts_in_flight_raises_its_ceiling_by_those_accepted() -> 
     assert (pacer.ceiling, pacer.allowance()) == (40, 39)
 
 
+def test_an_overstated_ipm_counts_the_posts_beside_its_429_in_what_the_server_allows() -> None:
+    pacer = WindowPacer(50)
+    for _ in range(38):
+        pacer.accepted(pacer.sent(1, 0.0), 1.0)
+    first, second, refused = pacer.sent(1, 2.0), pacer.sent(1, 2.0), pacer.sent(1, 2.0)
+    pacer.rejected(refused, 2.1, 1.0)
+    assert pacer.allowance() == 38
+    pacer.accepted(first, 2.2)
+    pacer.accepted(second, 2.3)
+    assert (pacer.allowed_at_429, pacer.allowance()) == (40, 40)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_overstated_ipm_with_many_posts_in_flight_keeps_to_the_servers_limit(seed: int) -> None:
+    result = simulate_concurrent(WindowPacer(50), 40, 1600, seed=seed)
+    assert result["rate"] >= 0.9 * 40, result
+    assert result["rejected"] <= 0.03 * result["posts"], result
+
+
 def test_a_post_in_flight_that_is_refused_too_leaves_the_ceiling() -> None:
     pacer = AdaptivePacer(start=45)
     for _ in range(20):

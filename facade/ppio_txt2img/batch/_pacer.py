@@ -51,6 +51,12 @@ class Pacer:
         #: Counters, for reports: POSTs let through, accepted, and answered 429.
         self.sent_count = self.accepted_count = self.rejected_count = 0
         self.accepted_images = 0
+        #: What the last 429 showed the server allows in a window (0 before any): the images accepted in
+        #: the window then, plus those of the POSTs in flight beside it (`_beside`) that turn out
+        #: accepted, counted as their answers come. Counted short, a pacer would hold its rate under the
+        #: limit for many windows.
+        self.allowed_at_429 = 0.0
+        self._beside: set[int] = set()
 
     # ------------------------------------------------------------------------------------- window
     def _expire(self, now: float) -> None:
@@ -114,6 +120,17 @@ class Pacer:
         self.rejected_count += 1
         wait = retry_after if retry_after is not None else self.window / self.allowance()
         self.pause_until = max(self.pause_until, now + min(wait, self.window))
+        self.allowed_at_429 = float(self.accepted_in_window(now))
+        self._beside = set(self._in_flight) if self.allowed_at_429 else set()
+
+    def _was_beside_429(self, ticket: Ticket) -> bool:
+        """Whether the accepted `ticket` was in flight beside the last 429: then it counts toward what
+        that 429 showed allowed (`allowed_at_429`)."""
+        if ticket.id not in self._beside:
+            return False
+        self._beside.discard(ticket.id)
+        self.allowed_at_429 += ticket.cost
+        return True
 
     def released(self, ticket: Ticket) -> None:
         """The POST provably never reached the server (connection refused): it counts for nothing."""
@@ -130,8 +147,8 @@ class WindowPacer(Pacer):
     """The limit is known: never more than `limit` images in any `window` seconds (as the server sees
     them, since entries are stamped on the answer). A 429 anyway (the limit is shared with other
     clients, or lower than said) pauses all sends for its `Retry-After` and lowers the allowance to
-    what the server accepted in the last window (or halves it, if nothing was); it grows back by one
-    image per window, never above `limit`."""
+    what the server accepted in the last window (`allowed_at_429`; or halves it, if nothing was); it
+    grows back by one image per window, never above `limit`."""
 
     def __init__(self, limit: float, *, window: float = MINUTE) -> None:
         super().__init__(limit, window=window)
@@ -139,13 +156,15 @@ class WindowPacer(Pacer):
 
     def accepted(self, ticket: Ticket, now: float) -> None:
         super().accepted(ticket, now)
-        if self.limit < self.maximum:
+        if self._was_beside_429(ticket):
+            self.limit = min(self.maximum, max(self.limit, self.allowed_at_429))
+        elif self.limit < self.maximum:
             self.limit = min(self.maximum, self.limit + ticket.cost / max(self.limit, 1.0))
 
     def rejected(self, ticket: Ticket, now: float, retry_after: float | None) -> None:
-        allowed = self.accepted_in_window(now)
         super().rejected(ticket, now, retry_after)
-        self.limit = max(1.0, min(self.limit, float(allowed)) if allowed else self.limit / 2)
+        allowed = self.allowed_at_429
+        self.limit = max(1.0, min(self.limit, allowed) if allowed else self.limit / 2)
 
 
 class AdaptivePacer(Pacer):
@@ -162,8 +181,8 @@ class AdaptivePacer(Pacer):
       the allowance. Every 429 also pauses sends for its `Retry-After`.
     - POSTs still in flight when a 429 comes (sent just before it, or answered but not yet counted) may
       have been accepted in that same window: each that is raises the ceiling that 429 set, and the
-      allowance with it. Counted short, the ceiling would hold the rate under the limit for many
-      windows, as the probe above it climbs by a quarter per window.
+      allowance with it (`allowed_at_429`). Counted short, the ceiling would hold the rate under the
+      limit for many windows, as the probe above it climbs by a quarter per window.
     """
 
     def __init__(
@@ -173,15 +192,12 @@ class AdaptivePacer(Pacer):
         self.minimum = minimum
         self.probe = probe
         self.ceiling: float | None = None
-        #: The POSTs in flight when the last 429 set the ceiling.
-        self._settling: set[int] = set()
 
     def accepted(self, ticket: Ticket, now: float) -> None:
         limited = self.in_window(now) + ticket.cost >= self.allowance()  # we were using it all
         super().accepted(ticket, now)
-        if ticket.id in self._settling and self.ceiling is not None:  # allowed beside the last 429
-            self._settling.discard(ticket.id)
-            self.ceiling += ticket.cost
+        if self._was_beside_429(ticket):
+            self.ceiling = self.allowed_at_429
             self.limit = max(self.limit, self.ceiling - 1.0)
             return
         if not limited:
@@ -193,12 +209,10 @@ class AdaptivePacer(Pacer):
             self.limit += step * ticket.cost / max(self.limit, 1.0)
 
     def rejected(self, ticket: Ticket, now: float, retry_after: float | None) -> None:
-        allowed = self.accepted_in_window(now)
         super().rejected(ticket, now, retry_after)
+        allowed = self.allowed_at_429
         if allowed >= 1:
-            self.ceiling = float(allowed)
+            self.ceiling = allowed
             self.limit = max(self.minimum, min(self.limit, allowed - 1.0))
-            self._settling = set(self._in_flight)
         else:
             self.limit = max(self.minimum, self.limit / 2)
-            self._settling = set()

@@ -145,11 +145,12 @@ _SHAPING_FIELDS = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
 def plain_head(head: bytes) -> tuple[str, int] | None:
     """The method and body length of a plain request's head (without its blank line), or None when it
     is not plain: HTTP/1.1 with a request line and fields in the strict grammar of RFC 9110/9112 (visible
-    ASCII, CRLF line ends), exactly one `Host`, exactly one `Content-Length` of 1-20 digits, and none of
-    `_SHAPING_FIELDS`. h11 reads every plain head the same way (tests/unit/test_webhook_http.py)."""
+    ASCII, CRLF line ends), not CONNECT, exactly one `Host`, exactly one `Content-Length` of 1-20 digits,
+    and none of `_SHAPING_FIELDS`. h11 reads every plain head the same way
+    (tests/unit/test_webhook_http.py)."""
     lines = head.split(b"\r\n")
     request = _REQUEST_LINE.fullmatch(lines[0])
-    if request is None:
+    if request is None or request[1] == b"CONNECT":  # h11 reads a CONNECT's 2xx as a switch of protocol
         return None
     hosts, lengths = 0, []
     for line in lines[1:]:

@@ -185,6 +185,16 @@ def test_an_overstated_ipm_with_many_posts_in_flight_keeps_to_the_servers_limit(
     assert result["rejected"] <= 0.03 * result["posts"], result
 
 
+def test_a_post_beside_a_429_heard_accepted_after_its_pause_was_in_a_later_window() -> None:
+    pacer = AdaptivePacer(start=30)
+    for _ in range(20):
+        pacer.accepted(pacer.sent(1, 0.0), 1.0)
+    slow, refused = pacer.sent(1, 2.0), pacer.sent(1, 2.0)
+    pacer.rejected(refused, 2.1, 58.0)  # no room until the window slides, at 60.1
+    pacer.accepted(slow, 61.5)  # so the server took it then: in the next window, not beside the 429
+    assert (pacer.ceiling, pacer.allowance()) == (20, 19)
+
+
 def test_a_post_in_flight_that_is_refused_too_leaves_the_ceiling() -> None:
     pacer = AdaptivePacer(start=45)
     for _ in range(20):

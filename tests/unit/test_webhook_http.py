@@ -148,6 +148,7 @@ PLAIN = {
 }
 ODD = {
     "HTTP/1.0": _request("POST / HTTP/1.0\r\nContent-Length: {n}\r\n\r\n"),
+    "CONNECT": _request("CONNECT x:443 HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\n\r\n"),
     "no Host": _request("POST / HTTP/1.1\r\nContent-Length: {n}\r\n\r\n"),
     "two Hosts": _request("POST / HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: {n}\r\n\r\n"),
     "no Content-Length": _request("POST / HTTP/1.1\r\nHost: x\r\n\r\n"),

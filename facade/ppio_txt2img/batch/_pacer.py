@@ -57,6 +57,7 @@ class Pacer:
         #: limit for many windows.
         self.allowed_at_429 = 0.0
         self._beside: set[int] = set()
+        self._beside_until = -math.inf  # the end of that 429's pause: heard later, a later window's
 
     # ------------------------------------------------------------------------------------- window
     def _expire(self, now: float) -> None:
@@ -122,13 +123,17 @@ class Pacer:
         self.pause_until = max(self.pause_until, now + min(wait, self.window))
         self.allowed_at_429 = float(self.accepted_in_window(now))
         self._beside = set(self._in_flight) if self.allowed_at_429 else set()
+        self._beside_until = now + min(wait, self.window)
 
-    def _was_beside_429(self, ticket: Ticket) -> bool:
-        """Whether the accepted `ticket` was in flight beside the last 429: then it counts toward what
-        that 429 showed allowed (`allowed_at_429`)."""
+    def _was_beside_429(self, ticket: Ticket, now: float) -> bool:
+        """Whether the accepted `ticket` was in flight beside the last 429 and heard of within its pause
+        (the server had no room until its `Retry-After`: accepted before then, it was in the window
+        the 429 saw): then it counts toward what that 429 showed allowed (`allowed_at_429`)."""
         if ticket.id not in self._beside:
             return False
         self._beside.discard(ticket.id)
+        if now > self._beside_until:
+            return False
         self.allowed_at_429 += ticket.cost
         return True
 
@@ -156,7 +161,7 @@ class WindowPacer(Pacer):
 
     def accepted(self, ticket: Ticket, now: float) -> None:
         super().accepted(ticket, now)
-        if self._was_beside_429(ticket):
+        if self._was_beside_429(ticket, now):
             self.limit = min(self.maximum, max(self.limit, self.allowed_at_429))
         elif self.limit < self.maximum:
             self.limit = min(self.maximum, self.limit + ticket.cost / max(self.limit, 1.0))
@@ -196,7 +201,7 @@ class AdaptivePacer(Pacer):
     def accepted(self, ticket: Ticket, now: float) -> None:
         limited = self.in_window(now) + ticket.cost >= self.allowance()  # we were using it all
         super().accepted(ticket, now)
-        if self._was_beside_429(ticket):
+        if self._was_beside_429(ticket, now):
             self.ceiling = self.allowed_at_429
             self.limit = max(self.limit, self.ceiling - 1.0)
             return

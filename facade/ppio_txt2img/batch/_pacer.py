@@ -120,10 +120,10 @@ class Pacer:
         self._land(ticket)
         self.rejected_count += 1
         wait = retry_after if retry_after is not None else self.window / self.allowance()
-        self.pause_until = max(self.pause_until, now + min(wait, self.window))
+        self._beside_until = now + min(wait, self.window)
+        self.pause_until = max(self.pause_until, self._beside_until)
         self.allowed_at_429 = float(self.accepted_in_window(now))
         self._beside = set(self._in_flight) if self.allowed_at_429 else set()
-        self._beside_until = now + min(wait, self.window)
 
     def _was_beside_429(self, ticket: Ticket, now: float) -> bool:
         """Whether the accepted `ticket` was in flight beside the last 429 and heard of within its pause

@@ -11,7 +11,7 @@ from ._call import Deadline, Expired, Settings
 from ._constants import DOWNLOAD_MAX_ATTEMPTS, INLINE_DECODE_PIXELS
 from ._errors import ImageError
 from ._http import REDIRECT_STATUSES, send_with_retries
-from ._images import SIZE_TOLERANCE, WrongSize, decode, normalize_type, sniff_format
+from ._images import SIZE_TOLERANCE, WrongSize, declared_size, decode, normalize_type, sniff_format
 from ._io import Flow, Offload, ResponseTooLarge, Sleep
 from ._results import GeneratedImage, ImageRef
 from ._retry import backoff_delay
@@ -32,14 +32,15 @@ def _refreshed_ref(settings: Settings, deadline: Deadline, task_id: str, index: 
     return task.images[index]
 
 
-def decodes_inline(expected_size: tuple[int, int] | None) -> bool:
+def decodes_inline(expected_size: tuple[int, int] | None, declared: tuple[int, int] | None = None) -> bool:
     """Whether an image is decoded in place rather than on a worker thread: when it was asked no larger
     than `INLINE_DECODE_PIXELS` (its header is checked against that size before any pixel is decoded, so
-    it cannot turn out larger), decoding costs less than handing it to a thread and back."""
-    if expected_size is None:
-        return False
-    width, height = expected_size
-    return (width + SIZE_TOLERANCE) * (height + SIZE_TOLERANCE) <= INLINE_DECODE_PIXELS
+    it cannot turn out larger), or, its size not asked (`wait()`), when its header declares no more
+    (`declared`: Pillow decodes to that size), decoding costs less than handing it to a thread and back."""
+    if expected_size is not None:
+        width, height = expected_size
+        return (width + SIZE_TOLERANCE) * (height + SIZE_TOLERANCE) <= INLINE_DECODE_PIXELS
+    return declared is not None and declared[0] * declared[1] <= INLINE_DECODE_PIXELS
 
 
 def download_flow(
@@ -130,7 +131,7 @@ def _checked_image(
     try:
         size, mode = yield Offload(
             partial(decode, data, expected=expected_size, max_pixels=largest_image_pixels()),
-            inline=decodes_inline(expected_size),
+            inline=decodes_inline(expected_size, None if expected_size else declared_size(data)),
         )
     except WrongSize as exc:
         raise ImageError(str(exc), task_id=task_id, index=index) from None

@@ -5,7 +5,7 @@ Pillow is imported only inside `decode`, so `import ppio_txt2img` stays light.
 
 from __future__ import annotations
 
-__all__ = ["WrongSize", "decode", "normalize_type", "sniff_format"]
+__all__ = ["WrongSize", "declared_size", "decode", "normalize_type", "sniff_format"]
 
 
 class WrongSize(ValueError):
@@ -20,6 +20,40 @@ def sniff_format(data: bytes) -> str | None:
         return "jpeg"
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    return None
+
+
+#: JPEG's start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC): the segment with the image's size.
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """The pixel size a PNG's or a JPEG's header declares (the one Pillow decodes to: the first `IHDR`, the
+    first start of frame), read without decoding anything; None for other formats or a header cut short.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers with no segment
+            at += 2
+        elif marker in (0xD9, 0xDA):  # the end, or the scan, before any frame: not a JPEG Pillow reads
+            return None
+        elif marker in _JPEG_FRAMES:
+            if at + 9 > len(data):
+                return None
+            return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
     return None
 
 

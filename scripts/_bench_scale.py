@@ -53,6 +53,8 @@ FLOOR_200 = "floor: raw aiohttp told each finish, one poll"
 FLOOR_1000 = "floor: raw aiohttp told each finish, one poll, 1,000 tasks"
 FLOOR_HOOKS = "floor: webhooks, a bare asyncio receiver and raw aiohttp"
 HOOKS = "SDK, webhooks as the wait mode"
+FLOOR_HOOKS_SPREAD = "floor: webhooks, a bare asyncio receiver and raw aiohttp, finishes over 2 s"
+HOOKS_SPREAD = "SDK, webhooks as the wait mode, finishes over 2 s"
 SDK_200 = "SDK, eta + progress (aiohttp transport)"
 SDK_1000 = "SDK, 1,000 tasks (aiohttp transport)"
 BLIND = "SDK, no eta/progress, nothing learnt"
@@ -60,6 +62,9 @@ LEARNT = "SDK, no eta/progress, 3 tasks of the shape seen"
 #: The light server's knobs: the same tasks of 5 s (0.3 s queued, then 4.7 s processing).
 LIGHT: dict[str, Any] = {"queue_delay": 0.3, "processing": 4.7}
 LIGHT_SILENT = {"eta": False, "progress": False}
+#: Tasks whose processing times spread over 2 s (3.7-5.7 s, seeded), as real tasks' vary: their webhooks
+#: come one after another rather than all in the same few milliseconds.
+LIGHT_SPREAD = {"spread": 2.0}
 _ROUND_TRIPS = 9
 _BODY = {
     "extra": {"response_image_type": "png"},
@@ -151,11 +156,20 @@ MEDIAN_OF: dict[str, Callable[[Run], float]] = {
     LEARNT: _detection,
     HOOKS: _after_webhook,
     FLOOR_HOOKS: _after_webhook,
+    HOOKS_SPREAD: _after_webhook,
+    FLOOR_HOOKS_SPREAD: _after_webhook,
 }
 
 
 def _shown(run: Run, figure: Callable[[Run], float]) -> str:
-    return f"{figure(run) * 100:+.1f} %" if figure is _overhead else ms(figure(run))
+    if figure is _overhead:
+        return f"{figure(run) * 100:+.1f} %"
+    return fine_ms(figure(run)) if figure(run) < 0.01 else ms(figure(run))
+
+
+def fine_ms(seconds: float) -> str:
+    """Milliseconds to two decimals: for figures near a loopback round trip."""
+    return f"{seconds * 1000:.2f} ms"
 
 
 def _decode(data: bytes) -> None:
@@ -406,6 +420,8 @@ def _scenarios(log: Callable[[str], None]) -> dict[str, list[Run]]:
     plan += [
         (HOOKS, 200, _with_webhooks(sdk), {}),
         (FLOOR_HOOKS, 200, _floor_webhooks, {}),
+        (HOOKS_SPREAD, 200, _with_webhooks(sdk), LIGHT_SPREAD),
+        (FLOOR_HOOKS_SPREAD, 200, _floor_webhooks, LIGHT_SPREAD),
     ]
     runs: dict[str, list[Run]] = {}
     for turn in range(REPEATS):  # in turns, so that a machine slowing down weighs on every row alike
@@ -490,8 +506,10 @@ def run(log: Callable[[str], None]) -> Section:
     plain, sdk200, sdk1000 = by_name["plain httpx poller, 0.5 s"], by_name[SDK_200], by_name[SDK_1000]
     learnt, blind = by_name[LEARNT], by_name[BLIND]
     plain_silent = by_name["plain httpx poller, 0.5 s, no eta/progress"]
-    hooks = by_name[HOOKS]
+    hooks, hooks_spread = by_name[HOOKS], by_name[HOOKS_SPREAD]
     floor200, floor1000, floor_hooks = by_name[FLOOR_200], by_name[FLOOR_1000], by_name[FLOOR_HOOKS]
+    floor_spread = by_name[FLOOR_HOOKS_SPREAD]
+    spread_after, floor_spread_after = median(hooks_spread.after_webhook), median(floor_spread.after_webhook)
     section.data["scale"] = [
         {
             "concurrency": r.tasks,
@@ -537,13 +555,21 @@ def run(log: Callable[[str], None]) -> Section:
             median(blind.detection) <= median(plain_silent.detection) and blind.polls <= plain_silent.polls,
         ),
         Figure(
-            "webhooks (received with `serve_async`): median time from the server sending a task's webhook "
-            "to the client knowing, polls per task",
-            f"{ms(median(hooks.after_webhook))}, {hooks.polls:.2f} (round trip {ms(hooks.rtt)}; floor "
-            f"{ms(median(floor_hooks.after_webhook))}; "
-            f"from the server's finish {ms(median(hooks.detection))})",
-            "≤ one round trip (+10 ms to wake) after delivery, ≤ 1 poll per task",
-            median(hooks.after_webhook) <= hooks.rtt + 0.010 and hooks.polls <= 1.0 + 1e-9,
+            "webhooks (received with `serve_async`), 200 tasks finishing over 2 s: median time from the "
+            "server sending a task's webhook to the client knowing, polls per task",
+            f"{fine_ms(spread_after)}, {hooks_spread.polls:.2f} (round trip {fine_ms(hooks_spread.rtt)}; "
+            f"floor {fine_ms(floor_spread_after)})",
+            "≤ one round trip (+1 ms to read the webhook and wake) after delivery, ≤ 1 poll per task",
+            spread_after <= hooks_spread.rtt + 0.001 and hooks_spread.polls <= 1.0 + 1e-9,
+        ),
+        Figure(
+            "webhooks, all 200 tasks finishing within a few ms (a burst: 200 webhooks at once): the same "
+            "figure, polls per task",
+            f"{ms(median(hooks.after_webhook))}, {hooks.polls:.2f} (floor "
+            f"{ms(median(floor_hooks.after_webhook))}; 16 x client CPU per task: "
+            f"{16 * hooks.cpu_per_task * 1000:.0f} ms, floor {16 * floor_hooks.cpu_per_task * 1000:.0f} ms)",
+            "none of its own: here the figure is the client's CPU per task (see the notes), which the "
+            "200- and 1,000-task rows judge",
         ),
     ]
     rows = []
@@ -645,8 +671,13 @@ def run(log: Callable[[str], None]) -> Section:
             f"the client's CPU per task is {16 * hooks.cpu_per_task * 1000:.0f} ms for the SDK and "
             f"{16 * floor_hooks.cpu_per_task * 1000:.0f} ms for the floor (measured from send to knowing: "
             f"{ms(median(hooks.after_webhook))} and {ms(median(floor_hooks.after_webhook))}). Past a few "
-            "webhooks at once, this figure is the client's CPU per task, not its wake-up: the goal of one "
-            "round trip + 10 ms asks for the floor's cost per task."
+            "webhooks at once, this figure is the client's CPU per task, not its wake-up: even the floor, "
+            "with none of the SDK's work, knows a task many round trips after its webhook is sent, so the "
+            "goal of knowing within one round trip of delivery is judged where a webhook finds the client "
+            "with time to read it: tasks whose durations vary (by 2 s here, 3.7-5.7 s of processing), as "
+            f"real tasks' do. There the SDK knew a task a median {fine_ms(spread_after)} after the server "
+            f"sent its webhook (the floor: {fine_ms(floor_spread_after)}; one round trip: "
+            f"{fine_ms(hooks_spread.rtt)})."
         )
     errors = sorted({e for r in runs for e in r.errors})
     if errors:

@@ -47,6 +47,9 @@ class _Knobs:
     processing: float = 4.7
     eta: bool = True
     progress: bool = True
+    #: Seconds over which tasks' processing times spread (uniformly around `processing`, seeded): 0, all
+    #: take the same time, as most runs have it; real tasks vary, so their finishes (and webhooks) do.
+    spread: float = 0.0
 
 
 @dataclass
@@ -104,11 +107,14 @@ class _Server:
         except (ValueError, AttributeError):
             return 400, "application/json", b'{"code":400,"reason":"INVALID_REQUEST_BODY","message":"bad"}'
         now = time.time()
+        processing = self.knobs.processing
+        if self.knobs.spread:
+            processing += self.knobs.spread * (self.rng.random() - 0.5)
         task = _Task(
             task_id=str(uuid.uuid4()),
             created=now,
             started=now + self.knobs.queue_delay,
-            finished=now + self.knobs.queue_delay + self.knobs.processing,
+            finished=now + self.knobs.queue_delay + processing,
             seed=self.rng.randrange(2**31),
             webhook=webhook.get("url"),
         )
@@ -124,7 +130,7 @@ class _Server:
         else:
             status = "TASK_STATUS_PROCESSING" if now >= task.started else "TASK_STATUS_QUEUED"
             eta = math.ceil(task.finished - now) if self.knobs.eta else 0
-            share = (now - task.started) / self.knobs.processing
+            share = (now - task.started) / (task.finished - task.started)
             progress = max(0, min(99, math.floor(share * 100))) if self.knobs.progress and share > 0 else 0
         images = []
         if done:

@@ -32,15 +32,23 @@ def _refreshed_ref(settings: Settings, deadline: Deadline, task_id: str, index: 
     return task.images[index]
 
 
-def decodes_inline(expected_size: tuple[int, int] | None, declared: tuple[int, int] | None = None) -> bool:
-    """Whether an image is decoded in place rather than on a worker thread: when it was asked no larger
-    than `INLINE_DECODE_PIXELS` (its header is checked against that size before any pixel is decoded, so
-    it cannot turn out larger), or, its size not asked (`wait()`), when its header declares no more
-    (`declared`: Pillow decodes to that size), decoding costs less than handing it to a thread and back."""
-    if expected_size is not None:
-        width, height = expected_size
-        return (width + SIZE_TOLERANCE) * (height + SIZE_TOLERANCE) <= INLINE_DECODE_PIXELS
-    return declared is not None and declared[0] * declared[1] <= INLINE_DECODE_PIXELS
+def decodes_inline(
+    kind: str, expected_size: tuple[int, int] | None, declared: tuple[int, int] | None = None
+) -> bool:
+    """Whether an image is decoded in place rather than on a worker thread, where decoding it costs less
+    than handing it to a thread and back: no more than `INLINE_DECODE_PIXELS`.
+
+    A PNG or JPEG is judged by its header (`declared`, `declared_size`): the size Pillow decodes to,
+    whatever size was asked (`wait()` asks none), and only when that header is a plain one, read in a
+    few steps (Pillow reads a JPEG's odd bytes one at a time in Python: not on an event loop). Another
+    format (WebP), by the size asked: its header is checked against it before any pixel is decoded, so
+    it cannot turn out larger."""
+    if kind in ("png", "jpeg"):
+        return declared is not None and declared[0] * declared[1] <= INLINE_DECODE_PIXELS
+    if expected_size is None:
+        return False
+    width, height = expected_size
+    return (width + SIZE_TOLERANCE) * (height + SIZE_TOLERANCE) <= INLINE_DECODE_PIXELS
 
 
 def download_flow(
@@ -131,7 +139,7 @@ def _checked_image(
     try:
         size, mode = yield Offload(
             partial(decode, data, expected=expected_size, max_pixels=largest_image_pixels()),
-            inline=decodes_inline(expected_size, None if expected_size else declared_size(data)),
+            inline=decodes_inline(kind, expected_size, declared_size(data)),
         )
     except WrongSize as exc:
         raise ImageError(str(exc), task_id=task_id, index=index) from None

@@ -25,35 +25,62 @@ def sniff_format(data: bytes) -> str | None:
 
 #: JPEG's start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC): the segment with the image's size.
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: The JPEG segments `declared_size` steps over (by their length, as Pillow and libjpeg do): tables,
+#: restart interval, application data and comments. Any other marker, a stuffed 0xFF00 or a fill byte
+#: before the scan, and it declines: there Pillow's and libjpeg's readers could part from a simple walk.
+_JPEG_SEGMENTS = frozenset({0xC4, 0xCC, 0xDB, 0xDD, 0xFE, *range(0xE0, 0xF0)})
+#: Chunks or segments read before giving up: a real header has a handful.
+_MAX_HEADER_STEPS = 64
 
 
 def declared_size(data: bytes) -> tuple[int, int] | None:
-    """The pixel size a PNG's or a JPEG's header declares (the one Pillow decodes to: the first `IHDR`, the
-    first start of frame), read without decoding anything; None for other formats or a header cut short.
+    """The pixel size a PNG's or a JPEG's header declares, read without decoding anything, where it is
+    certainly the size Pillow decodes to; None otherwise (another format, a header cut short, or one laid
+    out in a way Pillow and this walk might read apart: a second `IHDR` or start of frame, odd markers).
+    It jumps from chunk to chunk (segment to segment), a few dozen at most: a cheap look on an event loop.
     """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            return None
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if not data.startswith(b"\xff\xd8"):
+        return _png_size(data)
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_size(data)
+    return None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """The `IHDR` chunk first, and no other before the image data (Pillow takes the last one it reads)."""
+    if len(data) < 24 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
         return None
+    at = 8 + 12 + 13
+    for _ in range(_MAX_HEADER_STEPS):
+        if at + 8 > len(data):
+            return None
+        kind = data[at + 4 : at + 8]
+        if kind == b"IHDR":
+            return None
+        if kind in (b"IDAT", b"fdAT"):
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        at += 12 + int.from_bytes(data[at : at + 4], "big")
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Segment by segment up to the scan: exactly one start of frame, and only the segments both Pillow
+    and libjpeg step over by their length (`_JPEG_SEGMENTS`) around it."""
+    size: tuple[int, int] | None = None
     at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
+    for _ in range(_MAX_HEADER_STEPS):
+        if at + 4 > len(data) or data[at] != 0xFF:
             return None
         marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers with no segment
-            at += 2
-        elif marker in (0xD9, 0xDA):  # the end, or the scan, before any frame: not a JPEG Pillow reads
-            return None
-        elif marker in _JPEG_FRAMES:
-            if at + 9 > len(data):
+        if marker == 0xDA:  # the scan: the header is over
+            return size
+        if marker in _JPEG_FRAMES:
+            if size is not None or at + 9 > len(data):
                 return None
-            return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
-        else:
-            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+            size = int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
+        elif marker not in _JPEG_SEGMENTS:
+            return None
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
     return None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import random
+import warnings
+import zlib
 from typing import Any
 
 import httpx
@@ -20,20 +22,18 @@ from ppio_txt2img._results import GeneratedImage, ImageRef
 from .flow_settings import flow_settings
 
 
-def test_small_images_asked_for_are_decoded_in_place_and_others_on_a_thread() -> None:
-    assert decodes_inline((128, 128))
-    assert decodes_inline((256, 256))
-    assert not decodes_inline((512, 512))
-    assert not decodes_inline((1024, 64))
-    assert not decodes_inline(None)  # size unknown and no header read: it could be anything
-
-
-def test_with_no_size_asked_the_header_decides() -> None:
-    assert decodes_inline(None, (128, 128))
-    assert decodes_inline(None, (320, 320))
-    assert not decodes_inline(None, (321, 320))
-    assert not decodes_inline(None, (1024, 1024))
-    assert not decodes_inline((1024, 1024), (128, 128))  # asked large: the header is not needed to say no
+def test_a_webp_is_decoded_in_place_when_asked_small_and_a_png_or_jpeg_when_its_header_says_so() -> None:
+    assert decodes_inline("webp", (128, 128))
+    assert decodes_inline("webp", (256, 256))
+    assert not decodes_inline("webp", (512, 512))
+    assert not decodes_inline("webp", (1024, 64))
+    assert not decodes_inline("webp", None)  # size unknown (`wait()`): it could be anything
+    for kind in ("png", "jpeg"):
+        assert decodes_inline(kind, None, (128, 128))
+        assert decodes_inline(kind, (128, 128), (320, 320))
+        assert not decodes_inline(kind, None, (321, 320))
+        assert not decodes_inline(kind, (128, 128), (1024, 1024))  # the header, not the size asked
+        assert not decodes_inline(kind, (128, 128), None)  # a header not read plainly: a thread
 
 
 def _encoded(size: tuple[int, int], kind: str, **options: Any) -> bytes:
@@ -79,6 +79,61 @@ def test_a_header_cut_short_or_another_format_declares_nothing() -> None:
     assert declared_size(b"\xff\xd8\x00" + jpeg[3:]) is None  # not a marker where one must be
 
 
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def test_a_header_pillow_might_read_otherwise_declares_nothing() -> None:
+    """Files laid out so that a simple walk and Pillow could disagree on the size (Pillow takes the last
+    IHDR, skips a stuffed 0xFF00, keeps the last start of frame): none gets a size, so none is decoded on
+    the event loop however small its first header says it is."""
+    big_png, jpeg = _encoded((400, 300), "PNG"), _encoded((400, 300), "JPEG")
+    tiny_ihdr = _png_chunk(b"IHDR", (1).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0]))
+    two_headers = big_png[:8] + tiny_ihdr + big_png[8:]
+    with Image.open(io.BytesIO(two_headers)) as image:
+        assert image.size == (400, 300)  # what Pillow would decode
+    assert declared_size(two_headers) is None
+    frame = jpeg.index(b"\xff\xc0")
+    length = int.from_bytes(jpeg[frame + 2 : frame + 4], "big")
+    small_frame = jpeg[frame : frame + 5] + (8).to_bytes(2, "big") * 2 + jpeg[frame + 9 : frame + 2 + length]
+    assert declared_size(jpeg[:frame] + small_frame + jpeg[frame:]) is None  # two starts of frame
+    assert declared_size(jpeg[:2] + b"\xff\x00" + jpeg[2:]) is None  # a stuffed byte where a marker goes
+    assert declared_size(jpeg[:2] + b"\xff" * 1000 + jpeg[2:]) is None  # fill bytes: declined at the first
+    assert (
+        declared_size(jpeg[:2] + b"\xff\xf7\x00\x04\x00\x00" + jpeg[2:]) is None
+    )  # JPEG-LS, not stepped over
+    assert (
+        declared_size(jpeg[:2] + b"\xff\xfe\x00\x02" * 64 + jpeg[2:]) is None
+    )  # more segments than a header has
+
+
+def test_whatever_the_bytes_a_declared_size_is_the_one_pillow_opens_with() -> None:
+    """Mutated and cut PNGs and JPEGs: `declared_size` never raises, and when it names a size, Pillow
+    either refuses the file or opens it at exactly that size."""
+    rng = random.Random(5)
+    seeds = [_encoded(size, kind, **options) for size in ((40, 30), (300, 200)) for kind, options in _KINDS]
+    named = 0
+    for _ in range(3000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randrange(1, 4)):
+            at = rng.randrange(min(len(data), 700))
+            data[at : at + rng.randrange(1, 5)] = rng.randbytes(rng.randrange(0, 5))
+        sample = bytes(data[: rng.randrange(len(data) + 1)] if rng.random() < 0.3 else data)
+        size = declared_size(sample)
+        if size is None:
+            continue
+        named += 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a huge size: still a size
+                with Image.open(io.BytesIO(sample)) as image:
+                    opened: tuple[int, int] | None = image.size
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            opened = None  # refused: nothing is decoded
+        assert opened in (None, size), sample[:64]
+    assert named > 500  # the mutations left most headers readable: the check above ran
+
+
 def _offload_of(data: bytes, expected: tuple[int, int] | None) -> Offload:
     """The decode step a download of `data` asks for (the flow driven by hand, up to that step)."""
     settings = flow_settings()
@@ -106,5 +161,8 @@ def test_wait_decodes_a_small_image_in_place_and_a_large_one_on_a_thread() -> No
     assert not _offload_of(large, None).inline
     assert _offload_of(_encoded((128, 128), "JPEG"), None).inline
     assert not _offload_of(_encoded((128, 128), "WEBP"), None).inline  # no header read: a thread, as before
-    assert _offload_of(small, (128, 128)).inline  # `txt2img()`: the size asked decides
+    assert _offload_of(small, (128, 128)).inline  # `txt2img()`: the same
     assert not _offload_of(large, (512, 512)).inline
+    assert _offload_of(_encoded((128, 128), "WEBP"), (128, 128)).inline  # a WebP: the size asked decides
+    fill = _encoded((128, 128), "JPEG")
+    assert not _offload_of(fill[:2] + b"\xff" * 100 + fill[2:], (128, 128)).inline  # Pillow's slow read

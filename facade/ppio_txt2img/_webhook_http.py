@@ -1,5 +1,6 @@
 """The webhook receiver's HTTP/1.1: one request per connection, read with h11 without I/O
-(`RequestReader`), and the server `serve_async` runs on asyncio's own protocol layer (`AsyncioServer`).
+(`RequestReader`), the server `serve_async` runs on asyncio's own protocol layer (`AsyncioServer`), and
+the one `serve` runs in threads (`ThreadedServer`): all three answer every request alike.
 
 Why asyncio gets a server of its own: when many tasks end together, the API opens a connection per
 webhook. A server that accepts in a task (anyio's `Listener`) takes one connection per turn of the event
@@ -12,12 +13,16 @@ with no task per connection. Under trio, `serve_async` keeps anyio's listener (s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import socket
+import socketserver
+import threading
+import time
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import h11
 
@@ -29,16 +34,17 @@ __all__ = [
     "AsyncioServer",
     "RequestReader",
     "Step",
+    "ThreadedServer",
     "plain_head",
 ]
 
 #: The largest webhook body read (an event is a few KiB).
 MAX_WEBHOOK_BYTES = 1024 * 1024
-#: `serve_async`: the longest a connection may sit idle, or take to send one request, before it is closed.
+#: The longest a connection may sit idle, or take to send one request, before it is closed.
 IDLE_TIMEOUT = 30.0
-#: `serve_async`: how long a connection is drained after its answer, before it is closed.
+#: How long a connection is drained after its answer, before it is closed.
 LINGER = 1.0
-#: `serve_async`: the largest request line plus headers read.
+#: The largest request line plus headers read.
 MAX_HEAD_BYTES = 16 * 1024
 
 _log = logging.getLogger("ppio_txt2img.webhooks")
@@ -356,3 +362,100 @@ class AsyncioServer:
             await asyncio.sleep(0)  # an aborted transport closes its socket in the next turn
             for server in self._servers:
                 await server.wait_closed()
+
+
+class ThreadedServer:
+    """`handle` served in threads, for `serve` (scripts with a sync client): one thread accepts, and each
+    connection is read and answered by `answer_connection` in a thread of its own, so a stalled peer
+    holds only its own thread, and that until `IDLE_TIMEOUT`. `with` it: it listens inside the block; at
+    its end it accepts no more, and every connection still open is shut (its thread then ends)."""
+
+    BACKLOG = 1024  # the API may finish many tasks at once: no connection waits for a SYN retry
+
+    def __init__(self, handle: Handle, host: str, port: int) -> None:
+        self.handle = handle
+        self.open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closing = False
+        outer = self
+
+        class Server(socketserver.ThreadingTCPServer):
+            request_queue_size = self.BACKLOG
+            daemon_threads = True
+            allow_reuse_address = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+            def process_request_thread(self, request: Any, client_address: Any) -> None:
+                try:
+                    outer._serve(request)
+                finally:
+                    self.shutdown_request(request)
+
+        self._server = Server((host, port), socketserver.BaseRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ppio-webhooks", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            self._closing = True
+            still_open = list(self.open)
+        for sock in still_open:  # a peer mid-request: its thread's read ends at once
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _serve(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._closing:
+                return
+            self.open.add(sock)
+        try:
+            answer_connection(sock, self.handle)
+        except Exception as exc:  # one connection's failure must not stop the server
+            _log.warning("webhook connection ended by %s", type(exc).__name__)
+        finally:
+            with self._lock:
+                self.open.discard(sock)
+
+
+def answer_connection(sock: socket.socket, handle: Handle) -> None:
+    """Read one request from a blocking socket within `IDLE_TIMEOUT`, answer it, then drain the
+    connection for `LINGER` seconds (at most a body's worth), as `_Connection` does on asyncio."""
+    reader = RequestReader(handle)
+    deadline = time.monotonic() + IDLE_TIMEOUT
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except OSError:  # timed out, reset, or shut as the server closes
+            return
+        step = reader.feed(data)
+        if step.send:
+            sock.sendall(step.send)
+        if step.closed:
+            return
+        if step.status is not None:
+            break
+    sock.settimeout(max(0.001, deadline - time.monotonic()))
+    sock.sendall(reader.answer(step.status))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        end = time.monotonic() + LINGER
+        dropped = 0
+        while dropped <= MAX_WEBHOOK_BYTES and (left := end - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            dropped += len(chunk)

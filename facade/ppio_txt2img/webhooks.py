@@ -21,13 +21,19 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ._constants import WEBHOOK_FALLBACK_POLL
 from ._errors import PPIOError, ValidationError
 from ._wakeups import Wakeups
-from ._webhook_http import IDLE_TIMEOUT, LINGER, MAX_WEBHOOK_BYTES, AsyncioServer, RequestReader
+from ._webhook_http import (
+    IDLE_TIMEOUT,
+    LINGER,
+    MAX_WEBHOOK_BYTES,
+    AsyncioServer,
+    RequestReader,
+    ThreadedServer,
+)
 from ._webhooks import webhook_task_id
 
 __all__ = ["MAX_WEBHOOK_BYTES", "WebhookReceiver"]
@@ -103,43 +109,14 @@ class WebhookReceiver:
     # -- as a stand-alone server, for scripts
     @contextlib.contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0, path: str = "/") -> Iterator[str]:
-        """Run a small HTTP server in a thread; yields the URL it listens on, which becomes `url` for the
-        block's length if `url` was unset."""
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length > MAX_WEBHOOK_BYTES:
-                    status = 413
-                else:
-                    status = receiver.handle(self.command, self.rfile.read(length))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_POST = do_GET = do_PUT = _answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: the API may call often
-
-        class Server(ThreadingHTTPServer):
-            # The API may finish many tasks at once: with the default backlog of 5, connections past it
-            # wait for the kernel's SYN retry (1 s, then 3 s) and their waits wake that much later.
-            request_queue_size = 1024
-
+        """Run a small HTTP/1.1 server in threads (a thread per connection) while the block runs; yields
+        the URL it listens on, which becomes `url` for the block's length if `url` was unset. It answers
+        every request as `serve_async` does (`_webhook_http.py`)."""
         _check_bind(host, path, self.url)
-        server = Server((host, port), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="ppio-webhooks", daemon=True)
-        thread.start()
-        url = _url(host, server.server_address[1], path)
-        try:
+        with ThreadedServer(self.handle, host, port) as server:
+            url = _url(host, server.port, path)
             with self._url_while_serving(url):
                 yield url
-        finally:
-            server.shutdown()
-            server.server_close()
 
     @contextlib.asynccontextmanager
     async def serve_async(

@@ -1,6 +1,7 @@
-"""`WebhookReceiver.serve_async`: the receiver's HTTP/1.1 server on the running event loop, under asyncio
-and trio, spoken to over real sockets: kept-alive and chunked requests, what is refused (413, 405, 400),
-a stalled connection that blocks nobody, and a port that is closed once the block ends."""
+"""`WebhookReceiver.serve_async` (the receiver's HTTP/1.1 server on the running event loop, under asyncio
+and trio) and `WebhookReceiver.serve` (the same in threads, for scripts), spoken to over real sockets:
+kept-alive and chunked requests, what is refused (413, 405, 400), a stalled connection that blocks
+nobody, and a port that is closed once the block ends."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -60,15 +63,32 @@ async def exchange(url: str, data: bytes) -> bytes:
                     return received
 
 
+@pytest.fixture(params=["serve_async", "serve"])
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """Each server: on the event loop, and in threads."""
+    return str(request.param)
+
+
+@contextlib.asynccontextmanager
+async def serving(receiver: WebhookReceiver, kind: str, **options: Any) -> AsyncIterator[str]:
+    """`receiver.serve_async(**options)`, or `receiver.serve(**options)` (threads) entered from a test."""
+    if kind == "serve_async":
+        async with receiver.serve_async(**options) as url:
+            yield url
+    else:
+        with receiver.serve(**options) as url:
+            yield url
+
+
 def statuses(answer: bytes) -> list[int]:
     return [int(line.split()[1]) for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
 
 
 @pytest.mark.anyio
-async def test_each_connection_carries_one_webhook_answered_then_closed() -> None:
+async def test_each_connection_carries_one_webhook_answered_then_closed(server_kind: str) -> None:
     receiver = WebhookReceiver()
     waiter = receiver.wakeups.register("t1")
-    async with receiver.serve_async(path="/hook") as url:
+    async with serving(receiver, server_kind, path="/hook") as url:
         assert receiver.url == url
         assert url.startswith("http://127.0.0.1:")
         assert url.endswith("/hook")
@@ -87,9 +107,9 @@ async def test_each_connection_carries_one_webhook_answered_then_closed() -> Non
 
 
 @pytest.mark.anyio
-async def test_a_client_expecting_100_continue_is_told_to_go_on() -> None:
+async def test_a_client_expecting_100_continue_is_told_to_go_on(server_kind: str) -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url, await connect(url) as stream:
+    async with serving(receiver, server_kind) as url, await connect(url) as stream:
         head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(EVENT)}\r\nExpect: 100-continue\r\n\r\n"
         await stream.send(head.encode())
         with anyio.fail_after(5):
@@ -136,28 +156,28 @@ async def test_an_exception_group_of_the_block_comes_out_as_itself_not_rewrapped
 
 
 @pytest.mark.anyio
-async def test_every_interface_needs_the_public_url_and_a_path_its_slash() -> None:
+async def test_every_interface_needs_the_public_url_and_a_path_its_slash(server_kind: str) -> None:
     with pytest.raises(ppio.ValidationError, match="url"):
-        async with WebhookReceiver().serve_async(host=EVERY_INTERFACE):
+        async with serving(WebhookReceiver(), server_kind, host=EVERY_INTERFACE):
             pass
     with pytest.raises(ppio.ValidationError, match="path"):
-        async with WebhookReceiver().serve_async(path="hook"):
+        async with serving(WebhookReceiver(), server_kind, path="hook"):
             pass
     receiver = WebhookReceiver("https://hooks.example/ppio")
-    async with receiver.serve_async(host=EVERY_INTERFACE, path="/ppio") as local:
+    async with serving(receiver, server_kind, host=EVERY_INTERFACE, path="/ppio") as local:
         assert local.startswith("http://127.0.0.1:")
         assert statuses(await exchange(local, post(EVENT))) == [200]
     assert receiver.url == "https://hooks.example/ppio"
 
 
 @pytest.mark.anyio
-async def test_a_chunked_webhook_is_read_whole() -> None:
+async def test_a_chunked_webhook_is_read_whole(server_kind: str) -> None:
     receiver = WebhookReceiver()
     chunked = (
         b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (EVENT[:10], EVENT[10:])) + b"0\r\n\r\n"
     )
     head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    async with receiver.serve_async() as url:
+    async with serving(receiver, server_kind) as url:
         answer = await exchange(url, head + chunked)
     assert statuses(answer) == [200]
     assert receiver.received == 1
@@ -177,10 +197,10 @@ async def test_a_chunked_webhook_is_read_whole() -> None:
     ids=["not-json", "too-big", "get", "garbage", "bad-length", "lowercase-post"],
 )
 async def test_what_is_not_a_webhook_is_refused_and_the_server_goes_on(
-    request_bytes: bytes, status: int
+    request_bytes: bytes, status: int, server_kind: str
 ) -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url:
+    async with serving(receiver, server_kind) as url:
         answer = await exchange(url, request_bytes)
         after = await exchange(url, post(EVENT, close=True))
     assert statuses(answer) == [status]
@@ -189,9 +209,9 @@ async def test_what_is_not_a_webhook_is_refused_and_the_server_goes_on(
 
 
 @pytest.mark.anyio
-async def test_a_stalled_connection_blocks_no_other() -> None:
+async def test_a_stalled_connection_blocks_no_other(server_kind: str) -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url, await connect(url) as stalled:
+    async with serving(receiver, server_kind) as url, await connect(url) as stalled:
         await stalled.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # and no more
         answer = await exchange(url, post(EVENT, close=True))
     assert statuses(answer) == [200]
@@ -205,13 +225,15 @@ def event_for(task_id: str) -> bytes:
 
 
 @pytest.mark.anyio
-async def test_a_burst_of_webhooks_on_connections_opened_together_is_answered_and_wakes_every_wait() -> None:
+async def test_a_burst_of_webhooks_on_connections_opened_together_is_answered_and_wakes_every_wait(
+    server_kind: str,
+) -> None:
     # As when many tasks end at once: the API opens a connection per webhook, all before the server has
     # had a turn (asyncio's server accepts them in one; trio's listener one by one).
     receiver = WebhookReceiver()
     ids = [f"t{i}" for i in range(100)]
     waiters = [receiver.wakeups.register(task_id) for task_id in ids]
-    async with receiver.serve_async() as url:
+    async with serving(receiver, server_kind) as url:
         streams = [await connect(url) for _ in ids]
         answers: list[bytes] = []
 
@@ -235,9 +257,9 @@ async def test_a_burst_of_webhooks_on_connections_opened_together_is_answered_an
 
 
 @pytest.mark.anyio
-async def test_a_peer_that_stops_sending_mid_request_is_answered_400() -> None:
+async def test_a_peer_that_stops_sending_mid_request_is_answered_400(server_kind: str) -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url, await connect(url) as stream:
+    async with serving(receiver, server_kind) as url, await connect(url) as stream:
         await stream.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         await stream.send_eof()  # its side is closed: the 99 bytes promised will never come
         answer = b""
@@ -252,9 +274,9 @@ async def test_a_peer_that_stops_sending_mid_request_is_answered_400() -> None:
 
 
 @pytest.mark.anyio
-async def test_connections_still_open_when_the_block_ends_are_closed() -> None:
+async def test_connections_still_open_when_the_block_ends_are_closed(server_kind: str) -> None:
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url:
+    async with serving(receiver, server_kind) as url:
         stalled = await connect(url)
         await stalled.send(b"POST / HTTP/1.1\r\nHost: x\r\n")  # half a head, and no more
         await anyio.sleep(0.1)  # the server has taken the connection
@@ -276,12 +298,14 @@ def closed_by_the_server(sock: socket.socket) -> bool:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("turns", [0, 1, 2, 3])
-async def test_connections_arriving_as_the_block_ends_are_closed_and_never_read(turns: int) -> None:
+async def test_connections_arriving_as_the_block_ends_are_closed_and_never_read(
+    turns: int, server_kind: str
+) -> None:
     # Accepted in the very turns of the event loop in which the block ends (asyncio makes a transport
     # turns after accepting): each is closed by the end of the block, and a webhook sent on it after
     # that is read by nobody.
     receiver = WebhookReceiver()
-    async with receiver.serve_async() as url:
+    async with serving(receiver, server_kind) as url:
         late = [socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) for _ in range(5)]
         for _ in range(turns):
             await anyio.lowlevel.checkpoint()
@@ -297,9 +321,9 @@ async def test_connections_arriving_as_the_block_ends_are_closed_and_never_read(
 
 
 @pytest.mark.anyio
-async def test_the_port_is_closed_when_the_block_ends() -> None:
+async def test_the_port_is_closed_when_the_block_ends(server_kind: str) -> None:
     receiver = WebhookReceiver("https://public.example/hook")
-    async with receiver.serve_async() as url:
+    async with serving(receiver, server_kind) as url:
         port = port_of(url)
     assert receiver.url == "https://public.example/hook"  # a URL already set is kept
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):

@@ -121,6 +121,13 @@ def wait_flow(
             settings.wakeups.unregister(task_id, waiter)
 
 
+def _webhook_missed(waiter: Waiter | None, submitted: Submitted | None, history: list[Observation]) -> bool:
+    """Whether a wait that just found its task done had waited for a webhook that never came: it waits for
+    webhooks, none came, and the task was not done already when the wait began (this call submitted it,
+    or an earlier poll saw it unfinished)."""
+    return waiter is not None and not waiter.ever_notified and (submitted is not None or bool(history))
+
+
 def _bounded(delay: float, deadline: Deadline) -> float:
     """`delay`, cut to leave one last look just before the deadline; `Expired` if there is no time."""
     remaining = deadline.remaining()
@@ -241,6 +248,9 @@ def _wait(
             yield Notify(on_progress, task)
         last_seen = seen
         now = settings.clock()
+        if task.done and _webhook_missed(waiter, submitted, history):
+            assert settings.wakeups is not None
+            settings.wakeups.missed(task_id)
         if task.status == TaskStatus.SUCCEED:  # done by the time its answer was read, at the latest
             if submitted is not None and running_seen_at is not None:
                 settings.durations.record(

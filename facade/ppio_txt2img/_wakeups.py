@@ -7,6 +7,7 @@ A webhook is only a hint (the API does not sign them): a woken wait confirms wit
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Closing", "Waiter", "Wakeups"]
 
+_log = logging.getLogger("ppio_txt2img.webhooks")
+
 
 class Waiter:
     """One wait's wake-up call. `notify` may come from any thread; a notification that arrives while the
@@ -26,8 +29,11 @@ class Waiter:
         self._flag = threading.Event()
         self._lock = threading.Lock()
         self._wake: Callable[[], object] | None = None  # ends the async sleep under way, from any thread
+        #: Whether it was ever notified (a webhook came; `Wakeups.missed` is told of waits with none).
+        self.ever_notified = False
 
     def notify(self) -> None:
+        self.ever_notified = True
         self._flag.set()
         with self._lock:
             wake = self._wake
@@ -122,12 +128,15 @@ class Wakeups:
     #: Task ids notified with no wait registered yet (a webhook can beat the POST's answer), kept a while.
     REMEMBERED = 10_000
 
-    def __init__(self, fallback_poll: float) -> None:
+    def __init__(self, fallback_poll: float, url: Callable[[], str | None] = lambda: None) -> None:
         #: How often a wait still polls, in case its webhook never comes.
         self.fallback_poll = fallback_poll
+        self._url = url  # where the API is told to send webhooks, for the warning of `missed`
         self._lock = threading.Lock()
         self._waiters: dict[str, list[Waiter]] = {}
         self._early: dict[str, None] = {}
+        #: Tasks a wait found done with no webhook come for them (see `missed`).
+        self.missing = 0
 
     def register(self, task_id: str) -> Waiter:
         waiter = Waiter()
@@ -145,6 +154,22 @@ class Wakeups:
                 waiters.remove(waiter)
             if not waiters:
                 self._waiters.pop(task_id, None)
+
+    def missed(self, task_id: str) -> None:
+        """A wait's poll found `task_id` done, and its webhook had not come: say so in the log (the 1st,
+        10th, 100th, ... time), as a receiver no webhook reaches (a URL the API cannot reach, a path the
+        app does not route to the receiver) otherwise only shows as waits ending a fallback poll late."""
+        with self._lock:
+            self.missing += 1
+            count = self.missing
+        if count == 10 ** (len(str(count)) - 1):
+            _log.warning(
+                "task %s finished, and its webhook had not come when a poll found it done (%d such tasks so "
+                "far): check that the API can reach %s and that it is routed to the WebhookReceiver",
+                task_id,
+                count,
+                self._url() or "the receiver's URL",
+            )
 
     def notify(self, task_id: str) -> int:
         """Wake every wait for `task_id`; how many there were."""

@@ -2,9 +2,12 @@
 wake at once instead of polling.
 
     receiver = WebhookReceiver("https://example.com/ppio-webhook")   # where the API can reach you
-    app.mount("/ppio-webhook", receiver)                              # any ASGI app: FastAPI, Starlette
+    app.router.routes.append(Route("/ppio-webhook", receiver, methods=["POST"]))  # FastAPI, Starlette
     client = ppio_txt2img.AsyncClient(webhooks=receiver)
     generation = await client.txt2img("a red fox")                    # sends webhook_url, waits for it
+
+An ASGI app: route it at its URL's exact path (`starlette.routing.Route`, as above); mounted
+(`app.mount`), Starlette answers that path with a redirect to the path with a trailing slash.
 
 For scripts, `receiver.serve(port=8080)` runs a small HTTP server in a thread instead, and
 `async with receiver.serve_async(port=8080)` one on the running event loop (asyncio or trio): async apps
@@ -57,7 +60,7 @@ class WebhookReceiver:
         if not (isinstance(fallback_poll, int | float) and 0 < fallback_poll < float("inf")):
             raise ValidationError("fallback_poll", fallback_poll, "a finite number of seconds > 0")
         self.url = url
-        self.wakeups = Wakeups(float(fallback_poll))
+        self.wakeups = Wakeups(float(fallback_poll), lambda: self.url)
         self.received = 0
         self.woken = 0
         self._lock = threading.Lock()

@@ -5,6 +5,7 @@ one poll and nothing else; with no webhook at all, the wait still ends by pollin
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -120,14 +121,40 @@ def test_a_forged_webhook_costs_one_poll_and_the_wait_goes_on() -> None:
     assert sandbox.tasks[task.id].status == "TASK_STATUS_SUCCEED"
 
 
-def test_with_no_webhook_the_wait_still_ends_by_polling_slowly() -> None:
+def test_with_no_webhook_the_wait_still_ends_by_polling_slowly_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     sandbox = Sandbox(speed=10, queue_delay=0.1, seed=4)
     receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=0.5)  # nothing listens
-    with sandbox.serve() as url, ppio.Client("k", base_url=url, webhooks=receiver) as client:
+    with (
+        caplog.at_level(logging.WARNING, logger="ppio_txt2img.webhooks"),
+        sandbox.serve() as url,
+        ppio.Client("k", base_url=url, webhooks=receiver) as client,
+    ):
         generation = client.txt2img("a fox", **SMALL, timeout=30)
+        again = client.wait(generation.task_id)  # done before this wait began: no webhook to miss
     assert generation.images
+    assert again.task_id == generation.task_id
     assert receiver.received == 0
     assert sandbox.stats["task_result"].requests >= 1
+    assert receiver.wakeups.missing == 1
+    [warning] = [r for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
+    assert generation.task_id in warning.getMessage()
+    assert "http://127.0.0.1:9/never-called" in warning.getMessage()  # where the API was told to send
+
+
+def test_a_wait_its_webhook_woke_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=5)
+    receiver = WebhookReceiver(fallback_poll=60)
+    with (
+        caplog.at_level(logging.WARNING, logger="ppio_txt2img.webhooks"),
+        sandbox.serve() as url,
+        receiver.serve(),
+        ppio.Client("k", base_url=url, webhooks=receiver) as client,
+    ):
+        client.txt2img("a fox", **SMALL, timeout=30)
+    assert (receiver.woken, receiver.wakeups.missing) == (1, 0)
+    assert not [r for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
 
 
 @pytest.mark.parametrize(("method", "body", "status"), [("GET", b"", 405), ("POST", b"not json", 400)])

@@ -6,6 +6,7 @@ nothing is timed."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import anyio
@@ -138,3 +139,18 @@ def test_a_notify_after_a_cancelled_sleep_reaches_no_ended_loop(backend: str) ->
     anyio.run(main, backend=backend)
     waiter.notify()  # the loop the sleep was in has ended: nothing is scheduled there, nothing raises
     assert waiter.sleep_sync(0)  # and the notification is kept
+
+
+def test_tasks_found_done_with_no_webhook_are_counted_and_logged_sparingly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wakeups = Wakeups(FALLBACK, lambda: "https://hooks.example/ppio")
+    with caplog.at_level(logging.WARNING, logger="ppio_txt2img.webhooks"):
+        for i in range(1, 251):
+            wakeups.missed(f"t{i}")
+    assert wakeups.missing == 250
+    messages = [r.getMessage() for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
+    assert len(messages) == 3  # the 1st, the 10th and the 100th
+    assert all("https://hooks.example/ppio" in m for m in messages)
+    assert ["t1" in messages[0], "t10 " in messages[1], "t100 " in messages[2]] == [True, True, True]
+    assert "(100 such tasks so far)" in messages[2]

@@ -55,6 +55,8 @@ FLOOR_HOOKS = "floor: webhooks, a bare asyncio receiver and raw aiohttp"
 HOOKS = "SDK, webhooks as the wait mode"
 FLOOR_HOOKS_SPREAD = "floor: webhooks, a bare asyncio receiver and raw aiohttp, finishes over 2 s"
 HOOKS_SPREAD = "SDK, webhooks as the wait mode, finishes over 2 s"
+FLOOR_HOOKS_1000 = "floor: webhooks, a bare asyncio receiver and raw aiohttp, 1,000 tasks"
+HOOKS_1000 = "SDK, webhooks as the wait mode, 1,000 tasks"
 SDK_200 = "SDK, eta + progress (aiohttp transport)"
 SDK_1000 = "SDK, 1,000 tasks (aiohttp transport)"
 BLIND = "SDK, no eta/progress, nothing learnt"
@@ -429,6 +431,8 @@ def _scenarios(log: Callable[[str], None]) -> dict[str, list[Run]]:
         (FLOOR_HOOKS, 200, _floor_webhooks, {}),
         (HOOKS_SPREAD, 200, _with_webhooks(sdk), LIGHT_SPREAD),
         (FLOOR_HOOKS_SPREAD, 200, _floor_webhooks, LIGHT_SPREAD),
+        (HOOKS_1000, 1000, _with_webhooks(sdk), {}),
+        (FLOOR_HOOKS_1000, 1000, _floor_webhooks, {}),
     ]
     runs: dict[str, list[Run]] = {}
     for turn in range(REPEATS):  # in turns, so that a machine slowing down weighs on every row alike
@@ -521,6 +525,7 @@ def run(log: Callable[[str], None]) -> Section:
     hooks, hooks_spread = by_name[HOOKS], by_name[HOOKS_SPREAD]
     floor200, floor1000, floor_hooks = by_name[FLOOR_200], by_name[FLOOR_1000], by_name[FLOOR_HOOKS]
     floor_spread = by_name[FLOOR_HOOKS_SPREAD]
+    hooks1000, floor_hooks1000 = by_name[HOOKS_1000], by_name[FLOOR_HOOKS_1000]
     spread_after, floor_spread_after = median(hooks_spread.after_webhook), median(floor_spread.after_webhook)
     section.data["scale"] = [
         {
@@ -583,6 +588,11 @@ def run(log: Callable[[str], None]) -> Section:
             f"{16 * hooks.cpu_per_task * 1000:.0f} ms, floor {16 * floor_hooks.cpu_per_task * 1000:.0f} ms)",
             "≤ one round trip (+10 ms to wake) after delivery, ≤ 1 poll per task",
             median(hooks.after_webhook) <= hooks.rtt + 0.010 and hooks.polls <= 1.0 + 1e-9,
+        ),
+        Figure(
+            "webhooks, 1,000 tasks at once (one run): the same figure, polls per task, wall over the ideal",
+            f"{ms(median(hooks1000.after_webhook))}, {hooks1000.polls:.2f}, {hooks1000.overhead * 100:.1f} % "
+            f"(floor {ms(median(floor_hooks1000.after_webhook))}, {floor_hooks1000.overhead * 100:.1f} %)",
         ),
     ]
     rows = []

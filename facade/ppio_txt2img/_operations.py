@@ -16,7 +16,7 @@ from ._http import api_call
 from ._inputs import ProgressCallback
 from ._io import Flow, Gather
 from ._results import GeneratedImage, Generation, Model
-from ._tasks import Submitted, submit_flow, wait_flow
+from ._tasks import Submitted, submit_flow, wait_flow, webhook_url_of
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def txt2img_flow(
     # The task was created between the POST and its answer: dated at the middle, as its finish is. With
     # many POSTs at once, the answer can be read well after the task was created (a busy event loop);
     # dated at the answer, the next task of the shape would be polled that much too late.
-    submitted = Submitted(at=(sent + settings.clock()) / 2, shape=shape_of(body))
+    at = (sent + settings.clock()) / 2
+    submitted = Submitted(at=at, shape=shape_of(body), webhook_url=webhook_url_of(body))
     return (
         yield from generation_flow(settings, deadline, tracker, task_id, on_progress, submitted, expected)
     )

@@ -77,10 +77,20 @@ _TRANSIENT = (APIConnectionError, RateLimitError, ServerError, APIResponseValida
 
 @dataclass(frozen=True)
 class Submitted:
-    """A task this call submitted: when (client clock) and its shape, to learn and use its duration."""
+    """A task this call submitted: when (client clock) and its shape, to learn and use its duration; and
+    where the API was told to send its webhook, if anywhere."""
 
     at: float
     shape: Hashable
+    webhook_url: str | None = None
+
+
+def webhook_url_of(body: Mapping[str, Any]) -> str | None:
+    """The webhook URL a txt2img body gives the API (`extra.webhook.url`), if any."""
+    extra = body.get("extra")
+    webhook = extra.get("webhook") if isinstance(extra, Mapping) else None
+    url = webhook.get("url") if isinstance(webhook, Mapping) else None
+    return url if isinstance(url, str) else None
 
 
 def wait_flow(
@@ -121,11 +131,13 @@ def wait_flow(
             settings.wakeups.unregister(task_id, waiter)
 
 
-def _webhook_missed(waiter: Waiter | None, submitted: Submitted | None, history: list[Observation]) -> bool:
-    """Whether a wait that just found its task done had waited for a webhook that never came: it waits for
-    webhooks, none came, and the task was not done already when the wait began (this call submitted it,
-    or an earlier poll saw it unfinished)."""
-    return waiter is not None and not waiter.ever_notified and (submitted is not None or bool(history))
+def _webhook_missed(waiter: Waiter | None, submitted: Submitted | None) -> str | None:
+    """Where the webhook went that a wait, having just found its task done, waited for in vain: this call
+    submitted the task with a webhook URL, and no webhook came (None otherwise: a task submitted
+    elsewhere may have been given no URL, or another one)."""
+    if waiter is None or waiter.ever_notified or submitted is None:
+        return None
+    return submitted.webhook_url
 
 
 def _bounded(delay: float, deadline: Deadline) -> float:
@@ -248,9 +260,8 @@ def _wait(
             yield Notify(on_progress, task)
         last_seen = seen
         now = settings.clock()
-        if task.done and _webhook_missed(waiter, submitted, history):
-            assert settings.wakeups is not None
-            settings.wakeups.missed(task_id)
+        if task.done and settings.wakeups is not None and (sent := _webhook_missed(waiter, submitted)):
+            settings.wakeups.missed(task_id, sent)
         if task.status == TaskStatus.SUCCEED:  # done by the time its answer was read, at the latest
             if submitted is not None and running_seen_at is not None:
                 settings.durations.record(

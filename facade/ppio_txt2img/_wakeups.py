@@ -128,15 +128,16 @@ class Wakeups:
     #: Task ids notified with no wait registered yet (a webhook can beat the POST's answer), kept a while.
     REMEMBERED = 10_000
 
-    def __init__(self, fallback_poll: float, url: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(self, fallback_poll: float) -> None:
         #: How often a wait still polls, in case its webhook never comes.
         self.fallback_poll = fallback_poll
-        self._url = url  # where the API is told to send webhooks, for the warning of `missed`
         self._lock = threading.Lock()
         self._waiters: dict[str, list[Waiter]] = {}
         self._early: dict[str, None] = {}
         #: Tasks a wait found done with no webhook come for them (see `missed`).
         self.missing = 0
+        #: Webhooks notified, for any task.
+        self.heard = 0
 
     def register(self, task_id: str) -> Waiter:
         waiter = Waiter()
@@ -155,25 +156,30 @@ class Wakeups:
             if not waiters:
                 self._waiters.pop(task_id, None)
 
-    def missed(self, task_id: str) -> None:
-        """A wait's poll found `task_id` done, and its webhook had not come: say so in the log (the 1st,
-        10th, 100th, ... time), as a receiver no webhook reaches (a URL the API cannot reach, a path the
-        app does not route to the receiver) otherwise only shows as waits ending a fallback poll late."""
+    def missed(self, task_id: str, sent_to: str) -> None:
+        """A wait's poll found `task_id` done, and the webhook the API was told to send to `sent_to` had not
+        come. While no webhook at all has come, that is a receiver the API cannot reach (a wrong URL, a
+        path the app does not route to it), which would otherwise only show as waits ending a fallback
+        poll late: a warning, the 1st, 10th, 100th... time. Once webhooks do come, a poll can land
+        between a task's finish and its webhook: counted, and logged at debug level."""
         with self._lock:
             self.missing += 1
-            count = self.missing
-        if count == 10 ** (len(str(count)) - 1):
+            count, heard = self.missing, self.heard
+        if heard:
+            _log.debug("task %s was found done before its webhook came", task_id)
+        elif count == 10 ** (len(str(count)) - 1):
             _log.warning(
-                "task %s finished, and its webhook had not come when a poll found it done (%d such tasks so "
-                "far): check that the API can reach %s and that it is routed to the WebhookReceiver",
+                "task %s finished, and no webhook has come yet (%d such tasks so far): check that the API "
+                "can reach %s and that it is routed to the WebhookReceiver",
                 task_id,
                 count,
-                self._url() or "the receiver's URL",
+                sent_to,
             )
 
     def notify(self, task_id: str) -> int:
         """Wake every wait for `task_id`; how many there were."""
         with self._lock:
+            self.heard += 1
             waiters = list(self._waiters.get(task_id, ()))
             if not waiters:
                 self._early[task_id] = None

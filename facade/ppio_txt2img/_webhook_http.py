@@ -442,14 +442,17 @@ def answer_connection(sock: socket.socket, handle: Handle) -> None:
             return
         step = reader.feed(data)
         if step.send:
-            sock.sendall(step.send)
+            try:
+                sock.sendall(step.send)
+            except OSError:
+                return
         if step.closed:
             return
         if step.status is not None:
             break
-    sock.settimeout(max(0.001, deadline - time.monotonic()))
-    sock.sendall(reader.answer(step.status))
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):  # the peer gone, or the server closing: as on asyncio, unlogged
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        sock.sendall(reader.answer(step.status))
         sock.shutdown(socket.SHUT_WR)
         end = time.monotonic() + LINGER
         dropped = 0

@@ -60,7 +60,7 @@ class WebhookReceiver:
         if not (isinstance(fallback_poll, int | float) and 0 < fallback_poll < float("inf")):
             raise ValidationError("fallback_poll", fallback_poll, "a finite number of seconds > 0")
         self.url = url
-        self.wakeups = Wakeups(float(fallback_poll), lambda: self.url)
+        self.wakeups = Wakeups(float(fallback_poll))
         self.received = 0
         self.woken = 0
         self._lock = threading.Lock()

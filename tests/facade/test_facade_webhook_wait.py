@@ -143,6 +143,27 @@ def test_with_no_webhook_the_wait_still_ends_by_polling_slowly_and_says_so(
     assert "http://127.0.0.1:9/never-called" in warning.getMessage()  # where the API was told to send
 
 
+def test_a_task_submitted_elsewhere_is_no_missed_webhook(caplog: pytest.LogCaptureFixture) -> None:
+    # Submitted by a client without the receiver (or with another webhook URL, as a batch resumed in a new
+    # process): the API was never told to send its webhook here, so none is missed.
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=8)
+    receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=0.5)
+    with (
+        caplog.at_level(logging.DEBUG, logger="ppio_txt2img.webhooks"),
+        sandbox.serve() as url,
+        ppio.Client("k", base_url=url) as plain,
+        ppio.Client("k", base_url=url, webhooks=receiver) as hooked,
+    ):
+        task = plain.submit("a fox", **SMALL)
+        other = hooked.submit(
+            "a cat", width=128, height=128, steps=4, webhook_url="http://127.0.0.1:9/elsewhere"
+        )
+        generations = [hooked.wait(task, timeout=30), hooked.wait(other, timeout=30)]
+    assert [g.task_id for g in generations] == [task.id, other.id]
+    assert receiver.wakeups.missing == 0
+    assert not [r for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
+
+
 def test_a_wait_its_webhook_woke_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     sandbox = Sandbox(speed=10, queue_delay=0.1, seed=5)
     receiver = WebhookReceiver(fallback_poll=60)

@@ -274,6 +274,26 @@ async def test_a_peer_that_stops_sending_mid_request_is_answered_400(server_kind
 
 
 @pytest.mark.anyio
+async def test_a_peer_that_ends_its_side_right_after_its_request_is_answered(server_kind: str) -> None:
+    receiver = WebhookReceiver()
+    waiter = receiver.wakeups.register("t1")
+    async with serving(receiver, server_kind) as url, await connect(url) as stream:
+        await stream.send(post(EVENT))
+        await stream.send_eof()  # at once: the request and the end of the peer's side may be read together
+        answer = b""
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    answer += await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    break
+        with anyio.fail_after(5):
+            assert await waiter.sleep_async(5)
+    assert statuses(answer) == [200]
+    assert (receiver.received, receiver.woken) == (1, 1)
+
+
+@pytest.mark.anyio
 async def test_connections_still_open_when_the_block_ends_are_closed(server_kind: str) -> None:
     receiver = WebhookReceiver()
     async with serving(receiver, server_kind) as url:

@@ -50,17 +50,22 @@ async def connect(url: str) -> SocketStream:
     return await anyio.connect_tcp("127.0.0.1", port_of(url))
 
 
+async def read_to_end(stream: SocketStream) -> bytes:
+    """What the server sends on `stream` until it closes it."""
+    received = b""
+    with anyio.fail_after(10):
+        while True:
+            try:
+                received += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return received
+
+
 async def exchange(url: str, data: bytes) -> bytes:
     """Send `data` on one connection and read until the server closes it."""
-    received = b""
     async with await connect(url) as stream:
         await stream.send(data)
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    received += await stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    return received
+        return await read_to_end(stream)
 
 
 @pytest.fixture(params=["serve_async", "serve"])
@@ -262,13 +267,7 @@ async def test_a_peer_that_stops_sending_mid_request_is_answered_400(server_kind
     async with serving(receiver, server_kind) as url, await connect(url) as stream:
         await stream.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         await stream.send_eof()  # its side is closed: the 99 bytes promised will never come
-        answer = b""
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    answer += await stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    break
+        answer = await read_to_end(stream)
     assert statuses(answer) == [400]
     assert receiver.received == 0
 
@@ -280,13 +279,7 @@ async def test_a_peer_that_ends_its_side_right_after_its_request_is_answered(ser
     async with serving(receiver, server_kind) as url, await connect(url) as stream:
         await stream.send(post(EVENT))
         await stream.send_eof()  # at once: the request and the end of the peer's side may be read together
-        answer = b""
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    answer += await stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    break
+        answer = await read_to_end(stream)
         with anyio.fail_after(5):
             assert await waiter.sleep_async(5)
     assert statuses(answer) == [200]

@@ -58,6 +58,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+def fine_ms(seconds: float) -> str:
+    """Milliseconds to two decimals: for figures near a loopback round trip."""
+    return f"{seconds * 1000:.2f} ms"
+
+
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain-text table for the terminal."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]

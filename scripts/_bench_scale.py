@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from _bench_report import Figure, Section, median, ms, percentile
+from _bench_report import Figure, Section, fine_ms, median, ms, percentile
 from _bench_sandbox import SandboxProcess
 from _bench_server import LightServerProcess
 
@@ -166,12 +166,8 @@ MEDIAN_OF: dict[str, Callable[[Run], float]] = {
 def _shown(run: Run, figure: Callable[[Run], float]) -> str:
     if figure is _overhead:
         return f"{figure(run) * 100:+.1f} %"
-    return fine_ms(figure(run)) if figure(run) < 0.01 else ms(figure(run))
-
-
-def fine_ms(seconds: float) -> str:
-    """Milliseconds to two decimals: for figures near a loopback round trip."""
-    return f"{seconds * 1000:.2f} ms"
+    value = figure(run)
+    return fine_ms(value) if value < 0.01 else ms(value)
 
 
 def _decode(data: bytes) -> None:

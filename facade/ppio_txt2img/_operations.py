@@ -15,8 +15,9 @@ from ._errors import ImageError
 from ._http import api_call
 from ._inputs import ProgressCallback
 from ._io import Flow, Gather
+from ._request_body import body_option
 from ._results import GeneratedImage, Generation, Model
-from ._tasks import Submitted, submit_flow, wait_flow, webhook_url_of
+from ._tasks import Submitted, submit_flow, wait_flow
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def txt2img_flow(
     # many POSTs at once, the answer can be read well after the task was created (a busy event loop);
     # dated at the answer, the next task of the shape would be polled that much too late.
     at = (sent + settings.clock()) / 2
-    submitted = Submitted(at=at, shape=shape_of(body), webhook_url=webhook_url_of(body))
+    submitted = Submitted(at=at, shape=shape_of(body), webhook_url=body_option(body, "webhook_url"))
     return (
         yield from generation_flow(settings, deadline, tracker, task_id, on_progress, submitted, expected)
     )

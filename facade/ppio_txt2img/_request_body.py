@@ -20,6 +20,7 @@ __all__ = [
     "REQUEST_DEFAULTS",
     "SUBMIT_OPTIONS",
     "WAIT_OPTIONS",
+    "body_option",
     "build_txt2img_body",
     "check_extras",
     "expected_result",
@@ -69,6 +70,16 @@ def build_txt2img_body(prompt: str, options: Mapping[str, Any] | GenerateOptions
             target = target.setdefault(part, {})
         target[path[-1]] = to_plain(value, name)
     return body
+
+
+def body_option(body: Mapping[str, Any], name: str) -> Any:
+    """The value option `name` has in a body `build_txt2img_body` made (None when it is not set)."""
+    value: Any = body
+    for part in OPTION_PATHS[name]:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def expected_result(body: Mapping[str, Any]) -> tuple[int, tuple[int, int]]:

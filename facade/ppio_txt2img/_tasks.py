@@ -85,14 +85,6 @@ class Submitted:
     webhook_url: str | None = None
 
 
-def webhook_url_of(body: Mapping[str, Any]) -> str | None:
-    """The webhook URL a txt2img body gives the API (`extra.webhook.url`), if any."""
-    extra = body.get("extra")
-    webhook = extra.get("webhook") if isinstance(extra, Mapping) else None
-    url = webhook.get("url") if isinstance(webhook, Mapping) else None
-    return url if isinstance(url, str) else None
-
-
 def wait_flow(
     settings: Settings,
     deadline: Deadline,

@@ -270,10 +270,10 @@ class _Connection(asyncio.Protocol):
         self._take(data)
 
     def eof_received(self) -> bool:
-        if self._pending is not None:  # the request came whole, then the peer's end: answered before closing
+        if not (self._answered or self._server.closing):
+            self._take(b"")
+        if self._pending is not None:  # asyncio closes next: the answer goes out now, not a turn later
             self._answer()
-        elif not (self._answered or self._server.closing):
-            self._take(b"", at_once=True)
         return False  # close the connection (after what was written is sent)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -291,7 +291,7 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    def _take(self, data: bytes, *, at_once: bool = False) -> None:
+    def _take(self, data: bytes) -> None:
         transport = self._transport
         assert transport is not None
         try:
@@ -309,12 +309,9 @@ class _Connection(asyncio.Protocol):
             # Answered in the loop's next callback, after the first step of the waits the webhook woke
             # (queued as `handle` woke them): writing and half-closing a socket cost 0.1 ms of system
             # calls, which would otherwise delay their confirming polls; the answer is no later for it
-            # than a turn of the loop. At the peer's end of stream, at once: asyncio closes next.
+            # than a turn of the loop (at the peer's end of stream, `eof_received` answers at once).
             self._pending = step.status
-            if at_once:
-                self._answer()
-            else:
-                asyncio.get_running_loop().call_soon(self._answer)
+            asyncio.get_running_loop().call_soon(self._answer)
 
     def _answer(self) -> None:
         """Write the pending answer (once), half-close, and drain for `LINGER` seconds."""

@@ -159,3 +159,95 @@ def test_the_compiled_check_agrees_everywhere_with_each_odd_value(
                 changed = swapped(value, where, odd, delete)
                 verdict = interpreted(changed, schema_name, response=response)
                 assert compiled(changed, schema_name, response=response) == verdict, (where, odd, delete)
+
+
+#: A spec of its own with every keyword `validate` enforces, some the shipped spec never uses (patterns,
+#: exclusive bounds, int32, enums of mixed types, closed objects), and a schema that refers to itself.
+KEYWORD_SPEC: dict[str, Any] = {
+    "components": {
+        "schemas": {
+            "Node": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 2, "maxLength": 5, "pattern": "^[a-z]+$"},
+                    "size": {"type": "integer", "format": "int32", "exclusiveMinimum": -3, "maximum": 9},
+                    "ratio": {"type": "number", "minimum": 0.5, "exclusiveMaximum": 2},
+                    "count": {"type": "integer", "format": "int32"},
+                    "kind": {"enum": ["a", 1, True, None, 2.5]},
+                    "label": {"type": "string", "enum": ["x", "y"]},
+                    "flag": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+                    "either": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 1}]},
+                    "anything": {},
+                    "children": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 3,
+                        "items": {"$ref": "#/components/schemas/Node"},
+                    },
+                    "next": {"anyOf": [{"$ref": "#/components/schemas/Node"}, {"type": "null"}]},
+                },
+            }
+        }
+    }
+}
+KEYWORD_VALUE: dict[str, Any] = {
+    "name": "abc",
+    "size": 4,
+    "ratio": 1.5,
+    "count": 7,
+    "kind": "a",
+    "label": "x",
+    "flag": None,
+    "either": "z",
+    "anything": [1],
+    "children": [{"name": "de", "next": {"name": "fg"}}],
+    "next": None,
+}
+KEYWORD_ODD = [
+    *(
+        -3,
+        -2,
+        9,
+        10,
+        2**31,
+        -(2**31) - 1,
+        2**31 - 1,
+        0.5,
+        0.49,
+        2,
+        1.99,
+        float("nan"),
+        float("-inf"),
+        True,
+        False,
+        1,
+        2.5,
+        "1",
+    ),
+    *("", "a", "ab", "abcdef", "AB", "x", "y", "zz", "\udc80x", [], [{"name": "ok"}] * 4, {"name": "q"}),
+]
+
+
+@pytest.mark.parametrize("response", [False, True])
+def test_the_compiled_check_agrees_on_every_keyword(response: bool) -> None:
+    root = {"$ref": "#/components/schemas/Node"}
+    check = compile_check(root, KEYWORD_SPEC, response=response)
+
+    def interpreted_here(value: Any) -> bool:
+        try:
+            validate(value, root, "", KEYWORD_SPEC, response=response)
+        except ValidationError:
+            return False
+        return True
+
+    verdicts = set()
+    for where in paths(KEYWORD_VALUE):
+        for odd in KEYWORD_ODD:
+            for delete in (False, True):
+                changed = swapped(KEYWORD_VALUE, where, odd, delete)
+                verdict = interpreted_here(changed)
+                verdicts.add(verdict)
+                assert check(changed) == verdict, (where, odd, delete)
+    assert verdicts == {True, False}  # the values tried are both kinds

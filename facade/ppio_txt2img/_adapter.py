@@ -181,7 +181,10 @@ def _number(value: object) -> float | None:
     """A number, or a numeric string read as one (already checked by the schema); None if absent."""
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]  # int, float or a numeric string
+    try:
+        number = float(value)  # type: ignore[arg-type]  # int, float or a numeric string
+    except OverflowError:  # an integer past any float (10**400): as unusable as an infinite one
+        return None
     return number if math.isfinite(number) else None
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._spec import Schema, Spec, resolve
-from ._validation import FORMAT_RANGES, type_ok, without_null
+from ._validation import FORMAT_RANGES, null_branch, type_ok
 
 __all__ = ["Check", "compile_check"]
 
@@ -50,6 +50,17 @@ _NOT_NUMBER = frozenset({"string", "array", "object", "boolean", "null"})
 _REFUSED_BY = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveMaximum": ">="}
 
 
+def _kind(schema: Schema) -> str | None:
+    """The schema's `type`, when it names one (`validate` ignores any other)."""
+    kind = schema.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _is_container(schema: Schema) -> bool:
+    """Whether a (resolved) schema is an object's or an array's: checked by a function of its own."""
+    return "anyOf" not in schema and _kind(schema) in ("object", "array")
+
+
 class _Compiler:
     """Writes one function per object or array schema (and per `anyOf` met again inside itself), each
     checking the others by calling them by name: a schema that refers to itself becomes a function that
@@ -58,9 +69,9 @@ class _Compiler:
     def __init__(self, spec: Spec, response: bool) -> None:
         self.spec = spec
         self.response = response
-        self.names: dict[int, str] = {}  # by the identity of a resolved schema
+        self.names: dict[int, str] = {}  # the functions written, by the identity of their schema
         self.kept: list[Schema] = []  # each schema named, kept alive: no identity is reused meanwhile
-        self.inlining: set[int] = set()
+        self.inlining: set[int] = set()  # schemas being written out inline, by identity
         self.namespace: dict[str, Any] = {
             "type_ok": type_ok,
             "encodes": _encodes,
@@ -70,7 +81,7 @@ class _Compiler:
         self.sources: list[str] = []
 
     def compile(self, schema: Schema) -> Check:
-        name = self._function(resolve(self.spec, schema))
+        name = self._function(schema)
         source = "\n\n".join(self.sources)  # written here alone: names, literals (`repr`) and operators
         exec(compile(source, "<ppio_txt2img compiled check>", "exec"), self.namespace)  # noqa: S102
         check: Check = self.namespace[name]
@@ -81,40 +92,44 @@ class _Compiler:
         self.namespace[name] = value
         return name
 
-    def _function(self, schema: Schema) -> str:
-        """The name of the function checking a resolved schema, written the first time."""
-        name = self.names.get(id(schema))
+    def _literal(self, key: Any) -> str:
+        """A property name in the source: a plain str as its literal, anything else passed in by name."""
+        return repr(key) if type(key) is str else self._const(key)
+
+    def _function(self, raw: Schema) -> str:
+        """The name of the function checking a schema as the spec writes it (`$ref`s followed), written the
+        first time. Known by the identity of the spec's own dict: following a `$ref` may make a new one
+        each time, and a schema that refers to itself would be written forever."""
+        name = self.names.get(id(raw))
         if name is not None:
             return name
-        name = self.names[id(schema)] = f"check_{len(self.names)}"
-        self.kept.append(schema)
-        if "anyOf" in schema or schema.get("type") not in ("object", "array"):
-            body = [f"    return {self._inline(schema, 'v')}"]
-        else:
-            body = self._container(schema)
+        name = self.names[id(raw)] = f"check_{len(self.names)}"
+        self.kept.append(raw)
+        schema = resolve(self.spec, raw)
+        body = (
+            self._container(schema) if _is_container(schema) else [f"    return {self._inline(schema, 'v')}"]
+        )
         self.sources.append("\n".join([f"def {name}(v):", *body]))
         return name
 
-    def _expr(self, schema: Schema, var: str) -> str:
-        """A Python expression: whether the value in variable `var` passes `schema`."""
-        schema = resolve(self.spec, schema)
-        if id(schema) in self.names or id(schema) in self.inlining:
-            return f"{self._function(schema)}({var})"
-        if "anyOf" not in schema and schema.get("type") in ("object", "array"):
-            return f"{self._function(schema)}({var})"
-        self.inlining.add(id(schema))
-        self.kept.append(schema)
+    def _expr(self, raw: Schema, var: str) -> str:
+        """A Python expression: whether the value in variable `var` passes `raw` (as the spec writes it)."""
+        schema = resolve(self.spec, raw)
+        if id(raw) in self.names or id(raw) in self.inlining or _is_container(schema):
+            return f"{self._function(raw)}({var})"
+        self.inlining.add(id(raw))
+        self.kept.append(raw)
         try:
             return self._inline(schema, var)
         finally:
-            self.inlining.discard(id(schema))
+            self.inlining.discard(id(raw))
 
     def _inline(self, schema: Schema, var: str) -> str:
         """As `validate` goes: null means absent (checked against the schema as a whole), anything else
         against the one branch of an optional field."""
-        only = without_null(schema, self.spec)
-        if only is not schema:
-            return f"({self._plain(schema, var)} if {var} is None else {self._expr(only, var)})"
+        branch = null_branch(schema, self.spec)
+        if branch is not None:
+            return f"({self._plain(schema, var)} if {var} is None else {self._expr(branch, var)})"
         return self._plain(schema, var)
 
     def _plain(self, schema: Schema, var: str) -> str:
@@ -125,9 +140,9 @@ class _Compiler:
 
     def _checks(self, schema: Schema, var: str) -> list[str]:
         """What `validate` checks of a value before looking into an object's or an array's members."""
-        kind = schema.get("type")
+        kind = _kind(schema)
         checks = []
-        if isinstance(kind, str):
+        if kind is not None:
             checks.append(self._type(kind, var))
         if "enum" in schema:
             checks.append(self._enum(list(schema["enum"]), var))
@@ -158,9 +173,9 @@ class _Compiler:
         """`check_range` on a number (not a bool), as comparisons; "" when it can refuse none. NaN passes
         as there: no comparison with it is true."""
         parts = []
-        kind = schema.get("format")
-        if isinstance(kind, str) and kind in FORMAT_RANGES:
-            lo, hi = (self._const(bound) for bound in FORMAT_RANGES[kind])
+        known = schema.get("format")
+        if isinstance(known, str) and known in FORMAT_RANGES:
+            lo, hi = (self._const(bound) for bound in FORMAT_RANGES[known])
             parts.append(f"(not isinstance({var}, int) or {lo} <= {var} <= {hi})")
         for keyword, refused in _REFUSED_BY.items():
             if schema.get(keyword) is not None:
@@ -182,7 +197,7 @@ class _Compiler:
     def _container(self, schema: Schema) -> list[str]:
         """The statements of an object's or an array's function (argument `v`)."""
         lines = [f"    if not ({' and '.join(self._checks(schema, 'v'))}):", "        return False"]
-        if schema["type"] == "array":
+        if _kind(schema) == "array":
             lines += self._array(schema)
         else:
             lines += self._object(schema)
@@ -209,7 +224,7 @@ class _Compiler:
         properties: Mapping[str, Schema] = schema.get("properties", {})
         lines: list[str] = []
         for key in schema.get("required", []):
-            lines += [f"        if {key!r} not in v:", "            return False"]
+            lines += [f"        if {self._literal(key)} not in v:", "            return False"]
         if schema.get("additionalProperties") is False and not self.response:
             known = self._const(frozenset(properties))
             lines += [
@@ -218,9 +233,10 @@ class _Compiler:
                 "                return False",
             ]
         for key, sub in properties.items():
+            literal = self._literal(key)
             lines += [
-                f"        if {key!r} in v:",
-                f"            x = v[{key!r}]",
+                f"        if {literal} in v:",
+                f"            x = v[{literal}]",
                 f"            if not {self._expr(sub, 'x')}:",
                 "                return False",
             ]

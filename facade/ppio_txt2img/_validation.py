@@ -28,6 +28,7 @@ __all__ = [
     "check_string",
     "describe",
     "is_numeric_string",
+    "null_branch",
     "request_schemas",
     "type_ok",
     "unsupported_keywords",
@@ -91,11 +92,17 @@ def _fmt(value: object) -> str:
 def without_null(schema: Schema, spec: Spec) -> Schema:
     """The one branch of an `anyOf [X, {type: null}]` (how the spec writes an optional field that may be
     sent as null), resolved; the schema itself otherwise."""
+    branch = null_branch(schema, spec)
+    return schema if branch is None else resolve(spec, branch)
+
+
+def null_branch(schema: Schema, spec: Spec) -> Schema | None:
+    """The branch `without_null` takes, as the spec writes it (a `$ref` not followed); None if none."""
     branches = schema.get("anyOf")
     if not isinstance(branches, list):
-        return schema
-    rest = [resolve(spec, b) for b in branches if resolve(spec, b).get("type") != "null"]
-    return rest[0] if len(rest) == 1 and len(branches) == 2 else schema
+        return None
+    rest = [b for b in branches if resolve(spec, b).get("type") != "null"]
+    return rest[0] if len(rest) == 1 and len(branches) == 2 else None
 
 
 def describe(schema: Schema) -> str:

@@ -130,3 +130,10 @@ def test_only_the_adapter_imports_the_generated_layer() -> None:
             if any(name == "ppio_api" or name.startswith("ppio_api.") for name in names):
                 importers.append(path.relative_to(FACADE).as_posix())
     assert sorted(set(importers)) == ["_adapter.py"]
+
+
+@pytest.mark.parametrize("field", ["eta", "progress_percent"])
+def test_an_integer_too_large_for_a_float_is_read_as_unknown(field: str) -> None:
+    assert (
+        getattr(parse_task(_task(**{field: 10**400}), NOW), "eta" if field == "eta" else "progress") is None
+    )

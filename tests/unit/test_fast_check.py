@@ -251,3 +251,45 @@ def test_the_compiled_check_agrees_on_every_keyword(response: bool) -> None:
                 verdicts.add(verdict)
                 assert check(changed) == verdict, (where, odd, delete)
     assert verdicts == {True, False}  # the values tried are both kinds
+
+
+REF = "#/components/schemas/"
+NULL = {"type": "null"}
+SELF_REFERRING = [
+    {"type": "object", "properties": {"child": {"$ref": REF + "Node"}}},
+    {"type": "object", "properties": {"child": {"$ref": REF + "Node", "description": "a sibling keyword"}}},
+    {"type": "array", "maxItems": 2, "items": {"$ref": REF + "Node"}},
+    {"type": "object", "properties": {"next": {"anyOf": [{"$ref": REF + "Node", "title": "t"}, NULL]}}},
+]
+
+
+@pytest.mark.parametrize("node", SELF_REFERRING)
+def test_a_schema_referring_to_itself_compiles_to_a_function_calling_itself(node: dict[str, Any]) -> None:
+    """Following a `$ref` makes a new dict (always, with sibling keywords): the compiler knows a schema by
+    the spec's own dict, so it writes one function, not one per level forever."""
+    spec = {"components": {"schemas": {"Node": node}}}
+    root = {"$ref": REF + "Node"}
+    check = compile_check(root, spec)
+    values = [{}, {"child": {"child": {}}}, {"child": {"child": 3}}, [[], [[]]], [[1]], [[], [], []]]
+    values += [{"next": {"next": None}}, {"next": {"next": 5}}, 3, None]
+    for value in values:
+        try:
+            validate(value, root, "", spec)
+        except ValidationError:
+            assert not check(value), value
+        else:
+            assert check(value), value
+
+
+class _Key(str):
+    def __repr__(self) -> str:  # what a key would say if it tried to write code into the check
+        raise AssertionError("a property name is written into the source by repr()")
+
+
+def test_property_names_other_than_plain_strings_are_passed_in_not_written_into_the_source() -> None:
+    key = _Key("a")
+    schema = {"type": "object", "required": [key], "properties": {key: {"type": "integer"}}}
+    check = compile_check(schema, {})
+    assert check({"a": 1})
+    assert not check({"a": "x"})
+    assert not check({})

@@ -30,7 +30,10 @@ def _number(value: object) -> float | None:
     value = _plain(value)
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return None
     return number if math.isfinite(number) else None
 
 
@@ -117,7 +120,7 @@ def changed(value: Any, where: tuple[Any, ...], new: Any, delete: bool) -> Any:
 
 
 ODD: list[Any] = [
-    *(None, "", "0", "12", " 7 ", "-3", "1e3", "1e999", "x", 0, -1, 7, 2.5, 10**30, True, False),
+    *(None, "", "0", "12", " 7 ", "-3", "1e3", "1e999", "x", 0, -1, 7, 2.5, 10**30, 10**400, True, False),
     *([], {}, {"k": 1}),
 ]
 PAYLOADS = sorted(CORPUS.glob("*.json"))

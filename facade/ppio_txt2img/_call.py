@@ -15,6 +15,7 @@ from ._durations import DurationMemory
 from ._errors import ClientClosedError, WaitTimeoutError
 from ._io import ClientClosed, Flow
 from ._retry import Failure, classify_exception
+from ._submissions import Submissions
 from ._wakeups import Wakeups
 
 T = TypeVar("T")
@@ -43,6 +44,8 @@ class Settings:
     durations: DurationMemory = field(default_factory=DurationMemory, repr=False, compare=False)
     #: Waits on tasks of one shape with nothing learnt, in flight together (see `_crowds.py`).
     crowds: Crowds = field(default_factory=Crowds, repr=False, compare=False)
+    #: Tasks `submit()` made and no `wait()` has taken yet (see `_submissions.py`).
+    submissions: Submissions = field(default_factory=Submissions, repr=False, compare=False)
     #: With a webhook receiver: the waits it wakes (see `webhooks.py`).
     wakeups: Wakeups | None = field(default=None, repr=False, compare=False)
     clock: Callable[[], float] = time.monotonic

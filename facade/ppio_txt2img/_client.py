@@ -23,7 +23,7 @@ from ._errors import PPIOError, ValidationError
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
 from ._io import Flow, run_async, run_sync
 from ._loop_clients import LoopClients
-from ._operations import Expected, generation_flow, models_page_flow, txt2img_flow
+from ._operations import Expected, generation_flow, models_page_flow, submitted_flow, txt2img_flow
 from ._options import MODEL_FILTER_PARAMS, ModelFilters
 from ._request_body import (
     CALL_OPTIONS,
@@ -36,7 +36,7 @@ from ._request_body import (
     split_options,
 )
 from ._results import Generation, Model, SubmittedTask, Task
-from ._tasks import get_task_flow, submit_flow
+from ._tasks import get_task_flow
 from ._transport import own_httpx_client
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 from ._wakeups import Closing
@@ -214,6 +214,10 @@ class _BaseClient:
         validate_txt2img_body(body)
         return body
 
+    def _receiver_url(self) -> str | None:
+        """Where a webhook for this client's receiver goes (None: no receiver)."""
+        return None if self._webhooks is None else self._webhooks.url
+
     def _txt2img(self, prompt: str, options: Mapping[str, Any]) -> Flow[Generation]:
         request, wait = split_options(options, allowed=GENERATE_OPTIONS)
         settings = self._for_call(options)
@@ -228,6 +232,7 @@ class _BaseClient:
             wait.get("on_progress"),
             Expected(image_num, size),
             options.get("extra_body"),
+            self._receiver_url(),
         )
         return guarded(flow, deadline, tracker)
 
@@ -239,7 +244,11 @@ class _BaseClient:
         extra_body = options.get("extra_body")
 
         def flow() -> Flow[SubmittedTask]:
-            return SubmittedTask(id=(yield from submit_flow(settings, deadline, tracker, body, extra_body)))
+            task_id, submitted = yield from submitted_flow(
+                settings, deadline, tracker, body, extra_body, self._receiver_url()
+            )
+            settings.submissions.add(task_id, submitted)  # for the wait() that follows
+            return SubmittedTask(id=task_id)
 
         return guarded(flow(), deadline, tracker)
 
@@ -256,7 +265,8 @@ class _BaseClient:
         _, wait = split_options(options, allowed=WAIT_OPTIONS, problem="is not a wait option")
         settings = self._for_call(options)
         deadline, tracker = self._start(wait.get("timeout"))
-        flow = generation_flow(settings, deadline, tracker, task_id, wait.get("on_progress"))
+        submitted = settings.submissions.take(task_id)  # None: not submitted by this client's submit()
+        flow = generation_flow(settings, deadline, tracker, task_id, wait.get("on_progress"), submitted)
         return guarded(flow, deadline, tracker)
 
     def _models_query(self, filters: Mapping[str, Any]) -> dict[str, Any]:

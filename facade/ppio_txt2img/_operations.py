@@ -17,7 +17,8 @@ from ._inputs import ProgressCallback
 from ._io import Flow, Gather
 from ._request_body import body_option
 from ._results import GeneratedImage, Generation, Model
-from ._tasks import Submitted, submit_flow, wait_flow
+from ._submissions import Submitted
+from ._tasks import submit_flow, wait_flow
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,26 @@ def generation_flow(
     return Generation(task_id=task_id, seed=task.seed, images=images, task=task)
 
 
+def submitted_flow(
+    settings: Settings,
+    deadline: Deadline,
+    tracker: Tracker,
+    body: Mapping[str, Any],
+    extra_body: Mapping[str, Any] | None = None,
+    receiver_url: str | None = None,
+) -> Flow[tuple[str, Submitted]]:
+    """Submit the task: its id, and what its wait learns from (`Submitted`). `receiver_url`: the URL of
+    the client's webhook receiver, if it has one."""
+    sent = settings.clock()
+    task_id = yield from submit_flow(settings, deadline, tracker, body, extra_body)
+    # The task was created between the POST and its answer: dated at the middle, as its finish is. With
+    # many POSTs at once, the answer can be read well after the task was created (a busy event loop);
+    # dated at the answer, the next task of the shape would be polled that much too late.
+    at = (sent + settings.clock()) / 2
+    hooked = body_option(body, "webhook_url")
+    return task_id, Submitted(at, shape_of(body), hooked if hooked == receiver_url else None)
+
+
 def txt2img_flow(
     settings: Settings,
     deadline: Deadline,
@@ -75,14 +96,10 @@ def txt2img_flow(
     on_progress: ProgressCallback | None = None,
     expected: Expected = Expected(),
     extra_body: Mapping[str, Any] | None = None,
+    receiver_url: str | None = None,
 ) -> Flow[Generation]:
-    sent = settings.clock()
-    task_id = yield from submit_flow(settings, deadline, tracker, body, extra_body)
-    # The task was created between the POST and its answer: dated at the middle, as its finish is. With
-    # many POSTs at once, the answer can be read well after the task was created (a busy event loop);
-    # dated at the answer, the next task of the shape would be polled that much too late.
-    at = (sent + settings.clock()) / 2
-    submitted = Submitted(at=at, shape=shape_of(body), webhook_url=body_option(body, "webhook_url"))
+    submission = submitted_flow(settings, deadline, tracker, body, extra_body, receiver_url)
+    task_id, submitted = yield from submission
     return (
         yield from generation_flow(settings, deadline, tracker, task_id, on_progress, submitted, expected)
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
@@ -26,6 +26,7 @@ from ._polling import Estimate, Observation, next_poll_delay
 from ._request_body import merge_extra_body
 from ._results import Task, TaskStatus
 from ._retry import backoff_delay
+from ._submissions import Submitted
 from ._wakeups import Waiter
 
 #: Seconds kept in hand for a last poll when the deadline is near.
@@ -73,16 +74,6 @@ def _dated_look(settings: Settings, deadline: Deadline, task_id: str) -> Flow[tu
 
 
 _TRANSIENT = (APIConnectionError, RateLimitError, ServerError, APIResponseValidationError)
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """A task this call submitted: when (client clock) and its shape, to learn and use its duration; and
-    where the API was told to send its webhook, if anywhere."""
-
-    at: float
-    shape: Hashable
-    webhook_url: str | None = None
 
 
 def wait_flow(
@@ -187,24 +178,27 @@ def _hint_estimate(crowds: Crowds, member: Member) -> Estimate | None:
 def _first_sleep(
     settings: Settings,
     deadline: Deadline,
+    submitted: Submitted,
     waiter: Waiter | None,
     prior: Estimate | None,
     member: Member | None,
 ) -> Flow[None]:
-    """Sleep before the first poll of a task just submitted: `POLL_FIRST_AFTER_SUBMIT` at least; with a
-    learnt duration, until its window (a crowd's scouts, or a lone wait), or until its end (the rest of a
-    crowd, which a scout's finish wakes); with webhooks, `fallback_poll`."""
+    """Sleep before the first poll of a task this client submitted: until `POLL_FIRST_AFTER_SUBMIT` after
+    its submission at least; with a learnt duration, until its window (a crowd's scouts, or a lone wait),
+    or until its end (the rest of a crowd, which a scout's finish wakes); with webhooks, `fallback_poll`.
+    Counted from the submission, not from the wait's start: `wait()` may come long after `submit()`."""
     if waiter is not None and settings.wakeups is not None:
         yield Sleep(min(settings.wakeups.fallback_poll, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
         return
+    now = settings.clock()
+    earliest = submitted.at + POLL_FIRST_AFTER_SUBMIT - now
     if prior is not None and member is not None and not member.scout:
-        end = max(POLL_FIRST_AFTER_SUBMIT, prior.finish + prior.error - settings.clock())
-        yield from _sleep(settings, deadline, end, None, member)
+        yield from _sleep(settings, deadline, max(earliest, prior.finish + prior.error - now), None, member)
         return
-    first = POLL_FIRST_AFTER_SUBMIT
+    first = earliest
     if prior is not None:
-        first = max(first, next_poll_delay([], now=settings.clock(), jitter=settings.rng(), prior=prior))
-    yield Sleep(min(first, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
+        first = max(first, next_poll_delay([], now=now, jitter=settings.rng(), prior=prior))
+    yield Sleep(max(0.0, min(first, deadline.remaining() - _LAST_LOOK)), waiter)
 
 
 def _wait(
@@ -223,7 +217,7 @@ def _wait(
     last_seen: tuple[object, ...] | None = None
     failures = bad_answers = 0
     if submitted is not None:
-        yield from _first_sleep(settings, deadline, waiter, prior, member)
+        yield from _first_sleep(settings, deadline, submitted, waiter, prior, member)
     running_seen_at = submitted.at if submitted is not None else None
     while True:
         if waiter is not None:

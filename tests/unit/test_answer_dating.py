@@ -15,7 +15,8 @@ from ppio_txt2img._call import Deadline, Tracker
 from ppio_txt2img._constants import POLL_FLOOR
 from ppio_txt2img._durations import DurationMemory
 from ppio_txt2img._io import Reply, Send, Sleep
-from ppio_txt2img._tasks import Submitted, wait_flow
+from ppio_txt2img._submissions import Submitted
+from ppio_txt2img._tasks import wait_flow
 from tests.unit.flow_settings import flow_settings
 
 FINISH = 10.37  # when the task finishes, on the one clock (no whole number of seconds from any poll)

@@ -19,7 +19,8 @@ import pytest
 from ppio_txt2img._call import Deadline, Tracker
 from ppio_txt2img._crowds import SCOUTS
 from ppio_txt2img._io import Notify, Reply, Send, Sleep
-from ppio_txt2img._tasks import Submitted, wait_flow
+from ppio_txt2img._submissions import Submitted
+from ppio_txt2img._tasks import wait_flow
 from ppio_txt2img._wakeups import Waiter
 from tests.unit.flow_settings import flow_settings
 

@@ -17,7 +17,8 @@ import pytest
 from ppio_txt2img._call import Deadline, Settings, Tracker
 from ppio_txt2img._io import Reply, Send, Sleep
 from ppio_txt2img._results import TaskStatus
-from ppio_txt2img._tasks import Submitted, wait_flow
+from ppio_txt2img._submissions import Submitted
+from ppio_txt2img._tasks import wait_flow
 from ppio_txt2img._wakeups import Waiter, Wakeups
 from tests.unit.flow_settings import flow_settings
 

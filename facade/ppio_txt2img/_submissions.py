@@ -1,0 +1,54 @@
+"""The tasks a client submitted and has not waited for yet: when, of what shape, and whether a webhook for
+the client's receiver was asked for.
+
+`txt2img()` waits for the task it submitted and knows all this. `submit()` and then `wait(task_id)` (how
+apps and the batch runner handle many tasks) would know none of it, so the wait would neither learn the
+task's duration nor use the durations learnt (`_durations.py`), nor poll with its crowd (`_crowds.py`),
+nor tell a webhook that never came (`webhooks.py`). `submit()` notes each task here and `wait()` takes it
+back. Bounded (a client that submits and never waits keeps the newest `KEPT`); a task submitted by
+another client or process is not here, and its wait goes on as before. Pure but for a lock: no I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+__all__ = ["Submissions", "Submitted"]
+
+#: Submitted tasks remembered per client, the newest kept.
+KEPT = 10_000
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A task this client submitted: when (client clock, the middle of its POST and answer) and its shape,
+    to learn and use its duration; and the URL of the client's receiver when the API was told to send the
+    task's webhook there (None: no webhook, or one sent elsewhere)."""
+
+    at: float
+    shape: Hashable
+    webhook_url: str | None = None
+
+
+class Submissions:
+    """Tasks submitted by `submit()`, until a `wait()` takes them; shared by a client's calls and threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, Submitted] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, task_id: str, submitted: Submitted) -> None:
+        with self._lock:
+            self._by_id[task_id] = submitted
+            while len(self._by_id) > KEPT:
+                del self._by_id[next(iter(self._by_id))]  # the oldest first
+
+    def take(self, task_id: str) -> Submitted | None:
+        """What `submit()` noted of the task, once: the first wait on it learns from it."""
+        with self._lock:
+            return self._by_id.pop(task_id, None)

@@ -247,7 +247,7 @@ class _BaseClient:
             task_id, submitted = yield from submitted_flow(
                 settings, deadline, tracker, body, extra_body, self._receiver_url()
             )
-            settings.submissions.add(task_id, submitted)  # for the wait() that follows
+            settings.submissions.add(task_id, replace(submitted, crowd=False))  # for the wait() to come
             return SubmittedTask(id=task_id)
 
         return guarded(flow(), deadline, tracker)

@@ -83,9 +83,10 @@ def submitted_flow(
     # The task was created between the POST and its answer: dated at the middle, as its finish is. With
     # many POSTs at once, the answer can be read well after the task was created (a busy event loop);
     # dated at the answer, the next task of the shape would be polled that much too late.
-    at = (sent + settings.clock()) / 2
+    answered = settings.clock()
     hooked = body_option(body, "webhook_url")
-    return task_id, Submitted(at, shape_of(body), hooked if hooked == receiver_url else None)
+    webhook_url = hooked if hooked == receiver_url else None
+    return task_id, Submitted((sent + answered) / 2, shape_of(body), webhook_url, answered)
 
 
 def txt2img_flow(

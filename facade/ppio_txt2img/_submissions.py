@@ -15,6 +15,8 @@ import threading
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from ._constants import POLL_FIRST_AFTER_SUBMIT
+
 __all__ = ["Submissions", "Submitted"]
 
 #: Submitted tasks remembered per client, the newest kept.
@@ -30,6 +32,17 @@ class Submitted:
     at: float
     shape: Hashable
     webhook_url: str | None = None
+    #: When the POST's answer was read (None: at `at`); the first poll is counted from it.
+    answered: float | None = None
+    #: Whether the wait polls with its crowd (`_crowds.py`): `txt2img()`'s waits, which all start at their
+    #: submission. Not a `wait()` after `submit()`, which may start at any time: its crowd would take its
+    #: task's age, however late it first looked, for a finish (a finish age is what the crowd shares).
+    crowd: bool = True
+
+    @property
+    def first_poll_at(self) -> float:
+        """When the first poll is due (client clock): a task just created is only queued."""
+        return (self.at if self.answered is None else self.answered) + POLL_FIRST_AFTER_SUBMIT
 
 
 class Submissions:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import MAX_BAD_RESULTS_IN_A_ROW, POLL_FIRST_AFTER_SUBMIT
+from ._constants import MAX_BAD_RESULTS_IN_A_ROW
 from ._crowds import Crowds, Member
 from ._durations import least_spread
 from ._errors import (
@@ -95,17 +95,24 @@ def wait_flow(
     is one of a crowd (see `_crowds.py`), perhaps alone.
     """
     tracker.task_id = task_id
-    waiter = settings.wakeups.register(task_id) if settings.wakeups is not None else None
+    # A webhook can wake this wait unless the task's went elsewhere (as `submit()` says, when it knows).
+    hooked = settings.wakeups is not None and (submitted is None or submitted.webhook_url is not None)
+    waiter = settings.wakeups.register(task_id) if hooked and settings.wakeups is not None else None
     prior: Estimate | None = None
     member: Member | None = None
+    # A wait begun after its first poll was due (a `wait()` long after `submit()`) may find its task long
+    # done: how late it looked says nothing of how long the task took.
+    late = submitted is not None and settings.clock() > submitted.first_poll_at
     if submitted is not None:
         learnt = settings.durations.prior(submitted.shape)
         if learnt is not None:
             prior = Estimate(finish=submitted.at + learnt.duration, error=learnt.spread)
-        if waiter is None:
+        if waiter is None and submitted.crowd and not late:
             member = settings.crowds.join(submitted.shape, submitted.at)
     try:
-        flow = _wait(settings, deadline, tracker, task_id, on_progress, submitted, waiter, prior, member)
+        flow = _wait(
+            settings, deadline, tracker, task_id, on_progress, submitted, waiter, prior, member, late=late
+        )
         return (yield from flow)
     finally:
         if member is not None:
@@ -184,14 +191,15 @@ def _first_sleep(
     member: Member | None,
 ) -> Flow[None]:
     """Sleep before the first poll of a task this client submitted: until `POLL_FIRST_AFTER_SUBMIT` after
-    its submission at least; with a learnt duration, until its window (a crowd's scouts, or a lone wait),
-    or until its end (the rest of a crowd, which a scout's finish wakes); with webhooks, `fallback_poll`.
-    Counted from the submission, not from the wait's start: `wait()` may come long after `submit()`."""
+    its POST was answered at least; with a learnt duration, until its window (a crowd's scouts, or a lone
+    wait), or until its end (the rest of a crowd, which a scout's finish wakes); with webhooks,
+    `fallback_poll`. Counted from the answer, not from the wait's start: `wait()` may come long after
+    `submit()`."""
     if waiter is not None and settings.wakeups is not None:
         yield Sleep(min(settings.wakeups.fallback_poll, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
         return
     now = settings.clock()
-    earliest = submitted.at + POLL_FIRST_AFTER_SUBMIT - now
+    earliest = submitted.first_poll_at - now
     if prior is not None and member is not None and not member.scout:
         yield from _sleep(settings, deadline, max(earliest, prior.finish + prior.error - now), None, member)
         return
@@ -211,14 +219,17 @@ def _wait(
     waiter: Waiter | None,
     prior: Estimate | None,
     member: Member | None,
+    late: bool = False,
 ) -> Flow[Task]:
     history: list[Observation] = []
     lone: float | None = None
     last_seen: tuple[object, ...] | None = None
     failures = bad_answers = 0
-    if submitted is not None:
+    if submitted is not None and not late:  # a late wait polls at once: its first poll is overdue
         yield from _first_sleep(settings, deadline, submitted, waiter, prior, member)
-    running_seen_at = submitted.at if submitted is not None else None
+    # The last moment the task is known not to have finished: its submission, unless the wait began late
+    # (then only a poll that sees it running tells); None: nothing to learn a duration from.
+    running_seen_at = submitted.at if submitted is not None and not late else None
     while True:
         if waiter is not None:
             waiter.clear()  # a webhook that came before this poll is answered by it

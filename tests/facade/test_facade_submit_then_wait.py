@@ -96,6 +96,22 @@ def test_the_first_poll_is_counted_from_the_submission_not_from_the_wait(
     assert clock() == before  # polled at once: its first-poll delay was over long ago
 
 
+def test_a_wait_begun_long_after_its_task_finished_teaches_nothing(
+    make_client: ClientFactory, tasks: Tasks, clock: FakeClock
+) -> None:
+    client = make_client()
+    early = [client.submit("a fox", **SHAPE) for _ in range(2)]
+    clock.advance(40)  # the app comes back later: both are long done, found so by their first poll
+    for task in early:
+        client.wait(task)
+    assert [tasks.polls[task.id] for task in early] == [1, 1]
+    fresh = client.submit("a fox", **SHAPE)
+    client.wait(fresh)
+    # Nothing learnt from the late waits (how late they looked says nothing of how long the tasks took):
+    # a 0.5 s poller's pace, not polls every 0.1 s over a 0-40 s window learnt from them.
+    assert 10 <= tasks.polls[fresh.id] <= 14
+
+
 def test_only_the_first_wait_on_a_submitted_task_takes_what_submit_noted(
     make_client: ClientFactory, tasks: Tasks, clock: FakeClock
 ) -> None:
@@ -123,9 +139,13 @@ def test_a_webhook_asked_for_by_submit_and_never_come_is_told(caplog: pytest.Log
     assert "http://127.0.0.1:9/never-called" in warning.getMessage()
 
 
-def test_a_webhook_sent_elsewhere_is_not_missed(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_task_whose_webhook_goes_elsewhere_is_polled_for_and_no_webhook_is_missed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     sandbox = Sandbox(speed=10, queue_delay=0.1, seed=8)
-    receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=0.5)
+    # No webhook of these tasks can come here: a wait sleeping for one would poll again only after a
+    # minute, past its 10 s deadline. They are polled for as a client without a receiver would.
+    receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=60)
     elsewhere = "http://127.0.0.1:9/elsewhere"
     with (
         caplog.at_level(logging.DEBUG, logger="ppio_txt2img.webhooks"),
@@ -133,8 +153,11 @@ def test_a_webhook_sent_elsewhere_is_not_missed(caplog: pytest.LogCaptureFixture
         ppio.Client("k", base_url=url, webhooks=receiver) as client,
     ):
         options: ppio.RequestOptions = {**SMALL, "webhook_url": elsewhere}
-        client.wait(client.submit("a fox", **options), timeout=30)
-        client.txt2img("a cat", **options, timeout=30)
+        generations = [
+            client.wait(client.submit("a fox", **options), timeout=10),
+            client.txt2img("a cat", **options, timeout=10),
+        ]
+    assert all(g.images for g in generations)
     assert receiver.wakeups.missing == 0
     assert not [r for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
 

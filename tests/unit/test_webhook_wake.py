@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from ppio_txt2img._call import Deadline, Settings, Tracker
+from ppio_txt2img._constants import POLL_FIRST_AFTER_SUBMIT
 from ppio_txt2img._io import Reply, Send, Sleep
 from ppio_txt2img._results import TaskStatus
 from ppio_txt2img._submissions import Submitted
@@ -23,6 +24,8 @@ from ppio_txt2img._wakeups import Waiter, Wakeups
 from tests.unit.flow_settings import flow_settings
 
 FALLBACK = 15.0
+#: The receiver's URL, which the tasks' webhooks were sent to.
+HOOK = "http://hooks.test/ppio-webhook"
 
 
 def _reply(status: str) -> Reply:
@@ -39,7 +42,9 @@ def test_a_webhook_wakes_the_wait_straight_into_its_confirming_poll() -> None:
     clock = [0.0]
     wakeups = Wakeups(FALLBACK)
     settings = _settings(wakeups, clock)
-    flow = wait_flow(settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=Submitted(0.0, "s"))
+    flow = wait_flow(
+        settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=Submitted(0.0, "s", HOOK)
+    )
 
     first = next(flow)
     assert isinstance(first, Sleep)
@@ -60,7 +65,9 @@ def test_a_webhook_that_comes_during_a_poll_is_kept_for_the_next_sleep() -> None
     clock = [0.0]
     wakeups = Wakeups(FALLBACK)
     settings = _settings(wakeups, clock)
-    flow = wait_flow(settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=Submitted(0.0, "s"))
+    flow = wait_flow(
+        settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=Submitted(0.0, "s", HOOK)
+    )
     sleep = next(flow)
     assert isinstance(sleep, Sleep)
     assert sleep.waiter is not None
@@ -168,3 +175,18 @@ def test_once_a_webhook_has_come_a_task_found_done_first_is_no_warning(
         wakeups.missed("t1", "https://hooks.example/ppio")
     assert wakeups.missing == 1
     assert [r.levelno for r in caplog.records if r.name == "ppio_txt2img.webhooks"] == [logging.DEBUG]
+
+
+def test_a_task_whose_webhook_went_elsewhere_is_polled_for_not_slept_on() -> None:
+    """Submitted with another webhook URL (or none): no webhook can wake this wait, so it keeps the
+    schedule of a client without a receiver, not the receiver's slow fallback."""
+    clock = [0.0]
+    wakeups = Wakeups(FALLBACK)
+    settings = _settings(wakeups, clock)
+    elsewhere = Submitted(0.0, "s", webhook_url=None)
+    flow = wait_flow(settings, Deadline(settings.clock, 300), Tracker(), "t1", submitted=elsewhere)
+    first = next(flow)
+    assert isinstance(first, Sleep)
+    assert first.waiter is None
+    assert first.seconds == pytest.approx(POLL_FIRST_AFTER_SUBMIT)
+    assert wakeups.notify("t1") == 0  # nobody waits for its webhook here

@@ -3,7 +3,6 @@ values made from it with one part swapped for something odd, for responses and f
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from ppio_txt2img._errors import ValidationError
 from ppio_txt2img._fast_check import Check, compile_check
 from ppio_txt2img._spec import component, load_spec
 from ppio_txt2img._validation import validate
+from tests.unit.json_places import paths, swapped
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 SCHEMAS = {
@@ -96,33 +96,6 @@ ODD = st.one_of(
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.sampled_from(["task_id", "status", "a"]), st.integers(), max_size=2),
 )
-
-
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every place in a JSON value: keys of objects, indices of lists (and one past the end)."""
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            found += paths(sub, (*prefix, key))
-        found.append((*prefix, "new_key"))
-    elif isinstance(value, list):
-        for i, sub in enumerate(value):
-            found += paths(sub, (*prefix, i))
-    return found
-
-
-def swapped(value: Any, where: tuple[Any, ...], odd: Any, delete: bool) -> Any:
-    if not where:
-        return odd
-    out = copy.deepcopy(value)
-    target = out
-    for part in where[:-1]:
-        target = target[part]
-    if delete and isinstance(target, dict):
-        target.pop(where[-1], None)
-    elif isinstance(target, dict) or (isinstance(target, list) and where[-1] < len(target)):
-        target[where[-1]] = odd
-    return out
 
 
 SAMPLES = [

@@ -1,13 +1,12 @@
 """A task result is read from its checked JSON (`_adapter.parse_task`), not through the generated
 `TaskResultResponse.from_dict`: the two readings must give the same `Task`, on the payload corpus and on
-its payloads made odd in every place (those the schema check lets through)."""
+its payloads made odd in every place (those the schema check lets through). The reference reads the
+generated models as the facade did, with the same helpers for numbers and expiry times."""
 
 from __future__ import annotations
 
-import copy
 import json
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,11 @@ import pytest
 from ppio_api.models import TaskResultResponse
 from ppio_api.types import Unset
 from ppio_txt2img._adapter import ResponseMismatch, parse_task
+from ppio_txt2img._adapter import _expires_at as expires_at
+from ppio_txt2img._adapter import _integer as integer
+from ppio_txt2img._adapter import _number as number
 from ppio_txt2img._results import ImageRef, NsfwResult, Task
+from tests.unit.json_places import paths, swapped
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads" / "task_result"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -27,38 +30,15 @@ def _plain(value: object) -> Any:
 
 
 def _number(value: object) -> float | None:
-    value = _plain(value)
-    if value is None:
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
+    return number(_plain(value))
 
 
 def _integer(value: object) -> int | None:
-    value = _plain(value)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
+    return integer(_plain(value))
 
 
 def _expires(ttl: object) -> datetime | None:
-    seconds = _integer(ttl)
-    if seconds is None or seconds <= 0:
-        return None
-    try:
-        return NOW + timedelta(seconds=seconds)
-    except OverflowError:
-        return None
+    return expires_at(_plain(ttl), NOW)
 
 
 def through_generated_models(data: dict[str, Any]) -> Task:
@@ -96,29 +76,6 @@ def through_generated_models(data: dict[str, Any]) -> Task:
     )
 
 
-def places(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            found += places(sub, (*prefix, key))
-    elif isinstance(value, list):
-        for i, sub in enumerate(value):
-            found += places(sub, (*prefix, i))
-    return found
-
-
-def changed(value: Any, where: tuple[Any, ...], new: Any, delete: bool) -> Any:
-    out = copy.deepcopy(value)
-    target = out
-    for part in where[:-1]:
-        target = target[part]
-    if delete and isinstance(target, dict):
-        target.pop(where[-1], None)
-    else:
-        target[where[-1]] = new
-    return out
-
-
 ODD: list[Any] = [
     *(None, "", "0", "12", " 7 ", "-3", "1e3", "1e999", "x", 0, -1, 7, 2.5, 10**30, 10**400, True, False),
     *([], {}, {"k": 1}),
@@ -136,10 +93,10 @@ def test_the_corpus_has_task_results_with_images_and_without() -> None:
 def test_reading_the_json_is_reading_the_models(path: Path) -> None:
     original = json.loads(path.read_text())
     compared = 0
-    for where in places(original)[1:]:
+    for where in paths(original)[1:]:
         for odd in ODD:
             for delete in (False, True):
-                data = changed(original, where, odd, delete)
+                data = swapped(original, where, odd, delete)
                 try:
                     task = parse_task(json.dumps(data).encode(), NOW)
                 except ResponseMismatch:

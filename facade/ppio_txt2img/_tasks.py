@@ -88,16 +88,18 @@ def wait_flow(
 
     A poll that fails even after its retries does not end the wait (the deadline does), except answers
     that do not parse: `MAX_BAD_RESULTS_IN_A_ROW` of them end it, since waiting cannot mend a server.
-    `submitted`: a task this call just submitted is only queued at first, so its first poll waits
-    `POLL_FIRST_AFTER_SUBMIT`, or until the window around the finish that tasks of its shape took.
+    `submitted`: a task this client submitted is only queued at first, so its first poll waits until
+    `POLL_FIRST_AFTER_SUBMIT` after its POST's answer, or until the window around the finish that tasks of
+    its shape took; a wait begun later than that polls at once, and learns nothing from a task it finds
+    done without having seen it running.
     With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
     confirms with one poll), polling every `fallback_poll` seconds in case none comes. Otherwise the wait
     is one of a crowd (see `_crowds.py`), perhaps alone.
     """
     tracker.task_id = task_id
     # A webhook can wake this wait unless the task's went elsewhere (as `submit()` says, when it knows).
-    hooked = settings.wakeups is not None and (submitted is None or submitted.webhook_url is not None)
-    waiter = settings.wakeups.register(task_id) if hooked and settings.wakeups is not None else None
+    elsewhere = submitted is not None and submitted.webhook_url is None
+    waiter = settings.wakeups.register(task_id) if settings.wakeups is not None and not elsewhere else None
     prior: Estimate | None = None
     member: Member | None = None
     # A wait begun after its first poll was due (a `wait()` long after `submit()`) may find its task long

@@ -37,6 +37,8 @@ import anyio
 import httpx
 
 import ppio_txt2img as ppio
+from ppio_txt2img.sandbox import Sandbox
+from ppio_txt2img.webhooks import WebhookReceiver
 
 API_KEY = "sk-test-SECRET-abc123"
 BASE_URL = "https://api.test.invalid"
@@ -305,6 +307,20 @@ async def async_client_for(
             transport = httpx.MockTransport(api.async_handler)
             kwargs["http_client"] = await stack.enter_async_context(httpx.AsyncClient(transport=transport))
         yield ppio.AsyncClient(**_options(api, clock, clock.async_sleep, kwargs))
+
+
+#: Where a receiver nobody calls says it listens: the API is told to send webhooks there, none comes.
+UNHEARD_URL = "http://127.0.0.1:9/never-called"
+
+
+@contextmanager
+def unheard_receiver_client(seed: int) -> Iterator[tuple[Sandbox, WebhookReceiver, ppio.Client]]:
+    """A sandbox on loopback and a `Client` on it with a webhook receiver no webhook reaches (its URL is
+    `UNHEARD_URL`; it polls every 0.5 s as a fallback): how a missed webhook is told."""
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=seed)
+    receiver = WebhookReceiver(UNHEARD_URL, fallback_poll=0.5)
+    with sandbox.serve() as url, ppio.Client("k", base_url=url, webhooks=receiver) as client:
+        yield sandbox, receiver, client
 
 
 def read_request(conn: socket.socket) -> bytes:

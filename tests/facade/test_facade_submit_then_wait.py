@@ -18,11 +18,13 @@ from ppio_txt2img.webhooks import WebhookReceiver
 from tests.facade.facade_helpers import (
     IMAGE_HOST,
     PNG,
+    UNHEARD_URL,
     ClientFactory,
     FakeClock,
     ScriptedAPI,
     succeeded,
     task_payload,
+    unheard_receiver_client,
 )
 
 #: Every task takes this long from its POST, and the server tells nothing of how far it is.
@@ -124,19 +126,16 @@ def test_only_the_first_wait_on_a_submitted_task_takes_what_submit_noted(
 
 
 def test_a_webhook_asked_for_by_submit_and_never_come_is_told(caplog: pytest.LogCaptureFixture) -> None:
-    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=4)
-    receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=0.5)  # nothing listens
     with (
         caplog.at_level(logging.WARNING, logger="ppio_txt2img.webhooks"),
-        sandbox.serve() as url,
-        ppio.Client("k", base_url=url, webhooks=receiver) as client,
+        unheard_receiver_client(seed=4) as (_, receiver, client),
     ):
         task = client.submit("a fox", **SMALL)
         client.wait(task, timeout=30)
     assert receiver.wakeups.missing == 1
     [warning] = [r for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
     assert task.id in warning.getMessage()
-    assert "http://127.0.0.1:9/never-called" in warning.getMessage()
+    assert UNHEARD_URL in warning.getMessage()
 
 
 def test_a_task_whose_webhook_goes_elsewhere_is_polled_for_and_no_webhook_is_missed(

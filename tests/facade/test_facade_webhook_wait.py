@@ -16,7 +16,7 @@ import pytest
 import ppio_txt2img as ppio
 from ppio_txt2img.sandbox import Sandbox
 from ppio_txt2img.webhooks import WebhookReceiver
-from tests.facade.facade_helpers import FakeClock
+from tests.facade.facade_helpers import FakeClock, unheard_receiver_client
 
 SMALL: ppio.RequestOptions = {"width": 128, "height": 128, "steps": 4}
 
@@ -124,12 +124,9 @@ def test_a_forged_webhook_costs_one_poll_and_the_wait_goes_on() -> None:
 def test_with_no_webhook_the_wait_still_ends_by_polling_slowly_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=4)
-    receiver = WebhookReceiver("http://127.0.0.1:9/never-called", fallback_poll=0.5)  # nothing listens
     with (
         caplog.at_level(logging.WARNING, logger="ppio_txt2img.webhooks"),
-        sandbox.serve() as url,
-        ppio.Client("k", base_url=url, webhooks=receiver) as client,
+        unheard_receiver_client(seed=4) as (sandbox, receiver, client),
     ):
         generation = client.txt2img("a fox", **SMALL, timeout=30)
         again = client.wait(generation.task_id)  # done before this wait began: no webhook to miss

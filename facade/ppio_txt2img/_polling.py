@@ -36,6 +36,7 @@ __all__ = [
     "blind_delay",
     "estimate_finish",
     "next_poll_delay",
+    "prior_step",
 ]
 
 PROCESSING = "TASK_STATUS_PROCESSING"
@@ -197,5 +198,13 @@ def next_poll_delay(
         return max(POLL_FLOOR, delay - min(POLL_JITTER * delay, POLL_FLOOR) * jitter)
     # Inside the window: poll densely; if the task is overdue, back off gently.
     overdue = max(0.0, now - (estimate.finish + estimate.error))
-    delay = min(POLL_CAP, POLL_FLOOR + 0.25 * overdue)
+    step = POLL_FLOOR if estimate is not prior else prior_step(estimate)
+    delay = min(POLL_CAP, step + 0.25 * overdue)
     return max(POLL_FLOOR, delay * (1 - POLL_JITTER * jitter))
+
+
+def prior_step(prior: Estimate) -> float:
+    """How often to poll inside a prior's window: every `POLL_FLOOR` in a narrow one, about four times
+    across a wide one (durations that varied, or were measured coarsely: every `POLL_FLOOR` across a
+    window of +/- 1 s was 20 polls for one task), and never less often than a 0.5 s poller."""
+    return min(POLL_BLIND_FIRST, max(POLL_FLOOR, prior.error / 2))

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import MAX_BAD_RESULTS_IN_A_ROW
+from ._constants import MAX_BAD_RESULTS_IN_A_ROW, POLL_BLIND_FIRST
 from ._crowds import Crowds, Member
 from ._durations import least_spread
 from ._errors import (
@@ -295,6 +295,8 @@ def _wait(
                 history, now=now, jitter=jitter, prior=guide, crowd=settings.crowds.size(member.shape)
             )
             lone = next_poll_delay(history, now=now, jitter=jitter, prior=guide)
+            if member.outlived:  # the next sibling's finish age may be far: not past 0.5 s
+                delay, lone = min(delay, POLL_BLIND_FIRST), min(lone, POLL_BLIND_FIRST)
         else:
             delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
         if member is not None and blind is None:

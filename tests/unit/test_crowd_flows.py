@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import math
 import random
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -146,3 +147,41 @@ def test_with_a_learnt_duration_a_crowd_past_its_scouts_polls_once_each_even_joi
     assert simulation.polls["later"][0] - 6.0 == pytest.approx(first_seen_done, abs=RTT)
     late = max(simulation.known[task_id] - sum(tasks[task_id]) for task_id in polls)
     assert late <= 0.1 + 2 * RTT  # the scouts poll every 0.1 s in the window, the others at its age
+
+
+def _queued(
+    seed: int, count: int = 100, every: float = 0.11, slots: int = 8
+) -> dict[str, tuple[float, float]]:
+    """Tasks submitted one every `every` s (give or take 20 ms) to a server that runs `slots` at a time,
+    first come first served, for 1.0 s each: (created, duration from creation to finish) by task id.
+    Submitted a little faster than it works, so the queue grows: tasks of one shape take 1.0-2.5 s, and
+    their finish ages are spread densely over that range."""
+    rng = random.Random(seed)
+    free = [0.0] * slots
+    tasks = {}
+    for i in range(count):
+        created = i * every + rng.uniform(0.0, 0.02)
+        start = max(created, heapq.heappop(free))
+        finish = start + 1.0 + rng.uniform(0.0, 0.005)
+        heapq.heappush(free, finish)
+        tasks[f"t{i}"] = (created, finish - created)
+    return tasks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_on_a_server_that_queues_a_crowd_polls_without_storms(seed: int) -> None:
+    # A wait whose task is queued sees its crowd's tasks finish at ages close together, and polled at
+    # each of them in turn: 28-31 polls per task here, up to 23 of one task within 0.1 s (46 within
+    # 0.2 s on a sandbox). Each such poll now asks for a finish age further on than the last.
+    tasks = _queued(seed)
+    simulation = Simulation(tasks, seed=seed)
+    simulation.run({task_id: created for task_id, (created, _) in tasks.items()})
+    assert set(simulation.known) == set(tasks)
+    for task_id, polls in simulation.polls.items():
+        crowded = max(sum(1 for at in polls if start <= at < start + 0.1) for start in polls)
+        assert crowded <= 3, (task_id, polls)
+    # A 0.5 s poller: its first poll at 0.5 s, then one every 0.5 s after each answer.
+    poller = sum(math.ceil(max(0.0, d - 0.5) / (0.5 + RTT)) + 1 for _, d in tasks.values())
+    assert sum(map(len, simulation.polls.values())) <= 2 * poller
+    late = sorted(simulation.known[task_id] - sum(tasks[task_id]) for task_id in tasks)
+    assert late[len(late) // 2] <= 0.25  # a 0.5 s poller's, on average

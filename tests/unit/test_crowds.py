@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 import ppio_txt2img as ppio
-from ppio_txt2img._constants import POLL_CAP
-from ppio_txt2img._crowds import SCOUTS, WAKE_GAIN, Crowds
+from ppio_txt2img._constants import POLL_BLIND_FIRST, POLL_CAP
+from ppio_txt2img._crowds import MISS_GAP, SCOUTS, WAKE_GAIN, Crowds, miss_gap
 from ppio_txt2img._polling import Observation, blind_delay
 
 _FIRST = [Observation(at=0.5, status="TASK_STATUS_PROCESSING")]
@@ -120,6 +120,64 @@ def test_a_wait_is_woken_only_when_that_brings_its_poll_forward_by_more_than_the
     crowds.plan(near, next_poll=5.0 + WAKE_GAIN / 2)
     crowds.plan(far, next_poll=5.0 + WAKE_GAIN * 2)
     assert crowds.finished(scout, age=5.0) == 1  # `far` only
+
+
+def test_the_gap_after_misses_is_none_after_one_then_doubles_up_to_a_half_second_pollers_interval() -> None:
+    assert [miss_gap(misses) for misses in range(10)] == [
+        0.0,
+        0.0,
+        MISS_GAP,
+        2 * MISS_GAP,
+        4 * MISS_GAP,
+        8 * MISS_GAP,
+        POLL_BLIND_FIRST,
+        POLL_BLIND_FIRST,
+        POLL_BLIND_FIRST,
+        POLL_BLIND_FIRST,
+    ]
+    assert miss_gap(10**9) == POLL_BLIND_FIRST  # no overflow however long a wait lasts
+
+
+def test_a_wait_seen_running_past_its_crowds_finishes_goes_by_ages_ever_further_on() -> None:
+    crowds = Crowds()
+    waiting = crowds.join("shape", submitted_at=0.0)
+    crowds.saw_running(waiting, 0.5)
+    assert waiting.misses == 0  # nothing finished yet: no miss
+    assert not waiting.outlived
+    others = [crowds.join("shape", submitted_at=0.0) for _ in range(20)]
+    for i, other in enumerate(others):  # finish ages 1.000, 1.005, ... 1.095
+        crowds.finished(other, age=1.0 + 0.005 * i)
+    assert crowds.hint(waiting) == 1.0
+    crowds.saw_running(waiting, 1.0)  # a miss by a hair: the next age, however close
+    assert waiting.misses == 1
+    assert waiting.outlived
+    assert crowds.hint(waiting) == 1.005
+    crowds.saw_running(waiting, 1.005)  # a second miss: an age at least MISS_GAP further on
+    assert waiting.misses == 2
+    assert crowds.hint(waiting) == pytest.approx(1.005 + MISS_GAP + 0.005)
+    crowds.saw_running(waiting, 1.06)  # a third: twice that gap, and no finish age left that far on
+    assert waiting.misses == 3
+    assert crowds.hint(waiting) is None
+
+
+def test_a_later_finish_wakes_the_waits_it_gives_a_nearer_age_to_look_at() -> None:
+    crowds = Crowds()
+    first, queued, ahead = (crowds.join("shape", submitted_at=0.0) for _ in range(3))
+    crowds.finished(first, age=1.0)
+    crowds.saw_running(queued, 1.0)  # queued: outlived its crowd's first finish, and no age to go by
+    crowds.plan(queued, next_poll=1.5)
+    crowds.saw_running(ahead, 0.5)
+    crowds.plan(ahead, next_poll=1.02)  # it looks at age 1.0 anyway
+    assert crowds.hint(queued) is None
+    assert crowds.finished(ahead, age=1.2) == 1  # not the youngest finish, but news to `queued`
+    assert queued.waiter._flag.is_set()
+    assert crowds.hint(queued) == 1.2
+    queued.waiter._flag.clear()
+    crowds.plan(queued, next_poll=1.2)
+    late = crowds.join("shape", submitted_at=0.0)
+    assert crowds.finished(late, age=1.3) == 0  # `queued` looks at 1.2 first: nothing new
+    crowds.leave(queued)
+    assert crowds.finished(first, age=1.1) == 0  # a wait that left is not woken
 
 
 def _png() -> bytes:

@@ -15,6 +15,7 @@ from ppio_txt2img._polling import (
     Observation,
     estimate_finish,
     next_poll_delay,
+    prior_step,
 )
 
 QUEUED, PROCESSING = "TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING"
@@ -145,6 +146,22 @@ def test_a_crowds_wait_sleeps_up_to_the_servers_window_without_jitter_but_not_up
     prior = Estimate(finish=10.0, error=1.0)
     learnt = next_poll_delay(quiet, now=0.5, jitter=0.0, prior=prior, crowd=200)
     assert next_poll_delay(quiet, now=0.5, jitter=0.99, prior=prior, crowd=200) < learnt  # scouts spread
+
+
+def test_inside_a_wide_learnt_window_it_polls_about_four_times_not_every_floor() -> None:
+    # Durations that varied (or were measured coarsely) make a wide window: polled every POLL_FLOOR across
+    # +/- 1.2 s, one task took 21 polls. About four across it now, and never less often than a 0.5 s
+    # poller; a narrow window is still polled every POLL_FLOOR.
+    history = [Observation(at=0.5, status="TASK_STATUS_PROCESSING")]
+    assert next_poll_delay(history, now=2.0, prior=Estimate(finish=2.0, error=0.4)) == pytest.approx(0.2)
+    assert next_poll_delay(history, now=2.0, prior=Estimate(finish=2.0, error=1.2)) == POLL_BLIND_FIRST
+    assert next_poll_delay(history, now=2.0, prior=Estimate(finish=2.0, error=0.1)) == POLL_FLOOR
+    assert [prior_step(Estimate(finish=5.0, error=e)) for e in (0.05, 0.2, 0.6, 1.0, 5.0)] == pytest.approx(
+        [POLL_FLOOR, POLL_FLOOR, 0.3, POLL_BLIND_FIRST, POLL_BLIND_FIRST]
+    )
+    # The server's own estimate keeps its dense polls, however wide.
+    eta = [Observation(at=1.0, status="TASK_STATUS_PROCESSING", eta=1.0)]
+    assert next_poll_delay(eta, now=1.4, prior=Estimate(finish=1.5, error=1.2)) == POLL_FLOOR
 
 
 def test_a_task_well_past_its_learnt_window_is_polled_blind_not_ever_more_sparsely() -> None:

@@ -17,12 +17,11 @@ it needs (bounds, enums, patterns) is passed in by name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._spec import Schema, Spec, resolve
-from ._validation import FORMAT_RANGES, null_branch, type_ok
+from ._validation import FORMAT_RANGES, null_branch, schema_pattern, type_ok
 
 __all__ = ["Check", "compile_check"]
 
@@ -191,7 +190,7 @@ class _Compiler:
         if lmax is not None:
             parts.append(f"len({var}) <= {self._const(lmax)}")
         if pattern is not None:
-            parts.append(f"{self._const(re.compile(pattern))}.search({var}) is not None")
+            parts.append(f"{self._const(schema_pattern(pattern))}.search({var}) is not None")
         return "(" + " and ".join(parts) + ")"
 
     def _container(self, schema: Schema) -> list[str]:

@@ -30,6 +30,7 @@ __all__ = [
     "is_numeric_string",
     "null_branch",
     "request_schemas",
+    "schema_pattern",
     "type_ok",
     "unsupported_keywords",
     "validate",
@@ -225,8 +226,32 @@ def check_string(value: str, schema: Schema, path: str) -> None:
     if len(value) < lmin or (lmax is not None and len(value) > lmax):
         raise ValidationError(path, value, describe(schema), f"has length {len(value)}")
     pattern = schema.get("pattern")
-    if pattern is not None and not re.search(pattern, value):
+    if pattern is not None and schema_pattern(pattern).search(value) is None:
         raise ValidationError(path, value, f"a string matching {pattern}", "does not match")
+
+
+@cache
+def schema_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema `pattern` (an ECMA-262 regular expression) compiled for Python's `re`. Python's `$`
+    also matches before a final line feed, ECMA-262's only at the end: outside a class and unescaped, it
+    is written `\\Z` here, so that "abc\\n" does not match `^[!-~]+$` (as in the spec's JavaScript and
+    Go clients)."""
+    out: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            out.append(r"\Z")
+            continue
+        out.append(char)
+    return re.compile("".join(out))
 
 
 def _check_array(value: Sequence[Any], schema: Schema, path: str, spec: Spec, response: bool) -> None:

@@ -485,3 +485,18 @@ def test_wait_accepts_only_wait_options(api: ScriptedAPI, make_client: ClientFac
     with pytest.raises(ppio.ValidationError, match="is not a wait option"):
         make_client().wait("some-task", width=512)  # type: ignore[call-arg]
     assert api.requests == []
+
+
+@pytest.mark.parametrize("task_id", ["abc\n", "abc\r\n", "\nabc", "a\nb", "abc\x00"])
+@pytest.mark.parametrize("method", ["get_task", "wait"])
+def test_a_task_id_with_a_line_feed_anywhere_is_refused_before_any_request(
+    api: ScriptedAPI, make_client: ClientFactory, task_id: str, method: str
+) -> None:
+    # The spec's pattern is ^[!-~]+$; Python's `$` also matched before a final line feed, so "abc\n"
+    # went out (JavaScript's and Go's clients refuse it, as JSON Schema reads the pattern).
+    with pytest.raises(ppio.ValidationError) as info:
+        getattr(make_client(), method)(task_id)
+
+    assert info.value.field == "task_id"
+    assert "does not match" in str(info.value)
+    assert api.requests == []

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ppio_txt2img._errors import ValidationError
 from ppio_txt2img._fast_check import Check, compile_check
 from ppio_txt2img._spec import component, load_spec
-from ppio_txt2img._validation import validate
+from ppio_txt2img._validation import schema_pattern, validate
 from tests.unit.json_places import paths, swapped
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
@@ -266,3 +266,21 @@ def test_property_names_other_than_plain_strings_are_passed_in_not_written_into_
     assert check({"a": 1})
     assert not check({"a": "x"})
     assert not check({})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("^[!-~]+$", "abc", True),
+        ("^[!-~]+$", "abc\n", False),  # Python's own `$` matches before the final line feed
+        ("^a$|^b$", "b\n", False),
+        ("^[$]+$", "$$", True),  # in a class, `$` is itself
+        (r"^\$$", "$", True),  # escaped, too
+        (r"^[\]$]+$", "]$", True),  # a class holding an escaped `]` ends at the next one
+        ("^(?:x|$)", "", True),
+    ],
+)
+def test_a_pattern_is_read_as_json_schema_reads_it(pattern: str, value: str, matches: bool) -> None:
+    assert (schema_pattern(pattern).search(value) is not None) is matches
+    schema = {"type": "string", "pattern": pattern}
+    assert compile_check(schema, {}, response=False)(value) is matches

@@ -185,33 +185,40 @@ def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
 
 
 class AiohttpSession:
-    """The async client's own HTTP client under asyncio: one aiohttp session (make it in a task)."""
+    """The async client's own HTTP client under asyncio: aiohttp sessions, one for GETs and one for the
+    rest (make it in a task)."""
 
     def __init__(self, closing: Closing) -> None:
-        import aiohttp
-
         self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
         self._connected: set[asyncio.Task[Any]] = set()  # tasks whose request has its connection
+        # GETs and POSTs on pools of their own: a GET may take a connection idle for longer than a POST
+        # may (see `GET_KEEPALIVE_EXPIRY`).
+        self._session = self._new_session(C.GET_KEEPALIVE_EXPIRY)
+        self._posts = self._new_session(C.KEEPALIVE_EXPIRY)
+        self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._proxy_auth: dict[str, tuple[str, str | None]] = {}
+        self._limits: dict[asyncio.Task[Any], asyncio.Timeout] = {}  # each request's, by its task
+        self._cut_short: set[asyncio.Task[Any]] = set()  # connecting when `aclose` ended them
+
+    def _new_session(self, keepalive: float) -> aiohttp.ClientSession:
+        import aiohttp
+
         connector = _connector_class()(
             self._connected,
             limit=C.DEFAULT_MAX_CONNECTIONS,
             ssl=shared_ssl_context(),
-            keepalive_timeout=C.KEEPALIVE_EXPIRY,
+            keepalive_timeout=keepalive,
         )
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": C.USER_AGENT},
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=True,
         )
-        self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._proxy_auth: dict[str, tuple[str, str | None]] = {}
-        self._limits: dict[asyncio.Task[Any], asyncio.Timeout] = {}  # each request's, by its task
-        self._cut_short: set[asyncio.Task[Any]] = set()  # connecting when `aclose` ended them
 
     @property
     def is_closed(self) -> bool:
@@ -228,16 +235,18 @@ class AiohttpSession:
                 self._cut_short.add(task)
                 limit.reschedule(now)
         await self._session.close()
+        await self._posts.close()
 
     def abandon(self) -> None:
         """Let go of the session once its event loop has ended without closing it (`loop.close()` with no
         `shutdown_asyncgens()`; see `_loop_clients.py`): `close()` can no longer run there. Marked
         closed, it makes no "Unclosed client session" complaint when collected (its sockets still warn,
         as every socket that loop left open does)."""
-        connector = self._session.connector
-        self._session.detach()
-        if connector is not None:
-            connector._close()  # the synchronous part of close(); with the loop closed, all there is
+        for session in (self._session, self._posts):
+            connector = session.connector
+            session.detach()
+            if connector is not None:
+                connector._close()  # the synchronous part of close(); with the loop closed, all there is
 
     def _timeout(self, connect: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(connect)
@@ -294,7 +303,8 @@ class AiohttpSession:
         assert task is not None  # an event loop runs every request in a task
         try:
             async with asyncio.timeout(action.timeout) as self._limits[task]:
-                async with self._session.request(
+                session = self._posts if action.method == "POST" else self._session
+                async with session.request(
                     action.method,
                     _url(action.url),
                     headers=headers,

@@ -186,6 +186,8 @@ class Seen:
     body: bytes
     route: str
     at: float
+    #: The client's port: which of its connections the request came on.
+    connection: int = 0
 
     def header(self, name: str) -> str | None:
         """The last value of a header (case-insensitive), or None."""
@@ -564,6 +566,7 @@ class FaultKit:
                     request.body,
                     route,
                     time.monotonic(),
+                    sock.getpeername()[1],
                 )
             )
         step, fault = self._step(route, query)

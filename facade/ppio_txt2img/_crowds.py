@@ -15,11 +15,13 @@ On a server that queues tasks, a crowd's tasks finish over a long time, and its 
 ages close together: a wait whose task is still queued polled at each of them in turn (46 polls of one
 task within 0.2 s were seen). So once a poll has found its task running at an age at which a sibling's
 was done (a miss), a wait goes by the next finish age only if it is a gap older than where its task was
-last seen running, the gap growing with each miss (`miss_gap`), and it polls at least at a 0.5 s
-poller's pace (its crowd no longer tells when its task ends). A task that finishes a hair after its
-sibling is still noticed at once; one that waits in a queue is polled about as often as by a 0.5 s
-poller, and noticed sooner. A finish wakes the waits it gives a nearer age to look at, not only when it
-is the crowd's youngest: a queued task's finish age is usually one not seen before it.
+last seen running, the gap growing with each miss (`miss_gap`), and it polls at least at a lone wait's
+blind pace (`_polling.blind_delay`: a 0.5 s poller's for 30 s, then backing off; its crowd no longer
+tells when its task ends). A task that finishes a hair after its sibling is still noticed at once; one
+that waits in a queue is polled about as often as by a lone wait, and noticed sooner. A wait the
+server gives an eta or a progress goes by those, as ever. A finish wakes the waits it gives a nearer
+age to look at, not only when it is the crowd's youngest: a queued task's finish age is usually one not
+seen before it.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class Member:
     def outlived(self) -> bool:
         """Whether a poll saw its task running at an age at which one of its crowd's was seen done: on a
         server that queues tasks, what the crowd saw no longer says when this one ends, and the wait
-        polls at least at a 0.5 s poller's pace."""
+        (while the server tells it nothing) polls at least at a lone wait's blind pace."""
         return self.misses > 0
 
     def done_by(self, age: float) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import MAX_BAD_RESULTS_IN_A_ROW, POLL_BLIND_FIRST
+from ._constants import MAX_BAD_RESULTS_IN_A_ROW
 from ._crowds import Crowds, Member
 from ._durations import least_spread
 from ._errors import (
@@ -22,7 +22,7 @@ from ._errors import (
 from ._http import api_call, went_out
 from ._inputs import ProgressCallback
 from ._io import Flow, Notify, Sleep
-from ._polling import Estimate, Observation, next_poll_delay
+from ._polling import Estimate, Observation, blind_delay, next_poll_delay
 from ._request_body import merge_extra_body
 from ._results import Task, TaskStatus
 from ._retry import backoff_delay
@@ -295,8 +295,9 @@ def _wait(
                 history, now=now, jitter=jitter, prior=guide, crowd=settings.crowds.size(member.shape)
             )
             lone = next_poll_delay(history, now=now, jitter=jitter, prior=guide)
-            if member.outlived:  # the next sibling's finish age may be far: not past 0.5 s
-                delay, lone = min(delay, POLL_BLIND_FIRST), min(lone, POLL_BLIND_FIRST)
+            if blind is not None and member.outlived:  # the next sibling's finish age may be far off
+                pace = blind_delay(history, now=now, jitter=jitter)  # a lone blind wait's: no slower
+                delay, lone = min(delay, pace), min(lone, pace)
         else:
             delay = next_poll_delay(history, now=now, jitter=settings.rng(), prior=prior)
         if member is not None and blind is None:

@@ -235,22 +235,25 @@ def schema_pattern(pattern: str) -> re.Pattern[str]:
     """A JSON Schema `pattern` (an ECMA-262 regular expression) compiled for Python's `re`. Python's `$`
     also matches before a final line feed, ECMA-262's only at the end: outside a class and unescaped, it
     is written `\\Z` here, so that "abc\\n" does not match `^[!-~]+$` (as in the spec's JavaScript and
-    Go clients)."""
+    Go clients). The rest is read as Python reads it (its `\\d` and `\\w` match more than ASCII, which
+    no pattern of the spec relies on)."""
     out: list[str] = []
-    in_class = escaped = False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "$":
-            out.append(r"\Z")
-            continue
-        out.append(char)
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif pattern[i] == "[":  # a class, as `re` reads it: a `]` first (after a `^`) is itself
+            end = i + 1
+            end += pattern.startswith("^", end)
+            end += pattern.startswith("]", end)
+            while end < len(pattern) and pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            out.append(pattern[i : end + 1])
+            i = end + 1
+        else:
+            out.append(r"\Z" if pattern[i] == "$" else pattern[i])
+            i += 1
     return re.compile("".join(out))
 
 

@@ -40,6 +40,8 @@ class Simulation:
     seed: int = 11
     #: Durations the client learnt before (each measured within +/- 0.05 s), as `DurationMemory` keeps.
     learnt: tuple[float, ...] = ()
+    #: Whether the server tells each task's eta (whole seconds left, rounded up), as the API may.
+    eta: bool = False
 
     def clock(self) -> float:
         return self.now
@@ -49,7 +51,12 @@ class Simulation:
         self.polls.setdefault(task_id, []).append(self.now)
         created, duration = self.tasks[task_id]
         done = self.now >= created + duration
-        task = {"task_id": task_id, "status": "TASK_STATUS_SUCCEED" if done else "TASK_STATUS_PROCESSING"}
+        task: dict[str, Any] = {
+            "task_id": task_id,
+            "status": "TASK_STATUS_SUCCEED" if done else "TASK_STATUS_PROCESSING",
+        }
+        if self.eta and not done:
+            task["eta"] = math.ceil(created + duration - self.now)
         body = {"task": task, "images": [{"image_url": f"https://img.test/{task_id}.png"}] if done else []}
         return Reply(200, httpx.Headers({"content-type": "application/json"}), json.dumps(body).encode())
 
@@ -150,19 +157,19 @@ def test_with_a_learnt_duration_a_crowd_past_its_scouts_polls_once_each_even_joi
 
 
 def _queued(
-    seed: int, count: int = 100, every: float = 0.11, slots: int = 8
+    seed: int, count: int = 100, every: float = 0.11, slots: int = 8, run: float = 1.0
 ) -> dict[str, tuple[float, float]]:
     """Tasks submitted one every `every` s (give or take 20 ms) to a server that runs `slots` at a time,
-    first come first served, for 1.0 s each: (created, duration from creation to finish) by task id.
-    Submitted a little faster than it works, so the queue grows: tasks of one shape take 1.0-2.5 s, and
-    their finish ages are spread densely over that range."""
+    first come first served, for `run` s each: (created, duration from creation to finish) by task id.
+    By default submitted a little faster than it works, so the queue grows: tasks of one shape take
+    1.0-2.5 s, and their finish ages are spread densely over that range."""
     rng = random.Random(seed)
     free = [0.0] * slots
     tasks = {}
     for i in range(count):
         created = i * every + rng.uniform(0.0, 0.02)
         start = max(created, heapq.heappop(free))
-        finish = start + 1.0 + rng.uniform(0.0, 0.005)
+        finish = start + run + rng.uniform(0.0, 0.005)
         heapq.heappush(free, finish)
         tasks[f"t{i}"] = (created, finish - created)
     return tasks
@@ -185,3 +192,25 @@ def test_on_a_server_that_queues_a_crowd_polls_without_storms(seed: int) -> None
     assert sum(map(len, simulation.polls.values())) <= 2 * poller
     late = sorted(simulation.known[task_id] - sum(tasks[task_id]) for task_id in tasks)
     assert late[len(late) // 2] <= 0.25  # a 0.5 s poller's, on average
+
+
+def _alone(tasks: dict[str, tuple[float, float]], *, eta: bool) -> int:
+    """The polls the same tasks take when each is waited for alone (no crowd)."""
+    total = 0
+    for task_id, (_, duration) in tasks.items():
+        alone = Simulation({task_id: (0.0, duration)}, eta=eta)
+        alone.run({task_id: 0.0})
+        total += len(alone.polls[task_id])
+    return total
+
+
+@pytest.mark.parametrize("eta", [True, False])
+def test_on_a_long_queue_a_crowds_waits_poll_no_more_than_alone(eta: bool) -> None:
+    # 80 tasks submitted together, 4 run at a time for 5 s: the last waits 95 s in the queue. With an
+    # eta, each wait goes by it, as alone (capped at every 0.5 s once past a sibling's finish, they
+    # polled 3 times as often); with none, each backs off after 30 s, as alone (capped, they did not).
+    tasks = _queued(0, count=80, every=0.0, slots=4, run=5.0)
+    simulation = Simulation(tasks, eta=eta)
+    simulation.run({task_id: created for task_id, (created, _) in tasks.items()})
+    assert set(simulation.known) == set(tasks)
+    assert sum(map(len, simulation.polls.values())) <= _alone(tasks, eta=eta)

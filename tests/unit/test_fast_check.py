@@ -278,6 +278,10 @@ def test_property_names_other_than_plain_strings_are_passed_in_not_written_into_
         (r"^\$$", "$", True),  # escaped, too
         (r"^[\]$]+$", "]$", True),  # a class holding an escaped `]` ends at the next one
         ("^(?:x|$)", "", True),
+        ("^[]$]+$", "]$", True),  # as `re` reads it: a `]` first in a class is itself
+        ("^[^]$]+$", "ab", True),
+        ("^[^]$]+$", "a$", False),
+        ("^[a-]+$", "a-\n", False),
     ],
 )
 def test_a_pattern_is_read_as_json_schema_reads_it(pattern: str, value: str, matches: bool) -> None:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -159,15 +161,19 @@ def _unsafe_to_chain(exc: BaseException) -> bool:
 
 @lru_cache(maxsize=1)
 def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
-    """aiohttp's connector, adding each task whose request got a connection to the set it is given: a
-    request without one has sent nothing (closed under a connect, aiohttp would let it run on to its
-    own timeout; a request timed out before it had a connection was never sent)."""
+    """aiohttp's connector, noting each task whose request got a connection (and the connection's
+    protocol) in the dict it is given: a request without one has sent nothing (closed under a connect,
+    aiohttp would let it run on to its own timeout; a request timed out before it had a connection was
+    never sent). Its pool keeps idle connections `GET_KEEPALIVE_EXPIRY`; a POST takes none idle for
+    longer than `KEEPALIVE_EXPIRY` (`stale`): such a one is closed, and the next taken, or a new one
+    made."""
     import aiohttp
 
     class Connector(aiohttp.TCPConnector):
-        def __init__(self, connected: set[asyncio.Task[Any]], **options: Any) -> None:
+        def __init__(self, connected: dict[asyncio.Task[Any], Any], used: LastUse, **options: Any) -> None:
             super().__init__(**options)
             self.connected = connected
+            self.used = used
 
         async def connect(
             self,
@@ -176,49 +182,59 @@ def _connector_class() -> Callable[..., aiohttp.TCPConnector]:
             timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
         ) -> aiohttp.connector.Connection:
             connection = await super().connect(req, traces, timeout)
+            while req.method == "POST" and stale(self.used, connection.protocol, time.monotonic()):
+                connection.close()
+                connection = await super().connect(req, traces, timeout)
             task = asyncio.current_task()
             if task is not None:
-                self.connected.add(task)
+                self.connected[task] = connection.protocol
             return connection
 
     return Connector
 
 
+#: When each pooled connection (by its protocol) last finished an exchange.
+LastUse = weakref.WeakKeyDictionary[Any, float]
+
+
+def stale(used: LastUse, protocol: object, now: float) -> bool:
+    """Whether a connection is too long idle for a POST: its last exchange ended more than
+    `KEEPALIVE_EXPIRY` seconds ago (one that never had one is new)."""
+    last = used.get(protocol) if protocol is not None else None
+    return last is not None and now - last > C.KEEPALIVE_EXPIRY
+
+
 class AiohttpSession:
-    """The async client's own HTTP client under asyncio: aiohttp sessions, one for GETs and one for the
-    rest (make it in a task)."""
+    """The async client's own HTTP client under asyncio: one aiohttp session (make it in a task)."""
 
     def __init__(self, closing: Closing) -> None:
+        import aiohttp
+
         self._closing = closing  # its `AsyncClient`'s: closed from another loop, this one is closed too
 
         self._proxies = environment_proxies()  # first: refusing them leaves no session unclosed
-        self._connected: set[asyncio.Task[Any]] = set()  # tasks whose request has its connection
-        # GETs and POSTs on pools of their own: a GET may take a connection idle for longer than a POST
-        # may (see `GET_KEEPALIVE_EXPIRY`).
-        self._session = self._new_session(C.GET_KEEPALIVE_EXPIRY)
-        self._posts = self._new_session(C.KEEPALIVE_EXPIRY)
-        self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._proxy_auth: dict[str, tuple[str, str | None]] = {}
-        self._limits: dict[asyncio.Task[Any], asyncio.Timeout] = {}  # each request's, by its task
-        self._cut_short: set[asyncio.Task[Any]] = set()  # connecting when `aclose` ended them
-
-    def _new_session(self, keepalive: float) -> aiohttp.ClientSession:
-        import aiohttp
-
+        # The tasks whose request has its connection, and that connection's protocol.
+        self._connected: dict[asyncio.Task[Any], Any] = {}
+        self._used: LastUse = weakref.WeakKeyDictionary()  # when each connection last finished one
         connector = _connector_class()(
             self._connected,
+            self._used,
             limit=C.DEFAULT_MAX_CONNECTIONS,
             ssl=shared_ssl_context(),
-            keepalive_timeout=keepalive,
+            keepalive_timeout=C.GET_KEEPALIVE_EXPIRY,  # for GETs; a POST takes none past KEEPALIVE_EXPIRY
         )
-        return aiohttp.ClientSession(
+        self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": C.USER_AGENT},
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=True,
         )
+        self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._proxy_auth: dict[str, tuple[str, str | None]] = {}
+        self._limits: dict[asyncio.Task[Any], asyncio.Timeout] = {}  # each request's, by its task
+        self._cut_short: set[asyncio.Task[Any]] = set()  # connecting when `aclose` ended them
 
     @property
     def is_closed(self) -> bool:
@@ -235,18 +251,16 @@ class AiohttpSession:
                 self._cut_short.add(task)
                 limit.reschedule(now)
         await self._session.close()
-        await self._posts.close()
 
     def abandon(self) -> None:
         """Let go of the session once its event loop has ended without closing it (`loop.close()` with no
         `shutdown_asyncgens()`; see `_loop_clients.py`): `close()` can no longer run there. Marked
         closed, it makes no "Unclosed client session" complaint when collected (its sockets still warn,
         as every socket that loop left open does)."""
-        for session in (self._session, self._posts):
-            connector = session.connector
-            session.detach()
-            if connector is not None:
-                connector._close()  # the synchronous part of close(); with the loop closed, all there is
+        connector = self._session.connector
+        self._session.detach()
+        if connector is not None:
+            connector._close()  # the synchronous part of close(); with the loop closed, all there is
 
     def _timeout(self, connect: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(connect)
@@ -303,8 +317,7 @@ class AiohttpSession:
         assert task is not None  # an event loop runs every request in a task
         try:
             async with asyncio.timeout(action.timeout) as self._limits[task]:
-                session = self._posts if action.method == "POST" else self._session
-                async with session.request(
+                async with self._session.request(
                     action.method,
                     _url(action.url),
                     headers=headers,
@@ -318,6 +331,9 @@ class AiohttpSession:
                     body = BodyReader(action, response.status, reply_headers)
                     async for chunk in response.content.iter_any():
                         body.add(chunk)
+                protocol = self._connected.get(task)
+                if protocol is not None:  # back in the pool (aiohttp let go of it once the body was in)
+                    self._used[protocol] = time.monotonic()
         except aiohttp.ClientError as exc:
             error = httpx_error(exc)
             if not _unsafe_to_chain(exc):
@@ -336,7 +352,7 @@ class AiohttpSession:
         finally:
             self._limits.pop(task, None)
             self._cut_short.discard(task)
-            self._connected.discard(task)
+            self._connected.pop(task, None)
         if hidden is not None:
             raise hidden
         return body.reply()

@@ -32,16 +32,18 @@ DEFAULT_MAX_CONNECTIONS: Final = 100
 #: 1,000 calls of 2 s on loopback took 10.2, 11.2, 14.5 and 17.5 s with 10, 20, 30 and 100 (and 53 s
 #: before there was any limit). 20 still keeps a round trip of 0.1 s at 200 requests a second.
 HTTPX_ASYNC_IN_FLIGHT: Final = 20
-#: Seconds an idle connection is kept for a POST (the request that creates a task): below the 5 s after
-#: which uvicorn and Node's servers close one (httpx's own default is 5 s too). Reused right as the
-#: server closes it, a connection is reset under the request, and a POST cannot be resent (it may have
-#: reached the server).
+#: Seconds an idle connection is kept for reuse in httpx's pool (the sync client, and the async one under
+#: trio), and the longest one may have been idle to be taken for a POST (the request that creates a
+#: task) in aiohttp's: below the 5 s after which uvicorn and Node's servers close one (httpx's own
+#: default is 5 s too). Reused right as the server closes it, a connection is reset under the request,
+#: and a POST cannot be resent (it may have reached the server).
 KEEPALIVE_EXPIRY: Final = 4.0
-#: Seconds an idle connection is kept for GETs (polls, images), which have pools of their own: a GET
-#: reset that way is resent (aiohttp resends it at once; the flows retry GETs on connection errors),
-#: and a connection the server closed before is dropped when it is next taken. So a wait that slept
+#: Seconds the async client's pool keeps an idle connection, for GETs (polls, images): a GET on one the
+#: server closed just then is sent again (aiohttp does it at once; the flows retry GETs on connection
+#: errors), and one the server closed before is dropped when it is next taken. So a wait that slept
 #: through its task (until its webhook, or a learnt duration of 5 s or more) polls on the connection it
 #: has: over TLS, a new one would cost two more round trips and a handshake's CPU before the poll.
+#: (httpx's pool has one expiry for every request: `KEEPALIVE_EXPIRY`.)
 GET_KEEPALIVE_EXPIRY: Final = 60.0
 #: A request that would have less time than this (seconds) to be answered is not sent: the POST that
 #: creates a task, when the call's deadline is that close, nor any request that waited that long for a

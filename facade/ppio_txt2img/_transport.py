@@ -85,68 +85,23 @@ def own_httpx_client(factory: Callable[..., H]) -> H:
             "an http:// or https:// proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), or a SOCKS one with "
             "httpx's SOCKS support installed: pip install 'httpx[socks]'",
         )
-    client = factory(**own_client_options())
-    # GETs on a pool of their own, whose idle connections are kept longer (`GET_KEEPALIVE_EXPIRY`).
-    # Set after the client is made: given as `transport=`, it would turn the environment's proxies off
-    # (requests through a proxy keep httpx's one pool, at `KEEPALIVE_EXPIRY`).
-    context, limits = shared_ssl_context(), _limits(C.GET_KEEPALIVE_EXPIRY)
-    if isinstance(client, httpx.Client):
-        client._transport = _ByMethod(httpx.HTTPTransport(verify=context, limits=limits), client._transport)
-    else:
-        gets = httpx.AsyncHTTPTransport(verify=context, limits=limits)
-        client._transport = _AsyncByMethod(gets, client._transport)
-    return client
+    return factory(**own_client_options())
 
 
 def own_client_options() -> dict[str, Any]:
     """How the clients build their own httpx client: our User-Agent, a pool sized for many tasks, and
     no redirects (the flows follow those of GETs themselves, and none of the POST)."""
+    limits = httpx.Limits(
+        max_connections=C.DEFAULT_MAX_CONNECTIONS,
+        max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS,
+        keepalive_expiry=C.KEEPALIVE_EXPIRY,
+    )
     return {
         "follow_redirects": False,
         "headers": {"User-Agent": C.USER_AGENT},
-        "limits": _limits(C.KEEPALIVE_EXPIRY),
+        "limits": limits,
         "verify": shared_ssl_context(),
     }
-
-
-def _limits(keepalive: float) -> httpx.Limits:
-    return httpx.Limits(
-        max_connections=C.DEFAULT_MAX_CONNECTIONS,
-        max_keepalive_connections=C.DEFAULT_MAX_CONNECTIONS,
-        keepalive_expiry=keepalive,
-    )
-
-
-class _ByMethod(httpx.BaseTransport):
-    """The own sync client's direct transport: GETs on `gets`, the rest (the POST) on `others`."""
-
-    def __init__(self, gets: httpx.BaseTransport, others: httpx.BaseTransport) -> None:
-        self._gets, self._others = gets, others
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return (self._gets if request.method == "GET" else self._others).handle_request(request)
-
-    def close(self) -> None:
-        try:
-            self._gets.close()
-        finally:
-            self._others.close()
-
-
-class _AsyncByMethod(httpx.AsyncBaseTransport):
-    """`_ByMethod` for the async client (under trio)."""
-
-    def __init__(self, gets: httpx.AsyncBaseTransport, others: httpx.AsyncBaseTransport) -> None:
-        self._gets, self._others = gets, others
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await (self._gets if request.method == "GET" else self._others).handle_async_request(request)
-
-    async def aclose(self) -> None:
-        try:
-            await self._gets.aclose()
-        finally:
-            await self._others.aclose()
 
 
 def async_transport_name() -> str:

@@ -87,19 +87,18 @@ def test_every_own_client_shares_one_tls_context_that_still_verifies() -> None:
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
     assert own_client_options()["verify"] is context
-    with ppio.Client("k") as client:  # its two pools: GETs, and the rest
-        transport = client._http._transport
-        pools = [transport._gets._pool, transport._others._pool]  # type: ignore[attr-defined]
-        assert [pool._ssl_context for pool in pools] == [context, context]
+    with ppio.Client("k") as client:
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert pool._ssl_context is context
 
-    async def main() -> list[object]:  # the async client's own, on asyncio: aiohttp sessions
+    async def main() -> object:  # the async client's own, on asyncio: an aiohttp session
         http = own_async_client()
         try:
-            return [http._session.connector._ssl, http._posts.connector._ssl]  # type: ignore[union-attr]
+            return http._session.connector._ssl  # type: ignore[union-attr]
         finally:
             await http.aclose()
 
-    assert anyio.run(main) == [context, context]
+    assert anyio.run(main) is context
 
 
 @pytest.mark.parametrize(

@@ -142,21 +142,19 @@ def test_a_wait_seen_running_past_its_crowds_finishes_goes_by_ages_ever_further_
     crowds = Crowds()
     waiting = crowds.join("shape", submitted_at=0.0)
     crowds.saw_running(waiting, 0.5)
-    assert waiting.misses == 0  # nothing finished yet: no miss
-    assert not waiting.outlived
+    assert (waiting.misses, waiting.outlived) == (0, False)  # nothing finished yet: no miss
     others = [crowds.join("shape", submitted_at=0.0) for _ in range(20)]
     for i, other in enumerate(others):  # finish ages 1.000, 1.005, ... 1.095
         crowds.finished(other, age=1.0 + 0.005 * i)
     assert crowds.hint(waiting) == 1.0
     crowds.saw_running(waiting, 1.0)  # a miss by a hair: the next age, however close
-    assert waiting.misses == 1
-    assert waiting.outlived
+    assert (waiting.misses, waiting.outlived) == (1, True)
     assert crowds.hint(waiting) == 1.005
     crowds.saw_running(waiting, 1.005)  # a second miss: an age at least MISS_GAP further on
-    assert waiting.misses == 2
+    assert (waiting.misses, waiting.outlived) == (2, True)
     assert crowds.hint(waiting) == pytest.approx(1.005 + MISS_GAP + 0.005)
     crowds.saw_running(waiting, 1.06)  # a third: twice that gap, and no finish age left that far on
-    assert waiting.misses == 3
+    assert (waiting.misses, waiting.outlived) == (3, True)
     assert crowds.hint(waiting) is None
 
 

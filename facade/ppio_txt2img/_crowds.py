@@ -72,9 +72,8 @@ class Member:
     running_until: float = 0.0
     #: Polls that found the task running at an age at which one of its crowd's was seen done.
     misses: int = 0
-    #: When (client clock) the wait plans to poll next.
-    next_poll: float = float("inf")
-    #: Its entry in its crowd's plans (see `Crowds.plan`), while it plans a poll it may be woken from.
+    #: Its entry in its crowd's plans (see `Crowds.plan`), while it plans a poll it may be woken from:
+    #: the task's age at that poll first.
     planned: tuple[float, int, Member] | None = None
 
     @property
@@ -145,7 +144,6 @@ class Crowds:
         progress, and no finish should wake it); how many waits its crowd has."""
         with self._lock:
             self._unplan(member)
-            member.next_poll = next_poll
             if math.isfinite(next_poll):
                 member.planned = (next_poll - member.submitted_at, member.rank, member)
                 bisect.insort(self._plans.setdefault(member.shape, []), member.planned)

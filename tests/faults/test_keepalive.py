@@ -30,6 +30,13 @@ def _connections(kit: FaultKit, route: str) -> list[int]:
     return [seen.connection for seen in kit.seen(route)]
 
 
+def _assert_only_the_post_after_idle_took_a_new_connection(kit: FaultKit) -> None:
+    """Of three POSTs, the second right after the first and a GET, the third after `IDLE`."""
+    posts = _connections(kit, "submit")
+    assert posts[0] == posts[1], posts
+    assert posts[2] not in posts[:2], posts
+
+
 def test_the_sync_client_posts_on_no_connection_idle_past_its_keepalive(kit: FaultKit) -> None:
     with ppio.Client("sk-test", base_url=kit.url) as client:
         task = client.submit("a red fox")
@@ -37,9 +44,7 @@ def test_the_sync_client_posts_on_no_connection_idle_past_its_keepalive(kit: Fau
         client.submit("a red fox")  # right after: the same connection
         time.sleep(IDLE)
         client.submit("a red fox")
-    posts = _connections(kit, "submit")
-    assert posts[0] == posts[1], posts
-    assert posts[2] not in posts[:2], posts
+    _assert_only_the_post_after_idle_took_a_new_connection(kit)
 
 
 def test_under_trio_the_async_client_posts_on_no_connection_idle_past_its_keepalive(kit: FaultKit) -> None:
@@ -52,9 +57,7 @@ def test_under_trio_the_async_client_posts_on_no_connection_idle_past_its_keepal
             await client.submit("a red fox")
 
     anyio.run(main, backend="trio")
-    posts = _connections(kit, "submit")
-    assert posts[0] == posts[1], posts
-    assert posts[2] not in posts[:2], posts
+    _assert_only_the_post_after_idle_took_a_new_connection(kit)
 
 
 def test_on_asyncio_a_poll_takes_a_long_idle_connection_and_a_post_only_one_just_used(kit: FaultKit) -> None:

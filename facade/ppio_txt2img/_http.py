@@ -29,6 +29,7 @@ from ._retry import (
     classify_exception,
     classify_status,
     parse_retry_after,
+    resend_at_once,
     retry_delay,
 )
 from ._urls import is_normal, plain_query
@@ -124,6 +125,7 @@ def send_with_retries(
     sent_headers = dict(headers or {})
     visited = {current}
     attempt = 0
+    resent = False  # at once, after a connection that ended unanswered (`resend_at_once`)
     while True:
         remaining = deadline.remaining()
         if remaining <= 0 or (not idempotent and remaining < MIN_TIME_TO_SEND):
@@ -145,8 +147,12 @@ def send_with_retries(
         except httpx.TransportError as exc:
             if deadline_ran_out(exc, budget, settings, deadline.remaining()):
                 raise Expired from exc
+            lost = classify_exception(exc)
+            if resend_at_once(lost, idempotent=idempotent, resent=resent):
+                resent = True
+                continue
             delay = retry_delay(
-                classify_exception(exc),
+                lost,
                 attempt=attempt,
                 max_retries=retries,
                 idempotent=idempotent,

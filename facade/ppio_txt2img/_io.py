@@ -21,11 +21,12 @@ daemon thread and waits for it from the caller's thread, so Ctrl-C is never held
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
@@ -34,7 +35,7 @@ import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
 from ._retry import Failure, classify_exception
-from ._transport import corrected_transport_error
+from ._transport import corrected_transport_error, unanswered_error
 from ._urls import without_query
 from ._wakeups import Closing, Waiter
 
@@ -227,9 +228,23 @@ class BodyReader:
 # are never followed by httpx (the flows follow those of GETs, and none of the POST).
 
 
+@contextlib.contextmanager
+def _awaiting_answer() -> Iterator[None]:
+    """Around httpx's sending a request and reading its answer's head: the error of a connection that
+    ended before the answer began is raised as `NoAnswer` (`_retry.resend_at_once`)."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        unanswered = unanswered_error(exc)
+        if unanswered is None:
+            raise
+        raise unanswered from exc
+
+
 def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate | None) -> Reply:
     request = _request(client, action, gate)  # the gate is the sync trace hook itself
-    response = client.send(request, stream=True, auth=None, follow_redirects=False)
+    with _awaiting_answer():
+        response = client.send(request, stream=True, auth=None, follow_redirects=False)
     try:
         body = BodyReader(action, response.status_code, response.headers)
         for chunk in response.iter_bytes():
@@ -375,7 +390,8 @@ async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, gate: Hea
     try:
         with anyio.fail_after(action.timeout):
             request = _request(client, action, None if gate is None else gate.trace_async)
-            response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+            with _awaiting_answer():
+                response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 body = BodyReader(action, response.status_code, response.headers)
                 async for chunk in response.aiter_bytes():

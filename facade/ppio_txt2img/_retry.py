@@ -1,9 +1,10 @@
 """When to retry a request, and how long to wait first. Pure functions, shared by sync and async.
 
 GETs (task result, model list, image downloads) are idempotent: retried on connection errors, 429 and
-5xx. The POST that creates a task is resent only when the failure proves no task was created: the
-connection was never made, or the server said 429 (rate limited requests create nothing). Any other
-failure of the POST leaves the outcome unknown, and resending could charge the user twice.
+5xx, and first resent at once when their connection closed before any of the answer came (`NoAnswer`).
+The POST that creates a task is resent only when the failure proves no task was created: the connection
+was never made, or the server said 429 (rate limited requests create nothing). Any other failure of the
+POST leaves the outcome unknown, and resending could charge the user twice.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import httpx
 from ._constants import RETRY_AFTER_CAP, RETRY_BASE_DELAY, RETRY_MAX_DELAY
 
 __all__ = [
-    "RequestNotWritten",
     "Failure",
+    "NoAnswer",
+    "RequestNotWritten",
     "backoff_delay",
     "classify_exception",
     "classify_status",
     "parse_retry_after",
+    "resend_at_once",
     "retry_delay",
 ]
 
@@ -34,6 +37,7 @@ class Failure(Enum):
 
     NOT_SENT = "not_sent"  # the connection was never made: nothing reached the server
     NO_RESPONSE = "no_response"  # sent (perhaps in part), but no response came back
+    NO_ANSWER = "no_answer"  # sent, and the connection closed before any of the answer (`NoAnswer`)
     RATE_LIMITED = "rate_limited"  # 429: the server refused the request and did nothing
     SERVER_ERROR = "server_error"  # 5xx: the server may or may not have acted
     FINAL = "final"  # anything else (4xx): retrying cannot help
@@ -42,6 +46,13 @@ class Failure(Enum):
 class RequestNotWritten(httpx.WriteError):
     """The request's body could not be written (its connection was closing: a server that had just
     closed it as idle): the server never had the whole request, so it cannot have acted on it."""
+
+
+class NoAnswer(httpx.ReadError):
+    """The connection closed, or was reset, before any of the answer came: most often a connection the
+    server had kept idle and closed just as the request went out on it (the race RFC 9112 9.3.1 lets a
+    client resend an idempotent request for). The server may have had the request: a POST's outcome is
+    still unknown."""
 
 
 # Transport errors raised before any byte of the request left the machine, or reached more than a proxy
@@ -60,6 +71,8 @@ def classify_exception(exc: BaseException) -> Failure:
     """Classify a transport error from httpx."""
     if isinstance(exc, _NOT_SENT_ERRORS):
         return Failure.NOT_SENT
+    if isinstance(exc, NoAnswer):
+        return Failure.NO_ANSWER
     if isinstance(exc, httpx.TransportError):
         return Failure.NO_RESPONSE
     return Failure.FINAL
@@ -80,9 +93,18 @@ def is_retryable(failure: Failure, *, idempotent: bool) -> bool:
     """Whether a request that failed this way may be sent again."""
     if failure in (Failure.NOT_SENT, Failure.RATE_LIMITED):
         return True
-    if failure in (Failure.NO_RESPONSE, Failure.SERVER_ERROR):
+    if failure in (Failure.NO_RESPONSE, Failure.NO_ANSWER, Failure.SERVER_ERROR):
         return idempotent
     return False
+
+
+def resend_at_once(failure: Failure, *, idempotent: bool, resent: bool) -> bool:
+    """Whether a request is sent again right away, not counted as a retry: an idempotent one whose
+    connection closed before any of the answer came, the first time (`resent`: it already was). As
+    aiohttp does for the async client's requests on asyncio (and Go's net/http, for connections it
+    reused), so that a server's idle timeout costs a GET one round trip on every transport, not a
+    retry's backoff."""
+    return failure is Failure.NO_ANSWER and idempotent and not resent
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

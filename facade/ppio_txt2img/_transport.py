@@ -23,6 +23,7 @@ import httpx
 
 from . import _constants as C
 from ._errors import ValidationError
+from ._retry import NoAnswer
 from ._wakeups import Closing
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "own_httpx_client",
     "proxy_table",
     "shared_ssl_context",
+    "unanswered_error",
     "without_credentials",
 ]
 
@@ -138,6 +140,38 @@ def own_async_client(closing: Closing | None = None) -> AiohttpSession | Slotted
 def _is_aiohttp_connect_failure(cause: BaseException) -> bool:
     names = {kind.__name__ for kind in type(cause).__mro__}
     return bool(names & {"ClientConnectorError", "ConnectionTimeoutError"})
+
+
+#: How httpcore says that the connection ended before the answer's head began (its end of stream read).
+_DISCONNECTED = "Server disconnected without sending a response"
+
+
+def unanswered_error(exc: httpx.TransportError) -> NoAnswer | None:
+    """The `NoAnswer` an error of httpx's sending a request's head and reading its answer's stands for:
+    the connection ended before the answer began (httpcore's end of stream), or was reset
+    (`ConnectionResetError` in its chain); None for any other error. Never for an error reading a body,
+    which came after an answer began."""
+    closed = isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(_DISCONNECTED)
+    if not (closed or (isinstance(exc, httpx.ReadError) and _reset(exc))):
+        return None
+    try:
+        request: httpx.Request | None = exc.request
+    except RuntimeError:  # raised without a request
+        request = None
+    return NoAnswer(str(exc), request=request)
+
+
+def _reset(exc: BaseException) -> bool:
+    """Whether a `ConnectionResetError` is in the chain of `exc` (httpx raises its own error from
+    httpcore's, raised from the socket's)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, ConnectionResetError):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def corrected_transport_error(exc: httpx.TransportError) -> httpx.TransportError:

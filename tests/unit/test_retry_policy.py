@@ -13,12 +13,15 @@ from ppio_txt2img._constants import RETRY_AFTER_CAP, RETRY_MAX_DELAY
 from ppio_txt2img._http import deadline_ran_out
 from ppio_txt2img._retry import (
     Failure,
+    NoAnswer,
     backoff_delay,
     classify_exception,
     classify_status,
     parse_retry_after,
+    resend_at_once,
     retry_delay,
 )
+from ppio_txt2img._transport import unanswered_error
 
 REQ = httpx.Request("GET", "https://api.test/")
 
@@ -33,6 +36,7 @@ REQ = httpx.Request("GET", "https://api.test/")
         (httpx.ReadTimeout("slow", request=REQ), Failure.NO_RESPONSE),
         (httpx.RemoteProtocolError("dropped", request=REQ), Failure.NO_RESPONSE),
         (httpx.WriteError("half sent", request=REQ), Failure.NO_RESPONSE),
+        (NoAnswer("closed before the answer", request=REQ), Failure.NO_ANSWER),
         (ValueError("not transport"), Failure.FINAL),
     ],
 )
@@ -64,6 +68,7 @@ def test_gets_retry_everything_transient(failure: Failure) -> None:
         (Failure.NOT_SENT, True),  # nothing reached the server
         (Failure.RATE_LIMITED, True),  # a 429 creates no task
         (Failure.NO_RESPONSE, False),  # the server may have created the task
+        (Failure.NO_ANSWER, False),  # ditto: it may have had the request before the connection ended
         (Failure.SERVER_ERROR, False),  # ditto
         (Failure.FINAL, False),
     ],
@@ -71,6 +76,57 @@ def test_gets_retry_everything_transient(failure: Failure) -> None:
 def test_the_post_is_resent_only_when_no_task_can_exist(failure: Failure, resent: bool) -> None:
     delay = retry_delay(failure, attempt=0, max_retries=5, idempotent=False, rng=lambda: 0.0)
     assert (delay is not None) is resent
+
+
+@pytest.mark.parametrize("failure", list(Failure))
+@pytest.mark.parametrize("idempotent", [True, False])
+@pytest.mark.parametrize("resent", [True, False])
+def test_only_a_get_whose_connection_ended_unanswered_is_resent_at_once_and_only_once(
+    failure: Failure, idempotent: bool, resent: bool
+) -> None:
+    expected = failure is Failure.NO_ANSWER and idempotent and not resent
+    assert resend_at_once(failure, idempotent=idempotent, resent=resent) is expected
+
+
+def _chained(outer: httpx.TransportError, cause: BaseException) -> httpx.TransportError:
+    """`outer` raised from `cause`, as httpx raises its errors from httpcore's, and those from the
+    socket's."""
+    try:
+        try:
+            raise cause
+        except BaseException as inner:
+            raise outer from inner
+    except httpx.TransportError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "unanswered"),
+    [
+        # httpcore read the end of stream where the answer's head should have begun.
+        (httpx.RemoteProtocolError("Server disconnected without sending a response.", request=REQ), True),
+        # A reset, however deep in the chain.
+        (_chained(httpx.ReadError("[Errno 104] Connection reset by peer", request=REQ),
+                  _chained(httpx.ReadError("inner"), ConnectionResetError(104, "reset"))), True),
+        # Anything else is left as it is: a malformed answer, another read error, a timeout, a write.
+        (httpx.RemoteProtocolError("illegal status line: b'HTTP/1.1 2OO'", request=REQ), False),
+        (httpx.RemoteProtocolError("peer closed connection without sending complete message body"), False),
+        (_chained(httpx.ReadError("bad fd", request=REQ), OSError(9, "Bad file descriptor")), False),
+        (httpx.ReadTimeout("slow", request=REQ), False),
+        (_chained(httpx.WriteError("broken pipe", request=REQ), ConnectionResetError(104, "reset")), False),
+        (httpx.ConnectError("refused", request=REQ), False),
+    ],
+)  # fmt: skip
+def test_a_connection_that_ended_before_the_answer_began_is_told_apart(
+    exc: httpx.TransportError, unanswered: bool
+) -> None:
+    error = unanswered_error(exc)
+    assert (error is not None) is unanswered
+    if error is not None:
+        assert isinstance(error, NoAnswer)
+        assert str(error) == str(exc)
+        assert error.request is REQ
+        assert classify_exception(error) is Failure.NO_ANSWER
 
 
 def test_retries_stop_at_max_retries() -> None:

@@ -231,7 +231,7 @@ class BodyReader:
 @contextlib.contextmanager
 def _awaiting_answer() -> Iterator[None]:
     """Around httpx's sending a request and reading its answer's head: the error of a connection that
-    ended before the answer began is raised as `NoAnswer` (`_retry.resend_at_once`)."""
+    ended before that head came is raised as `NoAnswer` (`_retry.resend_at_once`)."""
     try:
         yield
     except httpx.TransportError as exc:

@@ -1,7 +1,7 @@
 """When to retry a request, and how long to wait first. Pure functions, shared by sync and async.
 
 GETs (task result, model list, image downloads) are idempotent: retried on connection errors, 429 and
-5xx, and first resent at once when their connection closed before any of the answer came (`NoAnswer`).
+5xx, and first resent at once when their connection ended before the answer's head came (`NoAnswer`).
 The POST that creates a task is resent only when the failure proves no task was created: the connection
 was never made, or the server said 429 (rate limited requests create nothing). Any other failure of the
 POST leaves the outcome unknown, and resending could charge the user twice.
@@ -37,7 +37,7 @@ class Failure(Enum):
 
     NOT_SENT = "not_sent"  # the connection was never made: nothing reached the server
     NO_RESPONSE = "no_response"  # sent (perhaps in part), but no response came back
-    NO_ANSWER = "no_answer"  # sent, and the connection closed before any of the answer (`NoAnswer`)
+    NO_ANSWER = "no_answer"  # sent, and the connection ended before the answer's head (`NoAnswer`)
     RATE_LIMITED = "rate_limited"  # 429: the server refused the request and did nothing
     SERVER_ERROR = "server_error"  # 5xx: the server may or may not have acted
     FINAL = "final"  # anything else (4xx): retrying cannot help
@@ -49,10 +49,10 @@ class RequestNotWritten(httpx.WriteError):
 
 
 class NoAnswer(httpx.ReadError):
-    """The connection closed, or was reset, before any of the answer came: most often a connection the
-    server had kept idle and closed just as the request went out on it (the race RFC 9112 9.3.1 lets a
-    client resend an idempotent request for). The server may have had the request: a POST's outcome is
-    still unknown."""
+    """The connection closed, or was reset, before the answer's head had come whole: most often a
+    connection the server had kept idle and closed just as the request went out on it (the race RFC 9112
+    9.3.1 lets a client resend an idempotent request for). The server may have had the request: a
+    POST's outcome is still unknown."""
 
 
 # Transport errors raised before any byte of the request left the machine, or reached more than a proxy
@@ -100,10 +100,10 @@ def is_retryable(failure: Failure, *, idempotent: bool) -> bool:
 
 def resend_at_once(failure: Failure, *, idempotent: bool, resent: bool) -> bool:
     """Whether a request is sent again right away, not counted as a retry: an idempotent one whose
-    connection closed before any of the answer came, the first time (`resent`: it already was). As
-    aiohttp does for the async client's requests on asyncio (and Go's net/http, for connections it
-    reused), so that a server's idle timeout costs a GET one round trip on every transport, not a
-    retry's backoff."""
+    connection ended before its answer's head came (`NoAnswer`), once per call (`resent`: it already
+    was), so that a server's idle timeout costs a GET one round trip, not a retry's backoff. aiohttp does
+    the like for the async client's requests on asyncio, once per attempt. Go's net/http does it only on
+    a connection it reused; here a new one's failure is resent too, as no httpx error says which it was."""
     return failure is Failure.NO_ANSWER and idempotent and not resent
 
 

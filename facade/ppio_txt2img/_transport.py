@@ -147,10 +147,12 @@ _DISCONNECTED = "Server disconnected without sending a response"
 
 
 def unanswered_error(exc: httpx.TransportError) -> NoAnswer | None:
-    """The `NoAnswer` an error of httpx's sending a request's head and reading its answer's stands for:
-    the connection ended before the answer began (httpcore's end of stream), or was reset
-    (`ConnectionResetError` in its chain); None for any other error. Never for an error reading a body,
-    which came after an answer began."""
+    """The `NoAnswer` an error of httpx's sending a request and reading its answer's head (`client.send`
+    of a streamed request) stands for: the connection ended before any of the answer came (httpcore's
+    end of stream), or was reset (`ConnectionResetError` in its chain) before the head was read whole;
+    None for any other error. Not for an error reading a body once `client.send` has returned (a
+    response hook of a caller's client that reads the body inside it can make a reset there one: the
+    GET is then resent at once, which does no harm)."""
     closed = isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(_DISCONNECTED)
     if not (closed or (isinstance(exc, httpx.ReadError) and _reset(exc))):
         return None

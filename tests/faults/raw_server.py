@@ -17,7 +17,8 @@ scripts the route's successive requests (the last entry repeats). Routes are `su
 the body (honouring `Accept-Encoding`), drip it byte by byte, redirect (same host, other host, chains,
 loops), replace JSON fields with wrong-typed values, list fewer images, serve an image of another size,
 truncate a body or cut the connection in the middle of one, answer an error status or an HTML page,
-pad a body to many megabytes, serve model pages forever, or close the connection without answering.
+pad a body to many megabytes, serve model pages forever, or close (or reset) the connection without
+answering.
 
 Every request is recorded (`kit.requests`: server, method, path, query, headers, body). Everything is
 bounded: daemon threads, `stop()` (the fixture's teardown) closes listening and open sockets and wakes
@@ -34,6 +35,7 @@ import json
 import re
 import socket
 import socketserver
+import struct
 import threading
 import time
 import zlib
@@ -123,6 +125,8 @@ class Fault:
 
     #: Close the connection after reading (and acting on) the request, without answering.
     close: bool = False
+    #: The same, but reset the connection (RST, as a server or proxy dropping it does) rather than close it.
+    reset: bool = False
     #: Seconds to wait before answering at all.
     delay: float = 0.0
     redirect: Redirect | None = None
@@ -570,8 +574,11 @@ class FaultKit:
                 )
             )
         step, fault = self._step(route, query)
-        if fault.close:  # the worst case: the request was acted on (a POST made its task), no answer
+        if fault.close or fault.reset:  # the worst case: acted on (a POST made its task), no answer
             self._normal(server, request, route, query, fault)
+            if fault.reset:  # closed now with a zero linger: the peer gets a RST, not an end of stream
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
             return False
         if fault.delay:
             self.stopping.wait(fault.delay)

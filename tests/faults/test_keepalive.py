@@ -9,11 +9,13 @@ never is."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 import ppio_txt2img as ppio
@@ -86,14 +88,6 @@ def test_on_asyncio_a_poll_takes_a_long_idle_connection_and_a_post_only_one_just
 # -- a connection that ends before the answer begins: a server's idle timeout, met just as a poll goes out
 
 
-def _run(transport: str, call: Callable[[Sleeps], Any]) -> Any:
-    """`call` on a client of `transport` ("sync", or an async library), with every sleep it asks for
-    recorded (and taken)."""
-    if transport == "sync":
-        return call(Sleeps())
-    return anyio.run(call, Sleeps(), backend=transport)
-
-
 class Sleeps:
     """The sleeps a client asked for, in order (`taken`): its `sleep=`, sync or async."""
 
@@ -109,42 +103,64 @@ class Sleeps:
         await anyio.sleep(seconds)
 
 
-def _get_task(transport: str, kit: FaultKit, max_retries: int) -> tuple[Sleeps, ppio.Task | Exception]:
-    """Submit a task, then look it up once: the sleeps asked for, and the task or the error."""
+#: Each client: the SDK's own, sync and async (aiohttp on asyncio, httpx on trio), and a caller's httpx
+#: client on each (where the SDK, not aiohttp, resends).
+CLIENTS = ["sync", "asyncio", "trio", "sync, the caller's httpx", "asyncio, the caller's httpx"]
+#: How the server ends the connection: an end of stream, or a reset.
+ENDINGS = {"closed": Fault(close=True), "reset": Fault(reset=True)}
 
-    def sync(sleeps: Sleeps) -> tuple[Sleeps, ppio.Task | Exception]:
-        with ppio.Client("sk-test", base_url=kit.url, max_retries=max_retries, sleep=sleeps) as client:
-            task = client.submit("a red fox")
+
+def _call(
+    client: str, kit: FaultKit, max_retries: int, call: Callable[[Any, str], Any]
+) -> tuple[Sleeps, object]:
+    """Submit a task, then `call(client, task_id)` once (awaited on an async client): the sleeps asked
+    for, and what it returned or the SDK error it raised."""
+    sleeps = Sleeps()
+    library, _, caller_client = client.partition(", ")
+
+    def sync() -> object:
+        options: dict[str, Any] = {"max_retries": max_retries, "sleep": sleeps}
+        with contextlib.ExitStack() as stack:
+            if caller_client:
+                options["http_client"] = stack.enter_context(httpx.Client())
+            sdk = stack.enter_context(ppio.Client("sk-test", base_url=kit.url, **options))
+            task_id = sdk.submit("a red fox").id
             try:
-                return sleeps, client.get_task(task.id)
+                return call(sdk, task_id)
             except ppio.PPIOError as exc:
-                return sleeps, exc
+                return exc
 
-    async def concurrent(sleeps: Sleeps) -> tuple[Sleeps, ppio.Task | Exception]:
+    async def concurrent() -> object:
         options: dict[str, Any] = {"max_retries": max_retries, "sleep": sleeps.asleep}
-        async with ppio.AsyncClient("sk-test", base_url=kit.url, **options) as client:
-            task = await client.submit("a red fox")
+        async with contextlib.AsyncExitStack() as stack:
+            if caller_client:
+                options["http_client"] = await stack.enter_async_context(httpx.AsyncClient())
+            sdk = await stack.enter_async_context(ppio.AsyncClient("sk-test", base_url=kit.url, **options))
+            task_id = (await sdk.submit("a red fox")).id
             try:
-                return sleeps, await client.get_task(task.id)
+                return await call(sdk, task_id)
             except ppio.PPIOError as exc:
-                return sleeps, exc
+                return exc
 
-    return _run(transport, sync if transport == "sync" else concurrent)  # type: ignore[no-any-return]
-
-
-TRANSPORTS = ["sync", "asyncio", "trio"]
+    outcome = sync() if library == "sync" else anyio.run(concurrent, backend=library)
+    return sleeps, outcome
 
 
+def _get_task(sdk: Any, task_id: str) -> Any:
+    return sdk.get_task(task_id)
+
+
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
 @pytest.mark.parametrize("max_retries", [0, 2])
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("client", CLIENTS)
 def test_a_poll_whose_connection_ends_before_the_answer_is_resent_at_once_on_a_new_one(
-    kit: FaultKit, transport: str, max_retries: int
+    kit: FaultKit, client: str, max_retries: int, ending: str
 ) -> None:
-    """RFC 9112 9.3.1: the server closed the connection as the poll went out on it (what a server's idle
-    timeout does, met by a request just then). Resent at once, not after a retry's backoff, and not
-    counted as one of `max_retries`: on httpx (sync, trio) by the SDK, on aiohttp by aiohttp itself."""
-    kit.on("result", Fault(close=True), Fault())
-    sleeps, outcome = _get_task(transport, kit, max_retries)
+    """RFC 9112 9.3.1: the server closed (or reset) the connection as the poll went out on it (what a
+    server's idle timeout does, met by a request just then). Resent at once, not after a retry's backoff,
+    and not counted as one of `max_retries`: on httpx by the SDK, on aiohttp by aiohttp itself."""
+    kit.on("result", ENDINGS[ending], Fault())
+    sleeps, outcome = _call(client, kit, max_retries, _get_task)
     assert isinstance(outcome, ppio.Task), outcome
     assert sleeps.taken == []
     polls = _connections(kit, "result")
@@ -152,36 +168,48 @@ def test_a_poll_whose_connection_ends_before_the_answer_is_resent_at_once_on_a_n
     assert polls[1] != polls[0], polls
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+@pytest.mark.parametrize("client", CLIENTS)
 def test_a_poll_whose_connections_all_end_unanswered_is_resent_at_once_only_once(
-    kit: FaultKit, transport: str
+    kit: FaultKit, client: str, ending: str
 ) -> None:
-    kit.on("result", Fault(close=True))
-    sleeps, outcome = _get_task(transport, kit, max_retries=0)
+    kit.on("result", ENDINGS[ending])
+    sleeps, outcome = _call(client, kit, 0, _get_task)
     assert isinstance(outcome, ppio.APIConnectionError), outcome
+    assert outcome.task_id is not None
     assert sleeps.taken == []
     assert len(kit.seen("result")) == 2
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_post_whose_connection_ends_before_the_answer_is_never_resent(
-    kit: FaultKit, transport: str
+@pytest.mark.parametrize("client", CLIENTS)
+def test_an_image_whose_connection_is_reset_before_the_answer_is_downloaded_again_at_once(
+    client: str,
 ) -> None:
-    kit.on("submit", Fault(close=True))
+    """A task made on the server, not by this client (so its wait polls at once) and done at its first
+    poll: the wait sleeps only if a download is retried."""
+    with FaultKit(queued_polls=0) as kit:
+        kit.on("image", Fault(reset=True), Fault())
+        done = kit.create_task()
+        sleeps, outcome = _call(client, kit, 0, lambda sdk, _: sdk.wait(done))
+        assert isinstance(outcome, ppio.Generation), outcome
+        assert sleeps.taken == []
+        downloads = kit.seen("image/0")
+        assert len(downloads) == 2
+        assert all(seen.header("authorization") is None for seen in downloads)
 
-    def sync(sleeps: Sleeps) -> Exception:
-        with ppio.Client("sk-test", base_url=kit.url, sleep=sleeps) as client:
-            with pytest.raises(ppio.PPIOError) as raised:
-                client.submit("a red fox")
-            return raised.value
 
-    async def concurrent(sleeps: Sleeps) -> Exception:
-        async with ppio.AsyncClient("sk-test", base_url=kit.url, sleep=sleeps.asleep) as client:
-            with pytest.raises(ppio.PPIOError) as raised:
-                await client.submit("a red fox")
-            return raised.value
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_post_whose_connection_ends_before_the_answer_is_never_resent(
+    kit: FaultKit, client: str, ending: str
+) -> None:
+    kit.on("submit", Fault(), ENDINGS[ending])  # the first POST makes the task `_call` submits
 
-    error = _run(transport, sync if transport == "sync" else concurrent)
+    def submit_again(sdk: Any, task_id: str) -> Any:
+        return sdk.submit("a red fox")
+
+    sleeps, error = _call(client, kit, 2, submit_again)
     assert isinstance(error, ppio.APIConnectionError), error
     assert error.outcome_unknown
-    assert len(kit.seen("submit")) == 1
+    assert sleeps.taken == []
+    assert len(kit.seen("submit")) == 2

@@ -293,6 +293,14 @@ def test_closing_the_connection_without_answering(kit: FaultKit) -> None:
     assert len(kit.posts) == 2
 
 
+def test_resetting_the_connection_without_answering(kit: FaultKit) -> None:
+    kit.on("submit", Fault(reset=True), Fault())
+    with pytest.raises(ConnectionResetError):
+        call(kit.url, "POST", "/v3/async/txt2img", BODY)
+    assert submit(kit) == task_id_for(2)
+    assert len(kit.posts) == 2
+
+
 def test_a_raw_socket_sees_keep_alive_and_a_delayed_answer(kit: FaultKit) -> None:
     kit.on("models", Fault(delay=0.3), Fault())
     with socket.create_connection((API_HOST, kit.api.server_address[1]), timeout=10) as sock:

@@ -1,4 +1,4 @@
-"""Image downloads as flows: no API key sent, status, size and format checked, fully decoded; a failed,
+"""Image downloads as flows: no API key sent, status, size and format checked, checked whole; a failed,
 truncated or undecodable download fetched again within the deadline; an expired URL refreshed once."""
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ issue 11 was measured against), so that the figures are the client's rather than
 reference runs use the sandbox, whose per-task CPU (Starlette, validation, an image drawn per task) is
 about the client's own and shares the same cores. Wall time is from the first call to the last image
 decoded, against the ideal: the longest task's creation-to-finish time in the sandbox's own records
-plus one round trip. Client CPU is `time.process_time()` of this process over the run, the decoding of
-the images (measured apart) subtracted. Detection delay is when the client knew a task had succeeded
+plus one round trip. Client CPU is `time.process_time()` of this process over the run, the checking of
+the images (measured apart: the SDK's own check for the SDK and the floors, a Pillow decode for the plain
+poller) subtracted. Detection delay is when the client knew a task had succeeded
 (its `on_progress`, or the poller's answer) minus when the sandbox finished it. Polls per task come from
 the sandbox's request counts.
 """
@@ -31,6 +32,7 @@ from _bench_server import LightServerProcess
 
 import ppio_txt2img as ppio
 from ppio_txt2img._crowds import SCOUTS
+from ppio_txt2img._images import decode as check_image
 from ppio_txt2img.webhooks import WebhookReceiver
 
 if TYPE_CHECKING:
@@ -171,6 +173,7 @@ def _shown(run: Run, figure: Callable[[Run], float]) -> str:
 
 
 def _decode(data: bytes) -> None:
+    """A Pillow decode: how an app written by hand checks an image (the plain poller)."""
     from io import BytesIO
 
     from PIL import Image
@@ -179,10 +182,18 @@ def _decode(data: bytes) -> None:
         image.load()
 
 
-def _decode_cpu(images: list[bytes]) -> float:
+def _check_whole(data: bytes) -> None:
+    """The SDK's own check that an image arrived whole (`_images.decode`: its PNGs' checksums and rows,
+    `_png.py`), which the floors make too: no less, and no more, than the SDK does."""
+    check_image(data, max_pixels=SIZE * SIZE)
+
+
+def _decode_cpu(images: list[bytes], decode: Callable[[bytes], None]) -> float:
+    """CPU seconds of `decode` on every image: what a run spent checking its images, subtracted from its
+    CPU (the client's figure is its cost beyond checking what it downloaded)."""
     started = time.process_time()
     for data in images:
-        _decode(data)
+        decode(data)
     return time.process_time() - started
 
 
@@ -218,7 +229,7 @@ async def _sdk(run: Run, base_url: str, stats: Stats, *, warm: int, client_optio
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(run.tasks)))
         run.wall, run.cpu = time.perf_counter() - wall, time.process_time() - cpu
-    run.decode = _decode_cpu(images)
+    run.decode = _decode_cpu(images, _check_whole)
 
 
 async def _plain_poller(run: Run, base_url: str, stats: Stats, *, interval: float = 0.5) -> None:
@@ -246,14 +257,15 @@ async def _plain_poller(run: Run, base_url: str, stats: Stats, *, interval: floa
         cpu, wall = time.process_time(), time.perf_counter()
         await asyncio.gather(*(one() for _ in range(run.tasks)))
         run.wall, run.cpu = time.perf_counter() - wall, time.process_time() - cpu
-    run.decode = _decode_cpu(images)
+    run.decode = _decode_cpu(images, _decode)
 
 
 async def _floor(run: Run, base_url: str, stats: Stats) -> None:
     """The floor no client here can beat: raw aiohttp, told when each task finishes (it sleeps exactly the
     light server's 5.0 s from its POST's answer), so it polls once per task, then GETs the image and
-    decodes it, with none of the SDK's checks. What is left is each request's own cost on one event loop:
-    a floor under every wall and detection figure of this section."""
+    checks it whole as the SDK does (`_check_whole`), with none of the SDK's other checks. What is left
+    is each request's own cost on one event loop: a floor under every wall and detection figure of this
+    section."""
     import aiohttp
 
     finish = LIGHT["queue_delay"] + LIGHT["processing"]
@@ -277,17 +289,17 @@ async def _floor(run: Run, base_url: str, stats: Stats) -> None:
             await _known_then_image(run, http, task_id, result, images)
 
         await _timed(run, stats, one)
-    run.decode = _decode_cpu(images)
+    run.decode = _decode_cpu(images, _check_whole)
 
 
 async def _known_then_image(
     run: Run, http: aiohttp.ClientSession, task_id: str, result: dict[str, Any], images: list[bytes]
 ) -> None:
-    """A floor's task is known done: note when, then GET its image and decode it."""
+    """A floor's task is known done: note when, then GET its image and check it whole."""
     run.known_at[task_id] = time.time()
     async with http.get(result["images"][0]["image_url"]) as image:
         data = await image.read()
-    _decode(data)
+    _check_whole(data)
     images.append(data)
     run.complete += 1
 
@@ -329,7 +341,7 @@ class _FloorHooks(asyncio.Protocol):
 
 async def _floor_webhooks(run: Run, base_url: str, stats: Stats) -> None:
     """The floor under the webhook figure: a bare asyncio receiver and raw aiohttp. Each task waits for
-    its webhook, confirms it with one poll, then GETs and decodes the image."""
+    its webhook, confirms it with one poll, then GETs the image and checks it whole."""
     import aiohttp
 
     loop = asyncio.get_running_loop()
@@ -352,7 +364,7 @@ async def _floor_webhooks(run: Run, base_url: str, stats: Stats) -> None:
             await _known_then_image(run, http, task_id, result, images)
 
         await _timed(run, stats, one)
-    run.decode = _decode_cpu(images)
+    run.decode = _decode_cpu(images, _check_whole)
 
 
 def _port(server: asyncio.Server) -> int:
@@ -496,7 +508,7 @@ def run(log: Callable[[str], None]) -> Section:
         "emulation (Starlette on uvicorn, request validation, signed URLs, an image drawn per task), "
         "which spends about as much CPU per task as the client, on the same cores.",
         f"SDK runs: `asyncio.gather` of N `client.txt2img(prompt, width={SIZE}, height={SIZE}, "
-        f"steps={STEPS})` on one `AsyncClient` (submit, wait, download, decode), after untimed warm-up "
+        f"steps={STEPS})` on one `AsyncClient` (submit, wait, download, check), after untimed warm-up "
         "tasks of the same shape one after the other (1, or 3 where said; none for 'nothing learnt').",
         "Plain httpx poller: one `httpx.AsyncClient`, POST, then a task-result GET every 0.5 s, then the "
         "image GET and a Pillow decode: what an app writes by hand (the official SDK's 0.5 s schedule).",
@@ -645,14 +657,14 @@ def run(log: Callable[[str], None]) -> Section:
         "a crowd's waits poll together once, then spread."
     )
     floor_note = (
-        "The floor rows: raw aiohttp told when each task finishes, so it polls once per task at the finish, "
-        "then GETs and decodes the image, with none of the SDK's checks (`_floor`). No schedule can do "
-        "better on this machine: its tasks end within {s200:.0f} ms (200) and {s1000:.0f} ms (1,000) of each "
-        "other, and each needs a poll, a download and a decode on one event loop. It took {o200:.1f} % and "
-        "{o1000:.1f} % over the ideal, knew a task was done a median {d200} (200) after its finish (with "
-        "webhooks, {hook} after the server sent its webhook, on a bare asyncio receiver), and "
-        "spent {cpu:.2f} ms of CPU per task: a goal below the floor is beyond any"
-        " client of one event loop here."
+        "The floor rows: raw aiohttp told when each task finishes, so it polls once per task at the "
+        "finish, then GETs the image and checks it whole as the SDK does, with none of its other checks "
+        "(`_floor`). No schedule can do better on this machine: its tasks end within {s200:.0f} ms (200) "
+        "and {s1000:.0f} ms (1,000) of each other, and each needs a poll, a download and a check on one "
+        "event loop. It took {o200:.1f} % and {o1000:.1f} % over the ideal, knew a task was done a median "
+        "{d200} (200) after its finish (with webhooks, {hook} after the server sent its webhook, on a "
+        "bare asyncio receiver), and spent {cpu:.2f} ms of CPU per task: a goal below the floor is beyond "
+        "any client of one event loop here."
     )
     section.notes.append(
         floor_note.format(

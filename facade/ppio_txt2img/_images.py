@@ -104,37 +104,41 @@ def _about(size: tuple[int, int], expected: tuple[int, int]) -> bool:
     return all(abs(got - asked) < SIZE_TOLERANCE for got, asked in zip(size, expected, strict=True))
 
 
-def _check_size(size: tuple[int, int], expected: tuple[int, int] | None, max_pixels: int) -> None:
+def _size_fault(size: tuple[int, int], expected: tuple[int, int] | None, max_pixels: int) -> str | None:
+    """What is wrong with an image's size (None: nothing): not `expected`, or more than `max_pixels`."""
     if expected is not None and not _about(size, expected):
-        asked = f"{expected[0]}x{expected[1]}"
-        raise WrongSize(f"the image is {size[0]}x{size[1]}, but {asked} was asked")
+        return f"the image is {size[0]}x{size[1]}, but {expected[0]}x{expected[1]} was asked"
     if size[0] * size[1] > max_pixels:
-        raise WrongSize(f"the image is {size[0]}x{size[1]}: more than {max_pixels} pixels")
+        return f"the image is {size[0]}x{size[1]}: more than {max_pixels} pixels"
+    return None
 
 
 def decode(
     data: bytes, *, expected: tuple[int, int] | None = None, max_pixels: int
 ) -> tuple[tuple[int, int], str]:
-    """Decode the whole image (so truncation is caught); return its size and mode. A plain PNG is checked
-    whole without decoding its pixels (`_png.py`), which tells the same at a fraction of the cost.
+    """Decode the whole image (so truncation is caught); return its size and mode. A plain PNG of the
+    right size is checked whole without decoding its pixels (`_png.py`), which tells the same for less.
 
     The size is checked from the header, before any pixel is decoded: `WrongSize` when it is not
     `expected` (give or take `SIZE_TOLERANCE` per side) or has more than `max_pixels` pixels (a
-    decompression bomb). `ValueError` when the bytes are not a complete image Pillow can read.
+    decompression bomb). `ValueError` when the bytes are not a complete image Pillow can read (a PNG
+    broken before its image data, whatever its size: it is worth fetching again).
     """
-    png = plain_png(data)
-    if png is not None:
-        _check_size(png.size, expected, max_pixels)
-        if png_is_whole(png):
-            return png.size, png.mode
     from io import BytesIO
 
     from PIL import Image, UnidentifiedImageError
 
+    png = plain_png(data)
+    if png is not None and _size_fault(png.size, expected, max_pixels) is None:
+        bomb = Image.MAX_IMAGE_PIXELS  # Pillow's own limit, as it is set now: past it, Pillow decides
+        if (bomb is None or png.size[0] * png.size[1] <= bomb) and png_is_whole(data, png):
+            return png.size, png.mode
     try:
         with Image.open(BytesIO(data)) as image:
             size = (image.width, image.height)
-            _check_size(size, expected, max_pixels)
+            fault = _size_fault(size, expected, max_pixels)
+            if fault is not None:
+                raise WrongSize(fault)
             image.load()
             return size, image.mode
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

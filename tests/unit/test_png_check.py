@@ -85,6 +85,7 @@ PLAIN = {
     "RGB with generation parameters": _png("RGB", (64, 64), noisy=False, pnginfo=_text(parameters="a fox")),
     "RGB in many IDAT chunks": _png("RGB", (300, 300), noisy=True, compress_level=0),
 }
+PLAIN_SIZES = {name: Image.open(io.BytesIO(data)).size for name, data in PLAIN.items()}
 #: PNGs that are not plain: Pillow decides.
 OTHERS = {
     "palette": _png("P", (16, 16), noisy=True),
@@ -132,7 +133,7 @@ def test_a_plain_png_is_read_without_pillow_as_pillow_reads_it(name: str) -> Non
     data = PLAIN[name]
     png = plain_png(data)
     assert png is not None
-    assert png_is_whole(png)
+    assert png_is_whole(data, png)
     assert _outcome(decode, data) == _reference(data)
     assert _outcome(decode, data, png.size) == _reference(data, png.size)
     assert _outcome(decode, data, (png.size[0] + 200, png.size[1])) is WrongSize
@@ -141,7 +142,8 @@ def test_a_plain_png_is_read_without_pillow_as_pillow_reads_it(name: str) -> Non
 @pytest.mark.parametrize("name", sorted(OTHERS))
 def test_another_png_is_left_to_pillow(name: str) -> None:
     data = OTHERS[name]
-    assert plain_png(data) is None
+    png = plain_png(data)
+    assert png is None or not png_is_whole(data, png)
     assert _outcome(decode, data) == _reference(data)
 
 
@@ -156,10 +158,12 @@ def test_a_png_cut_short_anywhere_or_with_any_byte_changed_is_judged_as_pillow_j
     for at in places:
         for change in (1, 0x80, rng.randrange(1, 256)):
             variants.append(data[:at] + bytes([data[at] ^ change]) + data[at + 1 :])
+    wrong = (PLAIN_SIZES[name][0] + 200, PLAIN_SIZES[name][1])  # broken and the wrong size: broken first
     for variant in variants:
         png = plain_png(variant)
-        assert png is None or not png_is_whole(png), variant
+        assert png is None or not png_is_whole(variant, png), variant
         assert _outcome(decode, variant) == _reference(variant)
+        assert _outcome(decode, variant, wrong) == _reference(variant, wrong)
 
 
 def test_a_png_with_its_checksums_right_but_its_rows_wrong_is_judged_as_pillow_judges_it() -> None:
@@ -180,7 +184,7 @@ def test_a_png_with_its_checksums_right_but_its_rows_wrong_is_judged_as_pillow_j
         variant = _rebuilt(data, rows=changed)
         png = plain_png(variant)
         assert png is not None, name  # the chunks are whole: only the inflated rows can tell
-        assert not png_is_whole(png), name
+        assert not png_is_whole(variant, png), name
         assert _outcome(decode, variant) == _reference(variant), name
     # The stream's own faults: truncated, with bytes after its end, not zlib at all.
     deflated = zlib.compress(rows)
@@ -194,7 +198,7 @@ def test_a_png_with_its_checksums_right_but_its_rows_wrong_is_judged_as_pillow_j
         variant += _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
         png = plain_png(variant)
         assert png is not None, name
-        assert not png_is_whole(png), name
+        assert not png_is_whole(variant, png), name
         assert _outcome(decode, variant) == _reference(variant), name
 
 
@@ -222,9 +226,9 @@ def test_chunks_out_of_the_plain_order_are_left_to_pillow() -> None:
         png = plain_png(variant)
         if name == "text after the image data":
             assert png is not None, name  # still plain: text may come after the image data
-            assert png_is_whole(png), name
+            assert png_is_whole(variant, png), name
         else:
-            assert png is None, name
+            assert png is None or not png_is_whole(variant, png), name
         assert _outcome(decode, variant) == _reference(variant), name
 
 
@@ -270,8 +274,38 @@ def test_image_data_inflating_to_more_than_its_rows_is_never_inflated_past_them(
     assert png is not None
     tracemalloc.start()
     try:
-        assert not png_is_whole(png)
+        assert not png_is_whole(variant, png)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000, peak
+
+
+def test_many_empty_chunks_take_no_memory_and_pillow_s_own_limit_still_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """50,000 empty IDAT (or tEXt) chunks around a 1x1 image: read in one pass, keeping nothing of them.
+    And a plain PNG past Pillow's bomb limit, as the app set it, is left to Pillow, which refuses it."""
+    one = _png("L", (1, 1), noisy=False)
+    chunks = list(_chunks(one))
+    ihdr, idat = (next(b for k, b in chunks if k == kind) for kind in (b"IHDR", b"IDAT"))
+    for kind, where in ((b"IDAT", "after"), (b"tEXt", "before")):
+        empties = _chunk(kind, b"") * 50_000
+        head = one[:8] + _chunk(b"IHDR", ihdr)
+        body = _chunk(b"IDAT", idat)
+        variant = head + (empties + body if where == "before" else body + empties) + _chunk(b"IEND", b"")
+        png = plain_png(variant)
+        assert png is not None
+        tracemalloc.start()
+        try:
+            whole = png_is_whole(variant, png)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert whole
+        assert peak < 100_000, (kind, peak)
+        assert _outcome(decode, variant) == _reference(variant) == ((1, 1), "L")
+    data = PLAIN["L 128x128"]
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses more than twice this
+    assert _reference(data) is WrongSize
+    assert _outcome(decode, data) is WrongSize

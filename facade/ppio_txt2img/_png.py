@@ -11,8 +11,9 @@ never refuses an image Pillow reads, and accepts only what Pillow would
 (`tests/unit/test_png_check.py`; `_images.decode` leaves images past Pillow's own bomb limit to it).
 
 One pass over the file, keeping nothing of it: each chunk checked as it comes, its image data fed to the
-inflater at most `_PIECE` bytes of rows at a time, so that memory stays a fraction of the file's size
-whatever its chunks (millions of empty ones, a stream that inflates to more than its rows).
+inflater `_FEED` bytes at a time and inflated at most `_PIECE` bytes of rows at a time, so that memory
+stays a fraction of the file's size whatever its chunks (millions of empty ones, a stream that inflates
+to more than its rows).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ _PLAIN_EXTRAS = frozenset({b"tEXt"})
 _MAX_TEXT = 1 << 20
 #: The five filter types of PNG's filter method 0; a row's first byte names one.
 _FILTERS = 5
-#: The most bytes of rows inflated at once.
-_PIECE = 1 << 20
+#: The most bytes of rows inflated at once, and of the stream fed to the inflater at once.
+_PIECE = 1 << 15
+_FEED = 1 << 10
 #: The IHDR chunk, whole, takes this many bytes after the signature.
 _HEADER_END = len(_SIGNATURE) + 12 + 13
 
@@ -109,7 +111,12 @@ class Rows:
     def take(self, deflated: memoryview) -> bool:
         """Inflate the next piece of the stream; False as soon as it is not the rows expected (bad data,
         a filter byte unknown, more bytes than the rows, bytes after the stream's end)."""
-        piece: bytes | memoryview = deflated
+        if not deflated:
+            return True
+        # Fed `_FEED` bytes at a time: zlib copies the input it has not taken yet at every call.
+        return all(self._inflate(deflated[at : at + _FEED]) for at in range(0, len(deflated), _FEED))
+
+    def _inflate(self, piece: bytes | memoryview) -> bool:
         while True:
             if self.inflater.eof:
                 return not piece

@@ -46,7 +46,7 @@ from ._io import (
 )
 from ._retry import RequestNotWritten
 from ._slots import AsyncioSlots
-from ._transport import proxy_table, shared_ssl_context, without_credentials
+from ._transport import exception_chain, proxy_table, shared_ssl_context, without_credentials
 from ._urls import is_normal
 from ._wakeups import Closing
 
@@ -148,14 +148,10 @@ def _unsafe_to_chain(exc: BaseException) -> bool:
     """Whether an aiohttp error may not be kept in the chain of the SDK's: its text, or that of an error
     in its own chain, shows a proxy's credentials, or one of them holds the request (`request_info`,
     whose headers carry the API key, is in its repr)."""
-    seen: set[int] = set()
-    link: BaseException | None = exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
+    for link in exception_chain(exc):
         text = _text(link)
         if without_credentials(text) != text or getattr(link, "request_info", None) is not None:
             return True
-        link = link.__cause__ or link.__context__
     return False
 
 

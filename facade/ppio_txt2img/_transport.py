@@ -16,7 +16,7 @@ import functools
 import importlib.util
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "async_transport_name",
     "corrected_transport_error",
+    "exception_chain",
     "own_async_client",
     "own_client_options",
     "own_httpx_client",
@@ -166,14 +167,17 @@ def unanswered_error(exc: httpx.TransportError) -> NoAnswer | None:
 def _reset(exc: BaseException) -> bool:
     """Whether a `ConnectionResetError` is in the chain of `exc` (httpx raises its own error from
     httpcore's, raised from the socket's)."""
+    return any(isinstance(link, ConnectionResetError) for link in exception_chain(exc))
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, the error it was raised from (or while handling), that one's, and so on, each once."""
     seen: set[int] = set()
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:
-        if isinstance(link, ConnectionResetError):
-            return True
         seen.add(id(link))
+        yield link
         link = link.__cause__ or link.__context__
-    return False
 
 
 def corrected_transport_error(exc: httpx.TransportError) -> httpx.TransportError:

@@ -157,11 +157,15 @@ def unanswered_error(exc: httpx.TransportError) -> NoAnswer | None:
     closed = isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(_DISCONNECTED)
     if not (closed or (isinstance(exc, httpx.ReadError) and _reset(exc))):
         return None
+    return NoAnswer(str(exc), request=_request_of(exc))
+
+
+def _request_of(exc: httpx.TransportError) -> httpx.Request | None:
+    """The request an httpx error was raised for; None when it was raised without one."""
     try:
-        request: httpx.Request | None = exc.request
-    except RuntimeError:  # raised without a request
-        request = None
-    return NoAnswer(str(exc), request=request)
+        return exc.request
+    except RuntimeError:
+        return None
 
 
 def _reset(exc: BaseException) -> bool:
@@ -192,11 +196,7 @@ def corrected_transport_error(exc: httpx.TransportError) -> httpx.TransportError
         and type(cause).__module__.startswith("aiohttp")
         and not _is_aiohttp_connect_failure(cause)
     ):
-        try:
-            request: httpx.Request | None = exc.request
-        except RuntimeError:  # raised without a request
-            request = None
-        corrected = httpx.ReadError(str(exc) or type(cause).__name__, request=request)
+        corrected = httpx.ReadError(str(exc) or type(cause).__name__, request=_request_of(exc))
         corrected.__cause__ = cause
         return corrected
     return exc

@@ -9,14 +9,14 @@ import httpx
 
 from ._call import Deadline, Expired, Settings
 from ._constants import DOWNLOAD_MAX_ATTEMPTS, INLINE_DECODE_PIXELS
-from ._errors import ImageError
+from ._errors import ImageError, PPIOError
 from ._http import REDIRECT_STATUSES, send_with_retries
 from ._images import SIZE_TOLERANCE, WrongSize, declared_size, decode, normalize_type, sniff_format
 from ._io import Flow, Offload, ResponseTooLarge, Sleep
 from ._results import GeneratedImage, ImageRef
 from ._retry import backoff_delay
 from ._spec import largest_image_pixels
-from ._tasks import get_task_flow
+from ._tasks import patient_look_flow
 
 _URL_REJECTED = frozenset({400, 401, 403, 404, 410})
 
@@ -25,8 +25,23 @@ class _Damaged(Exception):
     """The bytes arrived but are not a whole image: worth fetching again."""
 
 
-def _refreshed_ref(settings: Settings, deadline: Deadline, task_id: str, index: int) -> Flow[ImageRef]:
-    task = yield from get_task_flow(settings, deadline, task_id)
+def _refreshed_ref(
+    settings: Settings, deadline: Deadline, task_id: str, index: int, status_code: int | None = None
+) -> Flow[ImageRef]:
+    """The image's URL as a new look at the task gives it (`patient_look_flow`: what the wait rode out,
+    this rides out too). When that look fails for good, the image is what went wrong: an `ImageError`
+    (which the other images that arrived join), caused by the failure; `status_code`: the image host's
+    refusal that asked for the refresh, if one did."""
+    why = "the image URL was refused" if status_code is not None else "the image URL had expired"
+    try:
+        task = yield from patient_look_flow(settings, deadline, task_id)
+    except PPIOError as exc:
+        raise ImageError(
+            f"{why}, and refreshing it failed: {type(exc).__name__}: {exc}",
+            task_id=task_id,
+            index=index,
+            status_code=status_code,
+        ) from exc
     if index >= len(task.images):
         raise ImageError("the refreshed task result no longer lists this image", task_id=task_id, index=index)
     return task.images[index]
@@ -98,7 +113,8 @@ def download_flow(
                 status_code=200,
             ) from None
         if reply.status_code in _URL_REJECTED and not refreshed:
-            ref, refreshed = (yield from _refreshed_ref(settings, deadline, task_id, index)), True
+            refresh = _refreshed_ref(settings, deadline, task_id, index, reply.status_code)
+            ref, refreshed = (yield from refresh), True
             continue
         if reply.status_code != 200:
             if reply.status_code in REDIRECT_STATUSES:

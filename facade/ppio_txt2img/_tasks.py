@@ -76,6 +76,42 @@ def _dated_look(settings: Settings, deadline: Deadline, task_id: str) -> Flow[tu
 _TRANSIENT = (APIConnectionError, RateLimitError, ServerError, APIResponseValidationError)
 
 
+class FailedLooks:
+    """A run of looks at a task that failed even after their retries (`_TRANSIENT`), as a wait rides it
+    out: none ends it (the deadline does), except answers that do not parse, `MAX_BAD_RESULTS_IN_A_ROW`
+    of them, since waiting cannot mend a server."""
+
+    def __init__(self) -> None:
+        self.failures = self.bad_answers = 0
+
+    def next_delay(self, exc: Exception, settings: Settings, deadline: Deadline) -> float:
+        """Count `exc` (one of `_TRANSIENT`): the seconds to wait before the next look. Raises `exc` at the
+        last bad answer allowed, and `Expired` when the deadline comes first."""
+        self.failures += 1
+        if isinstance(exc, APIResponseValidationError):
+            self.bad_answers += 1
+            if self.bad_answers >= MAX_BAD_RESULTS_IN_A_ROW:
+                exc.add_note(f"ppio_txt2img: {self.bad_answers} task results in a row did not parse")
+                raise exc
+        else:
+            self.bad_answers = 0
+        delay = backoff_delay(min(self.failures, 4), settings.rng)
+        if delay >= deadline.remaining():
+            raise Expired from exc
+        return delay
+
+
+def patient_look_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[Task]:
+    """One look at the task, riding out failed looks as a wait does (`FailedLooks`): what a download
+    refreshing an expired URL takes, with the same tolerance as the wait that came before it."""
+    failed = FailedLooks()
+    while True:
+        try:
+            return (yield from get_task_flow(settings, deadline, task_id))
+        except _TRANSIENT as exc:
+            yield Sleep(failed.next_delay(exc, settings, deadline))
+
+
 def wait_flow(
     settings: Settings,
     deadline: Deadline,
@@ -226,33 +262,22 @@ def _wait(
     history: list[Observation] = []
     lone: float | None = None
     last_seen: tuple[object, ...] | None = None
-    failures = bad_answers = 0
     if submitted is not None and not late:  # a late wait polls at once: its first poll is overdue
         yield from _first_sleep(settings, deadline, submitted, waiter, prior, member)
     # The last moment the task is known not to have finished: its submission, unless the wait began late
     # (then only a poll that sees it running tells); None: nothing to learn a duration from.
     running_seen_at = submitted.at if submitted is not None and not late else None
+    failed = FailedLooks()
     while True:
         if waiter is not None:
             waiter.clear()  # a webhook that came before this poll is answered by it
         try:
             task, asked = yield from _dated_look(settings, deadline, task_id)
         except _TRANSIENT as exc:
-            failures += 1
-            if isinstance(exc, APIResponseValidationError):
-                bad_answers += 1
-                if bad_answers >= MAX_BAD_RESULTS_IN_A_ROW:
-                    exc.add_note(f"ppio_txt2img: {bad_answers} task results in a row did not parse")
-                    raise
-            else:
-                bad_answers = 0
-            delay = backoff_delay(min(failures, 4), settings.rng)
-            if delay >= deadline.remaining():
-                raise Expired from exc
-            yield Sleep(delay)
+            yield Sleep(failed.next_delay(exc, settings, deadline))
             continue
         read = settings.clock()
-        failures = bad_answers = 0
+        failed = FailedLooks()
         tracker.last_status = task.status
         seen = (task.status, task.progress, task.eta)
         if on_progress is not None and seen != last_seen:

@@ -342,6 +342,91 @@ def test_a_refresh_that_no_longer_lists_the_image_raises_image_error(
     assert info.value.index == 0
 
 
+def bad_result(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=b'{"task": {"task_id": "')  # cut short: does not parse
+
+
+def _unavailable(request: httpx.Request) -> httpx.Response:
+    return error_response(503, "SERVICE_UNAVAILABLE")
+
+
+def _bad_gateway(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(502, text="<html>Bad Gateway</html>")
+
+
+@pytest.mark.parametrize(
+    "hiccups",
+    [
+        [bad_result],
+        [bad_result, bad_result],
+        [_unavailable] * 4,  # a poll's retries, then one more poll
+        [_bad_gateway] * 4,
+        [httpx.ConnectError("refused")] * 4,
+    ],
+    ids=["one bad answer", "two bad answers", "503 past a poll's retries", "HTML 502", "refused"],
+)
+def test_a_refresh_rides_out_what_a_wait_rides_out(
+    api: ScriptedAPI, make_client: ClientFactory, hiccups: list[Any]
+) -> None:
+    # The refresh is a look at the task within the same call: one bad answer, or a server error that
+    # outlasts one poll's retries, must not end the call (it would not end the wait before it).
+    api.results = [succeeded(OLD), *hiccups, succeeded(NEW)]
+    api.images = {OLD: [httpx.Response(403, text="<Error>Request has expired</Error>")], NEW: [PNG]}
+
+    generation = make_client(max_retries=2).txt2img("a cat")
+
+    assert generation.images[0].url == NEW
+    assert [r.url for r in api.image_requests] == [OLD, NEW]
+    assert len(api.polls) == 2 + len(hiccups)
+
+
+def test_a_refresh_that_fails_for_good_is_the_images_error_and_keeps_the_images_that_arrived(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    fine = f"{IMAGE_HOST}/{TASK_ID}/1.png?X-Amz-Signature=fine"
+    api.results = [succeeded(OLD, fine), bad_result]  # every look after the first: unreadable
+    api.images = {OLD: [httpx.Response(403, text="expired")], fine: [PNG]}
+
+    with pytest.raises(ppio.ImageError, match="refused, and refreshing it failed") as info:
+        make_client().txt2img("a cat", image_num=2)
+
+    error = info.value
+    assert (error.task_id, error.index, error.status_code) == (TASK_ID, 0, 403)
+    assert [image.index for image in error.images] == [1]  # the image that did arrive is kept
+    assert isinstance(error.__cause__, ppio.APIResponseValidationError)
+    assert len(api.polls) == 1 + 3  # the wait's, then three unreadable answers in a row
+
+
+def test_a_refresh_refused_by_the_api_is_the_images_error(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    api.results = [succeeded(OLD), error_response(401, "INVALID_API_KEY")]
+    api.images = {OLD: [httpx.Response(404, text="gone")]}
+
+    with pytest.raises(ppio.ImageError, match="refreshing it failed: AuthenticationError") as info:
+        make_client().txt2img("a cat")
+
+    assert (info.value.index, info.value.status_code) == (0, 404)
+    assert isinstance(info.value.__cause__, ppio.AuthenticationError)
+    assert len(api.polls) == 2  # not retried: waiting cannot mend a key
+
+
+def test_async_a_refresh_rides_out_a_bad_answer(
+    api: ScriptedAPI, make_async_client: AsyncClientFactory, anyio_backend: str
+) -> None:
+    api.results = [succeeded(OLD), bad_result, succeeded(NEW)]
+    api.images = {OLD: [httpx.Response(403, text="expired")], NEW: [PNG]}
+
+    async def main() -> ppio.Generation:
+        async with make_async_client() as client:
+            return await client.txt2img("a cat")
+
+    generation = anyio.run(main, backend=anyio_backend)
+
+    assert generation.images[0].url == NEW
+    assert len(api.polls) == 3
+
+
 def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path: Path) -> None:
     api.finish_with(("0.png", PNG), ("1.jpeg", JPEG), ("2.webp", WEBP), image_type="")
 

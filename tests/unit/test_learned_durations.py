@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 import ppio_txt2img as ppio
-from ppio_txt2img._durations import DurationMemory, prior_from, shape_of
+from ppio_txt2img._durations import DurationMemory, least_spread, prior_from, shape_of
+from ppio_txt2img._polling import Estimate, prior_step
 
 RTT = 0.02
 
@@ -78,8 +79,12 @@ def test_after_a_few_tasks_of_one_shape_a_finish_is_noticed_within_a_tenth_with_
 ) -> None:
     results = _run(SilentTasks(duration), count=8)
     half_second_poller_polls = duration / 0.5
+    # Inside a learnt window, polls go every `prior_step` of it: `POLL_FLOOR` (0.1 s), or a little more
+    # for a long task, whose duration is never trusted to better than 2 % (11.7 s: every 0.117 s).
+    step = prior_step(Estimate(finish=duration, error=least_spread(duration)))
+    assert step == pytest.approx(max(0.1, 0.01 * duration))
     for polls, detected_after in results[-3:]:  # the first ones, polled blind, were measured coarsely
-        assert detected_after <= 0.1 + RTT + 1e-9  # a poll one floor after the last (float sums)
+        assert detected_after <= step + RTT + 1e-9  # a poll one step after the last (float sums)
         assert polls <= max(3, half_second_poller_polls / 4)
     later = [polls for polls, _ in results[-4:]]
     assert sum(later) / len(later) <= max(2.5, half_second_poller_polls / 4)  # the 1/4

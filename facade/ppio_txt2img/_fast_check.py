@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._spec import Schema, Spec, resolve
-from ._validation import FORMAT_RANGES, null_branch, schema_pattern, type_ok
+from ._validation import FORMAT_PATTERNS, FORMAT_RANGES, null_branch, schema_pattern, type_ok
 
 __all__ = ["Check", "compile_check"]
 
@@ -182,7 +182,8 @@ class _Compiler:
         return " and ".join(parts)
 
     def _string(self, schema: Schema, var: str) -> str:
-        """`check_string` on a str: valid Unicode (no lone surrogate), its length, its pattern."""
+        """`check_string` on a str: valid Unicode (no lone surrogate), its length, its pattern; and its
+        string `format` (requests only, as `validate`)."""
         parts = [f"({var}.isascii() or encodes({var}))"]
         lmin, lmax, pattern = schema.get("minLength", 0), schema.get("maxLength"), schema.get("pattern")
         if lmin:
@@ -191,6 +192,9 @@ class _Compiler:
             parts.append(f"len({var}) <= {self._const(lmax)}")
         if pattern is not None:
             parts.append(f"{self._const(schema_pattern(pattern))}.search({var}) is not None")
+        known = FORMAT_PATTERNS.get(schema.get("format", ""))
+        if known is not None and not self.response:
+            parts.append(f"{self._const(known)}.fullmatch({var}) is not None")
         return "(" + " and ".join(parts) + ")"
 
     def _container(self, schema: Schema) -> list[str]:

@@ -174,8 +174,8 @@ class RequestOptions(TypedDict, total=False):
     """NSFW detection strictness; 0 is the most lenient. Allowed: one of 0, 1, 2. API default: 0."""
 
     webhook_url: str
-    """Where the `ASYNC_TASK_RESULT` event is POSTed (an absolute URL). Allowed: a string of at least 1
-    character.
+    """Where the `ASYNC_TASK_RESULT` event is POSTed (an absolute URL). Allowed: an absolute URI, such as
+    https://example.com/hook.
     """
 
 
@@ -466,8 +466,8 @@ REQUEST_FLAGS: Final[tuple[OptionFlag, ...]] = (
         type="str",
         repeat=False,
         help=(
-            "Where the `ASYNC_TASK_RESULT` event is POSTed (an absolute URL); a string of at least 1 "
-            "character"
+            "Where the `ASYNC_TASK_RESULT` event is POSTed (an absolute URL); an absolute URI, such "
+            "as https://example.com/hook"
         ),
     ),
 )

@@ -22,7 +22,9 @@ from ._spec import Schema, Spec, component, load_spec, query_parameters, resolve
 
 __all__ = [
     "ANNOTATION_KEYWORDS",
+    "FORMAT_PATTERNS",
     "FORMAT_RANGES",
+    "FORMAT_WORDS",
     "IMPLEMENTED_KEYWORDS",
     "check_range",
     "check_string",
@@ -71,6 +73,11 @@ ANNOTATION_KEYWORDS = frozenset(
 #: Integer ranges of the OpenAPI `format`s the spec uses.
 #: The integers each `format` allows.
 FORMAT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+#: The string `format`s the spec uses, each the whole of what it allows (`fullmatch`), and in words:
+#: `uri`, an absolute URI (RFC 3986: a scheme, a colon, then no space or control character). Checked in
+#: requests only (a response is read liberally).
+FORMAT_PATTERNS = {"uri": re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20\x7f]+")}
+FORMAT_WORDS = {"uri": "an absolute URI, such as https://example.com/hook"}
 _NUMERIC = re.compile(r"^\s*-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
 
 _TYPE_NAMES = {
@@ -113,6 +120,8 @@ def describe(schema: Schema) -> str:
     kind = schema.get("type")
     if "anyOf" in schema:
         return " or ".join(describe(b) for b in schema["anyOf"])
+    if kind == "string" and schema.get("format") in FORMAT_WORDS:
+        return FORMAT_WORDS[schema["format"]]
     text = _TYPE_NAMES.get(kind, "a value") if isinstance(kind, str) else "a value"
     lo, hi = schema.get("minimum"), schema.get("maximum")
     if lo is not None and hi is not None:
@@ -196,6 +205,9 @@ def validate(value: object, schema: Schema, path: str, spec: Spec, *, response: 
         check_range(value, schema, path)
     if isinstance(value, str) and kind != "number" and kind != "integer":
         check_string(value, schema, path)
+        known = FORMAT_PATTERNS.get(schema.get("format", ""))
+        if known is not None and not response and known.fullmatch(value) is None:
+            raise ValidationError(path, value, describe(schema), f"is not a valid {schema['format']}")
     if kind == "array" and isinstance(value, Sequence):
         _check_array(value, schema, path, spec, response)
     if kind == "object" and isinstance(value, Mapping):
@@ -403,6 +415,8 @@ def unsupported_keywords(spec: Spec) -> list[tuple[str, str]]:
                 elif value not in seen:
                     seen.add(value)
                     walk(_pointer(spec, value), value)
+            elif keyword == "format" and value not in FORMAT_RANGES and value not in FORMAT_PATTERNS:
+                problems.append((where, f"format {value!r}"))
             elif keyword == "type" and not isinstance(value, str):
                 problems.append((where, "type (as a list)"))
             elif keyword == "additionalProperties" and not isinstance(value, bool):

@@ -500,3 +500,31 @@ def test_a_task_id_with_a_line_feed_anywhere_is_refused_before_any_request(
     assert info.value.field == "task_id"
     assert "does not match" in str(info.value)
     assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "/hook", "example.com/hook", "https://exa mple.com/", "http://x/\n"]
+)
+def test_a_webhook_url_that_is_not_an_absolute_uri_is_refused_before_any_request(
+    api: ScriptedAPI, make_client: ClientFactory, url: str
+) -> None:
+    # The spec's `format: uri` (an absolute URI, as its description says): a relative or spaced URL
+    # would reach the API only to come back as its 400.
+    with pytest.raises(ppio.ValidationError) as info:
+        make_client().submit("a fox", webhook_url=url)
+
+    assert info.value.field == "extra.webhook.url"
+    assert info.value.value == url
+    assert "an absolute URI" in str(info.value)
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/ppio-hook?k=v", "http://127.0.0.1:8080/", "http://[::1]:9/h"]
+)
+def test_an_absolute_webhook_url_is_sent_as_given(
+    api: ScriptedAPI, make_client: ClientFactory, url: str
+) -> None:
+    make_client().submit("a fox", webhook_url=url)
+
+    assert api.posts[0].json()["extra"]["webhook"]["url"] == url

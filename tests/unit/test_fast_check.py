@@ -150,6 +150,7 @@ KEYWORD_SPEC: dict[str, Any] = {
                     "count": {"type": "integer", "format": "int32"},
                     "kind": {"enum": ["a", 1, True, None, 2.5]},
                     "label": {"type": "string", "enum": ["x", "y"]},
+                    "link": {"type": "string", "format": "uri", "maxLength": 30},
                     "flag": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
                     "either": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 1}]},
                     "anything": {},
@@ -172,6 +173,7 @@ KEYWORD_VALUE: dict[str, Any] = {
     "count": 7,
     "kind": "a",
     "label": "x",
+    "link": "https://a.test/h",
     "flag": None,
     "either": "z",
     "anything": [1],
@@ -200,6 +202,7 @@ KEYWORD_ODD = [
         "1",
     ),
     *("", "a", "ab", "abcdef", "AB", "x", "y", "zz", "\udc80x", [], [{"name": "ok"}] * 4, {"name": "q"}),
+    *("ab:c", "a b:c", "/rel", "http://x y", "mailto:x", "https://" + "a" * 30, "h:\udc80"),
 ]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from ._errors import ValidationError
 from ._fast_check import Check, compile_check
-from ._results import ImageRef, Model, NsfwResult, Task
+from ._results import ImageRef, Model, NsfwResult, Task, TaskStatus
 
 __all__ = [
     "ApiRequest",
@@ -247,10 +247,12 @@ def _task(result: Mapping[str, Any], received_at: datetime) -> Task:
     task = result["task"]
     extra = result.get("extra")
     task_type = task.get("task_type")
+    status = str(task["status"])
     return Task(
         id=task["task_id"],
-        status=str(task["status"]),
-        progress=_number(task.get("progress_percent")),
+        status=status,
+        # The API sends 0 once a task has succeeded (its docs' own example): 100 is what that stands for.
+        progress=100.0 if status == TaskStatus.SUCCEED else _number(task.get("progress_percent")),
         eta=_number(task.get("eta")),
         reason=task.get("reason") or None,
         task_type=None if task_type is None else str(task_type),

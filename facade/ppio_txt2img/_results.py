@@ -81,7 +81,8 @@ class SubmittedTask:
 
 @dataclass(frozen=True)
 class Task:
-    """A task as the API reported it at one moment."""
+    """A task as the API reported it at one moment. `progress`: percent done, 100 once the task has
+    succeeded (the API itself then sends 0; `raw` holds what it sent)."""
 
     id: str
     status: str

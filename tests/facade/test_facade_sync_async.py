@@ -144,7 +144,7 @@ EXPECTED_PROGRESS = [
     ("TASK_STATUS_PROCESSING", 10, 5),
     ("TASK_STATUS_PROCESSING", 50, 5),
     ("TASK_STATUS_PROCESSING", 50, 2),
-    ("TASK_STATUS_SUCCEED", 0, 0),
+    ("TASK_STATUS_SUCCEED", 100, 0),  # the API sends 0 once done: 100, what that stands for
 ]
 
 

@@ -66,7 +66,8 @@ def through_generated_models(data: dict[str, Any]) -> Task:
     return Task(
         id=task.task_id,
         status=str(task.status),
-        progress=_number(task.progress_percent),
+        # 100 once succeeded: the API sends 0 then (`Task.progress`).
+        progress=100.0 if str(task.status) == "TASK_STATUS_SUCCEED" else _number(task.progress_percent),
         eta=_number(task.eta),
         reason=_plain(task.reason) or None,
         task_type=None if task_type is None else str(task_type),

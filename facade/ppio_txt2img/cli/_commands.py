@@ -181,11 +181,10 @@ def cmd_task(args: argparse.Namespace, progress: Progress) -> int:
     with open_client(args) as client:
         task = client.get_task(args.task_id)
     if args.json:
-        done = {"progress": 100} if task.succeeded else {}  # the API reports 0 once a task is done
-        _print_json({**task.to_dict(), **done})
+        _print_json(task.to_dict())
         return 0
     rows = [("task", task.id), ("status", f"{status_label(task.status)} ({task.status})")]
-    if percent := reported_percent(task):  # 100 once done: the API then reports 0
+    if percent := reported_percent(task):
         rows.append(("progress", f"{percent}%"))
     if eta := format_eta(task.eta):
         rows.append(("eta", eta))

@@ -61,8 +61,9 @@ def format_elapsed(seconds: float) -> str:
 
 
 def reported_percent(task: Task) -> int | None:
-    """The percent the server's answer stands for: 100 once succeeded (the API then reports 0), the
-    progress while processing, None otherwise (queued, failed: no meaningful percent)."""
+    """The percent the server's answer stands for: 100 once succeeded (as `Task.progress` says; the API
+    itself sends 0), the progress while processing, None otherwise (queued, failed: no meaningful
+    percent)."""
     if task.status == TaskStatus.SUCCEED:
         return 100
     if task.status == TaskStatus.PROCESSING:

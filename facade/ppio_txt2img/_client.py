@@ -19,9 +19,9 @@ import httpx
 
 from . import _constants as C
 from ._call import Deadline, Settings, Tracker, guarded
-from ._errors import PPIOError, ValidationError
+from ._errors import ValidationError
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
-from ._io import Flow, run_async, run_sync
+from ._io import Flow, logger, run_async, run_sync
 from ._loop_clients import LoopClients
 from ._operations import Expected, generation_flow, models_page_flow, submitted_flow, txt2img_flow
 from ._options import MODEL_FILTER_PARAMS, ModelFilters
@@ -83,7 +83,12 @@ def _api_key(api_key: object) -> str:
     character no HTTP header can carry."""
     key = api_key if api_key is not None else os.environ.get(C.ENV_API_KEY)
     if key is None or key == "":
-        raise PPIOError(f"no API key: pass api_key=... or set the {C.ENV_API_KEY} environment variable")
+        raise ValidationError(
+            "api_key",
+            None,
+            f"your API key, as api_key=... or in the {C.ENV_API_KEY} environment variable",
+            "is required",
+        )
     if not isinstance(key, str):
         raise ValidationError("api_key", f"<{type(key).__name__}>", "a string", "is not a string")
     key = key.strip()
@@ -283,7 +288,8 @@ class _BaseClient:
     def _models_pages(self, query: Mapping[str, Any]) -> Generator[_PageFlow, _Page, None]:
         """The flow of each page in turn, under one deadline (the client's timeout) for the whole list;
         the caller sends each flow's result back in. Stops at the last page, a repeated cursor or
-        `MAX_MODEL_PAGES` pages."""
+        `MAX_MODEL_PAGES` pages; the last two with a warning on the `ppio_txt2img` logger (a server
+        paging in a loop: what was listed may repeat models, or miss some)."""
         deadline, tracker = self._start(None)
         tracker.operation = "listing models"
         cursor: str | None = None
@@ -291,9 +297,17 @@ class _BaseClient:
         for _ in range(C.MAX_MODEL_PAGES):
             page_flow = models_page_flow(self._settings, deadline, query, cursor)
             cursor = (yield guarded(page_flow, deadline, tracker))[1]
-            if cursor is None or cursor in seen:
+            if cursor is None:
+                return
+            if cursor in seen:
+                logger.warning("the model list gave a page's cursor again: stopped there (models may repeat)")
                 return
             seen.add(cursor)
+        logger.warning(
+            "the model list still announced another page after %d pages: stopped there (models may repeat,"
+            " or be missing)",
+            C.MAX_MODEL_PAGES,
+        )
 
 
 def _next_page(pages: Generator[_PageFlow, _Page, None], page: Any) -> _PageFlow | None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 import ppio_txt2img as ppio
+from ppio_txt2img import _constants as constants
 from ppio_txt2img._constants import DEFAULT_MODELS_PAGE_SIZE
 from ppio_txt2img._spec import load_spec, query_parameters
 from tests.facade.facade_helpers import AsyncClientFactory, ClientFactory, ScriptedAPI
@@ -71,6 +72,41 @@ def test_models_is_lazy_and_stops_when_the_caller_does(api: ScriptedAPI, make_cl
     assert api.requests == []
     assert next(models).id == 1
     assert len(api.requests) == 1
+
+
+def test_a_cursor_given_again_ends_the_listing_with_a_warning(
+    api: ScriptedAPI, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.model_pages = {
+        None: {"models": [model(1)], "pagination": {"next_cursor": "c_1"}},
+        "c_1": {"models": [model(2)], "pagination": {"next_cursor": "c_1"}},  # a server paging in a loop
+    }
+
+    with caplog.at_level("WARNING", logger="ppio_txt2img"):
+        assert [m.id for m in make_client().models()] == [1, 2]
+
+    assert len(api.requests) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "the model list gave a page's cursor again: stopped there (models may repeat)"
+    ]
+
+
+def test_pages_without_end_stop_at_the_cap_with_a_warning(
+    api: ScriptedAPI,
+    make_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(constants, "MAX_MODEL_PAGES", 5)
+    api.model_pages = {None: {"models": [model(0)], "pagination": {"next_cursor": "c_1"}}} | {
+        f"c_{i}": {"models": [model(i)], "pagination": {"next_cursor": f"c_{i + 1}"}} for i in range(1, 9)
+    }
+
+    with caplog.at_level("WARNING", logger="ppio_txt2img"):
+        assert [m.id for m in make_client().models()] == [0, 1, 2, 3, 4]
+
+    assert len(api.requests) == 5
+    assert "still announced another page after 5 pages" in caplog.text
 
 
 def test_a_missing_pagination_block_ends_the_listing(api: ScriptedAPI, make_client: ClientFactory) -> None:

@@ -51,13 +51,14 @@ def test_a_client_without_an_api_key_raises_before_sending_anything(
 
     with (
         httpx.Client(transport=httpx.MockTransport(api)) as http,
-        pytest.raises(ppio.PPIOError, match=ENV_API_KEY),
+        pytest.raises(ppio.ValidationError, match=ENV_API_KEY) as info,
     ):
         ppio.Client(key, base_url=BASE_URL, http_client=http)
+    assert (info.value.field, info.value.problem) == ("api_key", "is required")  # bad input, as the rest
 
     async def main() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(api)) as ahttp:
-            with pytest.raises(ppio.PPIOError, match=ENV_API_KEY):
+            with pytest.raises(ppio.ValidationError, match=ENV_API_KEY):
                 ppio.AsyncClient(key, base_url=BASE_URL, http_client=ahttp)
 
     anyio.run(main, backend=anyio_backend)

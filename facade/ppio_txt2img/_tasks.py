@@ -129,8 +129,10 @@ def wait_flow(
     its shape took; a wait begun later than that polls at once, and learns nothing from a task it finds
     done without having seen it running.
     With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
-    confirms with one poll), polling every `fallback_poll` seconds in case none comes. Otherwise the wait
-    is one of a crowd (see `_crowds.py`), perhaps alone.
+    confirms with one poll), polling every `fallback_poll` seconds in case none comes; a task this client
+    did not submit (its webhook may go anywhere, or nowhere) is polled on what its answers tell, as
+    without a receiver, its webhook only cutting a sleep short. Otherwise the wait is one of a crowd
+    (see `_crowds.py`), perhaps alone.
     """
     tracker.task_id = task_id
     # A webhook can wake this wait unless the task's went elsewhere (as `submit()` says, when it knows).
@@ -311,8 +313,8 @@ def _wait(
         # A crowd's wait is woken by its crowd only while the server tells it nothing (an eta or a
         # progress is a better guide than a sibling's finish).
         blind = member if member is not None and not (task.eta or task.progress) else None
-        if waiter is not None and settings.wakeups is not None:
-            delay = settings.wakeups.fallback_poll
+        if waiter is not None and settings.wakeups is not None and submitted is not None:
+            delay = settings.wakeups.fallback_poll  # this client sent the receiver's URL: it will come
         elif member is not None:
             settings.crowds.saw_running(member, asked - member.submitted_at)
             jitter, guide = settings.rng(), _hint_estimate(settings.crowds, member) or prior

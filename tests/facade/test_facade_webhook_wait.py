@@ -161,6 +161,26 @@ def test_a_task_submitted_elsewhere_is_no_missed_webhook(caplog: pytest.LogCaptu
     assert not [r for r in caplog.records if r.name == "ppio_txt2img.webhooks"]
 
 
+def test_a_task_submitted_elsewhere_is_polled_on_its_eta_not_every_fallback_poll() -> None:
+    # Its webhook may go anywhere (a batch resumed in a new process, another service): a client with a
+    # receiver waits for it as one without, its webhook only cutting a sleep short.
+    sandbox = Sandbox(speed=10, queue_delay=0.1, seed=9)
+    receiver = WebhookReceiver(fallback_poll=60)
+    with (
+        sandbox.serve() as url,
+        receiver.serve(),
+        ppio.Client("k", base_url=url) as plain,
+        ppio.Client("k", base_url=url, webhooks=receiver) as hooked,
+    ):
+        task = plain.submit("a fox", **SMALL)
+        started = time.monotonic()
+        generation = hooked.wait(task, timeout=30)  # every 60 s, it would end in WaitTimeoutError
+        took = time.monotonic() - started
+    assert generation.task_id == task.id
+    assert took < 15  # it takes under a second; polled every 60 s, the wait's last look came at 29.75 s
+    assert 1 < sandbox.stats["task_result"].requests < 20  # on the eta's schedule
+
+
 def test_a_wait_its_webhook_woke_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     sandbox = Sandbox(speed=10, queue_delay=0.1, seed=5)
     receiver = WebhookReceiver(fallback_poll=60)

@@ -511,3 +511,20 @@ def test_a_callers_own_trace_on_their_client_still_sees_every_request(mode: str)
         server.close()
     assert task.id == "t1"
     assert "http11.send_request_headers.started" in seen
+
+
+def test_a_wait_on_a_client_closed_before_it_names_the_task_and_sends_nothing() -> None:
+    server = OneAnswerServer(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n" + b'{"task_id":"t1"}')
+    client = ppio.Client(KEY, base_url=server.url)
+    client.close()
+    try:
+        with pytest.raises(ppio.ClientClosedError) as info:
+            client.wait("t-elsewhere", timeout=5)
+    finally:
+        server.close()
+    assert info.value.task_id == "t-elsewhere"
+    assert str(info.value) == (
+        "the client was closed (before this call, or while it ran); task t-elsewhere may still be running:"
+        " resume with another client's wait('t-elsewhere')"
+    )
+    assert server.requests == []

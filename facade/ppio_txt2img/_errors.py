@@ -192,10 +192,12 @@ class ClientClosedError(PPIOError):
 
     def __init__(self, task_id: str | None) -> None:
         self.task_id = task_id
-        what = f"; task {task_id} may still be running: resume with another client's wait({task_id!r})"
-        super().__init__(
-            f"the client was closed (before this call, or while it ran){what if task_id else ''}"
+        resume = (
+            f"; task {task_id} may still be running: resume with another client's wait({task_id!r})"
+            if task_id
+            else ""
         )
+        super().__init__(f"the client was closed (before this call, or while it ran){resume}")
 
 
 class WaitTimeoutError(PPIOError, TimeoutError):

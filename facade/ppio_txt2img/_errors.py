@@ -22,6 +22,7 @@ a request is never resent, so as never to charge twice.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,12 @@ class ValidationError(PPIOError, ValueError):
         super().__init__(f"{field}: {shown} {self.problem}; allowed: {allowed}")
 
 
+def _names(message: str, task_id: str) -> bool:
+    """Whether `message` names the task already, as a word of its own ("task X not found", not the 4 of
+    "HTTP 404")."""
+    return re.search(rf"(?<![\w-]){re.escape(task_id)}(?![\w-])", message) is not None
+
+
 class APIError(PPIOError):
     """The API or the network failed."""
 
@@ -102,7 +109,7 @@ class APIError(PPIOError):
         self.outcome_unknown = outcome_unknown
         if outcome_unknown:
             message += _OUTCOME_UNKNOWN
-        if task_id is not None:
+        if task_id is not None and not _names(message, task_id):
             message = f"{message} (task {task_id})"
         super().__init__(message)
 

@@ -217,7 +217,9 @@ def validate(value: object, schema: Schema, path: str, spec: Spec, *, response: 
 def check_range(value: float, schema: Schema, path: str) -> None:
     bounds = FORMAT_RANGES.get(schema.get("format", "")) if isinstance(value, int) else None
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        raise ValidationError(path, value, describe(schema), f"is not a {schema['format']} integer")
+        least, most = bounds
+        past = f"is past the {schema['format']} range, {least} to {most}"
+        raise ValidationError(path, value, describe(schema), past)
     lo, hi = schema.get("minimum"), schema.get("maximum")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValidationError(path, value, describe(schema), "is out of range")
@@ -282,10 +284,7 @@ def _check_array(value: Sequence[Any], schema: Schema, path: str, spec: Spec, re
 def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spec, response: bool) -> None:
     properties: Mapping[str, Schema] = schema.get("properties", {})
     prefix = f"{path}." if path else ""
-    for key in schema.get("required", []):
-        if key not in value:
-            allowed = describe(resolve(spec, properties[key])) if key in properties else "a value"
-            raise ValidationError(prefix + key, None, allowed, "is required")
+    # An unknown key first: a misspelt one ("promt") is then named, not the one it was meant to be.
     if schema.get("additionalProperties") is False and not response:
         for key in value:
             if key not in properties:
@@ -295,6 +294,10 @@ def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spe
                     "one of the keys " + ", ".join(properties),
                     "is not a known field",
                 )
+    for key in schema.get("required", []):
+        if key not in value:
+            allowed = describe(resolve(spec, properties[key])) if key in properties else "a value"
+            raise ValidationError(prefix + key, None, allowed, "is required")
     for key, sub in properties.items():
         if key in value:
             validate(value[key], sub, prefix + key, spec, response=response)

@@ -225,6 +225,18 @@ def test_get_task_on_an_unknown_task_raises_not_found_with_the_task_id(
     assert len(api.polls) == 1  # a 404 is not retried
 
 
+def test_an_error_whose_message_names_the_task_names_it_once(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    api.results = [error_response(404, "TASK_NOT_FOUND", "task no-such-task not found")]
+
+    with pytest.raises(ppio.NotFoundError) as info:
+        make_client().get_task("no-such-task")
+
+    assert str(info.value).count("no-such-task") == 1
+    assert info.value.task_id == "no-such-task"
+
+
 def test_wait_on_an_unknown_task_raises_not_found_at_once(
     api: ScriptedAPI, make_client: ClientFactory
 ) -> None:

@@ -334,6 +334,18 @@ def test_a_value_of_the_wrong_type_is_refused_before_any_request(
             "is required",
             id="empty-refiner",
         ),
+        pytest.param(  # the misspelt key is named, not the one it was meant to be
+            {"hires_fix": {"target_width": 1024, "target_height": 1024, "strenght": 0.5}},
+            "request.hires_fix.strenght",
+            "is not a known field",
+            id="misspelt-required-nested",
+        ),
+        pytest.param(
+            {"seed": 2**63},
+            "request.seed",
+            "is past the int64 range, -9223372036854775808 to 9223372036854775807",
+            id="seed-past-int64",
+        ),
     ],
 )
 def test_unknown_names_and_missing_nested_fields_are_refused_before_any_request(

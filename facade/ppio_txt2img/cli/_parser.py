@@ -149,7 +149,9 @@ def _model_filter_help(name: str, text: str) -> str:
         return text
 
 
-def _add_connection_options(parser: argparse.ArgumentParser, *, sandbox: bool) -> None:
+def _add_connection_options(
+    parser: argparse.ArgumentParser, *, sandbox: bool, json_help: str = "print the result as JSON on stdout"
+) -> None:
     g = parser.add_argument_group("connection")
     g.add_argument(
         "--base-url", metavar="URL", help=f"API address (default: ${C.ENV_BASE_URL} or {C.DEFAULT_BASE_URL})"
@@ -181,7 +183,7 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, sandbox: bool) -
         g.add_argument(
             "--sandbox-speed", type=float, metavar="X", help="emulator speed, 10 = ten times faster"
         )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument("--json", action="store_true", help=json_help)
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
@@ -319,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds in the rate limit's minute (default: 60; less for a sped-up sandbox)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    _add_connection_options(p, sandbox=True)
+    _add_connection_options(
+        p, sandbox=True, json_help="print one event per line on stdout, as JSON: line, progress, summary"
+    )
 
     p = commands.add_parser(
         "gallery",

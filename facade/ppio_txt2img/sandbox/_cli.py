@@ -187,7 +187,7 @@ FLAGS: tuple[tuple[str, str | None, tuple[Flag, ...]], ...] = (
             ),
             _number("--queue-delay", "queue_delay", float, "S", "seconds every task stays queued"),
             _number("--ipm", "ipm", int, "N", "rate limit in images per minute, 429 past it (default: none)"),
-            _number("--minute", "minute", float, "S", "seconds in the rate limit's minute (default: 60)"),
+            _number("--minute", "minute", float, "S", "seconds in the rate limit's minute"),
             _number("--concurrency", "concurrency", int, "N", "tasks processed at once"),
             Flag("--eta-mode", "eta_mode", "{" + ",".join(ETA_MODES) + "}", "how task.eta is reported"),
             Flag(

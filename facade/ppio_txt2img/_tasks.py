@@ -130,9 +130,9 @@ def wait_flow(
     done without having seen it running.
     With a webhook receiver (`settings.wakeups`), the wait sleeps until the task's webhook wakes it (then
     confirms with one poll), polling every `fallback_poll` seconds in case none comes; a task this client
-    did not submit (its webhook may go anywhere, or nowhere) is polled on what its answers tell, as
-    without a receiver, its webhook only cutting a sleep short. Otherwise the wait is one of a crowd
-    (see `_crowds.py`), perhaps alone.
+    did not submit (its webhook may go anywhere, or nowhere), or any once the receiver's own servers have
+    all ended, is polled on what its answers tell, as without a receiver, a webhook only cutting a sleep
+    short. Otherwise the wait is one of a crowd (see `_crowds.py`), perhaps alone.
     """
     tracker.task_id = task_id
     # A webhook can wake this wait unless the task's went elsewhere (as `submit()` says, when it knows).
@@ -159,6 +159,13 @@ def wait_flow(
             settings.crowds.leave(member)
         if waiter is not None and settings.wakeups is not None:
             settings.wakeups.unregister(task_id, waiter)
+
+
+def _webhook_paced(settings: Settings, waiter: Waiter | None, submitted: Submitted | None) -> bool:
+    """Whether a wait sleeps for its task's webhook, polling only every `fallback_poll` in case none
+    comes: this client sent the task its receiver's URL, and the receiver still listens."""
+    wakeups = settings.wakeups
+    return waiter is not None and submitted is not None and wakeups is not None and wakeups.listening
 
 
 def _webhook_missed(waiter: Waiter | None, submitted: Submitted | None) -> str | None:
@@ -235,7 +242,7 @@ def _first_sleep(
     wait), or until its end (the rest of a crowd, which a scout's finish wakes); with webhooks,
     `fallback_poll`. Counted from the answer, not from the wait's start: `wait()` may come long after
     `submit()`."""
-    if waiter is not None and settings.wakeups is not None:
+    if settings.wakeups is not None and _webhook_paced(settings, waiter, submitted):
         yield Sleep(min(settings.wakeups.fallback_poll, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
         return
     now = settings.clock()
@@ -313,8 +320,8 @@ def _wait(
         # A crowd's wait is woken by its crowd only while the server tells it nothing (an eta or a
         # progress is a better guide than a sibling's finish).
         blind = member if member is not None and not (task.eta or task.progress) else None
-        if waiter is not None and settings.wakeups is not None and submitted is not None:
-            delay = settings.wakeups.fallback_poll  # this client sent the receiver's URL: it will come
+        if settings.wakeups is not None and _webhook_paced(settings, waiter, submitted):
+            delay = settings.wakeups.fallback_poll
         elif member is not None:
             settings.crowds.saw_running(member, asked - member.submitted_at)
             jitter, guide = settings.rng(), _hint_estimate(settings.crowds, member) or prior

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +138,30 @@ class Wakeups:
         self.missing = 0
         #: Webhooks notified, for any task.
         self.heard = 0
+        self._servers = 0  # the receiver's own servers running (`serving`)
+        self._served = False
+
+    @property
+    def listening(self) -> bool:
+        """Whether a webhook can still come: False once every server of the receiver's own (`serve`,
+        `serve_async`) has ended. A receiver mounted in an app, which it cannot see, is taken to listen."""
+        return not self._served or self._servers > 0
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """While one of the receiver's own servers runs. When the last ends, every wait sleeping for a
+        webhook is woken: it looks at its task now, then polls on the task's own schedule."""
+        with self._lock:
+            self._servers += 1
+            self._served = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._servers -= 1
+                waiters = [w for ws in self._waiters.values() for w in ws] if not self._servers else []
+            for waiter in waiters:
+                waiter.notify()
 
     def register(self, task_id: str) -> Waiter:
         waiter = Waiter()

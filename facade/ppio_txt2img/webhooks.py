@@ -171,12 +171,15 @@ class WebhookReceiver:
 
     @contextlib.contextmanager
     def _url_while_serving(self, url: str) -> Iterator[None]:
-        """`url` is this server's while it serves, unless the caller set one; unset again after."""
+        """`url` is this server's while it serves, unless the caller set one; unset again after. When
+        the last server ends, the waits sleeping for a webhook look at their task at once, then poll on
+        its own schedule (`Wakeups.serving`): no webhook can come any more."""
         own = self.url is None
         if own:
             self.url = url
         try:
-            yield
+            with self.wakeups.serving():
+                yield
         finally:
             if own and self.url == url:
                 self.url = None

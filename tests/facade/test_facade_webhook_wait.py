@@ -181,6 +181,31 @@ def test_a_task_submitted_elsewhere_is_polled_on_its_eta_not_every_fallback_poll
     assert 1 < sandbox.stats["task_result"].requests < 20  # on the eta's schedule
 
 
+def test_waits_sleeping_for_a_webhook_when_the_receivers_server_ends_poll_on_their_tasks_schedule() -> None:
+    # No webhook can come once the server has ended: the waits look at once, then poll as without a
+    # receiver (not every 60 s; the deadline's last look would come at 29.75 s).
+    sandbox = Sandbox(speed=1, queue_delay=0.1, seed=11)
+    receiver = WebhookReceiver(fallback_poll=60)
+    results: list[ppio.Generation] = []
+    with sandbox.serve() as url, ppio.Client("k", base_url=url, webhooks=receiver) as client:
+        with receiver.serve():
+            waiting = threading.Thread(
+                target=lambda: results.append(client.txt2img("a fox", **SMALL, timeout=30))
+            )
+            waiting.start()
+            deadline = time.monotonic() + 10
+            while not sandbox.tasks and time.monotonic() < deadline:
+                time.sleep(0.01)  # submitted: the wait now sleeps for the webhook
+            time.sleep(0.2)
+        ended = time.monotonic()
+        waiting.join(30)
+        took = time.monotonic() - ended
+    assert len(results) == 1
+    assert took < 15
+    assert not receiver.wakeups.listening
+    assert receiver.received == 0  # no webhook reached the receiver: the polls found the task done
+
+
 def test_a_wait_its_webhook_woke_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     sandbox = Sandbox(speed=10, queue_delay=0.1, seed=5)
     receiver = WebhookReceiver(fallback_poll=60)

@@ -190,3 +190,17 @@ def test_a_task_whose_webhook_went_elsewhere_is_polled_for_not_slept_on() -> Non
     assert first.waiter is None
     assert first.seconds == pytest.approx(POLL_FIRST_AFTER_SUBMIT)
     assert wakeups.notify("t1") == 0  # nobody waits for its webhook here
+
+
+def test_a_receiver_listens_until_its_last_server_ends_which_wakes_the_waits() -> None:
+    wakeups = Wakeups(60)
+    listening = [wakeups.listening]  # mounted in an app it cannot see: taken to listen
+    waiter = wakeups.register("t1")
+    with wakeups.serving():
+        with wakeups.serving():
+            pass
+        listening.append(wakeups.listening)
+        assert not waiter.sleep_sync(0)  # one server still runs: nobody woken
+    listening.append(wakeups.listening)
+    assert listening == [True, True, False]
+    assert waiter.sleep_sync(0)  # woken: it looks at its task now, then polls on its own schedule

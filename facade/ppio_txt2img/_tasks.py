@@ -161,11 +161,14 @@ def wait_flow(
             settings.wakeups.unregister(task_id, waiter)
 
 
-def _webhook_paced(settings: Settings, waiter: Waiter | None, submitted: Submitted | None) -> bool:
-    """Whether a wait sleeps for its task's webhook, polling only every `fallback_poll` in case none
-    comes: this client sent the task its receiver's URL, and the receiver still listens."""
+def _webhook_pace(settings: Settings, waiter: Waiter | None, submitted: Submitted | None) -> float | None:
+    """The receiver's `fallback_poll` when a wait sleeps for its task's webhook, polling only that often in
+    case none comes (this client sent the task its receiver's URL, and the receiver still listens); None
+    when the wait polls on the task's own schedule."""
     wakeups = settings.wakeups
-    return waiter is not None and submitted is not None and wakeups is not None and wakeups.listening
+    if wakeups is None or waiter is None or submitted is None or not wakeups.listening:
+        return None
+    return wakeups.fallback_poll
 
 
 def _webhook_missed(waiter: Waiter | None, submitted: Submitted | None) -> str | None:
@@ -242,8 +245,8 @@ def _first_sleep(
     wait), or until its end (the rest of a crowd, which a scout's finish wakes); with webhooks,
     `fallback_poll`. Counted from the answer, not from the wait's start: `wait()` may come long after
     `submit()`."""
-    if settings.wakeups is not None and _webhook_paced(settings, waiter, submitted):
-        yield Sleep(min(settings.wakeups.fallback_poll, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
+    if (pace := _webhook_pace(settings, waiter, submitted)) is not None:
+        yield Sleep(min(pace, max(0.0, deadline.remaining() - _LAST_LOOK)), waiter)
         return
     now = settings.clock()
     earliest = submitted.first_poll_at - now
@@ -320,8 +323,8 @@ def _wait(
         # A crowd's wait is woken by its crowd only while the server tells it nothing (an eta or a
         # progress is a better guide than a sibling's finish).
         blind = member if member is not None and not (task.eta or task.progress) else None
-        if settings.wakeups is not None and _webhook_paced(settings, waiter, submitted):
-            delay = settings.wakeups.fallback_poll
+        if (pace := _webhook_pace(settings, waiter, submitted)) is not None:
+            delay = pace
         elif member is not None:
             settings.crowds.saw_running(member, asked - member.submitted_at)
             jitter, guide = settings.rng(), _hint_estimate(settings.crowds, member) or prior

@@ -431,13 +431,16 @@ class _Done:
     value: Any
 
 
+_ACTIONS = (Send, Sleep, Gather, Offload, Notify)
+
+
 def _advance(flow: Flow[Any], value: Any, error: BaseException | None) -> Action | _Done:
     """Resume the flow with the last action's result (or its error); its next action, or its result."""
     try:
         action: object = flow.throw(error) if error is not None else flow.send(value)
     except StopIteration as stop:
         return _Done(stop.value)
-    if not isinstance(action, Send | Sleep | Gather | Offload | Notify):
+    if not isinstance(action, _ACTIONS):
         flow.close()
         hint = " (a sub-flow called without `yield from`?)" if isinstance(action, Generator) else ""
         raise TypeError(f"a flow yielded {type(action).__name__!r}, which is not an I/O action{hint}")
@@ -520,7 +523,7 @@ def _gather_sync(
 async def run_async(
     flow: Flow[T],
     client: AsyncHttp,
-    sleep: Callable[[float], Awaitable[None]] | None = None,
+    sleep: Callable[[float], Awaitable[object]] | None = None,
     closing: Closing | None = None,
 ) -> T:
     """Drive a flow to completion with async I/O (asyncio or trio, through anyio); `closing` as in
@@ -558,7 +561,7 @@ async def run_async(
 
 
 async def _gather_async(
-    flows: Sequence[Flow[Any]], client: AsyncHttp, sleep: Callable[[float], Awaitable[None]] | None
+    flows: Sequence[Flow[Any]], client: AsyncHttp, sleep: Callable[[float], Awaitable[object]] | None
 ) -> list[Any]:
     import anyio
 

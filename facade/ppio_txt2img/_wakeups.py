@@ -23,62 +23,86 @@ _log = logging.getLogger("ppio_txt2img.webhooks")
 
 class Waiter:
     """One wait's wake-up call. `notify` may come from any thread; a notification that arrives while the
-    wait is not sleeping is kept for its next sleep."""
+    wait is not sleeping is kept for its next sleep.
+
+    Small on purpose: every pending wait holds one or two (its crowd's, its sleep's), and a client with
+    a thousand tasks in flight has each of their objects scanned by the garbage collector again and
+    again. So no `threading.Event` of its own (with its condition, locks and deque, nine objects): one
+    lock for all waiters guards the flag, and a sleep brings what wakes it."""
+
+    __slots__ = ("_notified", "_wake", "ever_notified")
 
     def __init__(self) -> None:
-        self._flag = threading.Event()
-        self._lock = threading.Lock()
-        self._wake: Callable[[], object] | None = None  # ends the async sleep under way, from any thread
+        self._notified = False
+        self._wake: Callable[[], object] | None = None  # ends the sleep under way, from any thread
         #: Whether it was ever notified (a webhook came; `Wakeups.missed` is told of waits with none).
         self.ever_notified = False
 
+    @property
+    def notified(self) -> bool:
+        """Whether a notification is waiting for the next sleep (or ended the last)."""
+        return self._notified
+
     def notify(self) -> None:
-        self.ever_notified = True
-        self._flag.set()
-        with self._lock:
+        with _WAITERS_LOCK:
+            self.ever_notified = self._notified = True
             wake = self._wake
         if wake is not None:
             wake()
 
     def clear(self) -> None:
         """Forget a notification: the poll about to be made answers it."""
-        self._flag.clear()
+        self._notified = False
+
+    def _arm(self, wake: Callable[[], object]) -> bool:
+        """Have `notify` call `wake` during the sleep about to begin; False if notified already (no need
+        to sleep)."""
+        with _WAITERS_LOCK:
+            if self._notified:
+                return False
+            self._wake = wake
+            return True
+
+    def _disarm(self) -> None:
+        with _WAITERS_LOCK:
+            self._wake = None
+
+    def _taken(self) -> bool:
+        """After a sleep: whether it was notified (and forget it)."""
+        with _WAITERS_LOCK:
+            notified, self._notified = self._notified, False
+        return notified
 
     def sleep_sync(self, seconds: float) -> bool:
         """Sleep up to `seconds`, or until notified; whether it was."""
-        if self._flag.wait(seconds):
-            self._flag.clear()
-            return True
-        return False
+        event = threading.Event()
+        if self._arm(event.set):
+            try:
+                event.wait(seconds)
+            finally:
+                self._disarm()
+        return self._taken()
 
     async def sleep_async(self, seconds: float) -> bool:
         """Sleep up to `seconds`, or until notified; whether it was. Under asyncio, on a bare future and
         timer (an anyio event and cancel scope cost twice as much CPU, for every sleep of every wait)."""
         import sniffio
 
-        if sniffio.current_async_library() == "asyncio":
-            await self._sleep_asyncio(seconds)
-        else:
+        if sniffio.current_async_library() != "asyncio":
             await self._sleep_anyio(seconds)
-        notified = self._flag.is_set()
-        self._flag.clear()
-        return notified
-
-    async def _sleep_asyncio(self, seconds: float) -> None:
+            return self._taken()
         import asyncio
 
         loop = asyncio.get_running_loop()
         woken: asyncio.Future[None] = loop.create_future()
-        with self._lock:
-            self._wake = partial(_settle_soon, loop, threading.get_ident(), woken)
-        timer = loop.call_later(seconds, _settle, woken)
-        try:
-            if not self._flag.is_set():
+        if self._arm(partial(_settle_soon, loop, threading.get_ident(), woken)):
+            timer = loop.call_later(seconds, _settle, woken)
+            try:
                 await woken
-        finally:
-            timer.cancel()
-            with self._lock:
-                self._wake = None
+            finally:
+                timer.cancel()
+                self._disarm()
+        return self._taken()
 
     async def _sleep_anyio(self, seconds: float) -> None:
         import anyio
@@ -86,15 +110,16 @@ class Waiter:
 
         event = anyio.Event()
         token = anyio.lowlevel.current_token()
-        with self._lock:
-            self._wake = partial(_set_soon, token, threading.get_ident(), event)
-        try:
-            if not self._flag.is_set():
+        if self._arm(partial(_set_soon, token, threading.get_ident(), event)):
+            try:
                 with anyio.move_on_after(seconds):
                     await event.wait()
-        finally:
-            with self._lock:
-                self._wake = None
+            finally:
+                self._disarm()
+
+
+#: Guards every `Waiter`'s flag and wake-up call (held for a few instructions at a time).
+_WAITERS_LOCK = threading.Lock()
 
 
 def _settle(future: asyncio.Future[None]) -> None:

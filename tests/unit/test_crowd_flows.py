@@ -85,8 +85,8 @@ class Simulation:
             sleeping.pop(task_id, None)
             self._step(task_id, flows[task_id], value, events, order, sleeping)
             for other, (waiter, timer) in list(sleeping.items()):  # a crowd's wake, delivered at once
-                if waiter._flag.is_set():
-                    waiter._flag.clear()
+                if waiter.notified:
+                    waiter.clear()
                     cancelled.add(timer)
                     del sleeping[other]
                     heapq.heappush(events, (self.now, next(order), other, True))

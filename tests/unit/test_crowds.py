@@ -63,10 +63,10 @@ def test_the_first_finish_wakes_the_waits_that_would_poll_well_after_that_age() 
     crowds.plan(other_shape, next_poll=9.0)
 
     assert crowds.finished(first, age=5.0) == 2
-    assert late.waiter._flag.is_set()
-    assert not soon.waiter._flag.is_set()
-    assert seen_older.waiter._flag.is_set()
-    assert not other_shape.waiter._flag.is_set()
+    assert late.waiter.notified
+    assert not soon.waiter.notified
+    assert seen_older.waiter.notified
+    assert not other_shape.waiter.notified
     assert crowds.hint(late) == 5.0
     assert crowds.hint(seen_older) is None  # already older than that, and still running: no age to go by
     assert crowds.size("shape") == 1  # from now on, a single wait's pace
@@ -168,9 +168,9 @@ def test_a_later_finish_wakes_the_waits_it_gives_a_nearer_age_to_look_at() -> No
     crowds.plan(ahead, next_poll=1.02)  # it looks at age 1.0 anyway
     assert crowds.hint(queued) is None
     assert crowds.finished(ahead, age=1.2) == 1  # not the youngest finish, but news to `queued`
-    assert queued.waiter._flag.is_set()
+    assert queued.waiter.notified
     assert crowds.hint(queued) == 1.2
-    queued.waiter._flag.clear()
+    queued.waiter.clear()
     crowds.plan(queued, next_poll=1.2)
     late = crowds.join("shape", submitted_at=0.0)
     assert crowds.finished(late, age=1.3) == 0  # `queued` looks at 1.2 first: nothing new

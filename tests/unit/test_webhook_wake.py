@@ -80,6 +80,22 @@ def test_a_webhook_that_comes_during_a_poll_is_kept_for_the_next_sleep() -> None
     waiter.sleep_sync(3600)  # returns at once: the notification was kept
 
 
+def test_a_sync_sleep_ends_when_another_thread_notifies_and_says_it_was_woken() -> None:
+    waiter = Waiter()
+    woken: list[bool] = []
+    sleeper = threading.Thread(target=lambda: woken.append(waiter.sleep_sync(3600)))
+    sleeper.start()
+    for _ in range(60_000):  # until the sleep has begun (bounded: a sleep never begun fails below)
+        if waiter._wake is not None:
+            break
+        threading.Event().wait(0.001)
+    waiter.notify()
+    sleeper.join(60)  # a failure, not a timing: the wake-up never came
+    assert woken == [True]
+    assert not waiter.notified  # the sleep took the notification
+    assert waiter.sleep_sync(0) is False
+
+
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_an_async_sleep_ends_when_another_thread_notifies_and_that_thread_does_not_wait(backend: str) -> None:
     waiter = Waiter()

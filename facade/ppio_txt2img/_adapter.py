@@ -289,11 +289,21 @@ def _model(data: Mapping[str, Any]) -> Model:
     )
 
 
+def _nulls_dropped(value: Any) -> Any:
+    """`value` without its objects' null-valued keys: how the schema check reads an optional key sent as
+    null (as absent), for the generated models, which would take null for an object and fail on it."""
+    if isinstance(value, dict):
+        return {k: _nulls_dropped(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_nulls_dropped(v) for v in value]
+    return value
+
+
 def parse_models_page(content: bytes) -> tuple[list[Model], str | None]:
     """One page of `GET /v3/model`: the models and the next cursor (None on the last page)."""
     from ppio_api.models import ModelListResponse
 
-    page = ModelListResponse.from_dict(_checked(_json(content), "ModelListResponse"))
+    page = ModelListResponse.from_dict(_nulls_dropped(_checked(_json(content), "ModelListResponse")))
     pagination = _unset(page.pagination)
     cursor = None if pagination is None else _unset(pagination.next_cursor)
     return [_model(m.to_dict()) for m in page.models], (cursor or None)

@@ -235,12 +235,13 @@ class _Compiler:
                 f"            if key not in {known}:",
                 "                return False",
             ]
+        required = set(schema.get("required", []))
         for key, sub in properties.items():
             literal = self._literal(key)
-            lines += [
-                f"        if {literal} in v:",
-                f"            x = v[{literal}]",
-                f"            if not {self._expr(sub, 'x')}:",
-                "                return False",
-            ]
+            lines += [f"        if {literal} in v:", f"            x = v[{literal}]"]
+            if self.response and key not in required:  # an optional key sent as null: read as absent
+                lines += [f"            if x is not None and not {self._expr(sub, 'x')}:"]
+            else:
+                lines += [f"            if not {self._expr(sub, 'x')}:"]
+            lines += ["                return False"]
         return ["    if type(v) is dict or isinstance(v, Mapping):", *lines] if lines else []

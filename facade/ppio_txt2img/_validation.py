@@ -6,7 +6,8 @@ allowed. Pure: no I/O. `make generate` refuses a spec whose request schemas use 
 (`unsupported_keywords`): a `multipleOf` this module ignored would let bad requests through.
 
 The same interpreter reads responses (`response=True`), liberally: numbers may come as numeric strings,
-ranges are not enforced (the API documents no bounds on what it sends), and unknown keys are kept.
+ranges are not enforced (the API documents no bounds on what it sends), unknown keys are kept, and an
+optional key sent as `null` is read as absent (`"eta": null`: no estimate, as `0` or no key would say).
 """
 
 from __future__ import annotations
@@ -298,8 +299,9 @@ def _check_object(value: Mapping[str, Any], schema: Schema, path: str, spec: Spe
         if key not in value:
             allowed = describe(resolve(spec, properties[key])) if key in properties else "a value"
             raise ValidationError(prefix + key, None, allowed, "is required")
+    required = schema.get("required", [])
     for key, sub in properties.items():
-        if key in value:
+        if key in value and not (response and value[key] is None and key not in required):
             validate(value[key], sub, prefix + key, spec, response=response)
 
 

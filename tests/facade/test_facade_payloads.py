@@ -106,6 +106,47 @@ def test_missing_debug_info_audios_videos_and_extra_are_tolerated(
     assert generation.images[0].data == PNG
 
 
+def test_optional_fields_sent_as_null_are_read_as_absent_on_every_poll(
+    api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
+) -> None:
+    """REFERENCE.md section 7: empty or null values. A server that sends `"eta": null` (no estimate) on every
+    poll is waited out, not refused three times over."""
+    nulls = {"eta": None, "progress_percent": None, "reason": None, "task_type": None}
+
+    def with_nulls(payload: dict[str, Any]) -> dict[str, Any]:
+        payload["task"].update(nulls)
+        return payload
+
+    image = {**image_entry(URL), "image_type": None, "image_url_ttl": None, "nsfw_detection_result": None}
+    done = with_nulls(task_payload("SUCCEED", images=[image]))
+    done.update(extra=None, audios=None, videos=None)
+    api.results = [with_nulls(task_payload("QUEUED")), with_nulls(task_payload("PROCESSING")), done]
+    api.images = {URL: [PNG]}
+    seen: list[ppio.Task] = []
+
+    generation = make_client().txt2img("a cat", on_progress=seen.append)
+
+    assert [t.status for t in seen] == ["TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING", "TASK_STATUS_SUCCEED"]
+    assert all(t.eta is None and t.reason is None and t.task_type is None for t in seen)
+    assert [t.progress for t in seen] == [None, None, 100.0]
+    assert generation.seed is None
+    assert generation.images[0].data == PNG
+    assert generation.images[0].expires_at is None
+    assert len(api.polls) == 3
+
+
+@pytest.mark.parametrize("field", ["task_id", "status"])
+def test_a_required_task_field_sent_as_null_is_still_a_bad_answer(
+    api: ScriptedAPI, make_client: ClientFactory, field: str
+) -> None:
+    payload = task_payload("PROCESSING")
+    payload["task"][field] = None
+    api.results = [payload]
+
+    with pytest.raises(ppio.APIResponseValidationError, match=f"task.{field}"):
+        make_client().get_task(TASK_ID)
+
+
 def test_the_docs_full_example_with_debug_info_strings_parses(
     api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
 ) -> None:

@@ -577,6 +577,15 @@ CASES: tuple[Case, ...] = (
         )
     ),
     Case(
+        "poll-eta-null",
+        4,
+        "every task result sends `eta: null` and `progress_percent: null`",
+        "reads them as absent (no estimate), as it reads any optional field sent as null",
+        {"result": [Fault(set_fields={"task.eta": None, "task.progress_percent": None})]},
+        Call(),
+        Expect(count=2),
+    ),
+    Case(
         "image-url-int",
         4,
         "a finished task sends `image_url: 123`",

@@ -108,6 +108,22 @@ def test_models_pages_keep_unknown_shapes_and_read_the_cursor() -> None:
     assert (models[0].sd_name, models[0].status, models[0].tags) == ("x.safetensors", 1, ())
 
 
+def test_a_models_page_with_optional_fields_sent_as_null_reads_them_as_absent() -> None:
+    model = {"model_name": "x.safetensors", "type": None, "tags": None, "status": None, "is_sdxl": None}
+    for pagination in (None, {"next_cursor": None}):
+        models, cursor = parse_models_page(json.dumps({"models": [model], "pagination": pagination}).encode())
+        assert cursor is None
+        read = (models[0].sd_name, models[0].type, models[0].tags, models[0].status)
+        assert read == ("x.safetensors", None, (), None)
+
+
+def test_a_task_with_optional_fields_sent_as_null_reads_them_as_absent() -> None:
+    task = parse_task(_task(eta=None, progress_percent=None, reason=None, task_type=None), NOW)
+    assert (task.eta, task.progress, task.reason, task.task_type) == (None, None, None, None)
+    with pytest.raises(ResponseMismatch, match=r"task\.status"):
+        parse_task(_task(status=None), NOW)
+
+
 def test_error_bodies_are_read_leniently() -> None:
     info = error_info(
         b'{"code": 429, "reason": "RATE_LIMIT_EXCEEDED", "message": "slow down", "metadata": {}}'

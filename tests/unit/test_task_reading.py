@@ -41,9 +41,17 @@ def _expires(ttl: object) -> datetime | None:
     return expires_at(_plain(ttl), NOW)
 
 
+def without_nulls(value: Any) -> Any:
+    """An optional key sent as null, read as absent (as the schema check reads it): dropped."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    return [without_nulls(v) for v in value] if isinstance(value, list) else value
+
+
 def through_generated_models(data: dict[str, Any]) -> Task:
-    """The reading as the facade did it through the generated models (the reference)."""
-    result = TaskResultResponse.from_dict(data)
+    """The reading as the facade did it through the generated models (the reference), of the payload
+    with its optional nulls dropped (which the generated models would take for an object and fail)."""
+    result = TaskResultResponse.from_dict(without_nulls(data))
     images = []
     for image in _plain(result.images) or []:
         nsfw_raw = _plain(image.nsfw_detection_result)

@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from ppio_txt2img.batch import BatchProgress
+from ppio_txt2img.batch import BatchProgress, run_batch_sync
 from ppio_txt2img.cli import main
 from ppio_txt2img.cli._batch_progress import BatchDisplay, status_line
 from ppio_txt2img.sandbox import Sandbox, add_arguments, config_from_args
-from tests.batch.batch_helpers import FAST, SMALL, connection, start_batch, wait_for, write_prompts
+from tests.batch.batch_helpers import (
+    API_KEY,
+    FAST,
+    SMALL,
+    connection,
+    manifest,
+    start_batch,
+    wait_for,
+    write_prompts,
+)
 
 
 def test_json_emits_one_event_per_line_then_a_summary(
@@ -102,3 +111,48 @@ def test_the_sandbox_command_takes_an_ipm_and_a_minute() -> None:
     config = config_from_args(parser.parse_args(["--ipm", "20", "--minute", "6"]))
     assert (config.ipm, config.minute) == (20, 6.0)
     assert config_from_args(parser.parse_args([])).ipm is None
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl"])
+def test_a_line_that_is_not_utf8_fails_alone_and_the_batch_goes_on_and_resumes(
+    tmp_path: Path, ppio_batch: Callable[..., int], suffix: str
+) -> None:
+    """A Latin-1 "café" (one byte, 0xe9) in the input: that line is failed, naming the byte; the lines
+    around it are done; a rerun finds nothing left to do (it stopped the whole batch for good, before)."""
+    lines = [b"good one", "caf\xe9 au lait".encode("latin-1"), b"good three"]
+    if suffix == ".jsonl":
+        lines = [b'{"prompt": "' + line + b'"}' for line in lines]
+    source = tmp_path / f"in{suffix}"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out"
+    with Sandbox(**FAST).serve() as url:
+        assert ppio_batch(str(source), "-o", str(out), *SMALL, *connection(url)) == 1
+        entries = manifest(out)
+        assert [(e["line"], e["status"]) for e in entries] == [(1, "done"), (2, "failed"), (3, "done")]
+        assert entries[1]["error_field"] == "line"
+        assert "not UTF-8 (0xe9)" in entries[1]["error"]
+        assert ppio_batch(str(source), "-o", str(out), *SMALL, *connection(url)) == 1  # nothing to send
+    assert manifest(out) == entries
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_line(
+    tmp_path: Path, ppio_batch: Callable[..., int]
+) -> None:
+    text, jsonl = tmp_path / "in.txt", tmp_path / "in.jsonl"
+    text.write_bytes(b"\xef\xbb\xbfa fox\na cat\n")
+    jsonl.write_bytes(b'\xef\xbb\xbf{"prompt": "a fox"}\n{"prompt": "a cat"}\n')
+    with Sandbox(**FAST).serve() as url:
+        for source in (text, jsonl):
+            out = tmp_path / source.suffix[1:]
+            assert ppio_batch(str(source), "-o", str(out), *SMALL, *connection(url)) == 0
+            assert [e["prompt"] for e in manifest(out)] == ["a fox", "a cat"]
+
+
+def test_a_prompt_with_a_lone_surrogate_from_python_fails_its_line_and_is_recorded(tmp_path: Path) -> None:
+    """A `"\\ud800"` escape in a JSON line, or a lone surrogate in a prompt given from Python, is refused
+    by validation; the record keeps the prompt with U+FFFD in its place (SQLite cannot store it)."""
+    with Sandbox(**FAST).serve() as url:
+        summary = run_batch_sync(["ok", "bad \ud800 one"], tmp_path, api_key=API_KEY, base_url=url)
+    assert (summary.done, summary.failed) == (1, 1)
+    failed = manifest(tmp_path)[1]
+    assert (failed["prompt"], failed["error_field"]) == ("bad \ufffd one", "request.prompt")

@@ -85,10 +85,15 @@ def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> I
     Raises OSError when the file cannot be opened."""
     path = Path(path)
     as_json = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
-    with path.open("r", encoding="utf-8", errors="surrogateescape", newline=None) as lines:
+    # utf-8-sig: a byte order mark (Notepad's, Excel's "UTF-8") is not part of the first line;
+    # surrogateescape: a byte that is not UTF-8 fails its own line (`_not_utf8`), not the whole file.
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline=None) as lines:
         for number, text in enumerate(lines, start=1):
             text = text.rstrip("\r\n")
             if not text.strip():
+                continue
+            if (error := _not_utf8(text)) is not None:
+                yield _bad(number, None, {"line": text}, error)
                 continue
             if not as_json:
                 yield to_request(number, text, defaults)
@@ -100,6 +105,22 @@ def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> I
                 yield _bad(number, None, {"line": text}, error)
                 continue
             yield to_request(number, item, defaults)
+
+
+def _not_utf8(text: str) -> ValidationError | None:
+    """The error of a line with a byte that is not UTF-8 (read as a lone surrogate by surrogateescape),
+    naming the byte and where it is; None for a line that is all UTF-8."""
+    if text.isascii():
+        return None
+    for position, char in enumerate(text):
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            byte = ord(char) - 0xDC00
+            problem = (
+                f"has a byte that is not UTF-8 (0x{byte:02x}) at character {position + 1}: save the file "
+                "as UTF-8 (a Latin-1 or Windows-1252 file, say, keeps an accented letter in one such byte)"
+            )
+            return ValidationError("line", text, "text in UTF-8", problem)
+    return None
 
 
 def requests_of(items: Iterable[object], defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:

@@ -23,6 +23,7 @@ A line whose request changed (its hash differs) supersedes its old row: the old 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -74,6 +75,19 @@ class Row:
     retry: str | None
 
 
+#: A UTF-16 surrogate on its own: what `surrogateescape` makes of a byte of a file that is not UTF-8,
+#: and what a JSON line's `"\\ud800"` escape reads as. Python keeps it; SQLite cannot encode it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: object) -> object:
+    """`value` as SQLite can store it: text with each lone surrogate replaced by U+FFFD (such a line is
+    refused before anything is sent; its prompt is kept for the record, as near as it can be)."""
+    if isinstance(value, str) and not value.isascii():
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    return value
+
+
 class Journal:
     """The journal of one output directory, used from one event loop.
 
@@ -102,7 +116,7 @@ class Journal:
 
     # --------------------------------------------------------------------------------- transactions
     def _write(self, sql: str, args: tuple[object, ...]) -> None:
-        self._pending.append((sql, args))
+        self._pending.append((sql, tuple(_storable(arg) for arg in args)))
         self._seq += 1
         self.dirty = True
 

@@ -46,6 +46,25 @@ def test_images_have_the_requested_count_size_and_format(
             assert decoded.size == (320, 128)
 
 
+def test_a_hires_fix_gives_images_at_its_target_size_and_the_sdk_takes_them() -> None:
+    """Generated at width x height, upscaled to the hires fix's target: the size the images come at, and
+    the size the SDK checks them against (it refused every hires-fix image of the sandbox before)."""
+    import ppio_txt2img as ppio
+
+    sandbox = Sandbox(speed=50, queue_delay=0.0)
+    hires = {"target_width": 384, "target_height": 256, "strength": 0.5}
+    body = make_body(width=192, height=128, image_num=2, hires_fix=hires)
+    with sandbox.serve() as url, httpx.Client(base_url=url, headers=AUTH, verify=TLS) as client:
+        images = _images(client, body)
+        sizes = [Image.open(io.BytesIO(httpx.get(i["image_url"], verify=TLS).content)).size for i in images]
+        with ppio.Client("k", base_url=url) as sdk:
+            generation = sdk.txt2img(
+                "a fox", width=192, height=128, hires_fix=ppio.HiresFix(384, 256, 0.5), timeout=30
+            )
+    assert sizes == [(384, 256), (384, 256)]
+    assert [image.size for image in generation.images] == [(384, 256)]
+
+
 def test_the_largest_images_are_drawn_at_their_full_size() -> None:
     # How fast they are drawn is `make bench`'s business, not a test's.
     sandbox = Sandbox(speed=1000, queue_delay=0.0)

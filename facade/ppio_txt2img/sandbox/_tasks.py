@@ -105,12 +105,14 @@ class Task:
         return FAILED if self.failure is not None else SUCCEED
 
     def image_spec(self, index: int) -> ImageSpec:
+        # With a hires fix, the images come at its target size (generated small, then upscaled).
+        hires = self.request.get("hires_fix") or {}
         return ImageSpec(
             prompt=str(self.request["prompt"]),
             seed=self.seed,
             index=index,
-            width=int(self.request["width"]),
-            height=int(self.request["height"]),
+            width=int(hires.get("target_width") or self.request["width"]),
+            height=int(hires.get("target_height") or self.request["height"]),
             image_type=self.image_type,
             transparent=bool(self.request.get("enable_transparent_background", False)),
         )

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from ._crowds import Crowds
 from ._durations import DurationMemory
-from ._errors import ClientClosedError, WaitTimeoutError
+from ._errors import ClientClosedError, PPIOError, WaitTimeoutError
 from ._io import ClientClosed, Flow
 from ._retry import Failure, classify_exception
 from ._submissions import Submissions
@@ -81,6 +81,15 @@ class Expired(Exception):
     """The deadline passed inside a flow; `guarded` turns it into `WaitTimeoutError`."""
 
 
+def _failure_text(cause: BaseException | None, task_id: str) -> str | None:
+    """What a look at task `task_id` that failed as the deadline came ran into, in words (None: it did
+    not fail), without naming the task again."""
+    if cause is None:
+        return None
+    text = str(cause) if isinstance(cause, PPIOError) else f"{type(cause).__name__}: {cause}"
+    return text.removesuffix(f" (task {task_id})")
+
+
 def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
     """Run a public flow: a passed deadline becomes `WaitTimeoutError` with the task id and last status;
     Ctrl-C or cancellation gets the task id attached (`exc.task_id` and a note) before it propagates."""
@@ -103,6 +112,7 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
             deadline.timeout,
             outcome_unknown=unknown,
             operation=tracker.operation,
+            last_failure=None if tracker.task_id is None else _failure_text(cause, tracker.task_id),
         ) from cause
     except BaseException as exc:
         if not isinstance(exc, Exception):  # KeyboardInterrupt, asyncio/trio cancellation

@@ -222,14 +222,19 @@ class WaitTimeoutError(PPIOError, TimeoutError):
         *,
         outcome_unknown: bool = False,
         operation: str = "submitting the task",
+        last_failure: str | None = None,
     ) -> None:
         self.task_id = task_id
         self.last_status = last_status
         self.timeout = timeout
         self.outcome_unknown = outcome_unknown
+        #: What the last look at the task ran into, when looking failed up to the deadline (the error is
+        #: also the `__cause__`): a wrong base URL or a server that is down shows here, not only as a wait.
+        self.last_failure = last_failure
         where = f"task {task_id}" if task_id else operation
+        failing = f"; its last look failed: {last_failure}" if last_failure else ""
         super().__init__(
-            f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'})"
+            f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'}{failing})"
             + (f"; resume with client.wait({task_id!r})" if task_id else "")
             + (_OUTCOME_UNKNOWN if outcome_unknown else "")
         )

@@ -95,10 +95,10 @@ class FailedLooks:
                 raise exc
         else:
             self.bad_answers = 0
-        delay = backoff_delay(min(self.failures, 4), settings.rng)
-        if delay >= deadline.remaining():
+        try:  # up to the deadline's last look: a wait that ends on failing looks ends at its deadline
+            return _bounded(backoff_delay(min(self.failures, 4), settings.rng), deadline)
+        except Expired:
             raise Expired from exc
-        return delay
 
 
 def patient_look_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[Task]:

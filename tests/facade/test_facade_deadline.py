@@ -62,6 +62,32 @@ def test_a_task_that_never_finishes_ends_with_wait_timeout_error_at_the_deadline
     assert api.image_requests == []
 
 
+def test_a_wait_whose_every_look_fails_keeps_looking_to_its_deadline_and_says_what_it_ran_into(
+    api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
+) -> None:
+    """A wrong base URL, or a server that is down: the timeout's message names the last failure (it said
+    only "last status: none yet"), and the wait looks until its deadline (it gave up as soon as the next
+    backoff would not fit: after 6.6 s of 8, in `ppio wait`)."""
+    polled_at: list[float] = []
+
+    def refused(request: httpx.Request) -> Any:
+        polled_at.append(clock.elapsed)
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    api.results = [refused]
+
+    with pytest.raises(ppio.WaitTimeoutError) as info:
+        make_client(max_retries=0).wait(TASK_ID, timeout=30)
+
+    error = info.value
+    assert error.last_status is None
+    assert isinstance(error.__cause__, ppio.APIConnectionError)
+    assert "Connection refused" in (error.last_failure or "")
+    assert "its last look failed: GET /v3/async/task-result: ConnectError" in str(error)
+    assert str(error).count(TASK_ID) == 2  # "task X: ..." and the resume hint, not a third time
+    assert 29 <= polled_at[-1] <= 30  # a last look just before the deadline
+
+
 def test_the_clients_timeout_is_the_default_deadline_of_every_call(
     api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
 ) -> None:

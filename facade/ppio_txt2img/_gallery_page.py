@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-__all__ = ["STATUSES", "Entry", "Picture", "render_page"]
+__all__ = ["STATUSES", "TITLE_END", "Entry", "Picture", "render_page"]
+
+#: How every gallery's title ends: what tells a page this module wrote from any other `index.html`.
+TITLE_END = " - ppio gallery</title>"
 
 #: The manifest's statuses, in the order the filter buttons show them; anything else counts as "other".
 STATUSES = ("done", "failed", "unknown", "running")
@@ -149,7 +152,7 @@ def render_page(
             "<!doctype html>\n",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{_e(title)} - ppio gallery</title>",
+            f"<title>{_e(title)}{TITLE_END}",
             f"<script>{_EARLY_JS}</script>",
             f"<style>{_CSS}</style></head>\n",
             f'<body data-filter="all" data-running="{counts["running"]}" data-reload="{RELOAD_SECONDS}">',

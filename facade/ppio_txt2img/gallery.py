@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from ._constants import THUMBNAIL_MAX_SIDE
-from ._gallery_page import Entry, Picture, render_page
+from ._gallery_page import TITLE_END, Entry, Picture, render_page
 from ._pictures import write_jpeg_thumbnail
 
-__all__ = ["GALLERY_FILE", "MANIFEST_FILE", "THUMBS_DIR", "read_manifest", "write_gallery"]
+__all__ = ["GALLERY_FILE", "MANIFEST_FILE", "THUMBS_DIR", "foreign_page", "read_manifest", "write_gallery"]
 
 MANIFEST_FILE = "manifest.jsonl"
 GALLERY_FILE = "index.html"
@@ -126,6 +126,8 @@ def write_gallery(
     out = Path(out_dir)
     if not out.is_dir():
         raise NotADirectoryError(f"{out}: not a directory")
+    if (foreign := foreign_page(out)) is not None:
+        raise FileExistsError(f"{foreign} exists and is not a ppio gallery: left as it is")
     manifest = read_manifest(out)
     pictures, pending = _pictures(out, manifest.entries, thumbnail_budget, clock)
     page = render_page(
@@ -139,6 +141,20 @@ def write_gallery(
     target = out / GALLERY_FILE
     _write_atomically(target, page.encode("utf-8"))
     return target
+
+
+def foreign_page(out_dir: str | PathLike[str]) -> Path | None:
+    """`OUT/index.html` when it exists and is not a gallery this module wrote (a web project's own page,
+    in a directory given by mistake), which `write_gallery` will not replace; None otherwise."""
+    target = Path(out_dir) / GALLERY_FILE
+    try:
+        with target.open("rb") as page:
+            head = page.read(4096)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return target
+    return None if TITLE_END.encode() in head else target
 
 
 def _pictures(

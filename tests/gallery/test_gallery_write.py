@@ -202,3 +202,34 @@ def test_ppio_gallery_writes_the_page_and_prints_its_path(
 
     assert main(["gallery", str(batch_out.path / "missing")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_a_page_the_gallery_did_not_write_is_never_replaced(
+    tmp_path: Path, batch_out: BatchOut, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ppio gallery .` in a web project, or a batch's -o given such a directory: the project's own
+    index.html stays (it was replaced by an empty gallery, with exit 0); a gallery is rewritten."""
+    from ppio_txt2img.cli import main
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>my site</h1>")
+    assert main(["gallery", str(site)]) == 2  # no manifest: not a batch's directory
+    assert "no manifest.jsonl here" in capsys.readouterr().err
+    (site / "manifest.jsonl").write_text("")
+    assert main(["gallery", str(site)]) == 2
+    assert "is not a ppio gallery" in capsys.readouterr().err
+    with pytest.raises(FileExistsError):
+        write_gallery(site)
+    prompts = tmp_path / "in.txt"
+    prompts.write_text("a fox\n")
+    code = main(
+        ["batch", str(prompts), "-o", str(site), "--base-url", "http://127.0.0.1:9", "--api-key", "k"]
+    )
+    assert code == 2  # refused before anything is sent (nothing listens on port 9)
+    assert (site / "index.html").read_text() == "<h1>my site</h1>"
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "manifest.jsonl"]
+
+    write_gallery(batch_out.path)  # its own page, as many times as it likes
+    assert gallery.foreign_page(batch_out.path) is None
+    assert main(["gallery", str(batch_out.path)]) == 0

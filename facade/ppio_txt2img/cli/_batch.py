@@ -26,7 +26,7 @@ from ppio_txt2img.batch import (
     read_lines,
     to_request,
 )
-from ppio_txt2img.gallery import write_gallery
+from ppio_txt2img.gallery import foreign_page, write_gallery
 
 from ._batch_progress import BatchDisplay
 from ._commands import UsageError, _output_dir, connection
@@ -73,6 +73,8 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers: {args.workers} is not allowed; allowed: an integer >= 1")
     out_dir = _output_dir(args.output)
+    if (foreign := foreign_page(out_dir)) is not None:  # the gallery would have to replace it
+        raise UsageError(f"--output {args.output}: {foreign} exists and is not a ppio gallery")
     display = BatchDisplay(sys.stderr, json_out=sys.stdout if args.json else None, quiet=args.quiet)
     options_of_batch: dict[str, Any] = {
         "ipm": args.ipm,

@@ -229,12 +229,16 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_gallery(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio gallery OUT`: write OUT/index.html with every thumbnail drawn; print its path."""
-    from ppio_txt2img.gallery import write_gallery
+    from ppio_txt2img.gallery import MANIFEST_FILE, write_gallery
 
     if not Path(args.out).is_dir():
         raise UsageError(f"{args.out}: not a directory (the output directory of a batch)")
+    if not (Path(args.out) / MANIFEST_FILE).is_file():  # a directory given by mistake: nothing written
+        raise UsageError(f"{args.out}: no {MANIFEST_FILE} here: not the output directory of a batch")
     try:
         path = write_gallery(args.out, thumbnail_budget=None)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"could not write the gallery in {args.out}: {exc}") from None
     print(path)

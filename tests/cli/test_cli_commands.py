@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -174,3 +175,46 @@ def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_13
         assert "Traceback" not in err
         assert out == ""
         assert slow.tasks[task_id].status in ("TASK_STATUS_QUEUED", "TASK_STATUS_PROCESSING")
+
+
+def test_the_resume_command_after_a_timeout_resumes_where_the_images_were_going(
+    ppio: PPIO, tmp_path: Path
+) -> None:
+    """The command printed after a timeout keeps what decides where the task is and where its images go
+    (`-o`, `--sheet`, `--base-url`), names an `--api-key` flag without showing it, and has no Python hint;
+    run as printed (with the key), it saves the images there."""
+    out = tmp_path / "my images"
+    slow = Sandbox(**{**FAST, "speed": 1.0, "queue_delay": 1.5})  # queued past the 1 s timeout
+    with slow.serve() as url:
+        run = ppio(
+            "txt2img",
+            "a fox",
+            "--base-url",
+            url,
+            "--api-key",
+            API_KEY,
+            "-o",
+            str(out),
+            "--sheet",
+            "--width",
+            "128",
+            "--height",
+            "128",
+            "--steps",
+            "1",
+            "--timeout",
+            "1",
+        )
+        assert run.code == 1
+        match = re.search(r"resume with: (ppio wait .*) \(and the same --api-key\)$", run.err.strip())
+        assert match is not None, run.err
+        assert "client.wait(" not in run.err
+        assert API_KEY not in run.err
+        argv = shlex.split(match.group(1))[1:]
+        assert argv[argv.index("-o") + 1] == str(out)
+        assert argv[argv.index("--base-url") + 1] == url
+        resumed = ppio(*argv, "--api-key", API_KEY)
+    assert resumed.code == 0, resumed.err
+    saved = sorted(p.name for p in out.iterdir())
+    assert len(saved) == 2, saved  # the image and its contact sheet
+    assert any(name.endswith("-sheet.png") for name in saved), saved

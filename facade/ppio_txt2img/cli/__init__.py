@@ -110,8 +110,9 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
     except UsageError as exc:
         return fail(str(exc), 2)
     except WaitTimeoutError as exc:
-        resume = resume_command(exc.task_id, _session(args)) if exc.task_id else None
-        return fail(f"{exc}" + (f"; resume with: {resume}" if resume else ""), 1)
+        resume = resume_command(exc.task_id, _session(args), args) if exc.task_id else None
+        message = str(exc).replace(f"; resume with client.wait({exc.task_id!r})", "")  # Python's hint
+        return fail(message + (f"; resume with: {resume}" if resume else ""), 1)
     except NotFoundError as exc:
         hint = f"; {SESSION_HINT}" if exc.task_id and _session(args) == IN_PROCESS else ""
         return fail(f"{exc}{hint}", 1)
@@ -121,7 +122,7 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
         if progress is not None:
             progress.finish()
         task_id = getattr(exc, "task_id", None) or (progress.task_id if progress else None)
-        print(f"ppio: {interrupted_message(task_id, _session(args))}", file=sys.stderr)
+        print(f"ppio: {interrupted_message(task_id, _session(args), args)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
         _silence_stdout()

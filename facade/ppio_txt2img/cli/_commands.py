@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -134,18 +135,35 @@ SESSION_HINT = (
 )
 
 
-def resume_command(task_id: str, session: str | None) -> str | None:
-    """The command that resumes waiting for `task_id`; None when nothing can (in-process sandbox)."""
+def resume_command(task_id: str, session: str | None, args: argparse.Namespace | None = None) -> str | None:
+    """The command that resumes waiting for `task_id` as the interrupted one waited (`args`: its output
+    directory, contact sheet and `--base-url`, the flags that decide where the task is and where its
+    images go; an `--api-key` flag is named, never shown); None when nothing can (in-process sandbox)."""
     if session == IN_PROCESS:
         return None
-    return f"ppio wait {task_id}" + (" --sandbox" if session == RUNNING else "")
+    parts = ["ppio", "wait", task_id]
+    output, sheet = getattr(args, "output", "."), getattr(args, "sheet", None)
+    if output not in (None, "."):
+        parts += ["-o", output]
+    if sheet is not None:
+        parts += ["--sheet", *([sheet] if sheet else [])]
+    if session == RUNNING:
+        parts.append("--sandbox")
+    elif (base_url := getattr(args, "base_url", None)) is not None:
+        parts += ["--base-url", base_url]
+    command = shlex.join(parts)
+    return command + (" (and the same --api-key)" if getattr(args, "api_key", None) is not None else "")
 
 
-def interrupted_message(task_id: str | None, session: str | None) -> str:
+def interrupted_message(
+    task_id: str | None, session: str | None, args: argparse.Namespace | None = None
+) -> str:
     """What to say after Ctrl-C: the task id and how to resume, when there is a task."""
     if task_id is None:
+        if getattr(args, "command", "txt2img") != "txt2img":  # no command but txt2img creates a task
+            return "interrupted"
         return "interrupted (no task id was received; if the request had been sent, a task may exist)"
-    resume = resume_command(task_id, session)
+    resume = resume_command(task_id, session, args)
     if resume is None:
         return (
             f"interrupted; task {task_id} ran in the in-process sandbox, which has stopped with it "

@@ -105,6 +105,38 @@ def test_the_status_line_and_plain_reports() -> None:
     assert stream.getvalue().count("\n") == 1
 
 
+def test_the_live_status_line_fits_the_terminal_it_is_written_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written to a 50-column terminal (stderr) while stdout is not one: the frames are cut to 49
+    characters (they took the width from stdout, 100 by default, and wrapped on every redraw)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+    progress = BatchProgress(
+        done=405,
+        failed=3,
+        unknown=4,
+        in_flight=16,
+        ipm=19,
+        limit=20,
+        rate_limited=2,
+        elapsed=60.0,
+        eta=1780.0,
+        total=1000,
+    )
+    with open(slave, "w", encoding="utf-8", closefd=True) as terminal:
+        BatchDisplay(terminal, live=True).progress(progress)
+        written = os.read(master, 4096).decode()
+    os.close(master)
+    frame = written.replace("\x1b[K", "").lstrip("\r")
+    assert frame == status_line(progress)[:49]
+
+
 def test_the_sandbox_command_takes_an_ipm_and_a_minute() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)

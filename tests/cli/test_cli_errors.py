@@ -76,3 +76,11 @@ def test_an_unexpected_error_is_still_one_line(ppio: PPIO, monkeypatch: pytest.M
     assert run.err.splitlines() == [
         "ppio: error: unexpected RuntimeError: something ppio did not foresee (please report this)"
     ]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "50001", "99999999999999999999"])
+def test_a_models_limit_out_of_range_is_exit_2_naming_the_range(ppio: PPIO, limit: str) -> None:
+    """A huge --limit ("all of them") was 'unexpected ValueError ... (please report this)', exit 1."""
+    run = ppio("models", "--sandbox", "--limit", limit)
+    assert run.code == 2
+    assert f"--limit: {limit} is not allowed; allowed: an integer from 1 to 50000" in run.err

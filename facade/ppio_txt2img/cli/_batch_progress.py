@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from ppio_txt2img.batch import BatchProgress, BatchSummary, LineResult
 
-from ._progress import format_eta, wants_live_bar
+from ._progress import format_eta, terminal_columns, wants_live_bar
 
 __all__ = ["BatchDisplay", "summary_lines"]
 
@@ -116,7 +115,7 @@ class BatchDisplay:
             return
         line = status_line(progress)
         if self.live:
-            columns = shutil.get_terminal_size((100, 24)).columns
+            columns = terminal_columns(self.stream)  # the terminal it writes to, not stdout's
             self.stream.write("\r" + line[: max(columns - 1, 10)] + _CLEAR_TO_END)
             self.stream.flush()
             self._drawn = True

@@ -219,10 +219,14 @@ def cmd_task(args: argparse.Namespace, progress: Progress) -> int:
     return 0
 
 
+#: The most models `ppio models` lists: the client's own cap on pages (`MAX_MODEL_PAGES`) of the largest.
+_MAX_LIMIT = C.MAX_MODEL_PAGES * C.DEFAULT_MODELS_PAGE_SIZE
+
+
 def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio models`: the catalogue as a table (or JSON), at most `--limit` rows."""
-    if args.limit < 1:
-        raise UsageError(f"--limit: {args.limit} is not allowed; allowed: an integer >= 1")
+    if not 1 <= args.limit <= _MAX_LIMIT:
+        raise UsageError(f"--limit: {args.limit} is not allowed; allowed: an integer from 1 to {_MAX_LIMIT}")
     filters: ModelFilters = {"page_size": min(args.limit + 1, C.DEFAULT_MODELS_PAGE_SIZE)}
     for name in ("types", "visibility", "source", "query"):
         if getattr(args, name) is not None:

@@ -254,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", metavar="S", help=_model_filter_help("filter.source", "where models come from")
     )
     p.add_argument("--inpainting", action="store_true", default=None, help="only inpainting models")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="list at most N models (default: 50)")
+    p.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="list at most N models, 1 to 50000 (default: 50)"
+    )
     _add_connection_options(p, sandbox=True)
 
     p = commands.add_parser(

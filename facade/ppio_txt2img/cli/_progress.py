@@ -28,7 +28,7 @@ from ppio_txt2img._results import Task, TaskStatus
 
 from ._display import TaskView, bar_line, format_eta, frame_at, reported_percent, status_label
 
-__all__ = ["TICK", "Progress", "format_eta", "status_label", "wants_live_bar"]
+__all__ = ["TICK", "Progress", "format_eta", "status_label", "terminal_columns", "wants_live_bar"]
 
 #: Seconds between redraws of the live bar.
 TICK = 0.125
@@ -112,7 +112,7 @@ class Progress:
         with self._lock:
             started = self._clock() if self._started is None else self._started
             line = bar_line(frame_at(self._view, now=self._clock(), started=started), self.task_id)
-            line = line[: max(_columns(self.stream) - 1, 10)]
+            line = line[: max(terminal_columns(self.stream) - 1, 10)]
             if line != self._line:
                 self.stream.write("\r" + line + "\x1b[K")
                 self.stream.flush()
@@ -152,7 +152,7 @@ class Progress:
         self.stream.flush()
 
 
-def _columns(stream: TextIO) -> int:
+def terminal_columns(stream: TextIO) -> int:
     """The width of the terminal `stream` writes to ($COLUMNS first, as `shutil` does)."""
     with contextlib.suppress(KeyError, ValueError):
         if (columns := int(os.environ["COLUMNS"])) > 0:

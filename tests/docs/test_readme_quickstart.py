@@ -43,3 +43,29 @@ def test_a_quickstart_snippet_runs_as_a_file(which: int, tmp_path: Path) -> None
         assert path.name in run.stdout  # what the snippet printed is where the image went
     if which == 1:  # on_progress printed each status it saw, ending with success
         assert "TASK_STATUS_SUCCEED 100" in run.stdout, run.stdout
+
+
+def batch_snippets() -> list[str]:
+    """The two examples of the README's "From Python" batches: `run_batch_sync`, then `Batch`."""
+    section = README.read_text(encoding="utf-8").split("From Python (results come out as lines finish):", 1)[
+        1
+    ]
+    snippets = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    assert "run_batch_sync(" in snippets[0], "the sync example first"
+    assert "Batch(" in snippets[1], "then the async one"
+    return snippets
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["run_batch_sync", "Batch"])
+def test_a_batch_snippet_runs_as_a_file(which: int, tmp_path: Path) -> None:
+    script = tmp_path / "batch.py"
+    script.write_text(batch_snippets()[which], encoding="utf-8")
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "a fox"}\n{"prompt": "a cat", "height": 768}\n')
+    with Sandbox(speed=50, queue_delay=0.05, seed=4).serve() as url:
+        env = {**os.environ, "PPIO_API_KEY": "any-key", "PPIO_BASE_URL": url}
+        run = subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "2 0 0 0"  # done, failed, unknown, exit code
+    assert len(list((tmp_path / "out" / "images").iterdir())) == 2

@@ -51,6 +51,11 @@ _OUTCOME_UNKNOWN = (
 )
 
 
+def _outcome_unknown(message: str) -> str:
+    """`message`, ended as a sentence, then what an unknown outcome means."""
+    return message + ("" if message.endswith((".", "!", "?")) else ".") + _OUTCOME_UNKNOWN
+
+
 def _rebuild(cls: type[PPIOError], args: tuple[Any, ...], state: dict[str, Any]) -> PPIOError:
     error = cls.__new__(cls)
     Exception.__init__(error, *args)
@@ -108,7 +113,7 @@ class APIError(PPIOError):
         self.task_id = task_id
         self.outcome_unknown = outcome_unknown
         if outcome_unknown:
-            message += _OUTCOME_UNKNOWN
+            message = _outcome_unknown(message)
         if task_id is not None and not _names(message, task_id):
             message = f"{message} (task {task_id})"
         super().__init__(message)
@@ -233,11 +238,10 @@ class WaitTimeoutError(PPIOError, TimeoutError):
         self.last_failure = last_failure
         where = f"task {task_id}" if task_id else operation
         failing = f"; its last look failed: {last_failure}" if last_failure else ""
-        super().__init__(
-            f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'}{failing})"
-            + (f"; resume with client.wait({task_id!r})" if task_id else "")
-            + (_OUTCOME_UNKNOWN if outcome_unknown else "")
-        )
+        message = f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'}{failing})"
+        if task_id:
+            message += f"; resume with client.wait({task_id!r})"
+        super().__init__(_outcome_unknown(message) if outcome_unknown else message)
 
 
 class ImageError(PPIOError):

@@ -94,7 +94,7 @@ def _card(entry: Entry, pictures: tuple[Picture, ...]) -> str:
     if entry.prompt is not None:
         parts.append(f'<p class="prompt" title="{_e(entry.prompt)}">{_e(entry.prompt)}</p>')
     else:
-        parts.append('<p class="prompt none">(no prompt: the line did not parse)</p>')
+        parts.append('<p class="prompt none">(no prompt: see the error)</p>')
     facts = []
     if entry.seed is not None:
         facts.append(f"<dt>seed</dt><dd>{entry.seed}</dd>")

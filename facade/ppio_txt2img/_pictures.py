@@ -65,7 +65,7 @@ def preview(data: bytes, max_side: int = PREVIEW_MAX_SIDE) -> PILImage:
             small = image.copy()  # closing the file drops the opened image's pixels
         return _displayable(small)
     except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"the image does not decode: {exc}") from exc
+        raise ValueError(f"the image does not decode: {_why(exc)}") from exc
 
 
 def _displayable(image: PILImage) -> PILImage:
@@ -240,7 +240,7 @@ def _size_of(data: bytes) -> tuple[int, int]:
         with Image.open(BytesIO(data)) as image:
             return image.size
     except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"the image does not decode: {exc}") from exc
+        raise ValueError(f"the image does not decode: {_why(exc)}") from exc
 
 
 def _fit(draw: ImageDraw, text: str, font: FreeTypeFont | ImageFont, width: int) -> str:
@@ -286,3 +286,13 @@ def generation_html(generation: Generation, max_side: int = THUMBNAIL_MAX_SIDE) 
         f'<div style="display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start">{"".join(figures)}</div>'
         "</div>"
     )
+
+
+def _why(exc: Exception) -> str:
+    """Why Pillow could not read an image, in words (its "cannot identify image file" names the
+    `BytesIO` it read, as `<_io.BytesIO object at 0x...>`)."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "not in an image format Pillow reads"
+    return str(exc)

@@ -197,7 +197,7 @@ def _pictures(
             try:
                 write_jpeg_thumbnail(Path(source), Path(thumbs, name), THUMBNAIL_MAX_SIDE)
             except ValueError as exc:  # not (yet) a complete image: shown as such, tried again next call
-                shown.append(Picture(rel, None, f"the image does not decode ({exc})"))
+                shown.append(Picture(rel, None, str(exc)))  # "the image does not decode: ..."
                 continue
             except OSError as exc:
                 shown.append(Picture(rel, rel, f"no thumbnail: {exc.strerror or exc}"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -157,3 +158,19 @@ def test_the_client_s_own_http_client_sends_a_user_agent_with_the_package_versio
             thread.join()
 
     assert seen == [f"ppio-txt2img-python/{ppio.__version__}"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ppio.APIConnectionError("ReadError: Server disconnected", outcome_unknown=True),
+        ppio.APIConnectionError("ReadError: Server disconnected.", outcome_unknown=True),
+        ppio.WaitTimeoutError(None, "submitting", 5.0, outcome_unknown=True),
+    ],
+)
+def test_an_unknown_outcome_is_said_in_sentences(error: ppio.PPIOError) -> None:
+    """It ran into the message before ("Server disconnected The request may have reached ...")."""
+    message = str(error)
+    assert re.search(r"[^.] The request may have reached the server", message) is None
+    assert ". The request may have reached the server" in message
+    assert ".. " not in message

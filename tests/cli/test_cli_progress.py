@@ -206,3 +206,12 @@ def test_labels_and_etas_read_well() -> None:
     assert status_label("TASK_STATUS_SUCCEED") == "done"
     assert status_label("TASK_STATUS_WARMING_UP") == "warming_up"  # undocumented statuses pass through
     assert [format_eta(e) for e in (None, 0, 0.2, 3, 65)] == [None, None, "1s", "3s", "1m05s"]
+    # Hours, and a server's absurd eta kept to a few characters (it was 35 digits of minutes).
+    assert [format_eta(e) for e in (3599.4, 7500, 359_999, 360_000, 1e30, float("inf"))] == [
+        "59m59s",
+        "2h05m",
+        "99h59m",
+        ">99h",
+        ">99h",
+        ">99h",
+    ]

@@ -42,14 +42,24 @@ def status_label(status: str) -> str:
 
 
 def format_eta(eta: float | None) -> str | None:
-    """`3s`, `1m05s`; None when there is no estimate (the API sends 0 for "unknown")."""
+    """`3s`, `1m05s`, `2h05m`, and `>99h` past that (a server's absurd eta: 1e30 s was 35 digits of
+    minutes, wider than the terminal); None when there is no estimate (the API sends 0 for "unknown")."""
     if eta is None or not eta > 0:
         return None
+    if eta >= _MAX_ETA_SHOWN:
+        return ">99h"
     seconds = round(eta)
     if seconds < 60:
         return f"{max(seconds, 1)}s"
     minutes, seconds = divmod(seconds, 60)
-    return f"{minutes}m{seconds:02d}s"
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+#: Etas this long or longer are shown as `>99h`.
+_MAX_ETA_SHOWN = 100 * 3600
 
 
 def format_elapsed(seconds: float) -> str:

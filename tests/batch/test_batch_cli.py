@@ -22,6 +22,7 @@ from tests.batch.batch_helpers import (
     connection,
     manifest,
     start_batch,
+    tasks_per_prompt,
     wait_for,
     write_prompts,
 )
@@ -188,3 +189,30 @@ def test_a_prompt_with_a_lone_surrogate_from_python_fails_its_line_and_is_record
     assert (summary.done, summary.failed) == (1, 1)
     failed = manifest(tmp_path)[1]
     assert (failed["prompt"], failed["error_field"]) == ("bad \ufffd one", "request.prompt")
+
+
+def test_a_batch_whose_json_reader_goes_away_says_so_and_a_rerun_finishes_it(
+    tmp_path: Path, ppio_batch: Callable[..., int]
+) -> None:
+    """`ppio batch --json | head -1`: the batch stops at its next event (it said nothing at all), with a
+    line on stderr saying how to finish it; the rerun does, creating no task twice."""
+    import subprocess
+    import sys
+
+    source = write_prompts(tmp_path / "in.jsonl", 6, "the pipe test")
+    out = tmp_path / "out"
+    sandbox = Sandbox(**{**FAST, "speed": 2.0, "concurrency": 1})  # one task at a time: events apart
+    with sandbox.serve() as url:
+        argv = [sys.executable, "-m", "ppio_txt2img", "batch", str(source), "-o", str(out), *SMALL, "--json"]
+        child = subprocess.Popen([*argv, *connection(url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout is not None  # stdout=PIPE
+        assert child.stdout.readline()  # the first event, then the reader goes away
+        child.stdout.close()
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 1
+        assert b"stdout was closed" in err
+        assert b"rerun the same command to resume it" in err
+        assert b"Traceback" not in err
+        assert ppio_batch(str(source), "-o", str(out), *SMALL, *connection(url)) == 0
+    assert [e["status"] for e in manifest(out)] == ["done"] * 6
+    assert sorted(tasks_per_prompt(sandbox).values()) == [1] * 6  # no line bought twice

@@ -126,6 +126,12 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
         return 130
     except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
         _silence_stdout()
+        if getattr(args, "command", None) == "batch":  # stopped half-way: say how to finish it
+            print(
+                "ppio: stdout was closed (its reader went away), so the batch stopped; "
+                "rerun the same command to resume it",
+                file=sys.stderr,
+            )
         return 1
     except UnicodeError as exc:  # text that cannot be encoded (e.g. in a file name or a header)
         return fail(f"cannot encode the text given: {exc}", 2)

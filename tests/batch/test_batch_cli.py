@@ -216,3 +216,21 @@ def test_a_batch_whose_json_reader_goes_away_says_so_and_a_rerun_finishes_it(
         assert ppio_batch(str(source), "-o", str(out), *SMALL, *connection(url)) == 0
     assert [e["status"] for e in manifest(out)] == ["done"] * 6
     assert sorted(tasks_per_prompt(sandbox).values()) == [1] * 6  # no line bought twice
+
+
+def test_json_events_escape_a_lone_surrogate_instead_of_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`{"prompt": "a \\ud800 b"}` is valid JSON; with --json, its line's event could not be written
+    (exit 2, the lines after it never run, on every rerun). Other non-ASCII text stays readable."""
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "a \\ud800 b"}\n{"prompt": "un café"}\n', encoding="utf-8")
+    with Sandbox(**FAST).serve() as url:
+        code = main(["batch", str(source), "-o", str(tmp_path / "out"), *SMALL, "--json", *connection(url)])
+    assert code == 1
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # what a UTF-8 stdout takes
+    events = {e["line"]: e for e in map(json.loads, out.splitlines()) if e["event"] == "line"}
+    assert (events[1]["status"], events[1]["prompt"]) == ("failed", "a \ud800 b")
+    assert events[2]["status"] == "done"
+    assert '"prompt": "un café"' in out

@@ -49,6 +49,33 @@ def test_a_txt_file_is_one_prompt_per_line(tmp_path: Path) -> None:
     assert [(r.line, r.prompt) for r in read_lines(path)] == [(1, "a fox"), (2, "a cat")]
 
 
+def test_a_bare_carriage_return_stays_in_its_line(tmp_path: Path) -> None:
+    """Only \n (or \r\n) ends a line, as `count_lines` counts: a bare \r split its line in two prompts,
+    shifted every later line's number, and the progress total never added up."""
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"a fox\rin snow\r\na cat\n")
+    assert [(r.line, r.prompt) for r in read_lines(path)] == [(1, "a fox\rin snow"), (2, "a cat")]
+    assert count_lines(path) == 2
+
+
+def test_a_line_nested_too_deeply_to_parse_fails_alone(tmp_path: Path) -> None:
+    """10,000 brackets deep: Python's JSON parser raises RecursionError, which ended the whole batch."""
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"prompt": "a"}\n' + "[" * 10_000 + "]" * 10_000 + '\n{"prompt": "b"}\n')
+    lines = list(read_lines(path))
+    assert [(r.line, r.error_field) for r in lines] == [(1, None), (2, "line"), (3, None)]
+    assert "is nested too deeply to read" in (lines[1].error or "")
+
+
+def test_a_failed_lines_huge_prompt_is_recorded_cut_short() -> None:
+    """A 2 MB prompt (refused: the API takes 1,024 characters) was kept whole in the journal, the
+    manifest and the gallery."""
+    failed = to_request(1, "x" * 2_000_000)
+    assert failed.error_field == "request.prompt"
+    assert failed.prompt == "x" * 2048 + "... (2000000 characters)"
+    assert len(failed.error or "") < 300
+
+
 def test_set_values_are_json_when_they_parse() -> None:
     assert parse_set(["width=512", "restore_faces=true", "sampler_name=Euler a", "loras=[]"]) == {
         "width": 512,

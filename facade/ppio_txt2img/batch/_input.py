@@ -77,7 +77,20 @@ def to_request(line: int, item: object, defaults: Mapping[str, Any] | None = Non
 
 
 def _bad(line: int, prompt: str | None, raw: object, exc: ValidationError) -> BatchRequest:
-    return BatchRequest(line, prompt, {}, None, _digest(raw), str(exc), exc.field)
+    return BatchRequest(line, _recorded(prompt), {}, None, _digest(raw), str(exc), exc.field)
+
+
+#: How much of a failed line's prompt its record keeps (the API takes 1,024 characters at most).
+_RECORDED_PROMPT = 2048
+
+
+def _recorded(prompt: str | None) -> str | None:
+    """A failed line's prompt as its record keeps it: a prompt of megabytes (refused, and never sent)
+    cut short, so that the journal, the manifest rewritten every half second and the gallery do not
+    carry it whole (40 such lines made 80 MB of each, and a 160 MB page)."""
+    if prompt is None or len(prompt) <= _RECORDED_PROMPT:
+        return prompt
+    return f"{prompt[:_RECORDED_PROMPT]}... ({len(prompt)} characters)"
 
 
 def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:
@@ -86,8 +99,10 @@ def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> I
     path = Path(path)
     as_json = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
     # utf-8-sig: a byte order mark (Notepad's, Excel's "UTF-8") is not part of the first line;
-    # surrogateescape: a byte that is not UTF-8 fails its own line (`_not_utf8`), not the whole file.
-    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline=None) as lines:
+    # surrogateescape: a byte that is not UTF-8 fails its own line (`_not_utf8`), not the whole file;
+    # newline="\n": a line ends at \n (or \r\n) only, as `count_lines` counts, so a bare \r in a line
+    # does not split it in two prompts and shift every later line's number.
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="\n") as lines:
         for number, text in enumerate(lines, start=1):
             text = text.rstrip("\r\n")
             if not text.strip():
@@ -102,6 +117,10 @@ def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> I
                 item = json.loads(text)
             except ValueError as exc:
                 error = ValidationError("line", text, "one JSON object", f"is not JSON ({exc})")
+                yield _bad(number, None, {"line": text}, error)
+                continue
+            except RecursionError:  # nested thousands deep: Python's parser gives up, not this batch
+                error = ValidationError("line", text, "one JSON object", "is nested too deeply to read")
                 yield _bad(number, None, {"line": text}, error)
                 continue
             yield to_request(number, item, defaults)

@@ -11,13 +11,13 @@ keys), `{"event": "progress", ...}` about every 0.5 s, `{"event": "summary", ...
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from ppio_txt2img.batch import BatchProgress, BatchSummary, LineResult
 
+from ._display import json_text
 from ._progress import format_eta, terminal_columns, wants_live_bar
 
 __all__ = ["BatchDisplay", "summary_lines"]
@@ -95,7 +95,7 @@ class BatchDisplay:
 
     def _emit(self, event: str, fields: dict[str, Any]) -> None:
         assert self.json_out is not None
-        self.json_out.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
+        self.json_out.write(json_text({"event": event, **fields}) + "\n")
         self.json_out.flush()
 
     def result(self, result: LineResult) -> None:

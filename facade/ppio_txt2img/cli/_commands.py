@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -24,7 +23,7 @@ from ppio_txt2img import _constants as C
 from ppio_txt2img._client import Client, ModelFilters
 from ppio_txt2img._results import Generation
 
-from ._display import format_eta, reported_percent, status_label
+from ._display import format_eta, json_text, reported_percent, status_label
 from ._parser import request_options
 from ._progress import Progress
 from ._session import find_running, forget, remember
@@ -409,7 +408,7 @@ def generation_json(generation: Generation, paths: Sequence[Path]) -> dict[str, 
 
 
 def _print_json(value: object) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    print(json_text(value, indent=2))
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

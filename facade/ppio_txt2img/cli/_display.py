@@ -16,12 +16,35 @@ tasks (`ppio batch`) keeps one `TaskView` per task and draws one `bar_line` each
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from ppio_txt2img._polling import Observation, estimate_finish
 from ppio_txt2img._results import Task, TaskStatus
 
-__all__ = ["Frame", "TaskView", "bar_line", "format_elapsed", "format_eta", "frame_at", "status_label"]
+__all__ = [
+    "Frame",
+    "TaskView",
+    "bar_line",
+    "format_elapsed",
+    "format_eta",
+    "frame_at",
+    "json_text",
+    "status_label",
+]
+
+#: A UTF-16 surrogate on its own, which no UTF-8 stream can take (a prompt's "\\ud800" escape, say).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """`value` as JSON, non-ASCII text as itself (readable), except text that holds a lone surrogate,
+    escaped (`\\ud800`) so that stdout can encode it: such a prompt crashed `ppio batch --json`."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return json.dumps(value, **options) if _LONE_SURROGATE.search(text) else text
+
 
 _LABELS = {
     TaskStatus.QUEUED: "queued",

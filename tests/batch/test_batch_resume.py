@@ -5,6 +5,7 @@ learnt). Invariants are counted from the sandbox's own record of the tasks it cr
 from __future__ import annotations
 
 import random
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from functools import partial
@@ -112,6 +113,78 @@ def test_a_changed_line_is_a_new_request(tmp_path: Path, ppio_batch: Callable[..
     assert after[2]["prompt"] == "line two of the change test"
     assert after[2]["task_id"] != before[2]["task_id"]
     assert (after[1], after[3]) == (before[1], before[3])
+
+
+def _texts(out: Path) -> dict[str, bytes]:
+    """Each done line's prompt and the bytes of its first image."""
+    return {e["prompt"]: (out / e["images"][0]).read_bytes() for e in manifest(out) if e["status"] == "done"}
+
+
+def test_an_edited_input_buys_only_its_new_requests_and_keeps_every_paid_image(
+    tmp_path: Path, ppio_batch: Callable[..., int]
+) -> None:
+    """Lines are journalled by number; a request that moves (a prompt added at the top, lines swapped,
+    the file cut short then restored) is taken over where it lands, with its task and images. Each of
+    these bought every moved line again, and deleted the images already paid for (/tmp/attack24/batch,
+    finding 1)."""
+    source = tmp_path / "in.txt"
+    prompts = [f"prompt {i} of the edit test" for i in range(1, 6)]
+    source.write_text("".join(f"{p}\n" for p in prompts))
+    out = tmp_path / "out"
+    sandbox = Sandbox(**FAST)
+    with sandbox.serve() as url:
+        argv = [str(source), "-o", str(out), *SMALL, *connection(url)]
+        assert ppio_batch(*argv) == 0
+        paid = _texts(out)
+        new = "a new prompt at the top"
+        for lines in (
+            [new, *prompts],  # one line added at the top: every other line moves down one
+            [prompts[2], prompts[0]],  # cut short, and reordered
+            [new, *prompts],  # back again
+            [*reversed(prompts), new],  # everything moved
+        ):
+            source.write_text("".join(f"{p}\n" for p in lines))
+            assert ppio_batch(*argv) == 0
+            entries = manifest(out)
+            assert [(e["line"], e["prompt"], e["status"]) for e in entries] == [
+                (i, p, "done") for i, p in enumerate(lines, start=1)
+            ]
+            texts = _texts(out)
+            assert all(texts[p] == paid[p] for p in prompts if p in texts)  # the same images
+        created = tasks_per_prompt(sandbox)
+    assert sorted(created.values()) == [1] * 6  # the 5 prompts once, the new one once
+    assert not any((out / "superseded").iterdir())  # every held image was taken back
+
+
+def test_a_request_that_comes_back_takes_over_its_task_and_an_unknown_one_stays_unknown(
+    tmp_path: Path, ppio_batch: Callable[..., int]
+) -> None:
+    """A line edited then edited back buys nothing the second time, its old images kept meanwhile in
+    superseded/; a duplicate line is a request of its own; an unknown line moved is still not sent."""
+    source = tmp_path / "in.jsonl"
+    out = tmp_path / "out"
+    sandbox = Sandbox(**FAST)
+    with sandbox.serve() as url:
+        argv = [str(source), "-o", str(out), *SMALL, *connection(url)]
+        source.write_text('{"prompt": "first"}\n{"prompt": "second"}\n')
+        assert ppio_batch(*argv) == 0
+        paid = _texts(out)
+        source.write_text('{"prompt": "first, edited"}\n{"prompt": "second"}\n')
+        assert ppio_batch(*argv) == 0
+        assert len(list((out / "superseded").rglob("*.png"))) == 1  # first's image, held
+        source.write_text('{"prompt": "first"}\n{"prompt": "second"}\n{"prompt": "second"}\n')
+        assert ppio_batch(*argv) == 0
+        assert _texts(out)["first"] == paid["first"]
+        created = tasks_per_prompt(sandbox)
+        assert created == {"first": 1, "first, edited": 1, "second": 2}  # the duplicate is its own
+        with sqlite3.connect(out / "journal.sqlite3") as db:  # line 3's POST may have created a task
+            db.execute("UPDATE lines SET status = 'unknown', task_id = NULL WHERE line = 3")
+        source.write_text('{"prompt": "second"}\n{"prompt": "first"}\n')
+        assert ppio_batch(*argv) == 0  # line 1 takes over second's done task, line 2 first's
+        source.write_text('{"prompt": "first"}\n{"prompt": "second"}\n{"prompt": "second"}\n')
+        assert ppio_batch(*argv) == 1
+        assert [e["status"] for e in manifest(out)] == ["done", "done", "unknown"]
+        assert tasks_per_prompt(sandbox) == created  # nothing bought, the unknown line not resent
 
 
 def test_bad_lines_are_failed_with_their_field_and_the_rest_is_done(

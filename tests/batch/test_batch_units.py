@@ -76,6 +76,38 @@ def test_a_failed_lines_huge_prompt_is_recorded_cut_short() -> None:
     assert len(failed.error or "") < 300
 
 
+def test_a_journal_from_before_superseded_rows_were_kept_whole_opens_and_takes_over_new_ones(
+    tmp_path: Path,
+) -> None:
+    """An output directory of an earlier version: its `superseded` table gains the columns that hold a
+    whole row; its old superseded rows are not taken over (their images were deleted then)."""
+    import sqlite3
+
+    from ppio_txt2img.batch._journal import Journal
+
+    path = tmp_path / "journal.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE superseded (line INTEGER NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, "
+            "task_id TEXT, at REAL NOT NULL);"
+            "INSERT INTO superseded VALUES (1, 'd1', 'done', 't-old', 0);"
+        )
+    journal = Journal(path)
+    assert journal.take("d1") is None
+    journal.failed(2, "d2", "p", "an error", task_id="t2", retry="wait")
+    journal.flush()
+    row = journal.get(2)
+    assert row is not None
+    journal.supersede(row, "k2")
+    assert journal.get(2) is None  # before any commit, too
+    journal.close()
+    reopened = Journal(path)
+    taken = reopened.take("d2")
+    assert taken is not None
+    assert (taken[0], taken[1].task_id, taken[1].retry) == ("k2", "t2", "wait")
+    reopened.close()
+
+
 def test_set_values_are_json_when_they_parse() -> None:
     assert parse_set(["width=512", "restore_faces=true", "sampler_name=Euler a", "loras=[]"]) == {
         "width": 512,

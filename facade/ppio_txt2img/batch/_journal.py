@@ -22,6 +22,7 @@ A line whose request changed (its hash differs) supersedes its old row: the old 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -50,10 +51,14 @@ CREATE TABLE IF NOT EXISTS lines (
     retry       TEXT,
     updated     REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS lines_by_digest ON lines (digest);
 CREATE TABLE IF NOT EXISTS superseded (
     line INTEGER NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, task_id TEXT, at REAL NOT NULL
 );
 """
+#: Added to `superseded` since: the whole row, its images held in `superseded/<key>/` (as JSON), so
+#: that a line asking for the same request again takes it over (`take`). Older rows have none.
+_HELD_COLUMNS = ("held TEXT", "key TEXT")
 
 UNKNOWN_AFTER_CRASH = (
     "the POST may have created a task but no id came back (the run stopped while submitting); "
@@ -101,7 +106,19 @@ class Journal:
         self.path = Path(path)
         self._db = self._connect()
         self._db.executescript(_SCHEMA)
+        known = {column[1] for column in self._db.execute("PRAGMA table_info(superseded)")}
+        for column in _HELD_COLUMNS:
+            if column.split()[0] not in known:
+                self._db.execute(f"ALTER TABLE superseded ADD COLUMN {column}")
         self._reader = self._connect()
+        #: Lines whose row this run superseded (None) or put back (`put`), before any other write to them:
+        #: what `get` answers for them, committed or not.
+        self._changed: dict[int, Row | None] = {}
+        #: Superseded rows a line may take over, by digest: (key, row with its held images), oldest first.
+        self._held: dict[str, list[tuple[str, Row]]] = {}
+        for key, held in self._reader.execute("SELECT key, held FROM superseded WHERE held IS NOT NULL"):
+            row = _row_of_json(str(held))
+            self._held.setdefault(row.digest, []).append((str(key), row))
         self._pending: list[tuple[str, tuple[object, ...]]] = []
         self._seq = self._committed = 0
         self._lock = threading.Lock()
@@ -160,6 +177,8 @@ class Journal:
 
     # ------------------------------------------------------------------------------------- reading
     def get(self, line: int) -> Row | None:
+        if line in self._changed:
+            return self._changed[line]
         found = self._reader.execute("SELECT * FROM lines WHERE line = ?", (line,)).fetchone()
         return None if found is None else _row(found)
 
@@ -188,6 +207,7 @@ class Journal:
 
     def intent(self, line: int, digest: str, prompt: str | None) -> None:
         """About to POST this line (`await commit()` before the request leaves)."""
+        self._changed.pop(line, None)
         self._write(
             "INSERT INTO lines (line, digest, prompt, status, updated) VALUES (?, ?, ?, 'intent', ?) "
             "ON CONFLICT (line) DO UPDATE SET digest = excluded.digest, prompt = excluded.prompt, "
@@ -198,6 +218,7 @@ class Journal:
 
     def submitted(self, line: int, task_id: str) -> None:
         """The POST created `task_id` (`await commit()` at once)."""
+        self._changed.pop(line, None)
         self._write(
             "UPDATE lines SET status = 'submitted', task_id = ?, updated = ? WHERE line = ?",
             (task_id, time.time(), line),
@@ -205,9 +226,11 @@ class Journal:
 
     def nothing_created(self, line: int) -> None:
         """The POST provably created no task (429, connection refused): the intent is withdrawn."""
+        self._changed.pop(line, None)
         self._write("DELETE FROM lines WHERE line = ? AND status = 'intent'", (line,))
 
     def done(self, line: int, seed: int | None, images: list[str]) -> None:
+        self._changed.pop(line, None)
         self._write(
             "UPDATE lines SET status = 'done', seed = ?, images = ?, error = NULL, error_field = NULL, "
             "retry = NULL, updated = ? WHERE line = ?",
@@ -215,6 +238,7 @@ class Journal:
         )
 
     def unknown(self, line: int, error: str) -> None:
+        self._changed.pop(line, None)
         self._write(
             "UPDATE lines SET status = 'unknown', error = ?, updated = ? WHERE line = ?",
             (error, time.time(), line),
@@ -231,6 +255,7 @@ class Journal:
         task_id: str | None = None,
         retry: str | None = None,
     ) -> None:
+        self._changed.pop(line, None)
         self._write(
             "INSERT INTO lines (line, digest, prompt, status, task_id, error, error_field, retry, updated) "
             "VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?) ON CONFLICT (line) DO UPDATE SET "
@@ -240,24 +265,62 @@ class Journal:
             (line, digest, prompt, task_id, error, error_field, retry, time.time()),
         )
 
-    def supersede(self, line: int) -> Row | None:
-        """The line's request changed: keep its old row in `superseded` and forget it here."""
-        old = self.get(line)
-        if old is None:
-            return None
+    def supersede(self, old: Row, key: str) -> None:
+        """The line's request changed (or the input no longer reaches it): keep its old row in
+        `superseded` under `key`, with its images as they are now held (`old.images`), and forget it
+        here. A line asking for the same request later takes it over (`take`)."""
         self._write(
-            "INSERT INTO superseded (line, digest, status, task_id, at) VALUES (?, ?, ?, ?, ?)",
-            (old.line, old.digest, old.status, old.task_id, time.time()),
+            "INSERT INTO superseded (line, digest, status, task_id, at, held, key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (old.line, old.digest, old.status, old.task_id, time.time(), _json_of_row(old), key),
         )
-        self._write("DELETE FROM lines WHERE line = ?", (line,))
-        return old
+        self._write("DELETE FROM lines WHERE line = ?", (old.line,))
+        self._held.setdefault(old.digest, []).append((key, old))
+        self._changed[old.line] = None
 
-    def supersede_after(self, last_line: int) -> int:
-        """The input ends at `last_line` now: rows of later lines are superseded."""
-        later = [r[0] for r in self._reader.execute("SELECT line FROM lines WHERE line > ?", (last_line,))]
-        for line in later:
-            self.supersede(line)
-        return len(later)
+    def lines_after(self, last_line: int) -> list[Row]:
+        """The rows of lines past `last_line` (the input ends there now)."""
+        found = self._reader.execute("SELECT * FROM lines WHERE line > ? ORDER BY line", (last_line,))
+        return [row for row in map(_row, found) if self.get(row.line) is not None]
+
+    def later_row(self, digest: str, line: int) -> Row | None:
+        """A row of the request `digest` at a line past `line` (one this run has not reached yet, when
+        it reads the input in order), or None."""
+        found = self._reader.execute(
+            "SELECT * FROM lines WHERE digest = ? AND line > ? ORDER BY line", (digest, line)
+        )
+        return next((row for row in map(_row, found) if self.get(row.line) is not None), None)
+
+    def take(self, digest: str) -> tuple[str, Row] | None:
+        """A superseded row of the request `digest` (done first, then one with a task id, then any),
+        with its key, no longer superseded; None if there is none. The caller puts it back (`put`)."""
+        held = self._held.get(digest)
+        if not held:
+            return None
+        key, row = held.pop(min(range(len(held)), key=lambda i: (_preference(held[i][1]), i)))
+        self._write("DELETE FROM superseded WHERE key = ?", (key,))
+        return key, row
+
+    def put(self, row: Row) -> None:
+        """`row` as the line's row (a superseded one taken over at its new line)."""
+        self._changed[row.line] = row
+        self._write(
+            "INSERT OR REPLACE INTO lines (line, digest, prompt, status, task_id, seed, images, error, "
+            "error_field, retry, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.line,
+                row.digest,
+                row.prompt,
+                row.status,
+                row.task_id,
+                row.seed,
+                json.dumps(list(row.images)),
+                row.error,
+                row.error_field,
+                row.retry,
+                time.time(),
+            ),
+        )
 
 
 def _row(found: tuple[object, ...]) -> Row:
@@ -274,3 +337,21 @@ def _row(found: tuple[object, ...]) -> Row:
         error_field=None if error_field is None else str(error_field),
         retry=None if retry is None else str(retry),
     )
+
+
+def _preference(row: Row) -> int:
+    """Which superseded row of a request a line takes over first: the lower, the sooner."""
+    if row.status == "done":
+        return 0
+    if row.status == "submitted":
+        return 1
+    return 2 if row.task_id else 3
+
+
+def _json_of_row(row: Row) -> str:
+    return json.dumps(dataclasses.asdict(row))
+
+
+def _row_of_json(text: str) -> Row:
+    fields = json.loads(text)
+    return Row(**{**fields, "images": tuple(fields["images"])})

@@ -45,6 +45,7 @@ from ._input import BatchRequest, requests_of
 from ._journal import Journal, Row
 from ._manifest import write_manifest
 from ._pacer import MINUTE, AdaptivePacer, Pacer, Ticket, WindowPacer
+from ._superseded import supersede_after, take_over
 
 __all__ = [
     "Batch",
@@ -488,7 +489,7 @@ class Batch:
                 except Exception as exc:  # the input could not be read on: stop, report it after
                     self._fail(exc)
         if complete and not self._stopping and self._error is None:
-            journal.supersede_after(self._last_line)
+            supersede_after(journal, self._last_line)
 
     def _fail(self, exc: BaseException) -> None:
         """An error that ends the run (a refused key, an unreadable input): stop, raise it at the end."""
@@ -510,11 +511,7 @@ class Batch:
             if count % 64 == 0:
                 await anyio.lowlevel.checkpoint()
             self._last_line = request.line
-            row = journal.get(request.line)
-            if row is not None and row.digest != request.digest:
-                old = journal.supersede(request.line)
-                self._remove_images(old)
-                row = None
+            row = take_over(journal, request)
             decision = plan(
                 request, row, resubmit_unknown=self.resubmit_unknown, retry_failed=self.retry_failed
             )
@@ -615,10 +612,6 @@ class Batch:
 
     def _save(self, line: int, generation: Generation) -> list[str]:
         return save_images(self.out_dir, line, [(i.index, i.format, i.data) for i in generation.images])
-
-    def _remove_images(self, row: Row | None) -> None:
-        for relative in row.images if row is not None else ():
-            (self.out_dir / relative).unlink(missing_ok=True)
 
     # ---------------------------------------------------------------------------------- reporting
     def _ended(self, result: LineResult) -> None:

@@ -34,6 +34,7 @@ from ppio_txt2img.batch._journal import Journal
 from ppio_txt2img.batch._manifest import write_manifest
 from ppio_txt2img.batch._pacer import AdaptivePacer, Pacer, Ticket, WindowPacer
 from ppio_txt2img.batch._runner import JOURNAL, LineResult, Plan, PostFailure, plan, record_post_error
+from ppio_txt2img.batch._superseded import supersede_after, take_over
 
 __all__ = ["WORKER_DIED", "Begin", "Coordinator", "CoordinatorStats"]
 
@@ -108,7 +109,8 @@ class Coordinator:
         self, requests: Iterable[BatchRequest], *, resubmit_unknown: bool, retry_failed: bool
     ) -> list[Plan]:
         """What this run does with each line (the one-machine batch's `plan`); a changed line's old
-        row is superseded and its images removed, a bad line is journalled as failed."""
+        row is superseded, a request seen before is taken over (`_superseded.py`), a bad line is
+        journalled as failed."""
         plans = []
         for request in requests:
             row = self.journal.get(request.line)
@@ -116,11 +118,7 @@ class Coordinator:
                 # Claimed in this run by an attempt that died mid-POST (a Ray Data retry plans again).
                 plans.append(Plan("none", result=await self._abandon(request)))
                 continue
-            if row is not None and row.digest != request.digest:
-                old = self.journal.supersede(request.line)
-                for relative in old.images if old is not None else ():
-                    (self.out_dir / relative).unlink(missing_ok=True)
-                row = None
+            row = take_over(self.journal, request)
             decision = plan(request, row, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed)
             if decision.action == "none" and request.error is not None:
                 self.journal.failed(
@@ -166,7 +164,7 @@ class Coordinator:
         mid-commit), the manifest rewritten and the journal closed. Returns the lines still waiting for
         a task (`running`)."""
         if last_line is not None:
-            self.journal.supersede_after(last_line)
+            supersede_after(self.journal, last_line)
         await self._commit()
         await asyncio.to_thread(write_manifest, self.out_dir, self.journal, frozenset(self._tickets))
         running = self.journal.count("submitted")

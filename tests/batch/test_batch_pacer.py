@@ -243,3 +243,21 @@ def test_a_rerun_that_meets_the_images_of_the_run_before_gets_back_to_its_ipm_wi
     result = simulate_concurrent(WindowPacer(100), 100, 2000, seed=seed, others=95)
     assert result["elapsed"] <= 24 * WINDOW, result
     assert result["rejected"] <= 0.02 * result["posts"], result
+
+
+def test_an_outage_pauses_every_send_longer_each_time_and_an_accepted_post_ends_it() -> None:
+    pacer = WindowPacer(100)
+    pauses = []
+    for now in (0.0, 10.0, 20.0, 30.0):
+        pacer.outage(now)
+        pauses.append(pacer.delay(1, now))
+    assert pauses == [1.0, 2.0, 4.0, 8.0]
+    pacer.outage(40.0, retry_after=30)  # the server's Retry-After, when longer
+    assert pacer.delay(1, 40.0) == 30.0
+    for _ in range(10):
+        pacer.outage(100.0)
+    assert pacer.delay(1, 100.0) == WINDOW  # never longer than a window
+    ticket = pacer.sent(1, 200.0)
+    pacer.accepted(ticket, 200.0)
+    pacer.outage(200.0)
+    assert pacer.delay(1, 200.0) == 1.0  # the API answered: the next outage starts over

@@ -58,6 +58,8 @@ class Pacer:
         self.allowed_at_429 = 0.0
         self._beside: set[int] = set()
         self._beside_until = -math.inf  # the end of that 429's pause: heard later, a later window's
+        #: POSTs failed in a row by an outage (a 5xx, a dropped or refused connection), none accepted since.
+        self.outages = 0
 
     # ------------------------------------------------------------------------------------- window
     def _expire(self, now: float) -> None:
@@ -109,6 +111,7 @@ class Pacer:
 
     def accepted(self, ticket: Ticket, now: float) -> None:
         """The POST created its task: its images count from now, for one window."""
+        self.outages = 0
         self._land(ticket)
         self._done.append((now, ticket.cost))
         self._done_images += ticket.cost
@@ -136,6 +139,16 @@ class Pacer:
             return False
         self.allowed_at_429 += ticket.cost
         return True
+
+    def outage(self, now: float, retry_after: float | None = None) -> None:
+        """A POST failed as an API that is down fails (a 5xx, a dropped or refused connection): pause
+        every send, for the server's `Retry-After` or longer each time in a row (1, 2, 4 ... s, up to
+        a window). Each such POST may leave a line unknown (a task may exist): an outage of ten
+        minutes sent on at the rate limit would leave thousands so, paused it leaves a few."""
+        self.outages += 1
+        backoff = min(self.window, 2.0 ** (self.outages - 1))
+        wait = max(backoff, min(retry_after, self.window)) if retry_after is not None else backoff
+        self.pause_until = max(self.pause_until, now + wait)
 
     def released(self, ticket: Ticket) -> None:
         """The POST provably never reached the server (connection refused): it counts for nothing."""

@@ -34,6 +34,7 @@ from ppio_txt2img._errors import (
     NotFoundError,
     PPIOError,
     RateLimitError,
+    ServerError,
     TaskFailedError,
     ValidationError,
     WaitTimeoutError,
@@ -264,6 +265,8 @@ def record_post_error(
         pacer.cancelled(ticket, now)
     else:
         pacer.released(ticket)
+    if failure.outage:
+        pacer.outage(now, failure.retry_after)
     if failure.outcome == "unknown":
         journal.unknown(line, failure.error)
     else:
@@ -278,12 +281,16 @@ class PostFailure:
     error: str
     rate_limited: bool = False
     retry_after: float | None = None
+    #: Failed as an API that is down fails (a 5xx, a dropped or refused connection, no answer in time):
+    #: every send pauses (`Pacer.outage`).
+    outage: bool = False
 
     @classmethod
     def of(cls, exc: BaseException) -> PostFailure:
         limited = isinstance(exc, RateLimitError)
-        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-        return cls(after_post_error(exc), str(exc), limited, retry_after)
+        retry_after = exc.retry_after if isinstance(exc, RateLimitError | ServerError) else None
+        outage = isinstance(exc, ServerError | APIConnectionError | WaitTimeoutError)
+        return cls(after_post_error(exc), str(exc), limited, retry_after, outage)
 
 
 def _failed(request: BatchRequest, error: str, field: str | None = None) -> LineResult:
@@ -556,7 +563,6 @@ class Batch:
         assert journal is not None
         assert request.prompt is not None
         client = self._submit_client
-        connect_failures = 0
         while True:
             await self._gate(request.image_num)
             ticket = pacer.sent(request.image_num, self.clock())
@@ -584,10 +590,7 @@ class Batch:
                     journal.failed(request.line, request.digest, request.prompt, str(exc), retry="submit")
                     self._ended(_failed(request, str(exc)))
                     return None
-                if isinstance(exc, APIConnectionError):  # not sent: the network is down; wait, retry
-                    connect_failures += 1
-                    await anyio.sleep(backoff_delay(min(connect_failures, 6)))
-                continue
+                continue  # not sent (a 429, a refused connection): again, once the pacer's pause is over
             except BaseException:
                 self._posting.discard(request.line)
                 raise  # the intent stays: the next run calls the line unknown

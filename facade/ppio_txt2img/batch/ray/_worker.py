@@ -14,8 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ppio_txt2img._client import AsyncClient
-from ppio_txt2img._errors import APIConnectionError, APIError, ValidationError, WaitTimeoutError
-from ppio_txt2img._retry import backoff_delay
+from ppio_txt2img._errors import APIError, ValidationError, WaitTimeoutError
 from ppio_txt2img.batch._input import BatchRequest
 from ppio_txt2img.batch._runner import (
     ImageData,
@@ -85,7 +84,6 @@ class LineWorker:
     async def _submit(self, request: BatchRequest) -> str | Outcome:
         """The line's task id, or how it ended without one."""
         assert request.prompt is not None
-        connect_failures = 0
         while True:
             begin = await self._claim(request)
             if begin.action == "wait":
@@ -103,10 +101,7 @@ class LineWorker:
                     return Outcome(LineResult(request.line, "unknown", request.prompt, error=failure.error))
                 if failure.outcome == "failed":
                     return Outcome(_failed(request, failure.error))
-                if isinstance(exc, APIConnectionError):  # not sent: the network is down; wait, retry
-                    connect_failures += 1
-                    await asyncio.sleep(backoff_delay(min(connect_failures, 6)))
-                continue
+                continue  # not sent (a 429, a refused connection): claimed again once the pacer allows
             await self.coordinator.posted.remote(request.line, task.id)
             return task.id
 

@@ -80,3 +80,19 @@ def test_an_api_outage_pauses_the_batch_instead_of_spending_its_lines(tmp_path: 
     posts = sandbox.stats["txt2img"].requests
     assert summary.unknown == posts  # each POST answered 503 left its line unknown, none resent
     assert posts <= 8 + 8, posts  # those in flight when the outage began, then about one a pause
+
+
+def test_a_rerun_counts_what_the_run_before_sent_in_the_last_window(tmp_path: Path) -> None:
+    """--ipm 5 over a 3 s window: a run sends 5 lines; a rerun started at once with 5 more waits for
+    those to leave the window (it sent 5 at once: 10 in the server's window, twice the limit,
+    /tmp/attack24/batch, finding 3). The journal keeps when each POST went out, and its images."""
+    sandbox = Sandbox(**FAST)
+    first = [f"window line {i}" for i in range(5)]
+    with sandbox.serve() as url:
+        for requests in (first, [*first, *(f"window line {i}" for i in range(5, 10))]):
+            summary = run_batch_sync(requests, tmp_path, api_key=API_KEY, base_url=url, ipm=5, window=3.0)
+            assert summary.exit_code == 0
+    created = sorted(info.created_at for info in sandbox.tasks.values())
+    assert len(created) == 10
+    most = max(sum(1 for t in created if start <= t < start + 3.0) for start in created)
+    assert most <= 5, created

@@ -56,9 +56,11 @@ CREATE TABLE IF NOT EXISTS superseded (
     line INTEGER NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, task_id TEXT, at REAL NOT NULL
 );
 """
-#: Added to `superseded` since: the whole row, its images held in `superseded/<key>/` (as JSON), so
-#: that a line asking for the same request again takes it over (`take`). Older rows have none.
-_HELD_COLUMNS = ("held TEXT", "key TEXT")
+#: Columns added since the first version, by table (older journals gain them on open). `superseded`:
+#: the whole row, its images held in `superseded/<key>/` (as JSON), so that a line asking for the same
+#: request again takes it over (`take`). `lines`: when its POST went out (then when it was answered)
+#: and its images, so that a rerun's pacer counts what the run before sent in the last window.
+_ADDED_COLUMNS = {"superseded": ("held TEXT", "key TEXT"), "lines": ("sent_at REAL", "cost INTEGER")}
 
 UNKNOWN_AFTER_CRASH = (
     "the POST may have created a task but no id came back (the run stopped while submitting); "
@@ -106,10 +108,11 @@ class Journal:
         self.path = Path(path)
         self._db = self._connect()
         self._db.executescript(_SCHEMA)
-        known = {column[1] for column in self._db.execute("PRAGMA table_info(superseded)")}
-        for column in _HELD_COLUMNS:
-            if column.split()[0] not in known:
-                self._db.execute(f"ALTER TABLE superseded ADD COLUMN {column}")
+        for table, columns in _ADDED_COLUMNS.items():
+            known = {column[1] for column in self._db.execute(f"PRAGMA table_info({table})")}
+            for column in columns:
+                if column.split()[0] not in known:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
         self._reader = self._connect()
         #: Lines whose row this run superseded (None) or put back (`put`), before any other write to them:
         #: what `get` answers for them, committed or not.
@@ -191,6 +194,15 @@ class Journal:
         finally:
             db.close()
 
+    def sent_since(self, since: float) -> list[tuple[float, int]]:
+        """(when, images) of the POSTs sent since `since` (wall clock) whose tasks may count in the
+        server's window: answered (stamped when), or of unknown outcome (stamped when sent)."""
+        found = self._reader.execute(
+            "SELECT sent_at, cost FROM lines WHERE sent_at >= ? AND cost IS NOT NULL ORDER BY sent_at",
+            (since,),
+        )
+        return [(float(at), int(cost)) for at, cost in found]
+
     def count(self, status: str) -> int:
         found = self._reader.execute("SELECT COUNT(*) FROM lines WHERE status = ?", (status,)).fetchone()
         return int(found[0])
@@ -205,23 +217,27 @@ class Journal:
             )
         return cursor.rowcount
 
-    def intent(self, line: int, digest: str, prompt: str | None) -> None:
-        """About to POST this line (`await commit()` before the request leaves)."""
+    def intent(self, line: int, digest: str, prompt: str | None, cost: int = 1) -> None:
+        """About to POST this line, for `cost` images (`await commit()` before the request leaves)."""
         self._changed.pop(line, None)
+        now = time.time()
         self._write(
-            "INSERT INTO lines (line, digest, prompt, status, updated) VALUES (?, ?, ?, 'intent', ?) "
+            "INSERT INTO lines (line, digest, prompt, status, updated, sent_at, cost) "
+            "VALUES (?, ?, ?, 'intent', ?, ?, ?) "
             "ON CONFLICT (line) DO UPDATE SET digest = excluded.digest, prompt = excluded.prompt, "
             "status = 'intent', task_id = NULL, seed = NULL, images = '[]', error = NULL, "
-            "error_field = NULL, retry = NULL, updated = excluded.updated",
-            (line, digest, prompt, time.time()),
+            "error_field = NULL, retry = NULL, updated = excluded.updated, sent_at = excluded.sent_at, "
+            "cost = excluded.cost",
+            (line, digest, prompt, now, now, cost),
         )
 
     def submitted(self, line: int, task_id: str) -> None:
         """The POST created `task_id` (`await commit()` at once)."""
         self._changed.pop(line, None)
+        now = time.time()
         self._write(
-            "UPDATE lines SET status = 'submitted', task_id = ?, updated = ? WHERE line = ?",
-            (task_id, time.time(), line),
+            "UPDATE lines SET status = 'submitted', task_id = ?, updated = ?, sent_at = ? WHERE line = ?",
+            (task_id, now, now, line),
         )
 
     def nothing_created(self, line: int) -> None:
@@ -324,7 +340,7 @@ class Journal:
 
 
 def _row(found: tuple[object, ...]) -> Row:
-    line, digest, prompt, status, task_id, seed, images, error, error_field, retry, _ = found
+    line, digest, prompt, status, task_id, seed, images, error, error_field, retry = found[:10]
     return Row(
         line=int(line),  # type: ignore[call-overload]
         digest=str(digest),

@@ -98,6 +98,12 @@ class Pacer:
         # Only answers still to come can free room: look again shortly (an answer wakes the caller).
         return max(min(0.05, self.window / limit / 4), 1e-3) if in_flight else 1e-3
 
+    def already_sent(self, at: float, cost: int) -> None:
+        """`cost` images the server counted at `at` (on this clock) before this pacer began: a rerun's
+        pacer is told what the run before it sent (`Journal.sent_since`), oldest first, before any send."""
+        self._done.append((at, cost))
+        self._done_images += cost
+
     def _land(self, ticket: Ticket) -> None:
         """The ticket's POST is no longer in flight."""
         self._in_flight_images -= self._in_flight.pop(ticket.id, 0)

@@ -254,6 +254,15 @@ async def wait_for_task(client: AsyncClient, request: BatchRequest, task_id: str
             return WaitFailure(result, "wait")
 
 
+def remember_recent_sends(pacer: Pacer, journal: Journal, now: float) -> None:
+    """Tell a new run's pacer what the journal says was sent in the last window (on `now`'s clock): a
+    rerun right after a stop would otherwise send a whole window's worth beside the run before's, twice
+    the limit in the server's window."""
+    wall = time.time()
+    for at, cost in journal.sent_since(wall - pacer.window):
+        pacer.already_sent(now - (wall - at), cost)
+
+
 def record_post_error(
     pacer: Pacer, journal: Journal, ticket: Ticket, line: int, failure: PostFailure, now: float
 ) -> None:
@@ -464,6 +473,7 @@ class Batch:
     async def _run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
         journal = self._journal = Journal(self.out_dir / JOURNAL)
         journal.recover()
+        remember_recent_sends(self.pacer, journal, self.clock())
         self._started = self.clock()
         try:
             async with anyio.create_task_group() as ticker:
@@ -569,7 +579,7 @@ class Batch:
             self._posting.add(request.line)
             try:
                 with anyio.CancelScope(shield=True):  # Ctrl-C waits for the answer: its id is wanted
-                    journal.intent(request.line, request.digest, request.prompt)
+                    journal.intent(request.line, request.digest, request.prompt, request.image_num)
                     await journal.commit()  # on disk before the POST leaves
                     task = await client.submit(request.prompt, **request.options)
                     journal.submitted(request.line, task.id)

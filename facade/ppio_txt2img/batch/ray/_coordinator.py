@@ -33,7 +33,15 @@ from ppio_txt2img.batch._input import BatchRequest
 from ppio_txt2img.batch._journal import Journal
 from ppio_txt2img.batch._manifest import write_manifest
 from ppio_txt2img.batch._pacer import AdaptivePacer, Pacer, Ticket, WindowPacer
-from ppio_txt2img.batch._runner import JOURNAL, LineResult, Plan, PostFailure, plan, record_post_error
+from ppio_txt2img.batch._runner import (
+    JOURNAL,
+    LineResult,
+    Plan,
+    PostFailure,
+    plan,
+    record_post_error,
+    remember_recent_sends,
+)
 from ppio_txt2img.batch._superseded import supersede_after, take_over
 
 __all__ = ["WORKER_DIED", "Begin", "Coordinator", "CoordinatorStats"]
@@ -103,7 +111,9 @@ class Coordinator:
     def start(self) -> int:
         """A new run: lines left mid-POST by an earlier run become unknown; POSTs may go out now."""
         self.pacer.pause_until = -float("inf")
-        return self.journal.recover()
+        recovered = self.journal.recover()
+        remember_recent_sends(self.pacer, self.journal, self.clock())
+        return recovered
 
     async def plan(
         self, requests: Iterable[BatchRequest], *, resubmit_unknown: bool, retry_failed: bool
@@ -206,7 +216,7 @@ class Coordinator:
         ticket = self.pacer.sent(request.image_num, now)
         self._tickets[line] = ticket
         self._fresh.discard(line)
-        self.journal.intent(line, request.digest, request.prompt)
+        self.journal.intent(line, request.digest, request.prompt, request.image_num)
         await self._commit()  # on disk before the worker may POST
         return Begin("post", ticket=ticket.id)
 

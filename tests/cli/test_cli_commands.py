@@ -218,3 +218,11 @@ def test_the_resume_command_after_a_timeout_resumes_where_the_images_were_going(
     saved = sorted(p.name for p in out.iterdir())
     assert len(saved) == 2, saved  # the image and its contact sheet
     assert any(name.endswith("-sheet.png") for name in saved), saved
+
+
+@pytest.mark.parametrize("command", ["txt2img", "wait", "task", "models", "batch"])
+def test_every_commands_help_states_its_exit_statuses(ppio: PPIO, command: str) -> None:
+    run = ppio(command, "--help")
+    assert run.code == 0
+    assert "Exit status: 0 " in run.out
+    assert "2 bad" in run.out

@@ -79,6 +79,26 @@ def test_stopping_the_sandbox_removes_its_state_file(
     assert find_running() is None
 
 
+def test_a_second_sandbox_leaves_the_first_one_the_sandbox_option(
+    session: subprocess.Popen[str], sandbox_state: Path
+) -> None:
+    """A second `ppio sandbox` took the state file over and removed it when it stopped: the first,
+    still serving, was no longer found by --sandbox, which silently started an in-process one."""
+    first = json.loads(sandbox_state.read_text())
+    second = subprocess.Popen(
+        ppio_process("sandbox", "--port", "0"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert second.stdout is not None
+        assert "listening on" in second.stdout.readline()
+        assert f"another ppio sandbox (pid {session.pid})" in second.stdout.readline()
+        assert json.loads(sandbox_state.read_text()) == first
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    assert json.loads(sandbox_state.read_text()) == first  # still there, still the first's
+
+
 def test_without_a_running_sandbox_an_unknown_task_says_how_to_keep_tasks(ppio: PPIO) -> None:
     run = ppio("task", "5b1e0c1e-0000-4000-8000-000000000000", "--sandbox")
     assert run.code == 1

@@ -202,12 +202,16 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The exit statuses of every command but `batch` (which has its own), for `--help`.
+_EXIT_STATUS = "Exit status: 0 done, 1 API/network/task error, 2 bad input, 130 interrupted."
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `ppio` parser; `command` in the parsed namespace names the command."""
     parser = argparse.ArgumentParser(
         prog="ppio",
         description="Generate images with the PPIO / Novita v3 text-to-image API.",
-        epilog="Exit status: 0 done, 1 API/network/task error, 2 bad input, 130 interrupted.",
+        epilog=_EXIT_STATUS,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -217,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate images from a prompt and save them",
         description="Submit a text-to-image task, wait for it showing progress, save the images as "
         "DIR/<task_id>-<index>.<ext> and print their paths and sizes.",
+        epilog=_EXIT_STATUS,
     )
     p.add_argument("prompt", help="what the image should show")
     _add_wait_options(p)
@@ -232,16 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_connection_options(p, sandbox=True)
 
-    p = commands.add_parser("wait", help="wait for an existing task and save its images")
+    p = commands.add_parser("wait", help="wait for an existing task and save its images", epilog=_EXIT_STATUS)
     p.add_argument("task_id", metavar="TASK_ID")
     _add_wait_options(p)
     _add_connection_options(p, sandbox=True)
 
-    p = commands.add_parser("task", help="look at a task once: status, progress, eta, reason")
+    p = commands.add_parser(
+        "task", help="look at a task once: status, progress, eta, reason", epilog=_EXIT_STATUS
+    )
     p.add_argument("task_id", metavar="TASK_ID")
     _add_connection_options(p, sandbox=True)
 
-    p = commands.add_parser("models", help="list models (checkpoints, LoRAs, VAEs, ...)")
+    p = commands.add_parser("models", help="list models (checkpoints, LoRAs, VAEs, ...)", epilog=_EXIT_STATUS)
     p.add_argument(
         "--type", dest="types", metavar="TYPE", help=_model_filter_help("filter.types", "model type")
     )

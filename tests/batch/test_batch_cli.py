@@ -82,19 +82,23 @@ def test_a_second_batch_in_the_same_directory_is_refused(
     assert "another batch is running" in capsys.readouterr().err
 
 
+#: A batch's progress a third of the way through, as the status line tests show it.
+PROGRESS = BatchProgress(
+    done=405,
+    failed=3,
+    unknown=4,
+    in_flight=16,
+    ipm=19,
+    limit=20,
+    rate_limited=2,
+    elapsed=60.0,
+    eta=1780.0,
+    total=1000,
+)
+
+
 def test_the_status_line_and_plain_reports() -> None:
-    progress = BatchProgress(
-        done=405,
-        failed=3,
-        unknown=4,
-        in_flight=16,
-        ipm=19,
-        limit=20,
-        rate_limited=2,
-        elapsed=60.0,
-        eta=1780.0,
-        total=1000,
-    )
+    progress = PROGRESS
     assert status_line(progress) == (
         "[ 412/1000] 405 done · 3 failed · 4 unknown · 16 in flight · 19 img/min (limit 20) · 2x 429 · "
         "eta 29m40s"
@@ -118,18 +122,7 @@ def test_the_live_status_line_fits_the_terminal_it_is_written_to(monkeypatch: py
     monkeypatch.delenv("COLUMNS", raising=False)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
-    progress = BatchProgress(
-        done=405,
-        failed=3,
-        unknown=4,
-        in_flight=16,
-        ipm=19,
-        limit=20,
-        rate_limited=2,
-        elapsed=60.0,
-        eta=1780.0,
-        total=1000,
-    )
+    progress = PROGRESS
     with open(slave, "w", encoding="utf-8", closefd=True) as terminal:
         BatchDisplay(terminal, live=True).progress(progress)
         written = os.read(master, 4096).decode()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -82,16 +81,13 @@ class Row:
     retry: str | None
 
 
-#: A UTF-16 surrogate on its own: what `surrogateescape` makes of a byte of a file that is not UTF-8,
-#: and what a JSON line's `"\\ud800"` escape reads as. Python keeps it; SQLite cannot encode it.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _storable(value: object) -> object:
-    """`value` as SQLite can store it: text with each lone surrogate replaced by U+FFFD (such a line is
-    refused before anything is sent; its prompt is kept for the record, as near as it can be)."""
+    """`value` as SQLite can store it: text with each lone UTF-16 surrogate replaced by U+FFFD. Python
+    keeps one (`surrogateescape` makes one of a byte of a file that is not UTF-8, a JSON line's
+    `"\\ud800"` reads as one); SQLite cannot encode it. Such a line is refused before anything is sent;
+    its prompt is kept for the record, as near as it can be."""
     if isinstance(value, str) and not value.isascii():
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return value
 
 

@@ -17,7 +17,6 @@ tasks (`ppio batch`) keeps one `TaskView` per task and draws one `bar_line` each
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,15 +34,17 @@ __all__ = [
     "status_label",
 ]
 
-#: A UTF-16 surrogate on its own, which no UTF-8 stream can take (a prompt's "\\ud800" escape, say).
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def json_text(value: Any, **options: Any) -> str:
-    """`value` as JSON, non-ASCII text as itself (readable), except text that holds a lone surrogate,
-    escaped (`\\ud800`) so that stdout can encode it: such a prompt crashed `ppio batch --json`."""
+    """`value` as JSON, non-ASCII text as itself (readable), except text that holds a lone surrogate
+    (a prompt's `"\\ud800"`, say), escaped so that stdout can encode it: such a prompt crashed
+    `ppio batch --json`."""
     text = json.dumps(value, ensure_ascii=False, **options)
-    return json.dumps(value, **options) if _LONE_SURROGATE.search(text) else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, **options)
+    return text
 
 
 _LABELS = {

@@ -14,6 +14,7 @@ from ._crowds import Crowds
 from ._durations import DurationMemory
 from ._errors import ClientClosedError, PPIOError, WaitTimeoutError
 from ._io import ClientClosed, Flow
+from ._results import TaskStatus
 from ._retry import Failure, classify_exception
 from ._submissions import Submissions
 from ._wakeups import Wakeups
@@ -118,8 +119,13 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
         if not isinstance(exc, Exception):  # KeyboardInterrupt, asyncio/trio cancellation
             if tracker.task_id is not None:
                 exc.task_id = tracker.task_id  # type: ignore[attr-defined]
+                state = (  # interrupted while its images were downloading, or before it was done
+                    "has succeeded; its images were downloading"
+                    if tracker.last_status == TaskStatus.SUCCEED
+                    else "was submitted and may still be running"
+                )
                 exc.add_note(
-                    f"ppio_txt2img: task {tracker.task_id} was submitted and may still be running; "
+                    f"ppio_txt2img: task {tracker.task_id} {state}; "
                     f"resume with client.wait({tracker.task_id!r}) or `ppio wait {tracker.task_id}`"
                 )
             elif tracker.submitting:

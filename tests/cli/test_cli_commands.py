@@ -226,3 +226,32 @@ def test_every_commands_help_states_its_exit_statuses(ppio: PPIO, command: str) 
     assert run.code == 0
     assert "Exit status: 0 " in run.out
     assert "2 bad" in run.out
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to a child process is POSIX-only here")
+def test_ctrl_c_while_downloading_says_the_task_succeeded(tmp_path: Path) -> None:
+    """Interrupted once the task was done, during its image's download: the task "has succeeded", it is
+    not "still running" (as the message said), and the resume command fetches the images."""
+    slow_images = Sandbox(**{**FAST, "slow_seconds": {"storage": 60.0}})
+    with slow_images.serve() as url:
+        process = subprocess.Popen(
+            with_ctrl_c(
+                cli("txt2img", "a fox", "--base-url", url, "--api-key", API_KEY, "-o", str(tmp_path))
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stderr is not None  # stderr=PIPE
+            for line in process.stderr:  # plain progress lines, until the download begins
+                if line.startswith("done: downloading"):
+                    break
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 130
+    assert "has succeeded; its images were downloading; resume with: ppio wait" in err
+    assert "may still be running" not in err
+    assert "Traceback" not in err

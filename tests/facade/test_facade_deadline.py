@@ -208,6 +208,25 @@ def test_ctrl_c_in_on_progress_keeps_the_task_id(api: ScriptedAPI, make_client: 
     assert api.image_requests == []
 
 
+def test_ctrl_c_while_downloading_notes_that_the_task_succeeded(
+    api: ScriptedAPI, make_client: ClientFactory
+) -> None:
+    """Its images were downloading: the note says the task succeeded, not that it "may still be running"."""
+    url = api.results[-1]["images"][0]["image_url"]
+
+    def interrupted(request: httpx.Request) -> Any:
+        raise KeyboardInterrupt
+
+    api.images[url] = [interrupted]
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        make_client().txt2img("a cat")
+
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert f"task {TASK_ID} has succeeded; its images were downloading; resume with client.wait(" in notes
+    assert "may still be running" not in notes
+
+
 def test_ctrl_c_while_sleeping_between_polls_keeps_the_task_id(
     api: ScriptedAPI, clock: FakeClock, make_client: ClientFactory
 ) -> None:

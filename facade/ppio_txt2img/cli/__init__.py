@@ -122,7 +122,11 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
         if progress is not None:
             progress.finish()
         task_id = getattr(exc, "task_id", None) or (progress.task_id if progress else None)
-        print(f"ppio: {interrupted_message(task_id, _session(args), args)}", file=sys.stderr)
+        succeeded = progress is not None and progress.succeeded
+        print(
+            f"ppio: {interrupted_message(task_id, _session(args), args, succeeded=succeeded)}",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
         _silence_stdout()

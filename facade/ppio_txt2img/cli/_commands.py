@@ -155,9 +155,14 @@ def resume_command(task_id: str, session: str | None, args: argparse.Namespace |
 
 
 def interrupted_message(
-    task_id: str | None, session: str | None, args: argparse.Namespace | None = None
+    task_id: str | None,
+    session: str | None,
+    args: argparse.Namespace | None = None,
+    *,
+    succeeded: bool = False,
 ) -> str:
-    """What to say after Ctrl-C: the task id and how to resume, when there is a task."""
+    """What to say after Ctrl-C: the task id and how to resume, when there is a task (`succeeded`: it
+    was done, and its images were downloading)."""
     if task_id is None:
         if getattr(args, "command", "txt2img") != "txt2img":  # no command but txt2img creates a task
             return "interrupted"
@@ -168,7 +173,8 @@ def interrupted_message(
             f"interrupted; task {task_id} ran in the in-process sandbox, which has stopped with it "
             "(run `ppio sandbox` in another terminal, then --sandbox, for tasks that outlive a command)"
         )
-    return f"interrupted; task {task_id} may still be running; resume with: {resume}"
+    state = "has succeeded; its images were downloading" if succeeded else "may still be running"
+    return f"interrupted; task {task_id} {state}; resume with: {resume}"
 
 
 # ------------------------------------------------------------------------------------------ commands

@@ -61,6 +61,8 @@ class Progress:
         self.live = wants_live_bar(stream) if live is None else live
         self.quiet = quiet
         self.task_id: str | None = None
+        #: The task was seen succeeded (what follows is its images' download).
+        self.succeeded = False
         self._clock = clock
         self._tick = tick
         self._lock = threading.RLock()
@@ -75,6 +77,7 @@ class Progress:
         with self._lock:
             first = self.task_id is None
             self.task_id = task.id
+            self.succeeded = task.status == TaskStatus.SUCCEED
             now = self._clock()
             self._view = self._view.seen(task, at=now)
             if self._started is None:

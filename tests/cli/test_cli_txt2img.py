@@ -167,3 +167,20 @@ def test_every_request_option_has_a_flag() -> None:
 
 def test_unset_flags_send_nothing_so_the_sdk_defaults_apply() -> None:
     assert request_options(build_parser().parse_args(["txt2img", "p"])) == {}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["-n", "0"], "request.image_num"), (["--sheet", "bad.gif"], "--sheet bad.gif")],
+)
+def test_bad_input_leaves_no_output_directory(
+    ppio: PPIO, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    """Refused with exit 2 before anything is sent, and before the -o directory is made (it was made)."""
+    out = tmp_path / "made_anyway"
+    run = ppio(
+        "txt2img", "a fox", *argv, "-o", str(out), "--base-url", "http://127.0.0.1:9", "--api-key", "k"
+    )
+    assert run.code == 2
+    assert message in run.err
+    assert not out.exists()

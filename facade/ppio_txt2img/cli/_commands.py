@@ -21,7 +21,9 @@ from typing import Any
 
 from ppio_txt2img import _constants as C
 from ppio_txt2img._client import Client, ModelFilters
+from ppio_txt2img._request_body import build_txt2img_body
 from ppio_txt2img._results import Generation
+from ppio_txt2img._validation import validate_txt2img_body
 
 from ._display import format_eta, json_text, reported_percent, status_label
 from ._parser import request_options
@@ -181,8 +183,9 @@ def interrupted_message(
 def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio txt2img PROMPT`: submit, wait with progress, save, print the paths."""
     options = request_options(args)
-    output = _output_dir(args.output)
     _check_sheet_path(args.sheet)
+    validate_txt2img_body(build_txt2img_body(args.prompt, options))  # bad input leaves no -o directory
+    output = _output_dir(args.output)
     with open_client(args) as client:
         progress.start()
         generation = client.txt2img(args.prompt, **options, on_progress=progress, extra_body=args.extra_body)
@@ -191,8 +194,8 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_wait(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio wait TASK_ID`: like txt2img, for a task submitted earlier."""
-    output = _output_dir(args.output)
     _check_sheet_path(args.sheet)
+    output = _output_dir(args.output)
     with open_client(args) as client:
         progress.start()
         generation = client.wait(args.task_id, on_progress=progress)

@@ -8,6 +8,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,29 +149,31 @@ def test_python_m_runs_the_cli_as_a_process(served: Served, tmp_path: Path) -> N
     assert "done: downloading 1 image" in run.stderr  # plain progress lines: stderr is not a terminal
 
 
+def ctrl_c_once(url: str, out: Path, prompt: str, until: Callable[[str], bool]) -> tuple[int, str, str, str]:
+    """`ppio txt2img PROMPT` against `url` as a process, sent Ctrl-C once a line of its stderr (plain
+    progress: not a terminal) passes `until`: its exit status, that line, and the rest of its stdout and
+    stderr."""
+    command = with_ctrl_c(cli("txt2img", prompt, "--base-url", url, "--api-key", API_KEY, "-o", str(out)))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None  # stderr=PIPE
+        seen = next((line for line in process.stderr if until(line)), "")
+        process.send_signal(signal.SIGINT)
+        out_text, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    return process.returncode, seen, out_text, err
+
+
 @pytest.mark.skipif(os.name == "nt", reason="SIGINT delivery to a child process is POSIX-only here")
 def test_ctrl_c_while_waiting_prints_the_task_id_and_how_to_resume_then_exits_130(tmp_path: Path) -> None:
     slow = Sandbox(**{**FAST, "speed": 0.05})  # the task would take minutes
     with slow.serve() as url:
-        process = subprocess.Popen(
-            with_ctrl_c(
-                cli("txt2img", "a slow fox", "--base-url", url, "--api-key", API_KEY, "-o", str(tmp_path))
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stderr is not None  # stderr=PIPE
-            first = process.stderr.readline()  # "task <id>": the task was created
-            created = re.fullmatch(r"task (\S+)\n", first)
-            assert created is not None, first
-            task_id = created.group(1)
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=30)
-        finally:
-            process.kill()
-        assert process.returncode == 130
+        code, first, out, err = ctrl_c_once(url, tmp_path, "a slow fox", lambda line: True)
+        created = re.fullmatch(r"task (\S+)\n", first)  # "task <id>": the task was created
+        assert created is not None, first
+        task_id = created.group(1)
+        assert code == 130
         assert f"task {task_id} may still be running; resume with: ppio wait {task_id}" in err
         assert "Traceback" not in err
         assert out == ""
@@ -234,24 +237,10 @@ def test_ctrl_c_while_downloading_says_the_task_succeeded(tmp_path: Path) -> Non
     not "still running" (as the message said), and the resume command fetches the images."""
     slow_images = Sandbox(**{**FAST, "slow_seconds": {"storage": 60.0}})
     with slow_images.serve() as url:
-        process = subprocess.Popen(
-            with_ctrl_c(
-                cli("txt2img", "a fox", "--base-url", url, "--api-key", API_KEY, "-o", str(tmp_path))
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        code, _, _, err = ctrl_c_once(
+            url, tmp_path, "a fox", lambda line: line.startswith("done: downloading")
         )
-        try:
-            assert process.stderr is not None  # stderr=PIPE
-            for line in process.stderr:  # plain progress lines, until the download begins
-                if line.startswith("done: downloading"):
-                    break
-            process.send_signal(signal.SIGINT)
-            _, err = process.communicate(timeout=30)
-        finally:
-            process.kill()
-    assert process.returncode == 130
+    assert code == 130
     assert "has succeeded; its images were downloading; resume with: ppio wait" in err
     assert "may still be running" not in err
     assert "Traceback" not in err

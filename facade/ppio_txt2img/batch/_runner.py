@@ -46,7 +46,7 @@ from ._input import BatchRequest, requests_of
 from ._journal import Journal, Row
 from ._manifest import write_manifest
 from ._pacer import MINUTE, AdaptivePacer, Pacer, Ticket, WindowPacer
-from ._superseded import supersede_after, take_over
+from ._superseded import IMAGES, supersede_after, take_over
 
 __all__ = [
     "Batch",
@@ -67,7 +67,6 @@ __all__ = [
 
 JOURNAL = "journal.sqlite3"
 LOCK = "journal.lock"
-IMAGES = "images"
 #: A wait that fails this many times in a row (each bounded by the client's timeout) gives the line
 #: up as failed for this run; the task id is kept and the next run waits again.
 WAIT_ATTEMPTS = 3

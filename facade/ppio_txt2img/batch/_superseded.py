@@ -22,11 +22,12 @@ from pathlib import Path
 from ppio_txt2img.batch._input import BatchRequest
 from ppio_txt2img.batch._journal import Journal, Row
 
-__all__ = ["SUPERSEDED", "supersede_after", "take_over"]
+__all__ = ["IMAGES", "SUPERSEDED", "supersede_after", "take_over"]
 
-#: Where superseded rows' images wait to be taken over (under the output directory).
+#: Where a batch's images are (`images/<line>-<i>.<ext>`), and where superseded rows' images wait to
+#: be taken over, under the output directory.
+IMAGES = "images"
 SUPERSEDED = "superseded"
-_IMAGES = "images"
 
 
 def take_over(journal: Journal, request: BatchRequest) -> Row | None:
@@ -50,20 +51,18 @@ def take_over(journal: Journal, request: BatchRequest) -> Row | None:
         return None
     key, old = taken
     out = journal.path.parent
-    images = tuple(_move(out, held, f"{_IMAGES}/{request.line}-{Path(held).name}") for held in old.images)
+    images = tuple(_move(out, held, f"{IMAGES}/{request.line}-{Path(held).name}") for held in old.images)
     _remove_empty(out / SUPERSEDED / key)
     row = dataclasses.replace(old, line=request.line, prompt=request.prompt, images=images)
     journal.put(row)
     return row
 
 
-def supersede_after(journal: Journal, last_line: int) -> int:
+def supersede_after(journal: Journal, last_line: int) -> None:
     """The input ends at `last_line` now: the rows of later lines are superseded (their images held,
-    for the day the input reaches them again). How many there were."""
-    later = journal.lines_after(last_line)
-    for row in later:
+    for the day the input reaches them again)."""
+    for row in journal.lines_after(last_line):
         _supersede(journal, row)
-    return len(later)
 
 
 def _supersede(journal: Journal, row: Row) -> None:

@@ -32,7 +32,6 @@ from ppio_txt2img._errors import ValidationError
 from ppio_txt2img.batch._input import BatchRequest, requests_of
 from ppio_txt2img.batch._pacer import MINUTE
 from ppio_txt2img.batch._runner import (
-    IMAGES,
     LOCK,
     TICK,
     BatchOptions,
@@ -43,6 +42,7 @@ from ppio_txt2img.batch._runner import (
     check_options,
     save_images,
 )
+from ppio_txt2img.batch._superseded import IMAGES
 
 from ._coordinator import Coordinator, CoordinatorStats
 from ._worker import Outcome, Worker

@@ -316,16 +316,18 @@ def cmd_sandbox(argv: Sequence[str]) -> int:
             base_url = stack.enter_context(sandbox.serve(host, port))
         except ListenError as exc:  # an impossible address is bad input; a busy port is not
             raise (UsageError if exc.invalid else CommandError)(str(exc)) from None
+        other = find_running()  # taking its state file over would orphan it
+        if other is None:  # written before "listening" is said: whoever reads that finds the file
+            path = remember(base_url)
+            stack.callback(forget, path)
         print(f"ppio sandbox listening on {base_url} (Ctrl-C to stop)", flush=True)
-        if (other := find_running()) is not None:  # taking its state file over would orphan it
+        if other is not None:
             print(
                 f"another ppio sandbox (pid {other.pid}) serves at {other.base_url}, and --sandbox keeps "
                 f"using that one; reach this one with --base-url {base_url}",
                 flush=True,
             )
         else:
-            path = remember(base_url)
-            stack.callback(forget, path)
             print(f"use --sandbox on any ppio command to reach it (address kept in {path})", flush=True)
         while True:
             time.sleep(3600)

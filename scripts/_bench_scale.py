@@ -101,6 +101,9 @@ class Run:
     polls_before: int = 0  # task-result requests the sandbox had answered when the timed part began
     polls: float = math.nan
     rtt: float = math.nan
+    #: One round trip at the pace the run's webhooks came (`_round_trip` with a pause between), where
+    #: they came one after another ('finishes over 2 s'); otherwise `rtt`.
+    paced_rtt: float = math.nan
     server_cpu: float = math.nan  # CPU seconds of the server process over the run
 
     @property
@@ -371,15 +374,19 @@ def _port(server: asyncio.Server) -> int:
     return int(server.sockets[0].getsockname()[1])
 
 
-async def _round_trip(base_url: str, task_id: str) -> float:
+async def _round_trip(base_url: str, task_id: str, pause: float = 0.0) -> float:
     """One round trip to the server on an idle connection: a task-result GET with raw aiohttp (the
-    leanest client here), the median of `_ROUND_TRIPS`."""
+    leanest client here), the median of `_ROUND_TRIPS`. With `pause`, each GET comes that many seconds
+    after the last, as webhooks one after another do: both processes have gone idle by then, and on this
+    machine (a virtual one) waking them costs more than the round trip itself (see the notes)."""
     import aiohttp
 
     headers = {"Authorization": f"Bearer {API_KEY}"}
     async with aiohttp.ClientSession(base_url, headers=headers) as http:
         times = []
         for i in range(_ROUND_TRIPS + 1):
+            if pause:
+                await asyncio.sleep(pause)
             started = time.perf_counter()
             async with http.get("/v3/async/task-result", params={"task_id": task_id}) as answer:
                 answer.raise_for_status()
@@ -403,7 +410,10 @@ def _measure(name: str, tasks: int, body: Body, *, sandbox: bool = False, **knob
         run.records = {k: r for k, r in server.tasks().items() if k in run.known_at}
         run.polls = (server.stats().get("task_result", 0) - run.polls_before) / tasks
         if run.records:
-            run.rtt = asyncio.run(_round_trip(server.url, next(iter(run.records))))
+            some_task = next(iter(run.records))
+            run.rtt = run.paced_rtt = asyncio.run(_round_trip(server.url, some_task))
+            if knobs.get("spread"):  # the webhooks' mean pause: the spread over the tasks
+                run.paced_rtt = asyncio.run(_round_trip(server.url, some_task, knobs["spread"] / tasks))
     return run
 
 
@@ -514,7 +524,13 @@ def run(log: Callable[[str], None]) -> Section:
         "image GET and a Pillow decode: what an app writes by hand (the official SDK's 0.5 s schedule).",
         "Ideal = the longest task's creation-to-finish time in the server's records + one round trip "
         "(the spread of the 200 submissions is part of the wall time, not of the ideal). One round trip: a "
-        "task-result GET on an idle connection with raw aiohttp, the median of 9.",
+        "task-result GET on an idle connection with raw aiohttp, the median of 9, one right after another. "
+        "'At the webhooks' pace': the same GETs with a pause between them, the mean pause between the "
+        "webhooks of 'finishes over 2 s' (2 s / 200 = 10 ms). After such a pause both processes have gone "
+        "idle, and on this machine (a virtual one) waking them costs more than the exchange itself: a "
+        "round trip after 10 ms of quiet takes about 0.9 ms where one right after another takes 0.1-0.3 ms "
+        "(measured with each run). A webhook that finds the client idle is confirmed at that pace, so the "
+        "target of that row counts that round trip.",
         "Webhook rows: the client serves a `WebhookReceiver` on its own event loop (`serve_async`; the "
         "floor, a bare asyncio protocol), and each task's webhook is confirmed with one poll. 'Finishes "
         "over 2 s': the server's processing times spread uniformly over 3.7-5.7 s (seeded), so webhooks "
@@ -583,10 +599,11 @@ def run(log: Callable[[str], None]) -> Section:
             "webhooks (received with `serve_async`), 200 tasks finishing over 2 s: median time from the "
             "server sending a task's webhook to the client knowing, polls per task",
             f"{fine_ms(spread_after)} (p95 {fine_ms(percentile(hooks_spread.after_webhook, 95))}), "
-            f"{hooks_spread.polls:.2f} (round trip {fine_ms(hooks_spread.rtt)}; floor "
-            f"{fine_ms(floor_spread_after)})",
-            "≤ one round trip (+1 ms to read the webhook and wake) after delivery, ≤ 1 poll per task",
-            spread_after <= hooks_spread.rtt + 0.001 and hooks_spread.polls <= 1.0 + 1e-9,
+            f"{hooks_spread.polls:.2f} (round trip at the webhooks' pace {fine_ms(hooks_spread.paced_rtt)}, "
+            f"back to back {fine_ms(hooks_spread.rtt)}; floor {fine_ms(floor_spread_after)})",
+            "≤ one round trip at the webhooks' pace (+1 ms to read the webhook and wake) after delivery, ≤ 1 "
+            "poll per task",
+            spread_after <= hooks_spread.paced_rtt + 0.001 and hooks_spread.polls <= 1.0 + 1e-9,
         ),
         Figure(
             "webhooks, all 200 tasks finishing within a few ms (a burst: 200 webhooks at once): the same "
@@ -708,7 +725,8 @@ def run(log: Callable[[str], None]) -> Section:
             "webhook finds the client with time to read it: tasks whose durations vary (by 2 s here, "
             "3.7-5.7 s of processing), as real tasks' do. There the SDK knew a task a median "
             f"{fine_ms(spread_after)} after the server sent its webhook (the floor: "
-            f"{fine_ms(floor_spread_after)}; one round trip: {fine_ms(hooks_spread.rtt)})."
+            f"{fine_ms(floor_spread_after)}; one round trip at that pace: {fine_ms(hooks_spread.paced_rtt)}, "
+            f"right after another: {fine_ms(hooks_spread.rtt)})."
         )
     errors = sorted({e for r in runs for e in r.errors})
     if errors:

@@ -84,3 +84,35 @@ def test_a_models_limit_out_of_range_is_exit_2_naming_the_range(ppio: PPIO, limi
     run = ppio("models", "--sandbox", "--limit", limit)
     assert run.code == 2
     assert f"--limit: {limit} is not allowed; allowed: an integer from 1 to 50000" in run.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--guidance-scale", "-inf"],
+            "request.guidance_scale: -inf is not a number; allowed: a number from 1",
+        ),
+        (
+            ["--guidance-scale", "-nan"],
+            "request.guidance_scale: nan is not a number; allowed: a number from 1",
+        ),
+        (["--guidance-scale", "-1e-3"], "request.guidance_scale: -0.001 is out of range; allowed: a number"),
+        (["--lora", "detail:0.5", "--steps", "-1e3"], "argument --steps: invalid int value: '-1e3'"),
+        (["--timeout", "-inf"], "timeout: -inf is not "),
+        (["-n", "-1e9"], "argument -n/--image-num: invalid int value: '-1e9'"),
+    ],
+)
+def test_a_negative_number_is_a_flags_value_not_a_flag(ppio: PPIO, flags: list[str], message: str) -> None:
+    """argparse takes `-inf` or `-1e-3` for a flag ("expected one argument"): the value reaches the
+    range check, which names the field and the flag, before anything is sent."""
+    run = ppio("txt2img", "a cat", "--sandbox", *flags)
+    assert run.code == 2
+    assert "expected one argument" not in run.err
+    assert message in run.err
+
+
+def test_after_a_double_dash_a_negative_number_is_the_prompt(ppio: PPIO) -> None:
+    run = ppio("txt2img", "--sandbox", "--width", "99999", "--", "-inf")
+    assert run.code == 2  # the prompt was read ("-inf"), the width was checked
+    assert "request.width: 99999 is out of range" in run.err

@@ -75,3 +75,25 @@ def test_without_sheet_no_sheet_is_written(ppio: PPIO, served: Served, tmp_path:
     assert run.code == 0, run.err
     assert not list(tmp_path.glob("*sheet*"))
     assert "contact sheet" not in run.out
+
+
+def test_a_sheet_that_took_the_prompt_as_its_path_is_said_to_have_and_nothing_is_sent(
+    ppio: PPIO, served: Served, tmp_path: Path
+) -> None:
+    """`--sheet` takes an optional path: written before the prompt, it takes the prompt. The error says
+    so; the prompt is not guessed back (`--sheet d` with no prompt would buy an image of "d")."""
+    before = served.txt2img_requests()
+    for path in ("a fox. Misty", "d"):
+        run = ppio("txt2img", "--sheet", path, *served.connection(), "-o", str(tmp_path / "out"))
+        assert run.code == 2
+        assert run.err.startswith("usage: ppio txt2img")
+        assert (
+            f"error: the following arguments are required: prompt (--sheet took {path!r} as its path; "
+            "write --sheet after the prompt or the task id, or --sheet=PATH)"
+        ) in run.err
+    run = ppio("wait", "--sheet", "some-task", *served.connection())
+    assert "required: TASK_ID (--sheet took 'some-task' as its path" in run.err
+    run = ppio("wait", "--sheet", "-o", str(tmp_path), *served.connection())
+    assert run.err.endswith("error: the following arguments are required: TASK_ID\n")
+    assert served.txt2img_requests() == before
+    assert list(tmp_path.iterdir()) == []

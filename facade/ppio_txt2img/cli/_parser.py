@@ -9,10 +9,11 @@ parsed namespace, and a `ValidationError.field` (`request.loras[0].strength`) ma
 from __future__ import annotations
 
 import argparse
+import contextvars
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from ppio_txt2img import __version__
 from ppio_txt2img import _constants as C
@@ -208,7 +209,7 @@ _EXIT_STATUS = "Exit status: 0 done, 1 API/network/task error, 2 bad input, 130 
 
 def build_parser() -> argparse.ArgumentParser:
     """The `ppio` parser; `command` in the parsed namespace names the command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ppio",
         description="Generate images with the PPIO / Novita v3 text-to-image API.",
         epilog=_EXIT_STATUS,
@@ -355,14 +356,111 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Failed(Exception):
+    """A usage error `parse_args` looks at (see `_Parser`)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+#: Whether `parse_args` is parsing: then a usage error is raised as `_Failed`, for it to look at.
+_looking = contextvars.ContextVar("_looking", default=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` (its commands' too) whose usage errors `parse_args` looks at before they are
+    reported (with the usage of the parser that found them); elsewhere, argparse's own."""
+
+    def error(self, message: str) -> NoReturn:
+        if _looking.get():
+            raise _Failed(self, message)
+        super().error(message)
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """`parser.parse_args(argv)`, except that arguments a command does not know are reported by that
-    command's parser, with its usage (argparse reports them with the top-level usage)."""
-    args, extras = parser.parse_known_args(list(argv))
+    """`parser.parse_args(argv)`, except:
+
+    - arguments a command does not know are reported by that command's parser, with its usage
+      (argparse reports them with the top-level usage);
+    - a negative number a flag takes (`--guidance-scale -inf`, `-1e-3`) is its value, not a flag
+      (argparse takes for one only what looks like `-1` or `-.5`), so its range check names it;
+    - a missing prompt (or task id) that a `--sheet` before it may have taken as its path is said to
+      be so (`ppio txt2img --sheet "a cat"`). It is not guessed back: `--sheet d` with no prompt
+      would then buy an image of "d"."""
+    argv = _negative_values_joined(parser, list(argv))
+    looking = _looking.set(True)
+    error: _Failed | None = None
+    try:
+        args = _parsed(parser, argv)
+    except _Failed as failed:
+        error = failed
+    finally:
+        _looking.reset(looking)
+    if error is not None:
+        argparse.ArgumentParser.error(error.parser, error.message)  # usage, message, exit status 2
+    return args
+
+
+def _parsed(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except _Failed as failed:
+        if "arguments are required" in failed.message:
+            failed.message += _sheet_hint(argv)
+        raise
     if extras:
         command = _subparsers(parser).get(getattr(args, "command", None) or "", parser)
         command.error(f"unrecognized arguments: {' '.join(extras)}")
     return args
+
+
+def _negative_values_joined(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """`argv` with each `--flag -X` whose flag takes one value and whose X is a number written with a
+    minus (`-inf`, `-nan`, `-1e-3`: argparse would take it for a flag) written `--flag=-X` (`-fX`)."""
+    command = next((word for word in argv if not word.startswith("-")), "")  # ppio's own: --version
+    takes_one = {
+        option
+        for action in _subparsers(parser).get(command, parser)._actions  # no public accessor for them
+        if action.nargs is None and action.option_strings
+        for option in action.option_strings
+    }
+    joined: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return joined + argv[i:]
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if word in takes_one and following.startswith("-") and _is_number(following):
+            joined.append(f"{word}={following}" if word.startswith("--") else word + following)  # -n-1
+            i += 2
+            continue
+        joined.append(word)
+        i += 1
+    return joined
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _sheet_hint(argv: list[str]) -> str:
+    """What to add to "the following arguments are required: prompt" when a `--sheet X` before it may
+    have taken the prompt as its path (`nargs="?"`); "" if none did."""
+    for i, word in enumerate(argv[:-1]):
+        if word == "--":
+            break
+        if word == "--sheet" and not argv[i + 1].startswith("-"):
+            return (
+                f" (--sheet took {argv[i + 1]!r} as its path; write --sheet after the "
+                "prompt or the task id, or --sheet=PATH)"
+            )
+    return ""
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -267,9 +267,14 @@ def task_from_payload(data: Any, received_at: datetime, path: str = "") -> Task:
     return _task(_checked(data, "TaskResultResponse", path), received_at)
 
 
-def parse_task(content: bytes, received_at: datetime) -> Task:
-    """The facade's `Task` from a `GET /v3/async/task-result` answer."""
-    return task_from_payload(_json(content), received_at)
+def parse_task(content: bytes, received_at: datetime, asked: str | None = None) -> Task:
+    """The facade's `Task` from a `GET /v3/async/task-result` answer; about task `asked`, if given: an
+    answer about another task is no answer (a connection shared by mistake, with a process forked from
+    this one, say, or a cache keyed without the query, would hand this wait another task's images)."""
+    task = task_from_payload(_json(content), received_at)
+    if asked is not None and task.id != asked:
+        raise ResponseMismatch(f"the answer is about task {task.id!r}, not the task asked about ({asked!r})")
+    return task
 
 
 def _model(data: Mapping[str, Any]) -> Model:

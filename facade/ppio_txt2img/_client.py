@@ -36,8 +36,8 @@ from ._request_body import (
     split_options,
 )
 from ._results import Generation, Model, SubmittedTask, Task
+from ._sync_http import OwnSyncHttp
 from ._tasks import get_task_flow
-from ._transport import own_httpx_client
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 from ._wakeups import Closing
 
@@ -361,15 +361,20 @@ class Client(_BaseClient):
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ValidationError("http_client", http_client, "an httpx.Client (or None)", "is not one")
         self._owns_http = http_client is None
-        self._http_is_own = http_client is None  # the copies of `with_options` too (they close nothing)
-        self._http = http_client or own_httpx_client(httpx.Client)
+        #: The SDK's own httpx client, one per process (`_sync_http.py`); shared by the copies of
+        #: `with_options` (which close nothing). None: the caller's `http_client`.
+        self._own_http = OwnSyncHttp() if http_client is None else None
+        self._http = http_client
         #: Closed by `close()`: the waits sleeping between polls (on other threads) wake at once and
         #: end with `ClientClosedError`, not at their next poll. Shared by the copies of `with_options`.
         self._closing = Closing()
         self._sleep = sleep or self._closing.sleep_sync
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._http, self._sleep, closing=self._closing, own=self._http_is_own)
+        own = self._own_http
+        http = own.current() if own is not None else self._http
+        assert http is not None  # one of the two, always
+        return run_sync(flow, http, self._sleep, closing=self._closing, own=own is not None)
 
     def txt2img(self, prompt: str, **options: Unpack[GenerateOptions]) -> Generation:
         """Generate images from `prompt` and return them downloaded and decoded."""
@@ -401,8 +406,8 @@ class Client(_BaseClient):
 
     def close(self) -> None:
         """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            self._http.close()
+        if self._owns_http and self._own_http is not None:
+            self._own_http.close()
             self._closing.close()
 
     def __enter__(self) -> Self:

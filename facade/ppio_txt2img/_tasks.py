@@ -66,7 +66,7 @@ def _dated_look(settings: Settings, deadline: Deadline, task_id: str) -> Flow[tu
             settings,
             deadline,
             task_result_request(task_id),
-            lambda reply: (parse_task(reply.content, settings.now()), went_out(reply)),
+            lambda reply: (parse_task(reply.content, settings.now(), task_id), went_out(reply)),
             idempotent=True,
             task_id=task_id,
         )

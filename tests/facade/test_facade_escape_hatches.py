@@ -102,6 +102,7 @@ def test_with_options_copies_the_settings_and_shares_the_connections(
     assert (strict.max_retries, strict.timeout, client.max_retries) == (0, 5, 3)
     assert strict._http is client._http  # the same pool
     strict.close()  # a copy does not close what it shares
+    assert client._http is not None  # the scripted API's httpx client
     assert not client._http.is_closed
     with pytest.raises(ppio.ValidationError):
         client.with_options(max_retries=-1)

@@ -88,7 +88,7 @@ def test_every_own_client_shares_one_tls_context_that_still_verifies() -> None:
     assert context.check_hostname
     assert own_client_options()["verify"] is context
     with ppio.Client("k") as client:
-        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        pool = client._own_http.current()._transport._pool  # type: ignore[union-attr]
         assert pool._ssl_context is context
 
     async def main() -> object:  # the async client's own, on asyncio: an aiohttp session

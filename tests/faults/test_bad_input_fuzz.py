@@ -73,7 +73,8 @@ class FastAPI:
         if path.endswith("/v3/async/task-result"):
             urls = [f"{IMAGE_HOST}/{TASK_ID}/{i}.{self.fmt}" for i in range(self.image_num)]
             images = [{"image_url": u, "image_url_ttl": "3600", "image_type": self.fmt} for u in urls]
-            task = {"task_id": TASK_ID, "status": "TASK_STATUS_SUCCEED", "eta": 0, "progress_percent": 100}
+            asked = request.url.params.get("task_id", TASK_ID)  # a real API answers about the task asked
+            task = {"task_id": asked, "status": "TASK_STATUS_SUCCEED", "eta": 0, "progress_percent": 100}
             return httpx.Response(200, json={"extra": {"seed": "7"}, "task": task, "images": images})
         if path.endswith("/v3/model"):
             model = {"id": 1, "name": "m", "sd_name": "m.safetensors", "type": {"name": "checkpoint"}}

@@ -6,6 +6,7 @@ Defaults are the SDK's (`_constants.py`); the limits the result is checked again
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,40 +92,65 @@ def expected_result(body: Mapping[str, Any]) -> tuple[int, tuple[int, int]]:
     return request["image_num"], (request["width"], request["height"])
 
 
-def _header_text(text: object) -> bool:
-    return isinstance(text, str) and all(" " <= char <= "\xff" and char != "\x7f" for char in text)
+#: What HTTP lets a header be (RFC 9110 5.1, 5.5): a name of token characters; a value of visible ASCII
+#: with spaces and tabs inside, none at either end. httpx refuses other text without sending anything,
+#: but as an error that reads as "may have been sent" (h11's), and aiohttp sends it as it is.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[ \t\x21-\x7e]*[\x21-\x7e])?)?")
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` can go out as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_extras(options: Mapping[str, Any]) -> None:
-    """The escape hatches are not checked against the spec, but must be sendable at all: headers
-    without control characters, a query of scalars, a body of JSON. Raises `ValidationError`."""
+    """The escape hatches are not checked against the spec, but must be sendable at all: headers HTTP
+    allows (`_HEADER_NAME`, `_HEADER_VALUE`), a query of scalars in UTF-8, a body of JSON in UTF-8.
+    Raises `ValidationError` (a header's value is not shown: it may be a credential)."""
     headers = options.get("extra_headers")
     if headers is not None:
         if not isinstance(headers, Mapping):
             raise ValidationError("extra_headers", headers, "a mapping of header names to strings")
         for name, value in headers.items():
-            if not (_header_text(name) and name.strip() and ":" not in name and _header_text(value)):
+            if not (isinstance(name, str) and _HEADER_NAME.fullmatch(name)):
                 raise ValidationError(
                     f"extra_headers[{name!r}]",
                     "<not shown>",
-                    "a header name and a string value without control characters",
-                    "cannot be sent as an HTTP header",
+                    "a header name of letters, digits and !#$%&'*+-.^_`|~ (no spaces, no colon)",
+                    "cannot be sent as an HTTP header name",
+                )
+            if not (isinstance(value, str) and _HEADER_VALUE.fullmatch(value)):
+                raise ValidationError(
+                    f"extra_headers[{name!r}]",
+                    "<not shown>",
+                    "a string of printable ASCII, with spaces or tabs only between other characters",
+                    "cannot be sent as an HTTP header value",
                 )
     query = options.get("extra_query")
     if query is not None and not (
         isinstance(query, Mapping)
-        and all(isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in query.items())
+        and all(
+            isinstance(k, str) and _utf8(k) and isinstance(v, str | int | float | bool) and _utf8(str(v))
+            for k, v in query.items()
+        )
     ):
-        raise ValidationError("extra_query", query, "a mapping of names to strings, numbers or booleans")
+        raise ValidationError(
+            "extra_query", query, "a mapping of names to strings, numbers or booleans, as UTF-8 text"
+        )
     body = options.get("extra_body")
     if body is not None:
         if not isinstance(body, Mapping):
             raise ValidationError("extra_body", body, "a mapping merged into the request body")
-        try:
-            json.dumps(body, allow_nan=False)
+        try:  # as the request's body is encoded: UTF-8, so a lone surrogate cannot go
+            json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError, RecursionError) as exc:
             raise ValidationError(
-                "extra_body", body, "JSON: dicts, lists, strings, numbers", str(exc)
+                "extra_body", body, "JSON: dicts, lists, strings, numbers, as UTF-8 text", str(exc)
             ) from None
 
 

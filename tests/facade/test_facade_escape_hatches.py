@@ -50,22 +50,43 @@ def test_get_task_and_wait_take_extra_headers_too(api: ScriptedAPI, make_client:
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "field"),
     [
-        {"extra_headers": {"X-A": "a\r\nInjected: 1"}},
-        {"extra_headers": {"Bad Name:": "1"}},
-        {"extra_headers": ["X-A"]},
-        {"extra_query": {"q": object()}},
-        {"extra_body": {"request": {"x": float("nan")}}},
-        {"extra_body": "request"},
+        ({"extra_headers": {"X-A": "a\r\nInjected: 1"}}, "extra_headers['X-A']"),
+        ({"extra_headers": {"Bad Name:": "1"}}, "extra_headers['Bad Name:']"),
+        ({"extra_headers": {"X A": "1"}}, "extra_headers['X A']"),  # h11 refuses it; aiohttp sends it
+        ({"extra_headers": {"X-(A)": "1"}}, "extra_headers['X-(A)']"),
+        ({"extra_headers": {"": "1"}}, "extra_headers['']"),
+        ({"extra_headers": {"X-Team": "Zürich"}}, "extra_headers['X-Team']"),  # httpx: UnicodeEncodeError
+        ({"extra_headers": {"X-A": " padded "}}, "extra_headers['X-A']"),
+        ({"extra_headers": {"X-A": 1}}, "extra_headers['X-A']"),
+        ({"extra_headers": ["X-A"]}, "extra_headers"),
+        ({"extra_query": {"q": object()}}, "extra_query"),
+        ({"extra_query": {"q": "\ud800"}}, "extra_query"),  # a lone surrogate: no UTF-8 for it
+        ({"extra_query": {"\udce9": "x"}}, "extra_query"),
+        ({"extra_body": {"request": {"x": float("nan")}}}, "extra_body"),
+        ({"extra_body": {"x": "\ud800"}}, "extra_body"),
+        ({"extra_body": "request"}, "extra_body"),
     ],
 )
 def test_escape_hatches_that_cannot_be_sent_are_refused_before_any_request(
-    api: ScriptedAPI, make_client: ClientFactory, options: dict[str, object]
+    api: ScriptedAPI, make_client: ClientFactory, options: dict[str, object], field: str
 ) -> None:
-    with pytest.raises(ppio.ValidationError):
+    with pytest.raises(ppio.ValidationError) as caught:
         make_client().txt2img("a cat", **options)  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert "allowed: " in str(caught.value)
     assert api.requests == []
+
+
+@pytest.mark.parametrize("headers", [{"X Team": "vision"}, {"X-Team": "Zürich"}, {"X-Team": "a\nb"}])
+def test_default_headers_that_cannot_be_sent_are_refused_when_the_client_is_made(
+    headers: dict[str, str],
+) -> None:
+    with pytest.raises(ppio.ValidationError) as caught:
+        ppio.Client("k", default_headers=headers)
+    assert caught.value.field == f"default_headers[{next(iter(headers))!r}]"
+    ppio.Client("k", default_headers={"X-Team": "", "X-Trace": "a\tb c"}).close()  # HTTP allows these
 
 
 def test_wait_and_get_task_refuse_extra_body_and_unknown_options(make_client: ClientFactory) -> None:

@@ -20,6 +20,7 @@ import httpx
 from . import _constants as C
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import ValidationError
+from ._http import merged_headers
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions
 from ._io import Flow, logger, run_async, run_sync
 from ._loop_clients import LoopClients
@@ -201,7 +202,9 @@ class _BaseClient:
         if not headers and not query:
             return self._settings
         return replace(
-            self._settings, headers={**self._settings.headers, **(headers or {})}, query=dict(query or {})
+            self._settings,
+            headers=merged_headers(self._settings.headers, headers or {}),
+            query=dict(query or {}),
         )
 
     def _body(self, prompt: str, request: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from ._retry import (
 )
 from ._urls import is_normal, plain_query
 
-__all__ = ["REDIRECT_STATUSES", "api_call", "send_with_retries", "status_error", "went_out"]
+__all__ = ["REDIRECT_STATUSES", "api_call", "merged_headers", "send_with_retries", "status_error", "went_out"]
 
 T = TypeVar("T")
 
@@ -68,6 +68,23 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
         port = None
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, parts.hostname, port or default
+
+
+#: Headers that never follow a redirect to another origin (credentials, in any letter case).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def merged_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of `layers`, a later one's replacing an earlier one's of the same name in any letter
+    case (HTTP's names are case-insensitive: `authorization` in `default_headers` replaces the SDK's
+    `Authorization`, rather than both going out)."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            for same in [key for key in merged if key.lower() == name.lower()]:
+                del merged[same]
+            merged[name] = value
+    return merged
 
 
 def redirect_target(url: str, reply: Reply) -> str | None:
@@ -114,8 +131,8 @@ def send_with_retries(
 ) -> Flow[Reply]:
     """Send a request, retrying per `_retry.py` within the deadline.
 
-    GETs follow up to `MAX_REDIRECTS` redirects (the `Authorization` header only while they stay on the
-    first URL's origin); anything else gets its redirect back, unfollowed, like any other status.
+    GETs follow up to `MAX_REDIRECTS` redirects (credentials, `_CREDENTIAL_HEADERS`, only while they stay
+    on the first URL's origin); anything else gets its redirect back, unfollowed, like any other status.
     Returns the last reply (an error status included, once retrying is over); raises the last httpx
     transport error when no response came back, `ResponseTooLarge` past `max_bytes`, and `Expired`
     when the deadline passes. `max_retries` overrides the client's setting.
@@ -168,7 +185,8 @@ def send_with_retries(
                 visited.add(target)
                 current = target
                 if _origin(target) != _origin(url):  # credentials never leave the first origin
-                    sent_headers.pop("Authorization", None)
+                    for name in [key for key in sent_headers if key.lower() in _CREDENTIAL_HEADERS]:
+                        del sent_headers[name]
                 continue
             failure = classify_status(reply.status_code)
             if failure is None:
@@ -253,7 +271,7 @@ def api_call(
             idempotent=idempotent,
             params={**(request.params or {}), **settings.query},
             json=request.json,
-            headers={"Authorization": f"Bearer {settings.api_key}", **settings.headers},
+            headers=merged_headers({"Authorization": f"Bearer {settings.api_key}"}, settings.headers),
             max_bytes=MAX_API_BODY_BYTES,
         )
     except httpx.TransportError as exc:

@@ -845,6 +845,16 @@ CASES: tuple[Case, ...] = (
         Expect(count=2, requests={"other": (2, 10)}),
     ),
     Case(
+        "poll-302-other-credentials-in-any-case",
+        8,
+        "the task result answers 302 to another host; `extra_headers` carry `authorization` and `cookie` "
+        "in lower case",
+        "follows it without either (HTTP's names are case-insensitive), and sends the API one key",
+        {"result": [Fault(redirect=Redirect(302, "other"))]},
+        Call(options={"extra_headers": {"authorization": f"Bearer {KEY}", "cookie": f"session={KEY}"}}),
+        Expect(count=2, requests={"other": (2, 10)}, sent_key=f"Bearer {KEY}"),
+    ),
+    Case(
         "poll-loop",
         8,
         "the task result redirects in a loop",

@@ -343,8 +343,8 @@ def check_wire(case: Case, kit: FaultKit, elapsed: float) -> list[str]:
             problems.append(f"[requests] {seen} {route} requests, expected {least} to {most}")
     if case.expect.sent_key is not None:
         for seen_request in kit.seen(server="api"):
-            auth = seen_request.header("authorization")
-            if seen_request.route in ("submit", "result", "models") and auth != case.expect.sent_key:
+            auth = [value for name, value in seen_request.headers if name.lower() == "authorization"]
+            if seen_request.route in ("submit", "result", "models") and auth != [case.expect.sent_key]:
                 problems.append(f"[key] {seen_request.route} sent Authorization {auth!r}")
                 break
     return problems

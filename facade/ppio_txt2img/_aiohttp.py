@@ -12,7 +12,7 @@ httpx did around it:
   context verifies as httpx's does; the proxies of the environment (`HTTP_PROXY`, `HTTPS_PROXY`,
   `ALL_PROXY`, `NO_PROXY`) are read when the session is made and chosen per URL exactly as httpx
   chooses them (its own parsing and precedence), so both transports go the same way;
-- gzip and deflate are decoded by aiohttp, and the size cap counts decoded bytes;
+- gzip and deflate are decoded by `BodyReader` (`_decoding.py`), as on httpx, within the size cap;
 - `Send.timeout` bounds the whole exchange, body included, and `Send.connect_timeout` the connecting;
 - aiohttp's errors become the httpx errors the flows classify (`httpx_error`): "never connected" only
   when no byte of the request can have left, so a POST is never resent after it may have arrived.
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _constants as C
+from ._decoding import ACCEPT_ENCODING
 from ._errors import ValidationError
 from ._io import (
     BodyReader,
@@ -224,7 +225,7 @@ class AiohttpSession:
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": C.USER_AGENT},
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
-            auto_decompress=True,
+            auto_decompress=False,  # `BodyReader` decodes, as on every transport (`_decoding.py`)
         )
         self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
@@ -301,6 +302,8 @@ class AiohttpSession:
         for name in action.drop_headers:
             for key in [k for k in headers if k.lower() == name.lower()]:
                 del headers[key]
+        if not any(name.lower() == "accept-encoding" for name in headers):
+            headers["Accept-Encoding"] = ACCEPT_ENCODING  # what `BodyReader` decodes
         proxy, proxy_authorization = self._proxy(action.url)
         proxy_headers = None
         if proxy_authorization is not None:

@@ -26,14 +26,15 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
+from ._decoding import ACCEPT_ENCODING, BodyTooLarge, Undecodable, body_decoder
 from ._retry import Failure, classify_exception
 from ._transport import corrected_transport_error, unanswered_error
 from ._urls import without_query
@@ -168,6 +169,8 @@ def _request(
     )
     for name in action.drop_headers:
         request.headers.pop(name, None)
+    if not any(name.lower() == "accept-encoding" for name in action.headers):
+        request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # what `BodyReader` decodes
     return request
 
 
@@ -197,16 +200,26 @@ def closed_while_connecting() -> httpx.ConnectError:
 
 
 class BodyReader:
-    """A streamed (and already decoded) response body being read, within `Send.max_bytes`."""
+    """A streamed response body being read as it came off the wire (`add`), its `Content-Encoding`
+    undone here (`_decoding.py`: the same on every transport), within `Send.max_bytes` of decoded
+    bytes. `decoded=True`: the transport has decoded it already (a caller's httpx client whose response
+    hook read the body). A body that does not decode is the `httpx.ReadError` of an answer that could
+    not be read (a GET is sent again; a POST's outcome is unknown), as aiohttp's own decoding said."""
 
-    def __init__(self, action: Send, status_code: int, headers: httpx.Headers) -> None:
+    def __init__(
+        self, action: Send, status_code: int, headers: httpx.Headers, *, decoded: bool = False
+    ) -> None:
         self.limit = action.max_bytes
         self.status_code = status_code
         self.headers = headers
         self.chunks: list[bytes] = []
         self.size = 0
-        encoded = "content-encoding" in headers
-        if not encoded:  # a declared length is the body's length only when nothing is to be decoded
+        coding = None if decoded else headers.get("content-encoding")
+        try:
+            self._decoder = body_decoder(coding, self.limit)
+        except Undecodable as exc:
+            raise httpx.ReadError(str(exc)) from None
+        if "content-encoding" not in headers:  # a declared length is the body's only when not encoded
             length = headers.get("content-length", "")
             self._check(int(length) if length.isdigit() else 0)
 
@@ -215,11 +228,25 @@ class BodyReader:
             raise ResponseTooLarge(self.limit, self.status_code)
 
     def add(self, chunk: bytes) -> None:
+        if self._decoder is not None:
+            chunk = self._decoded(self._decoder.feed, chunk)
         self.size += len(chunk)
         self._check(self.size)
         self.chunks.append(chunk)
 
+    def _decoded(self, step: Callable[[bytes], bytes], chunk: bytes) -> bytes:
+        try:
+            return step(chunk)
+        except BodyTooLarge:
+            assert self.limit is not None  # no cap, no such error
+            raise ResponseTooLarge(self.limit, self.status_code) from None
+        except Undecodable as exc:
+            raise httpx.ReadError(str(exc)) from None
+
     def reply(self) -> Reply:
+        if self._decoder is not None:
+            decoder, self._decoder = self._decoder, None
+            self.add(self._decoded(lambda _: decoder.flush(), b""))
         return Reply(self.status_code, self.headers, b"".join(self.chunks))
 
 
@@ -246,8 +273,9 @@ def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, ga
     with _awaiting_answer():
         response = client.send(request, stream=True, auth=None, follow_redirects=False)
     try:
-        body = BodyReader(action, response.status_code, response.headers)
-        for chunk in response.iter_bytes():
+        read = response.is_stream_consumed  # by a response hook of a caller's client: decoded, whole
+        body = BodyReader(action, response.status_code, response.headers, decoded=read)
+        for chunk in response.iter_bytes() if read else response.iter_raw():
             if stop.is_set():
                 raise _Stopped
             body.add(chunk)
@@ -393,9 +421,16 @@ async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, gate: Hea
             with _awaiting_answer():
                 response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
-                body = BodyReader(action, response.status_code, response.headers)
-                async for chunk in response.aiter_bytes():
-                    body.add(chunk)
+                read = response.is_stream_consumed  # by a response hook of a caller's client
+                body = BodyReader(action, response.status_code, response.headers, decoded=read)
+                chunks = cast(
+                    AsyncGenerator[bytes, None], response.aiter_bytes() if read else response.aiter_raw()
+                )
+                async with contextlib.aclosing(
+                    chunks
+                ):  # left early (too large): closed now, not when collected
+                    async for chunk in chunks:
+                        body.add(chunk)
             finally:
                 await response.aclose()
     except TimeoutError:

@@ -39,7 +39,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -146,7 +146,14 @@ class Fault:
     #: Pad a JSON answer with a filler field to at least this many bytes.
     pad_to: int | None = None
     #: `gzip` or `deflate`: compress the body, when the request's `Accept-Encoding` allows it.
-    encoding: Literal["gzip", "deflate"] | None = None
+    #: Other codings, sent whatever the request accepts: `gzip, gzip` (stacked), `gzip-members` (two
+    #: gzip members, sent as `gzip`), `gzip-junk` (gzip, then bytes that are none: `gzip`),
+    #: `raw-deflate` (a deflate stream without zlib's header: `deflate`), `not-gzip` (the body as it is,
+    #: labelled `gzip`), `br` (the body as it is, labelled `br`).
+    encoding: (
+        Literal["gzip", "deflate", "gzip, gzip", "gzip-members", "gzip-junk", "raw-deflate", "not-gzip", "br"]
+        | None
+    ) = None
     #: Send one byte of the body every `drip` seconds (headers go at once) ...
     drip: float | None = None
     #: ... for at most this long; the rest is then sent at once.
@@ -332,6 +339,25 @@ def _compress(body: bytes, encoding: str) -> bytes:
     if encoding == "gzip":
         return gzip.compress(body)
     return zlib.compress(body)  # HTTP "deflate" is the zlib format
+
+
+#: The odd codings of `Fault.encoding`: the body as sent, and its `Content-Encoding`.
+_ODD_CODINGS: dict[str, Callable[[bytes], tuple[bytes, str]]] = {
+    "gzip, gzip": lambda body: (gzip.compress(gzip.compress(body)), "gzip, gzip"),
+    "gzip-members": lambda body: (
+        gzip.compress(body[: len(body) // 2]) + gzip.compress(body[len(body) // 2 :]),
+        "gzip",
+    ),
+    "gzip-junk": lambda body: (gzip.compress(body) + b"\x00junk after the member", "gzip"),
+    "raw-deflate": lambda body: (_raw_deflate(body), "deflate"),
+    "not-gzip": lambda body: (body, "gzip"),
+    "br": lambda body: (body, "br"),
+}
+
+
+def _raw_deflate(body: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(body) + packer.flush()
 
 
 # ---------------------------------------------------------------------------------- the servers
@@ -734,7 +760,10 @@ class FaultKit:
     def _send(self, sock: socket.socket, request: _Request, answer: _Answer, fault: Fault) -> bool:
         body = answer.body
         headers = [("Content-Type", answer.content_type), *answer.headers]
-        if fault.encoding is not None and _accepts(request, fault.encoding):
+        if fault.encoding in _ODD_CODINGS:
+            body, coding = _ODD_CODINGS[fault.encoding](body)
+            headers.append(("Content-Encoding", coding))
+        elif fault.encoding is not None and _accepts(request, fault.encoding):
             body = _compress(body, fault.encoding)
             headers.append(("Content-Encoding", fault.encoding))
         if fault.truncate is not None:

@@ -58,6 +58,17 @@ if TYPE_CHECKING:
 __all__ = ["AiohttpSession", "httpx_error"]
 
 
+def _check_location(status: int, headers: httpx.Headers) -> None:
+    """A redirect whose `Location` httpx cannot parse is the error httpx gives for it (even when it
+    follows no redirect: it builds the next request anyway), so both transports answer alike."""
+    location = headers.get("location")
+    if status in (301, 302, 303, 307, 308) and location is not None:
+        try:
+            httpx.URL(location)
+        except httpx.InvalidURL as exc:
+            raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
+
+
 def _json_body(value: Any) -> bytes:
     """A JSON body as httpx encodes one."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -327,6 +338,7 @@ class AiohttpSession:
                     proxy_headers=proxy_headers,
                 ) as response:
                     reply_headers = httpx.Headers(response.raw_headers)
+                    _check_location(response.status, reply_headers)
                     body = BodyReader(action, response.status, reply_headers)
                     async for chunk in response.content.iter_any():
                         body.add(chunk)

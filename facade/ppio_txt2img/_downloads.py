@@ -10,9 +10,9 @@ import httpx
 from ._call import Deadline, Expired, Settings
 from ._constants import DOWNLOAD_MAX_ATTEMPTS, INLINE_DECODE_PIXELS
 from ._errors import ImageError, PPIOError
-from ._http import REDIRECT_STATUSES, send_with_retries
+from ._http import REDIRECT_STATUSES, send_with_retries, unfollowable
 from ._images import SIZE_TOLERANCE, WrongSize, declared_size, decode, normalize_type, sniff_format
-from ._io import Flow, Offload, ResponseTooLarge, Sleep
+from ._io import Flow, Offload, ResponseTooLarge, Sleep, unsendable
 from ._results import GeneratedImage, ImageRef
 from ._retry import backoff_delay
 from ._spec import largest_image_pixels
@@ -85,6 +85,9 @@ def download_flow(
     while True:
         if not refreshed and ref.expires_at is not None and ref.expires_at <= settings.now():
             ref, refreshed = (yield from _refreshed_ref(settings, deadline, task_id, index)), True
+        problem = unsendable(ref.url)
+        if problem is not None:
+            raise ImageError(f"the image cannot be fetched: {problem}", task_id=task_id, index=index)
         try:
             reply = yield from send_with_retries(
                 settings,
@@ -118,7 +121,12 @@ def download_flow(
             continue
         if reply.status_code != 200:
             if reply.status_code in REDIRECT_STATUSES:
-                what = "the image host redirected in a loop, or too many times"
+                problem = unfollowable(ref.url, reply)
+                what = (
+                    f"the image host redirected to a URL that cannot be fetched: {problem}"
+                    if problem is not None
+                    else "the image host redirected in a loop, or too many times"
+                )
             elif reply.status_code in _URL_REJECTED:
                 what = "the image URL has expired or was refused"
             else:

@@ -23,7 +23,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._io import Flow, Reply, ResponseTooLarge, Send, Sleep
+from ._io import Flow, Reply, ResponseTooLarge, Send, Sleep, unsendable
 from ._retry import (
     Failure,
     classify_exception,
@@ -34,7 +34,15 @@ from ._retry import (
 )
 from ._urls import is_normal, plain_query
 
-__all__ = ["REDIRECT_STATUSES", "api_call", "merged_headers", "send_with_retries", "status_error", "went_out"]
+__all__ = [
+    "REDIRECT_STATUSES",
+    "api_call",
+    "merged_headers",
+    "send_with_retries",
+    "status_error",
+    "unfollowable",
+    "went_out",
+]
 
 T = TypeVar("T")
 
@@ -88,12 +96,31 @@ def merged_headers(*layers: Mapping[str, str]) -> dict[str, str]:
 
 
 def redirect_target(url: str, reply: Reply) -> str | None:
-    """Where a redirect reply points (resolved against the request's URL); None if it is not one."""
-    location = reply.headers.get("location")
-    if reply.status_code not in REDIRECT_STATUSES or not location:
+    """Where a redirect reply points (resolved against the request's URL); None if it is not one, or
+    points nowhere it can be followed (`unfollowable`): then the redirect is the answer, an error."""
+    if reply.status_code not in REDIRECT_STATUSES or not reply.headers.get("location"):
         return None
-    target = urljoin(url, location.strip())
-    return target if urlsplit(target).scheme in ("http", "https") else None
+    target, problem = _location(url, reply)
+    return None if problem is not None else target
+
+
+def _location(url: str, reply: Reply) -> tuple[str, str | None]:
+    """A redirect's target (as the API sent it, resolved against `url`), and why it cannot be followed
+    (`unsendable`; None if it can)."""
+    location = reply.headers.get("location", "").strip()
+    try:
+        target = urljoin(url, location)
+    except ValueError as exc:  # urllib's parser refuses it ("Invalid IPv6 URL")
+        return location, f"the URL does not parse ({exc})"
+    return target, unsendable(target)
+
+
+def unfollowable(url: str, reply: Reply) -> str | None:
+    """Why a redirect reply to a request of `url` was not followed for a target it names (None: it
+    names none, or one that could be: a loop, or too many hops, stopped it)."""
+    if not reply.headers.get("location"):
+        return None
+    return _location(url, reply)[1]
 
 
 def deadline_ran_out(exc: httpx.TransportError, budget: float, settings: Settings, remaining: float) -> bool:
@@ -224,14 +251,16 @@ def status_error(
     if kind is NotFoundError and task_id is not None and not message:
         message = "no such task"
     if status in REDIRECT_STATUSES:
-        location = reply.headers.get("location", "")
-        target = urljoin(url, location) if location else "nowhere"  # as the API sent it
-        message = (
-            f"redirected to {target}; not followed: a request that creates a task is never re-sent "
-            "(if the API has moved, use that address as base_url)"
-            if method != "GET"
-            else f"redirected to {target}: a redirect loop, or more than {MAX_REDIRECTS} redirects"
-        )
+        target, problem = _location(url, reply) if reply.headers.get("location") else ("nowhere", None)
+        if method != "GET":
+            message = (
+                f"redirected to {target}; not followed: a request that creates a task is never re-sent "
+                "(if the API has moved, use that address as base_url)"
+            )
+        elif problem is not None:
+            message = f"redirected to {target}; not followed: {problem}"
+        else:
+            message = f"redirected to {target}: a redirect loop, or more than {MAX_REDIRECTS} redirects"
     return kind(
         status_code=status,
         reason=info.reason,

@@ -56,6 +56,7 @@ __all__ = [
     "Sleep",
     "deadline_error",
     "parsed_url",
+    "unsendable",
     "run_async",
     "run_sync",
 ]
@@ -154,6 +155,25 @@ class _Stopped(Exception):
 def parsed_url(url: str) -> httpx.URL:
     """A URL parsed once: a wait sends the same one every poll, and httpx's parser is not cheap."""
     return httpx.URL(url)
+
+
+def unsendable(url: str) -> str | None:
+    """Why a URL the server gave (an image's, a redirect's) cannot be fetched: httpx cannot parse it, it
+    is not http(s), it names no host, its port is out of range; None when it can be. Said before
+    anything is sent, the same on every transport (httpx's parser and aiohttp's refuse different URLs,
+    each with an error of its own)."""
+    try:
+        parsed = parsed_url(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        return f"the URL does not parse ({exc})"
+    if parsed.scheme not in ("http", "https"):
+        return f"a {parsed.scheme or 'relative'} URL, not an http(s) one"
+    if not parsed.host:
+        return "the URL names no host"
+    if port is not None and not 0 < port < 65536:
+        return f"the URL's port {port} is out of range"
+    return None
 
 
 def _request(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 import weakref
 from collections.abc import Callable
@@ -56,6 +57,10 @@ if TYPE_CHECKING:
     import yarl
 
 __all__ = ["AiohttpSession", "httpx_error"]
+
+
+#: The largest answer head httpx's HTTP/1.1 parser (h11) reads: bytes.
+_MAX_HEAD = 16 * 1024
 
 
 def _check_location(status: int, headers: httpx.Headers) -> None:
@@ -117,7 +122,7 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
     `ProxyError` when a proxy refused to open the tunnel, as httpx raises it."""
     import aiohttp
 
-    message = without_credentials(_text(exc)) or type(exc).__name__
+    message = _plain(exc) or type(exc).__name__
     kind: type[httpx.TransportError]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connecting, or waiting for a free connection
         kind = httpx.ConnectTimeout
@@ -145,6 +150,21 @@ def httpx_error(exc: aiohttp.ClientError) -> httpx.TransportError:
 _BODY_NOT_WRITTEN = ("Can not write request body", "Failed to send bytes into the underlying connection")
 #: How aiohttp's connector refuses a connection it was making when the session was closed under it.
 _CONNECTOR_CLOSED = "Connector is closed"
+
+
+def _plain(exc: BaseException) -> str:
+    """What an aiohttp error says, in words an httpx error would use: a response error's own message,
+    without the status aiohttp puts before it (400 for any malformed answer, whatever the server said)
+    and the URL after it; any URL in it without its query (a signed image URL's signature) and
+    credentials."""
+    import aiohttp
+
+    text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else _text(exc)
+    return _URL_QUERY.sub(r"\1", without_credentials(str(text)))
+
+
+#: A URL's query in an error's text (up to a quote, a space or the end).
+_URL_QUERY = re.compile(r"(https?://[^\s'\"?#]*)[?#][^\s'\"]*")
 
 
 def _text(exc: BaseException) -> str:
@@ -237,6 +257,12 @@ class AiohttpSession:
             headers={"User-Agent": C.USER_AGENT},
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=False,  # `BodyReader` decodes, as on every transport (`_decoding.py`)
+            # An answer's head as large as httpx (h11) takes one: its whole head up to 16 KiB, in as
+            # many lines as fit (aiohttp's own limits, 8190 bytes a line and 128 lines, refused big
+            # security headers httpx read, and made a created task's answer "outcome unknown").
+            max_line_size=_MAX_HEAD,
+            max_field_size=_MAX_HEAD,
+            max_headers=_MAX_HEAD // 4,
         )
         self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import httpx
+import multidict
 import pytest
 
 import ppio_txt2img as ppio
@@ -122,6 +123,22 @@ def test_aiohttp_errors_count_as_never_sent_only_while_connecting(
     mapped = httpx_error(error(aiohttp))  # type: ignore[arg-type]
     assert isinstance(mapped, httpx.TransportError)
     assert classify_exception(mapped) is failure
+
+
+def test_an_aiohttp_error_says_what_went_wrong_without_its_made_up_status_or_a_signature() -> None:
+    """aiohttp words a malformed answer as `400, message=..., url=...`: 400 whatever the server said,
+    and the URL with its query (an image's signature). The SDK's error keeps the words only."""
+    import aiohttp
+    import yarl
+
+    signed = "https://images.example/t/0.png?X-Amz-Signature=SECRETSIG&X-Amz-Expires=3600"
+    info = aiohttp.RequestInfo(yarl.URL(signed), "GET", multidict.CIMultiDictProxy(multidict.CIMultiDict()))
+    malformed = aiohttp.ClientResponseError(info, (), status=400, message="Got more than 8190 bytes")
+    assert str(httpx_error(malformed)) == "Got more than 8190 bytes"
+    dropped = aiohttp.ClientPayloadError(f"Response payload is not completed, url={signed}")
+    text = str(httpx_error(dropped))
+    assert "SECRETSIG" not in text
+    assert "https://images.example/t/0.png" in text
 
 
 def test_the_direct_aiohttp_path_sends_what_httpx_would() -> None:

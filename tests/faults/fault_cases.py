@@ -471,6 +471,25 @@ CASES: tuple[Case, ...] = (
         Expect(ppio.ImageError, {"task_id": T, "index": 0}),
     ),
     Case(
+        "create-large-head",
+        1,
+        "the create call's answer has a 12 KB header line and 150 header lines (a big security policy)",
+        "reads it on every transport (as httpx does, up to 16 KiB of head): the task id, not "
+        '"outcome unknown"',
+        {
+            "submit": [
+                Fault(
+                    headers=(
+                        ("Content-Security-Policy", "default-src 'self' " + "a" * 12_000),
+                        *((f"X-Trace-{i}", "v") for i in range(150)),
+                    )
+                )
+            ]
+        },
+        Call("submit"),
+        Expect(attrs={"id": T}),
+    ),
+    Case(
         "image-url-unparsable",
         1,
         "the task result lists an image URL that does not parse (`http://[::1/0.png`)",

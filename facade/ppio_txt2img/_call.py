@@ -79,7 +79,12 @@ class Tracker:
 
 
 class Expired(Exception):
-    """The deadline passed inside a flow; `guarded` turns it into `WaitTimeoutError`."""
+    """The deadline passed inside a flow, or will have passed before anything more can be done (`why`
+    says so then); `guarded` turns it into `WaitTimeoutError`."""
+
+    def __init__(self, why: str | None = None) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 def _failure_text(cause: BaseException | None, task_id: str) -> str | None:
@@ -114,6 +119,7 @@ def guarded(flow: Flow[T], deadline: Deadline, tracker: Tracker) -> Flow[T]:
             outcome_unknown=unknown,
             operation=tracker.operation,
             last_failure=None if tracker.task_id is None else _failure_text(cause, tracker.task_id),
+            early=exc.why,
         ) from cause
     except BaseException as exc:
         if not isinstance(exc, Exception):  # KeyboardInterrupt, asyncio/trio cancellation

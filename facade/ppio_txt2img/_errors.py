@@ -216,7 +216,8 @@ class WaitTimeoutError(PPIOError, TimeoutError):
     """The call's deadline passed. The task may still finish: resume with `client.wait(task_id)`.
 
     `outcome_unknown` is True when the deadline passed while the POST that creates the task was awaiting
-    its answer: a task may exist although no id came back.
+    its answer: a task may exist although no id came back. `early`: why the call ended before its
+    deadline, when nothing more could be done within it (a `Retry-After` reaching past it).
     """
 
     def __init__(
@@ -228,17 +229,22 @@ class WaitTimeoutError(PPIOError, TimeoutError):
         outcome_unknown: bool = False,
         operation: str = "submitting the task",
         last_failure: str | None = None,
+        early: str | None = None,
     ) -> None:
         self.task_id = task_id
         self.last_status = last_status
         self.timeout = timeout
+        self.early = early
         self.outcome_unknown = outcome_unknown
         #: What the last look at the task ran into, when looking failed up to the deadline (the error is
         #: also the `__cause__`): a wrong base URL or a server that is down shows here, not only as a wait.
         self.last_failure = last_failure
         where = f"task {task_id}" if task_id else operation
         failing = f"; its last look failed: {last_failure}" if last_failure else ""
-        message = f"{where}: gave up after {timeout:g} s (last status: {last_status or 'none yet'}{failing})"
+        given_up = (
+            f"gave up before its {timeout:g} s were up: {early}" if early else f"gave up after {timeout:g} s"
+        )
+        message = f"{where}: {given_up} (last status: {last_status or 'none yet'}{failing})"
         if task_id:
             message += f"; resume with client.wait({task_id!r})"
         super().__init__(_outcome_unknown(message) if outcome_unknown else message)

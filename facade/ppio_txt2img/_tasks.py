@@ -9,7 +9,7 @@ from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import MAX_BAD_RESULTS_IN_A_ROW
+from ._constants import MAX_BAD_RESULTS_IN_A_ROW, RETRY_AFTER_CAP
 from ._crowds import Crowds, Member
 from ._durations import least_spread
 from ._errors import (
@@ -95,8 +95,15 @@ class FailedLooks:
                 raise exc
         else:
             self.bad_answers = 0
+        delay = backoff_delay(min(self.failures, 4), settings.rng)
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            # The server's word on when to come back (capped as a request's retry is): no look before
+            # it; if it is past the deadline, no look is left to make.
+            delay = max(delay, min(exc.retry_after, RETRY_AFTER_CAP))
+            if delay >= deadline.remaining():
+                raise Expired(f"the API asked for no request in the next {delay:g} s") from exc
         try:  # up to the deadline's last look: a wait that ends on failing looks ends at its deadline
-            return _bounded(backoff_delay(min(self.failures, 4), settings.rng), deadline)
+            return _bounded(delay, deadline)
         except Expired:
             raise Expired from exc
 

@@ -471,6 +471,19 @@ CASES: tuple[Case, ...] = (
         Expect(ppio.ImageError, {"task_id": T, "index": 0}),
     ),
     Case(
+        "poll-429-retry-after-past-the-deadline",
+        7,
+        "every task result answers 429 with `Retry-After: 20`, past the call's 8 s",
+        "no poll before the time the API gave: `WaitTimeoutError` at once, saying why (`early`)",
+        {"result": [Fault(status=429, headers=(("Retry-After", "20"),))]},
+        Call(),
+        Expect(
+            ppio.WaitTimeoutError,
+            {"task_id": T, "early": "the API asked for no request in the next 20 s"},
+            requests={"result": (1, 1)},
+        ),
+    ),
+    Case(
         "create-large-head",
         1,
         "the create call's answer has a 12 KB header line and 150 header lines (a big security policy)",

@@ -172,7 +172,8 @@ class APIConnectionError(APIError):
 
 
 class APIResponseValidationError(APIError):
-    """A successful response whose body does not match the spec."""
+    """A successful response whose body does not match the spec. `reason`: the API's reason, when the
+    body is the API's error body after all (a gateway answering 200 to an error)."""
 
     def __init__(
         self,
@@ -182,9 +183,11 @@ class APIResponseValidationError(APIError):
         body: bytes,
         task_id: str | None = None,
         outcome_unknown: bool = False,
+        reason: str | None = None,
     ) -> None:
         self.status_code = status_code
         self.body = body
+        self.reason = reason
         super().__init__(message, task_id=task_id, outcome_unknown=outcome_unknown)
 
 

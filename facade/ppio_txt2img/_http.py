@@ -328,10 +328,13 @@ def api_call(
     try:
         return parse(reply)
     except ResponseMismatch as exc:
+        info = error_info(reply.content)  # a 2xx that carries the API's error body: what it says
+        said = f"; it is an error body: {info.reason}: {info.message}" if info.reason else ""
         raise APIResponseValidationError(
-            f"{what}: the response does not match the spec: {exc}",
+            f"{what}: the response does not match the spec: {exc}{said}",
             status_code=reply.status_code,
             body=reply.content,
             task_id=task_id,
             outcome_unknown=not idempotent,  # a 2xx to the POST: a task exists, but its id is unknown
+            reason=info.reason,
         ) from None

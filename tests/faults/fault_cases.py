@@ -484,6 +484,15 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "create-200-error-body",
+        4,
+        "the create call answers 200 with the API's error body (`ILLEGAL_PROMPT`), as a gateway may",
+        "an `APIResponseValidationError` carrying the API's reason; the task may exist (not resent)",
+        {"submit": [Fault(status=200, body=error(400, reason="ILLEGAL_PROMPT").body)]},
+        Call(),
+        Expect(ppio.APIResponseValidationError, {"reason": "ILLEGAL_PROMPT", "outcome_unknown": True}),
+    ),
+    Case(
         "create-large-head",
         1,
         "the create call's answer has a 12 KB header line and 150 header lines (a big security policy)",

@@ -7,6 +7,7 @@ URLs stripped of their query string, which holds the signature that grants acces
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ __all__ = [
     "SubmittedTask",
     "Task",
     "TaskStatus",
+    "file_stem",
 ]
 
 
@@ -122,6 +124,17 @@ class Task:
         }
 
 
+def file_stem(task_id: str) -> str:
+    """A task id as the start of a file name in a directory: the server's word, so anything but letters,
+    digits, `-`, `_` and inner dots becomes `_` (a `/` or `..` would name a file elsewhere: a gateway
+    answering `../../x` as a task id must not write outside the directory). A UUID stays as it is."""
+    stem = _UNSAFE_IN_NAMES.sub("_", task_id)
+    return "_" + stem[1:] if stem.startswith(".") or not stem else stem
+
+
+_UNSAFE_IN_NAMES = re.compile(r"[^A-Za-z0-9_.-]")
+
+
 @dataclass(frozen=True, repr=False)
 class GeneratedImage:
     """One downloaded, decoded image. `data` holds the file's bytes exactly as served."""
@@ -148,12 +161,13 @@ class GeneratedImage:
         """Write the image's bytes to `path` and return where they went.
 
         A directory (an existing one, or a path ending in `/`, created if needed) gets
-        `<task_id>-<index>.<ext>`.
+        `<task_id>-<index>.<ext>` (the task id as `file_stem` makes it a file name: never outside it).
         """
         target = Path(path)
         if target.is_dir() or str(path).endswith(("/", os.sep)):
             target.mkdir(parents=True, exist_ok=True)
-            target = target / f"{self.task_id}-{self.index}.{'jpg' if self.format == 'jpeg' else self.format}"
+            extension = "jpg" if self.format == "jpeg" else self.format
+            target = target / f"{file_stem(self.task_id)}-{self.index}.{extension}"
         target.write_bytes(self.data)
         return target
 

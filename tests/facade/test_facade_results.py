@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 import ppio_txt2img as ppio
 from ppio_txt2img._results import ImageRef
@@ -122,3 +126,27 @@ def test_a_model_is_json_ready_and_leaves_out_the_raw_entry() -> None:
         "tags": ["photo", {"odd": 1}],
     }
     assert json.loads(json.dumps(described)) == described
+
+
+@pytest.mark.parametrize(
+    ("task_id", "name"),
+    [
+        ("f10333f2-2dd7-4f56-a177-e3c02a774d9a", "f10333f2-2dd7-4f56-a177-e3c02a774d9a-0.png"),
+        ("../../../escaped", "_._.._.._escaped-0.png"),
+        ("/etc/passwd", "_etc_passwd-0.png"),
+        ("..", "_.-0.png"),
+        ("a\\b:c", "a_b_c-0.png"),
+        (".hidden", "_hidden-0.png"),
+    ],
+)
+def test_saving_into_a_directory_never_writes_outside_it_whatever_the_task_id(
+    tmp_path: Path, task_id: str, name: str
+) -> None:
+    """The task id comes from the server: a gateway answering `../../x` must not pick where files go."""
+    inside = tmp_path / "a" / "b" / "out"
+    saved = replace(image(), task_id=task_id).save(f"{inside}/")
+    assert saved == inside / name
+    assert saved.read_bytes() == image().data
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        f"a/b/out/{name}"
+    ]

@@ -22,7 +22,7 @@ from typing import Any
 from ppio_txt2img import _constants as C
 from ppio_txt2img._client import Client, ModelFilters
 from ppio_txt2img._request_body import build_txt2img_body
-from ppio_txt2img._results import Generation
+from ppio_txt2img._results import Generation, file_stem
 from ppio_txt2img._validation import validate_txt2img_body
 
 from ._display import format_eta, json_text, reported_percent, status_label
@@ -375,7 +375,7 @@ def _check_sheet_path(sheet: str | None) -> None:
 
 def _save_sheet(generation: Generation, sheet: str, output: Path) -> tuple[Path, tuple[int, int]]:
     """Draw the contact sheet and save it (`""`: the default, OUT/<task_id>-sheet.png)."""
-    path = Path(sheet) if sheet else output / f"{generation.task_id}-sheet.png"
+    path = Path(sheet) if sheet else output / f"{file_stem(generation.task_id)}-sheet.png"
     try:
         picture = generation.contact_sheet()
         path.parent.mkdir(parents=True, exist_ok=True)

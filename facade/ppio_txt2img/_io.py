@@ -22,6 +22,7 @@ daemon thread and waits for it from the caller's thread, so Ctrl-C is never held
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import threading
@@ -62,6 +63,26 @@ __all__ = [
 ]
 
 logger = logging.getLogger("ppio_txt2img")
+
+#: Whether the SDK is sending a request through httpx in this thread or task (`_QueriesHidden`).
+_sending = contextvars.ContextVar("ppio_txt2img_sending", default=False)
+
+
+class _QueriesHidden(logging.Filter):
+    """httpx logs every request it sends at INFO, URL and all: a signed image URL with its signature,
+    in an app that only asked for INFO logs. Its records of the SDK's own requests have the URLs
+    without their query, as the SDK's own log lines do (`_log`); anyone else's are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _sending.get() and isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None, fragment=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_QueriesHidden())
 
 T = TypeVar("T")
 
@@ -290,8 +311,12 @@ def _awaiting_answer() -> Iterator[None]:
 
 def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate | None) -> Reply:
     request = _request(client, action, gate)  # the gate is the sync trace hook itself
-    with _awaiting_answer():
-        response = client.send(request, stream=True, auth=None, follow_redirects=False)
+    sending = _sending.set(True)
+    try:
+        with _awaiting_answer():
+            response = client.send(request, stream=True, auth=None, follow_redirects=False)
+    finally:
+        _sending.reset(sending)
     try:
         read = response.is_stream_consumed  # by a response hook of a caller's client: decoded, whole
         body = BodyReader(action, response.status_code, response.headers, decoded=read)
@@ -438,8 +463,12 @@ async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, gate: Hea
     try:
         with anyio.fail_after(action.timeout):
             request = _request(client, action, None if gate is None else gate.trace_async)
-            with _awaiting_answer():
-                response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+            sending = _sending.set(True)
+            try:
+                with _awaiting_answer():
+                    response = await client.send(request, stream=True, auth=None, follow_redirects=False)
+            finally:
+                _sending.reset(sending)
             try:
                 read = response.is_stream_consumed  # by a response hook of a caller's client
                 body = BodyReader(action, response.status_code, response.headers, decoded=read)

@@ -39,6 +39,7 @@ from ._request_body import (
 from ._results import Generation, Model, SubmittedTask, Task
 from ._sync_http import OwnSyncHttp
 from ._tasks import get_task_flow
+from ._transport import preload_async_transport
 from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
 from ._wakeups import Closing
 
@@ -464,6 +465,8 @@ class AsyncClient(_BaseClient):
         #: the copies `with_options` makes share them.
         self._http: httpx.AsyncClient | LoopClients = http_client or LoopClients()
         self._sleep = sleep
+        if http_client is None:
+            preload_async_transport()
 
     async def _run(self, flow: Flow[T]) -> T:
         if isinstance(self._http, LoopClients):

@@ -44,6 +44,25 @@ def test_importing_the_package_does_not_import_pillow() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_an_async_client_imports_its_transport_when_made_not_at_its_first_request() -> None:
+    """aiohttp and Pillow take 150-250 ms to import: at the first request, inside a running event loop,
+    every other request it served would stall that long. Made under trio, it leaves aiohttp alone."""
+    code = (
+        "import sys, trio, ppio_txt2img as ppio\n"
+        "loaded = lambda: sorted({'aiohttp', 'PIL.Image'} & set(sys.modules))\n"
+        "print(loaded())\n"
+        "async def under_trio(): ppio.AsyncClient('k')\n"
+        "trio.run(under_trio)\n"
+        "print(loaded())\n"
+        "ppio.AsyncClient('k')\n"
+        "print(loaded())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.splitlines() == ["[]", "['PIL.Image']", "['PIL.Image', 'aiohttp']"]
+
+
 @pytest.mark.parametrize("key", [None, ""])
 def test_a_client_without_an_api_key_raises_before_sending_anything(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock, api: ScriptedAPI, key: str | None, anyio_backend: str

@@ -15,8 +15,15 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 #: The cheapest task the spec allows: its smallest size, one step, one image.
 CHEAPEST_REQUEST: dict[str, Any] = {
@@ -29,6 +36,14 @@ CHEAPEST_REQUEST: dict[str, Any] = {
     "sampler_name": "Euler a",
 }
 FALLBACK_MODEL = "sd_xl_base_1.0.safetensors"
+#: What checks the billed POST's answer: every default check that sends no request of its own.
+_CHECKS_THAT_SEND_NOTHING = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 TERMINAL = ("TASK_STATUS_SUCCEED", "TASK_STATUS_FAILED")
 
 
@@ -59,6 +74,7 @@ def load_spec() -> dict[str, Any]:
 class Contract:
     def __init__(self, base_url: str, api_key: str, *, rate: str, examples: int, seed: int) -> None:
         self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
         self.spec = load_spec()
         self.headers = {"Authorization": f"Bearer {api_key}"}
         self.examples = examples
@@ -78,21 +94,26 @@ class Contract:
         self.setup_requests = 0  # the GETs that find a real cursor and a model, outside the checks
 
     # ------------------------------------------------------------------------------ one request
-    def send(self, case: Any, outcome: Outcome) -> Any:
-        """Send one case (rate-limited by schemathesis), run every check on the answer, record failures."""
+    def send(self, case: Any, outcome: Outcome, *, checks: list[Any] | None = None) -> Any:
+        """Send one case (rate-limited by schemathesis), run every check on the answer (or `checks`),
+        record failures."""
         outcome.requests += 1
         try:
             response = case.call(
                 base_url=self.base_url, session=self.session, headers=self.headers, timeout=60
             )
         except requests.RequestException as exc:
-            outcome.record(exc, case.as_curl_command(headers={"Authorization": "Bearer $PPIO_API_KEY"}))
+            outcome.record(exc, self.repro(case))
             return None
         try:
-            case.validate_response(response)
+            case.validate_response(response, checks=checks)
         except (Failure, FailureGroup) as exc:
-            outcome.record(exc, case.as_curl_command(headers={"Authorization": "Bearer $PPIO_API_KEY"}))
+            outcome.record(exc, self.repro(case))
         return response
+
+    @staticmethod
+    def repro(case: Any) -> str:
+        return str(case.as_curl_command(headers={"Authorization": "Bearer $PPIO_API_KEY"}))
 
     # ------------------------------------------------------------------------ generated GETs
     def fuzz_gets(self, *, negative: bool = False) -> None:
@@ -184,18 +205,22 @@ class Contract:
         if first is not None and first.status_code == 200:
             self.follow("list_models", "NextPage", first.json(), outcome)
 
-    def check_task(self, task_id: str, outcome: Outcome, *, wait: float) -> None:
-        """Follow GetTaskResult from a `task_id` and poll (through the same link) until the task ends."""
+    def check_task(self, task_id: str, outcome: Outcome, *, wait: float) -> str | None:
+        """Follow GetTaskResult from a `task_id` and poll (through the same link) until the task ends or
+        `wait` seconds pass; its last status (None: no answer to read one from)."""
         created = {"task_id": task_id}
         deadline = time.monotonic() + wait
         while True:
             response = self.follow("create_txt2img_task", "GetTaskResult", created, outcome)
             if response is None or response.status_code != 200:
-                return
-            status = (response.json().get("task") or {}).get("status")
+                return None
+            try:
+                status = (response.json().get("task") or {}).get("status")
+            except (ValueError, AttributeError):  # not JSON, not an object: its check has said so
+                return None
             if status in TERMINAL or time.monotonic() > deadline:
                 outcome.note += f"; last status {status} after {outcome.requests} requests"
-                return
+                return str(status)
             time.sleep(2)
 
     # ----------------------------------------------------------------------- the billed POST
@@ -226,24 +251,72 @@ class Contract:
         return FALLBACK_MODEL
 
     def create_one_task(self, wait: float) -> None:
+        """The one billed request: sent once, checked only by checks that send nothing (schemathesis's
+        `ignored_auth` sends the same POST again without a key and with a wrong one: two more tasks on a
+        server that takes any key), refused as a failure (the body is valid under the spec), then the
+        task polled to its end, which must be a success whose image the SDK downloads and checks."""
         outcome = Outcome("POST /v3/async/txt2img")
         self.outcomes.append(outcome)
         body = {"request": {"model_name": self.cheapest_model(), **CHEAPEST_REQUEST}}
         case = self.schema.find_operation_by_id("create_txt2img_task").Case(
             body=cast(Any, body), media_type="application/json"
         )
-        response = self.send(case, outcome)  # sent once, never retried: it is billed
+        response = self.send(case, outcome, checks=_CHECKS_THAT_SEND_NOTHING)  # never re-sent: billed
         self.tasks_created += 1 if response is not None and response.status_code == 200 else 0
         if response is None or response.status_code != 200:
             outcome.note = "one cheapest task asked for; none created"
+            if response is not None and 400 <= response.status_code < 500:
+                outcome.failures.setdefault(
+                    "A valid request was refused",
+                    f"the cheapest task the spec allows was answered {response.status_code}: "
+                    f"{response.text[:300]}\n    reproduce: {self.repro(case)}",
+                )
             return
-        task_id = response.json().get("task_id")
+        task_id = str(response.json().get("task_id"))
         outcome.note = (
             f"one task created: {task_id} (128x128, 1 step, 1 image, {body['request']['model_name']})"
         )
         follow = Outcome("link GetTaskResult")
         self.outcomes.append(follow)
-        self.check_task(str(task_id), follow, wait=wait)
+        status = self.check_task(task_id, follow, wait=wait)
+        if status != "TASK_STATUS_SUCCEED":
+            follow.failures.setdefault(
+                "The task did not succeed",
+                f"task {task_id}: last status {status} after {wait:g} s (the cheapest task should end "
+                "TASK_STATUS_SUCCEED)",
+            )
+            return
+        self.check_images(task_id, follow, wait=wait, cheapest=True)
+
+    def check_images(self, task_id: str, outcome: Outcome, *, wait: float, cheapest: bool = False) -> None:
+        """A succeeded task read as the SDK reads it (GETs only, free): its own task id, images that
+        download, are whole and decode; for the cheapest task, one image at the size asked for (give or
+        take the backend's rounding, as the SDK allows)."""
+        from . import Client, PPIOError
+        from ._images import SIZE_TOLERANCE
+
+        try:
+            with Client(self.api_key, base_url=self.base_url, timeout=max(wait, 60)) as client:
+                generation = client.wait(task_id)
+        except PPIOError as exc:
+            outcome.failures.setdefault("The result does not hold", f"{type(exc).__name__}: {exc}")
+            return
+        images = generation.images
+        if not cheapest:
+            outcome.note += f"; its {len(images)} image(s) downloaded and checked"
+            return
+        asked = (CHEAPEST_REQUEST["width"], CHEAPEST_REQUEST["height"])
+        if len(images) != CHEAPEST_REQUEST["image_num"]:
+            outcome.failures.setdefault(
+                "The result does not hold",
+                f"{len(images)} images for image_num {CHEAPEST_REQUEST['image_num']}",
+            )
+        elif any(abs(got - want) > SIZE_TOLERANCE for got, want in zip(images[0].size, asked, strict=True)):
+            outcome.failures.setdefault(
+                "The result does not hold", f"an image of {images[0].size}, asked for {asked}"
+            )
+        else:
+            outcome.note += f"; its image downloaded and checked ({images[0].format}, {images[0].size})"
 
     # ------------------------------------------------------------------------------- report
     def report(self, print_: Callable[[str], None], *, allow_billing: bool, task_id: str | None) -> bool:

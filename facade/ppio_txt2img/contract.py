@@ -15,8 +15,12 @@ What it checks, against the spec the SDK was generated from (`ppio_api/openapi.j
 2. The spec's OpenAPI `links`, followed from real answers: the model list's `NextPage` (its
    `next_cursor`), and `GetTaskResult` from a created task's `task_id` (with `--allow-billing`), or from
    `--task-id`.
+   A succeeded task's images are then read as the SDK reads them (GETs, free): the result is about
+   that task, every image downloads, is whole and decodes.
 3. Only with `--allow-billing`: one `POST /v3/async/txt2img` for the cheapest task there is (128x128,
-   1 step, 1 image), sent once and never retried, then polled to its end through the link.
+   1 step, 1 image), sent once and never again (its answer is checked only by checks that send
+   nothing; a valid request refused is a failure), then polled to its end through the link: it must
+   end TASK_STATUS_SUCCEED within `--wait`, with one image of the size asked for.
 
 It prints what was checked, what failed (with the failing check and a request to reproduce it), and how
 much could have been billed: 0 tasks without `--allow-billing`. Exit status 0 when nothing failed.
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.task_id:
         outcome = Outcome("link GetTaskResult (--task-id)")
         contract.outcomes.append(outcome)
-        contract.check_task(args.task_id, outcome, wait=0)
+        if contract.check_task(args.task_id, outcome, wait=0) == "TASK_STATUS_SUCCEED":
+            contract.check_images(args.task_id, outcome, wait=args.wait)
     if args.allow_billing:
         contract.create_one_task(args.wait)
     else:

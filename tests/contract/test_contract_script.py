@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,45 @@ def test_allow_billing_creates_one_cheapest_task_and_follows_the_link_to_its_res
     assert "link create_txt2img_task -> GetTaskResult" in run.stdout
     assert "last status TASK_STATUS_SUCCEED" in run.stdout
     assert "Billing: 1 task(s) created" in run.stdout
+
+
+def test_the_billed_post_reaches_a_server_once_even_one_that_takes_any_key() -> None:
+    """schemathesis's `ignored_auth` check sends the POST again without a key and with a wrong one: on a
+    server that takes any key, `--allow-billing` created three tasks and reported one."""
+    lax = Sandbox(speed=50, queue_delay=0.0, seed=7)  # takes any key
+    with lax.serve() as url:
+        run = contract(url, "--allow-billing", "--examples", "1")
+    assert len(lax.tasks) == 1, run.stdout
+    assert lax.stats["txt2img"].requests == 1
+    assert "Billing: 1 task(s) created" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("knobs", "line", "failure"),
+    [
+        ({"fail_rate": 1.0}, "link GetTaskResult", "The task did not succeed"),
+        ({"missing_images": 1}, "link GetTaskResult", "The result does not hold"),
+        ({"truncated_image_rate": 1.0}, "link GetTaskResult", "The result does not hold"),
+        (
+            {"response_overrides": {"task_result": {"task.task_id": "another-task"}}},
+            "link GetTaskResult",
+            "The result does not hold",
+        ),
+        ({"error_rates": {"txt2img": {400: 1.0}}}, "POST /v3/async/txt2img", "A valid request was refused"),
+    ],
+)
+def test_a_billed_task_that_does_not_end_in_usable_images_fails_the_contract(
+    knobs: dict[str, Any], line: str, failure: str
+) -> None:
+    """The cheapest task must end TASK_STATUS_SUCCEED with its own id and one whole image of the size
+    asked for: a server whose tasks fail, or whose results name another task, list no image or serve a
+    truncated one, or that refuses the valid request, passed the schema checks alone."""
+    broken = Sandbox(accepted_api_keys=frozenset({API_KEY}), speed=50, queue_delay=0.0, seed=8, **knobs)
+    with broken.serve() as url:
+        run = contract(url, "--allow-billing", "--examples", "1", "--wait", "20")
+    assert run.returncode == 1, run.stdout
+    assert re.search(rf"{re.escape(line)} +1 FAILED", run.stdout), run.stdout
+    assert f"- {failure}" in run.stdout
 
 
 def test_a_server_that_breaks_the_contract_fails_it_naming_the_check(sandbox: tuple[Sandbox, str]) -> None:

@@ -484,6 +484,15 @@ CASES: tuple[Case, ...] = (
         ),
     ),
     Case(
+        "create-task-id-unusable",
+        4,
+        "the create call answers a `task_id` with a space in it (no task-result request could name it)",
+        "an `APIResponseValidationError` naming the bound; the task may exist (not resent)",
+        {"submit": [Fault(set_fields={"task_id": "a b"})]},
+        Call(),
+        Expect(ppio.APIResponseValidationError, {"outcome_unknown": True, "status_code": 200}),
+    ),
+    Case(
         "create-200-error-body",
         4,
         "the create call answers 200 with the API's error body (`ILLEGAL_PROMPT`), as a gateway may",

@@ -139,6 +139,15 @@ def test_task_result_without_task_id_is_400(client: httpx.Client) -> None:
     _refusal(twice, 400, "INVALID_REQUEST_BODY")
 
 
+@pytest.mark.parametrize("task_id", ["abc\n", "a b", "tâche"])
+def test_a_task_id_outside_its_pattern_is_400_as_the_sdk_refuses_it(
+    client: httpx.Client, task_id: str
+) -> None:
+    """The spec's `^[!-~]+$` read as JSON Schema reads it: `$` only at the very end, so "abc\\n" is
+    refused (Python's `$` also matched before a final line feed: 404 here, ValidationError in the SDK)."""
+    _refusal(client.get("/v3/async/task-result", params={"task_id": task_id}), 400, "INVALID_REQUEST_BODY")
+
+
 def test_unknown_path_is_404_api_not_found_and_wrong_method_405(client: httpx.Client) -> None:
     _refusal(client.get("/v3/async/img2img"), 404, "API_NOT_FOUND")
     wrong = client.get("/v3/async/txt2img")

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from ppio_txt2img._validation import schema_pattern
 
 _SPEC_URI = "urn:ppio:openapi"
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -66,11 +68,21 @@ _FORMATS.checks("int32")(_integer_format(32))
 _FORMATS.checks("int64")(_integer_format(64))
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterable[Any]:
+    """`pattern` as JSON Schema means it (ECMA-262: `$` only at the very end), as the SDK reads it
+    (`schema_pattern`): jsonschema's own reads it with Python's `re`, whose `$` also matches before a
+    final line feed, so "abc\\n" passed `^[!-~]+$` here while the SDK refused it."""
+    if validator.is_type(instance, "string") and schema_pattern(pattern).search(instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+#: Draft 2020-12, with `pattern` read as JSON Schema reads it.
+_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 @functools.cache
 def _validator(pointer: str) -> Any:
-    return Draft202012Validator(
-        {"$ref": f"{_SPEC_URI}#{pointer}"}, registry=_registry(), format_checker=_FORMATS
-    )
+    return _Validator({"$ref": f"{_SPEC_URI}#{pointer}"}, registry=_registry(), format_checker=_FORMATS)
 
 
 def component_schema(name: str) -> Mapping[str, Any]:

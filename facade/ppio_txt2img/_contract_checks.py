@@ -65,6 +65,27 @@ class Outcome:
             self.failures.setdefault(title, f"{message.strip()}\n    reproduce: {repro}".strip())
 
 
+def error_body_problem(status: int, content: bytes) -> str | None:
+    """What an error answer's body does wrong by REFERENCE §3, which the spec leaves open (every key of
+    `ErrorBody` optional, to read any body leniently): `{"code": <the status>, "reason": ..., "message":
+    ...}`. None for a success, a body that is no JSON object (a gateway's HTML page: its own matter),
+    or a body that says it as documented."""
+    if status < 400:
+        return None
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    if body.get("code") != status:
+        code = body.get("code")
+        return f"HTTP {status} with an error body whose code is {code!r} (REFERENCE: the code is the status)"
+    if not isinstance(body.get("reason"), str) or not body["reason"]:
+        return f"HTTP {status} with an error body without a reason: {content[:200]!r}"
+    return None
+
+
 def load_spec() -> dict[str, Any]:
     text = (importlib.resources.files("ppio_api") / "openapi.json").read_text(encoding="utf-8")
     spec: dict[str, Any] = json.loads(text)
@@ -109,6 +130,9 @@ class Contract:
             case.validate_response(response, checks=checks)
         except (Failure, FailureGroup) as exc:
             outcome.record(exc, self.repro(case))
+        problem = error_body_problem(response.status_code, response.content)
+        if problem is not None:
+            outcome.failures.setdefault("Error body", f"{problem}\n    reproduce: {self.repro(case)}")
         return response
 
     @staticmethod

@@ -142,3 +142,27 @@ def test_its_help_is_read_without_importing_schemathesis() -> None:
     assert "--base-url" in done.stdout
     assert "exit 0" in done.stdout
     assert "schemathesis imported: False" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "problem"),
+    [
+        (
+            403,
+            b'{"code": 403, "reason": "INVALID_API_KEY", "message": "invalid api-key", "metadata": {}}',
+            None,
+        ),
+        (200, b'{"task_id": "t"}', None),
+        (502, b"<html>bad gateway</html>", None),  # no JSON: a gateway's page, not the API's body
+        (400, b'{"code": 0, "msg": "bad", "data": null}', "whose code is 0"),  # the V2 envelope
+        (401, b'{"error": {"message": "no key", "type": "auth"}}', "whose code is None"),  # OpenAI's shape
+        (404, b'{"code": 404, "message": "not found"}', "without a reason"),
+    ],
+)
+def test_an_error_body_is_held_to_the_documented_shape(status: int, body: bytes, problem: str | None) -> None:
+    """The spec reads any error body (every key optional); the contract holds a server to REFERENCE §3:
+    `code` is the status, and there is a `reason`."""
+    from ppio_txt2img._contract_checks import error_body_problem
+
+    found = error_body_problem(status, body)
+    assert found is None if problem is None else (found is not None and problem in found), found

@@ -257,12 +257,13 @@ class AiohttpSession:
             headers={"User-Agent": C.USER_AGENT},
             trust_env=False,  # it would also read ~/.netrc into Authorization headers: proxies below
             auto_decompress=False,  # `BodyReader` decodes, as on every transport (`_decoding.py`)
-            # An answer's head as large as httpx (h11) takes one: its whole head up to 16 KiB, in as
-            # many lines as fit (aiohttp's own limits, 8190 bytes a line and 128 lines, refused big
-            # security headers httpx read, and made a created task's answer "outcome unknown").
+            # Answer heads httpx (h11) reads, read here too: lines up to its 16 KiB (aiohttp's own 8190
+            # bytes refused big security headers httpx read, and made a created task's answer "outcome
+            # unknown") in up to 256 of them (aiohttp's 128 did too). aiohttp has no limit on a head's
+            # total (h11's 16 KiB): these two bound it to 4 MiB, below a body's 8 MiB cap.
             max_line_size=_MAX_HEAD,
             max_field_size=_MAX_HEAD,
-            max_headers=_MAX_HEAD // 4,
+            max_headers=256,
         )
         self._slots = AsyncioSlots(C.DEFAULT_MAX_CONNECTIONS)  # the connector's limit: none wait there
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}

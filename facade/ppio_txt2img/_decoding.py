@@ -16,7 +16,8 @@ decodes them:
   (an inner layer may hold a little more than the body it inflates to: `_LAYER_SLACK`);
 - bytes after the last gzip member that start no new one are dropped, and a stream that ends early
   gives what it held (as httpx does): the body's own checks (JSON, an image's) judge what came;
-- a body that does not decode, or a coding the SDK did not ask for (`br`), is `Undecodable`.
+- a label the SDK does not know (`utf-8`, `none`, `br`) is passed over, as httpx and aiohttp do;
+- a body that does not decode as its label says is `Undecodable`.
 """
 
 from __future__ import annotations
@@ -164,10 +165,9 @@ def body_decoder(content_encoding: str | None, limit: int | None) -> BodyDecoder
             continue
         if coding == "x-gzip":
             coding = "gzip"
-        if coding not in ("gzip", "deflate"):
-            raise Undecodable(
-                f"the body is encoded as {coding!r}, which the SDK did not ask for (it asks for "
-                f"{ACCEPT_ENCODING})"
-            )
-        codings.append(coding)
+        if coding in ("gzip", "deflate"):
+            codings.append(coding)
+        # Any other label is passed over, as httpx and aiohttp pass it: servers send `utf-8` or `none`
+        # there by mistake, on bodies that are not encoded at all (and were read: refusing them would
+        # lose a created task's id). A body really in `br` then fails its own check (not JSON, no image).
     return BodyDecoder(codings, limit) if codings else None

@@ -167,6 +167,7 @@ def send_with_retries(
     retries = settings.max_retries if max_retries is None else max_retries
     current = with_query(url, params) if params else url
     sent_headers = dict(headers or {})
+    drop = drop_headers  # and, once a hop leaves the first origin, every credential header
     visited = {current}
     attempt = 0
     resent = False  # at once, after a connection that ended unanswered (`resend_at_once`)
@@ -184,7 +185,7 @@ def send_with_retries(
                 connect_timeout=settings.connect_timeout,
                 json=json,
                 headers=sent_headers,
-                drop_headers=drop_headers,
+                drop_headers=drop,
                 max_bytes=max_bytes,
                 deadline_left=remaining,
             )
@@ -211,9 +212,12 @@ def send_with_retries(
                     return replace(reply, sent_at=attempt_at)  # a loop, or too many hops: a 3xx error
                 visited.add(target)
                 current = target
-                if _origin(target) != _origin(url):  # credentials never leave the first origin
+                if _origin(target) != _origin(url):  # credentials never leave the first origin:
+                    # not the SDK's, and not those a caller's httpx client adds to every request it
+                    # builds (its default headers, its cookies): dropped from the request once built
                     for name in [key for key in sent_headers if key.lower() in _CREDENTIAL_HEADERS]:
                         del sent_headers[name]
+                    drop = (*drop_headers, *sorted(_CREDENTIAL_HEADERS))
                 continue
             failure = classify_status(reply.status_code)
             if failure is None:

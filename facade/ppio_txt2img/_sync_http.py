@@ -32,10 +32,7 @@ class OwnSyncHttp:
         self._pid = os.getpid()
         self._client = own_httpx_client(httpx.Client)
         self._inherited: list[httpx.Client] = []
-
-    @property
-    def is_closed(self) -> bool:
-        return self._client.is_closed
+        self._closed = False  # closed in any process before: closed in the processes forked after
 
     def current(self) -> httpx.Client:
         if self._pid != os.getpid():
@@ -44,16 +41,16 @@ class OwnSyncHttp:
                     self._inherited.append(self._client)
                     self._client = own_httpx_client(httpx.Client)
                     self._pid = os.getpid()
+                    if self._closed:  # closed before the fork, or here before a request: stays closed
+                        self._client.close()
         return self._client
 
     def close(self) -> None:
+        self._closed = True
         if self._pid == os.getpid():
             self._client.close()
-        else:  # closed in a child before it made a request: closed there, the parent's left alone
-            self._inherited.append(self._client)
-            self._client = own_httpx_client(httpx.Client)
-            self._pid = os.getpid()
-            self._client.close()
+        # else: closed in a child before it made a request: the pool is the parent's, left alone; the
+        # next `current()` here makes this process's, closed
 
 
 #: Guards the replacement of a pool in a forked child (made anew there: a lock another thread held at

@@ -149,9 +149,19 @@ class Fault:
     #: Other codings, sent whatever the request accepts: `gzip, gzip` (stacked), `gzip-members` (two
     #: gzip members, sent as `gzip`), `gzip-junk` (gzip, then bytes that are none: `gzip`),
     #: `raw-deflate` (a deflate stream without zlib's header: `deflate`), `not-gzip` (the body as it is,
-    #: labelled `gzip`), `br` (the body as it is, labelled `br`).
+    #: labelled `gzip`), `br` and `utf-8` (the body as it is, so labelled).
     encoding: (
-        Literal["gzip", "deflate", "gzip, gzip", "gzip-members", "gzip-junk", "raw-deflate", "not-gzip", "br"]
+        Literal[
+            "gzip",
+            "deflate",
+            "gzip, gzip",
+            "gzip-members",
+            "gzip-junk",
+            "raw-deflate",
+            "not-gzip",
+            "br",
+            "utf-8",
+        ]
         | None
     ) = None
     #: Send one byte of the body every `drip` seconds (headers go at once) ...
@@ -352,6 +362,7 @@ _ODD_CODINGS: dict[str, Callable[[bytes], tuple[bytes, str]]] = {
     "raw-deflate": lambda body: (_raw_deflate(body), "deflate"),
     "not-gzip": lambda body: (body, "gzip"),
     "br": lambda body: (body, "br"),
+    "utf-8": lambda body: (body, "utf-8"),
 }
 
 

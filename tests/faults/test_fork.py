@@ -88,6 +88,22 @@ def test_closing_the_client_in_a_forked_process_leaves_the_parents_connections_o
         assert kit.seen("result")[-1].connection in before  # its kept-alive connection still works
 
 
+def test_a_client_closed_before_the_fork_stays_closed_in_the_forked_process(kit: FaultKit) -> None:
+    client = ppio.Client("sk-test", base_url=kit.url)
+    task = client.submit("a red fox").id
+    client.close()
+
+    def call() -> str:
+        try:
+            client.get_task(task)
+        except ppio.ClientClosedError:
+            return "closed"
+        return "sent"
+
+    assert _in_child(call) == "closed"
+    assert kit.seen("result") == []
+
+
 def test_workers_forked_from_one_client_each_get_their_own_tasks(kit: FaultKit) -> None:
     with ppio.Client("sk-test", base_url=kit.url, timeout=20) as client:
         tasks = [client.submit(f"prompt {i}").id for i in range(4)]

@@ -108,6 +108,17 @@ def _utf8(text: str) -> bool:
     return True
 
 
+def _header_problem(name: object, value: object) -> tuple[str, str] | None:
+    """What is allowed, and what is wrong, when a header cannot go out as HTTP allows; None when it can."""
+    if not (isinstance(name, str) and _HEADER_NAME.fullmatch(name)):
+        allowed = "a header name of letters, digits and !#$%&'*+-.^_`|~ (no spaces, no colon)"
+        return allowed, "cannot be sent as an HTTP header name"
+    if not (isinstance(value, str) and _HEADER_VALUE.fullmatch(value)):
+        allowed = "a string of printable ASCII, with spaces or tabs only between other characters"
+        return allowed, "cannot be sent as an HTTP header value"
+    return None
+
+
 def check_extras(options: Mapping[str, Any]) -> None:
     """The escape hatches are not checked against the spec, but must be sendable at all: headers HTTP
     allows (`_HEADER_NAME`, `_HEADER_VALUE`), a query of scalars in UTF-8, a body of JSON in UTF-8.
@@ -117,20 +128,10 @@ def check_extras(options: Mapping[str, Any]) -> None:
         if not isinstance(headers, Mapping):
             raise ValidationError("extra_headers", headers, "a mapping of header names to strings")
         for name, value in headers.items():
-            if not (isinstance(name, str) and _HEADER_NAME.fullmatch(name)):
-                raise ValidationError(
-                    f"extra_headers[{name!r}]",
-                    "<not shown>",
-                    "a header name of letters, digits and !#$%&'*+-.^_`|~ (no spaces, no colon)",
-                    "cannot be sent as an HTTP header name",
-                )
-            if not (isinstance(value, str) and _HEADER_VALUE.fullmatch(value)):
-                raise ValidationError(
-                    f"extra_headers[{name!r}]",
-                    "<not shown>",
-                    "a string of printable ASCII, with spaces or tabs only between other characters",
-                    "cannot be sent as an HTTP header value",
-                )
+            wrong = _header_problem(name, value)
+            if wrong is not None:
+                allowed, problem = wrong
+                raise ValidationError(f"extra_headers[{name!r}]", "<not shown>", allowed, problem)
     query = options.get("extra_query")
     if query is not None and not (
         isinstance(query, Mapping)

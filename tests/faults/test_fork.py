@@ -25,7 +25,12 @@ CHILD_LIMIT = 60.0
 
 
 def _in_child(work: Callable[[], object]) -> object:
-    """Run `work` in a forked process; what it returned (JSON), or the error it raised, as text."""
+    """Run `work` in a forked process; what it returned (JSON). The error it raised fails the test."""
+    return _reported(*_forked(work))
+
+
+def _forked(work: Callable[[], object]) -> tuple[int, int]:
+    """Start `work` in a forked process: its pid, and the pipe it reports on."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, then leave at once (no atexit, no pytest teardown of the parent's)
@@ -37,6 +42,11 @@ def _in_child(work: Callable[[], object]) -> object:
         os.write(write, json.dumps(outcome).encode())
         os._exit(0)
     os.close(write)
+    return pid, read
+
+
+def _reported(pid: int, read: int) -> object:
+    """What the forked process `pid` reported on `read` (waited for, up to `CHILD_LIMIT`)."""
     try:
         ready, _, _ = select.select([read], [], [], CHILD_LIMIT)
         assert ready, "the forked process did not report"
@@ -108,29 +118,12 @@ def test_workers_forked_from_one_client_each_get_their_own_tasks(kit: FaultKit) 
     with ppio.Client("sk-test", base_url=kit.url, timeout=20) as client:
         tasks = [client.submit(f"prompt {i}").id for i in range(4)]
         client.get_task(tasks[0])
-        pids = []
-        reads = []
-        for task in tasks:  # all four at once, each looking at its own task five times
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(read)
-                try:
-                    seen = [client.get_task(task).id for _ in range(5)]
-                except BaseException as exc:
-                    seen = [f"{type(exc).__name__}: {exc}"]
-                os.write(write, json.dumps(seen).encode())
-                os._exit(0)
-            os.close(write)
-            pids.append(pid)
-            reads.append(read)
-        answers = []
-        for read, pid in zip(reads, pids, strict=True):
-            ready, _, _ = select.select([read], [], [], CHILD_LIMIT)
-            assert ready, "a forked worker did not report"
-            answers.append(json.loads(os.read(read, 65536)))
-            os.close(read)
-            os.waitpid(pid, 0)
+
+        def looks(task: str) -> Callable[[], object]:
+            return lambda: [client.get_task(task).id for _ in range(5)]
+
+        children = [_forked(looks(task)) for task in tasks]  # all four at once, five looks each
+        answers = [_reported(pid, read) for pid, read in children]
     assert answers == [[task] * 5 for task in tasks]
 
 

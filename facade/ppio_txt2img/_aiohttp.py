@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _constants as C
-from ._decoding import ACCEPT_ENCODING
 from ._errors import ValidationError
+from ._http import REDIRECT_STATUSES
 from ._io import (
     BodyReader,
     Reply,
@@ -67,7 +67,7 @@ def _check_location(status: int, headers: httpx.Headers) -> None:
     """A redirect whose `Location` httpx cannot parse is the error httpx gives for it (even when it
     follows no redirect: it builds the next request anyway), so both transports answer alike."""
     location = headers.get("location")
-    if status in (301, 302, 303, 307, 308) and location is not None:
+    if status in REDIRECT_STATUSES and location is not None:
         try:
             httpx.URL(location)
         except httpx.InvalidURL as exc:
@@ -340,8 +340,6 @@ class AiohttpSession:
         for name in action.drop_headers:
             for key in [k for k in headers if k.lower() == name.lower()]:
                 del headers[key]
-        if not any(name.lower() == "accept-encoding" for name in headers):
-            headers["Accept-Encoding"] = ACCEPT_ENCODING  # what `BodyReader` decodes
         proxy, proxy_authorization = self._proxy(action.url)
         proxy_headers = None
         if proxy_authorization is not None:

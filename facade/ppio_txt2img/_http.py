@@ -14,6 +14,7 @@ import httpx
 from ._adapter import ApiRequest, ResponseMismatch, error_info
 from ._call import Deadline, Expired, Settings
 from ._constants import MAX_API_BODY_BYTES, MAX_REDIRECTS, MIN_TIME_TO_SEND
+from ._decoding import ACCEPT_ENCODING
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -166,7 +167,8 @@ def send_with_retries(
     """
     retries = settings.max_retries if max_retries is None else max_retries
     current = with_query(url, params) if params else url
-    sent_headers = dict(headers or {})
+    # What `BodyReader` decodes, on every transport (a caller's own `Accept-Encoding` wins).
+    sent_headers = merged_headers({"Accept-Encoding": ACCEPT_ENCODING}, headers or {})
     drop = drop_headers  # and, once a hop leaves the first origin, every credential header
     visited = {current}
     attempt = 0

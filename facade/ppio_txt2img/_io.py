@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar, cast
 import httpx
 
 from ._constants import MAX_CONCURRENT_DOWNLOADS
-from ._decoding import ACCEPT_ENCODING, BodyTooLarge, Undecodable, body_decoder
+from ._decoding import BodyTooLarge, Undecodable, body_decoder
 from ._retry import Failure, classify_exception
 from ._transport import corrected_transport_error, unanswered_error
 from ._urls import without_query
@@ -57,9 +57,9 @@ __all__ = [
     "Sleep",
     "deadline_error",
     "parsed_url",
-    "unsendable",
     "run_async",
     "run_sync",
+    "unsendable",
 ]
 
 logger = logging.getLogger("ppio_txt2img")
@@ -83,6 +83,17 @@ class _QueriesHidden(logging.Filter):
 
 
 logging.getLogger("httpx").addFilter(_QueriesHidden())
+
+
+@contextlib.contextmanager
+def _sdk_sending() -> Iterator[None]:
+    """Around httpx's sending one of the SDK's requests (`_QueriesHidden`)."""
+    sending = _sending.set(True)
+    try:
+        yield
+    finally:
+        _sending.reset(sending)
+
 
 T = TypeVar("T")
 
@@ -210,8 +221,6 @@ def _request(
     )
     for name in action.drop_headers:
         request.headers.pop(name, None)
-    if not any(name.lower() == "accept-encoding" for name in action.headers):
-        request.headers["Accept-Encoding"] = ACCEPT_ENCODING  # what `BodyReader` decodes
     return request
 
 
@@ -255,11 +264,7 @@ class BodyReader:
         self.headers = headers
         self.chunks: list[bytes] = []
         self.size = 0
-        coding = None if decoded else headers.get("content-encoding")
-        try:
-            self._decoder = body_decoder(coding, self.limit)
-        except Undecodable as exc:
-            raise httpx.ReadError(str(exc)) from None
+        self._decoder = None if decoded else body_decoder(headers.get("content-encoding"), self.limit)
         if "content-encoding" not in headers:  # a declared length is the body's only when not encoded
             length = headers.get("content-length", "")
             self._check(int(length) if length.isdigit() else 0)
@@ -311,12 +316,8 @@ def _awaiting_answer() -> Iterator[None]:
 
 def _send_blocking(client: httpx.Client, action: Send, stop: threading.Event, gate: HeadGate | None) -> Reply:
     request = _request(client, action, gate)  # the gate is the sync trace hook itself
-    sending = _sending.set(True)
-    try:
-        with _awaiting_answer():
-            response = client.send(request, stream=True, auth=None, follow_redirects=False)
-    finally:
-        _sending.reset(sending)
+    with _sdk_sending(), _awaiting_answer():
+        response = client.send(request, stream=True, auth=None, follow_redirects=False)
     try:
         read = response.is_stream_consumed  # by a response hook of a caller's client: decoded, whole
         body = BodyReader(action, response.status_code, response.headers, decoded=read)
@@ -463,21 +464,16 @@ async def send_httpx_async(client: httpx.AsyncClient, action: Send, *, gate: Hea
     try:
         with anyio.fail_after(action.timeout):
             request = _request(client, action, None if gate is None else gate.trace_async)
-            sending = _sending.set(True)
-            try:
-                with _awaiting_answer():
-                    response = await client.send(request, stream=True, auth=None, follow_redirects=False)
-            finally:
-                _sending.reset(sending)
+            with _sdk_sending(), _awaiting_answer():
+                response = await client.send(request, stream=True, auth=None, follow_redirects=False)
             try:
                 read = response.is_stream_consumed  # by a response hook of a caller's client
                 body = BodyReader(action, response.status_code, response.headers, decoded=read)
                 chunks = cast(
                     AsyncGenerator[bytes, None], response.aiter_bytes() if read else response.aiter_raw()
                 )
-                async with contextlib.aclosing(
-                    chunks
-                ):  # left early (too large): closed now, not when collected
+                # Left early (too large): closed now, not when collected.
+                async with contextlib.aclosing(chunks):
                     async for chunk in chunks:
                         body.add(chunk)
             finally:

@@ -26,6 +26,7 @@ __all__ = [
     "backoff_delay",
     "classify_exception",
     "classify_status",
+    "honoured",
     "parse_retry_after",
     "resend_at_once",
     "retry_delay",
@@ -147,5 +148,10 @@ def retry_delay(
     if attempt >= max_retries or not is_retryable(failure, idempotent=idempotent):
         return None
     if retry_after is not None:
-        return min(retry_after, RETRY_AFTER_CAP)
+        return honoured(retry_after)
     return backoff_delay(attempt, rng)
+
+
+def honoured(retry_after: float) -> float:
+    """How long a server's `Retry-After` is waited: as it says, up to `RETRY_AFTER_CAP`."""
+    return min(retry_after, RETRY_AFTER_CAP)

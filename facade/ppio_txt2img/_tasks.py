@@ -9,7 +9,7 @@ from typing import Any
 
 from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
 from ._call import Deadline, Expired, Settings, Tracker
-from ._constants import MAX_BAD_RESULTS_IN_A_ROW, RETRY_AFTER_CAP
+from ._constants import MAX_BAD_RESULTS_IN_A_ROW
 from ._crowds import Crowds, Member
 from ._durations import least_spread
 from ._errors import (
@@ -25,7 +25,7 @@ from ._io import Flow, Notify, Sleep
 from ._polling import Estimate, Observation, blind_delay, next_poll_delay
 from ._request_body import merge_extra_body
 from ._results import Task, TaskStatus
-from ._retry import backoff_delay
+from ._retry import backoff_delay, honoured
 from ._submissions import Submitted
 from ._wakeups import Waiter
 
@@ -99,7 +99,7 @@ class FailedLooks:
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             # The server's word on when to come back (capped as a request's retry is): no look before
             # it; if it is past the deadline, no look is left to make.
-            delay = max(delay, min(exc.retry_after, RETRY_AFTER_CAP))
+            delay = max(delay, honoured(exc.retry_after))
             if delay >= deadline.remaining():
                 raise Expired(f"the API asked for no request in the next {delay:g} s") from exc
         try:  # up to the deadline's last look: a wait that ends on failing looks ends at its deadline

@@ -114,15 +114,10 @@ def preload_async_transport() -> None:
     an `AsyncClient` is made (an app's start-up, a FastAPI lifespan), not at its first request: the
     imports take 150-250 ms of CPU, which there would stall every other request the event loop is
     serving. aiohttp not under trio (which does not use it), nor when it is not installed."""
-    import sniffio
     from PIL import Image  # noqa: F401
 
     shared_ssl_context()  # the CA bundle loaded: 47 ms
-    try:
-        library = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        library = "asyncio"
-    if library == "asyncio":
+    if _async_library() == "asyncio":
         with contextlib.suppress(ImportError):
             import aiohttp  # noqa: F401
             import yarl  # noqa: F401
@@ -130,15 +125,19 @@ def preload_async_transport() -> None:
             from . import _aiohttp  # noqa: F401
 
 
-def async_transport_name() -> str:
-    """`aiohttp` under asyncio when it can be imported, else `httpx` (trio, or aiohttp missing)."""
+def _async_library() -> str:
+    """The async library running now; `asyncio` outside any (where the client is made, say)."""
     import sniffio
 
     try:
-        library = sniffio.current_async_library()
+        return sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError:
-        library = "asyncio"
-    if library != "asyncio":
+        return "asyncio"
+
+
+def async_transport_name() -> str:
+    """`aiohttp` under asyncio when it can be imported, else `httpx` (trio, or aiohttp missing)."""
+    if _async_library() != "asyncio":
         return "httpx"
     try:
         import aiohttp  # noqa: F401

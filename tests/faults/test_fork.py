@@ -61,6 +61,15 @@ def _reported(pid: int, read: int) -> object:
     return reported["value"]
 
 
+def _looked_at(client: ppio.Client, task: str) -> str:
+    """ "closed" if looking at `task` found the client closed, else "sent"."""
+    try:
+        client.get_task(task)
+    except ppio.ClientClosedError:
+        return "closed"
+    return "sent"
+
+
 def test_a_forked_process_sends_on_connections_of_its_own_and_the_parent_keeps_its_own(kit: FaultKit) -> None:
     with ppio.Client("sk-test", base_url=kit.url) as client:
         tasks = [client.submit("a red fox").id for _ in range(2)]
@@ -86,11 +95,7 @@ def test_closing_the_client_in_a_forked_process_leaves_the_parents_connections_o
 
         def close_then_call() -> str:
             client.close()
-            try:
-                client.get_task(task)
-            except ppio.ClientClosedError:
-                return "closed"
-            return "still open"
+            return _looked_at(client, task)
 
         assert _in_child(close_then_call) == "closed"
         before = {seen.connection for seen in kit.seen()}
@@ -103,14 +108,7 @@ def test_a_client_closed_before_the_fork_stays_closed_in_the_forked_process(kit:
     task = client.submit("a red fox").id
     client.close()
 
-    def call() -> str:
-        try:
-            client.get_task(task)
-        except ppio.ClientClosedError:
-            return "closed"
-        return "sent"
-
-    assert _in_child(call) == "closed"
+    assert _in_child(lambda: _looked_at(client, task)) == "closed"
     assert kit.seen("result") == []
 
 

@@ -66,8 +66,8 @@ _MAX_HEAD = 16 * 1024
 def _check_location(status: int, headers: httpx.Headers) -> None:
     """A redirect whose `Location` httpx cannot parse is the error httpx gives for it (even when it
     follows no redirect: it builds the next request anyway), so both transports answer alike."""
-    location = headers.get("location")
-    if status in REDIRECT_STATUSES and location is not None:
+    location = headers.get("location") if status in REDIRECT_STATUSES else None
+    if location is not None:
         try:
             httpx.URL(location)
         except httpx.InvalidURL as exc:

@@ -88,10 +88,14 @@ def merged_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     case (HTTP's names are case-insensitive: `authorization` in `default_headers` replaces the SDK's
     `Authorization`, rather than both going out)."""
     merged: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # each name in lower case: as it is spelled in `merged`
     for layer in layers:
         for name, value in layer.items():
-            for same in [key for key in merged if key.lower() == name.lower()]:
-                del merged[same]
+            lower = name.lower()
+            earlier = spelled.get(lower)
+            if earlier is not None:
+                del merged[earlier]
+            spelled[lower] = name
             merged[name] = value
     return merged
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["is_normal", "plain_query", "without_query"]
+__all__ = ["fetchable_as_written", "is_normal", "plain_query", "without_query"]
 
 # Characters httpx leaves as they are: unreserved, sub-delims and its path / query safe sets (printable
 # ASCII but for space and the characters below; "%" is kept whether or not an escape follows it).
@@ -35,18 +35,31 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9\-._~]+")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9\-._~]*")
 
 
+def _normal(url: str) -> re.Match[str] | None:
+    """The pattern's match of `url` when httpx would send it exactly as it is written."""
+    match = _NORMAL.fullmatch(url)
+    if match is None or match["port"] == _DEFAULT_PORTS[match["scheme"]]:
+        return None
+    path = match["path"]
+    if path is None or "." not in path:
+        return match
+    segments = path.split("/")
+    return None if "." in segments or ".." in segments else match  # httpx would drop dot segments
+
+
 def is_normal(url: str) -> bool:
     """Whether httpx would send `url` exactly as it is written (`str(httpx.URL(url)) == url`).
 
     False says nothing: the URL may still be normal, or wrong (httpx decides)."""
-    match = _NORMAL.fullmatch(url)
-    if match is None or match["port"] == _DEFAULT_PORTS[match["scheme"]]:
-        return False
-    path = match["path"]
-    if path is None or "." not in path:
-        return True
-    segments = path.split("/")
-    return "." not in segments and ".." not in segments  # httpx would drop dot segments
+    return _normal(url) is not None
+
+
+def fetchable_as_written(url: str) -> bool:
+    """Whether `url` is in httpx's normal form with a port in range, if it has one: an http(s) URL with a
+    host, which every transport can fetch (`_io.unsendable` has nothing to say of it). False says
+    nothing (httpx's parser decides)."""
+    match = _normal(url)
+    return match is not None and (match["port"] is None or int(match["port"]) < 65536)
 
 
 def plain_query(params: Mapping[str, Any]) -> str | None:

@@ -479,6 +479,101 @@ CASES: tuple[Case, ...] = (
         Call("submit"),
         Expect(attrs={"id": T}),
     ),
+    Case(
+        "poll-429-retry-after-past-the-deadline",
+        7,
+        "every task result answers 429 with `Retry-After: 20`, past the call's 8 s",
+        "no poll before the time the API gave: `WaitTimeoutError` at once, saying why (`early`)",
+        {"result": [Fault(status=429, headers=(("Retry-After", "20"),))]},
+        Call(),
+        Expect(
+            ppio.WaitTimeoutError,
+            {"task_id": T, "early": "the API asked for no request in the next 20 s"},
+            requests={"result": (1, 1)},
+        ),
+    ),
+    Case(
+        "create-task-id-unusable",
+        4,
+        "the create call answers a `task_id` with a space in it (no task-result request could name it)",
+        "an `APIResponseValidationError` naming the bound; the task may exist (not resent)",
+        {"submit": [Fault(set_fields={"task_id": "a b"})]},
+        Call(),
+        Expect(ppio.APIResponseValidationError, {"outcome_unknown": True, "status_code": 200}),
+    ),
+    Case(
+        "create-200-error-body",
+        4,
+        "the create call answers 200 with the API's error body (`ILLEGAL_PROMPT`), as a gateway may",
+        "an `APIResponseValidationError` carrying the API's reason; the task may exist (not resent)",
+        {"submit": [Fault(status=200, body=error(400, reason="ILLEGAL_PROMPT").body)]},
+        Call(),
+        Expect(ppio.APIResponseValidationError, {"reason": "ILLEGAL_PROMPT", "outcome_unknown": True}),
+    ),
+    Case(
+        "create-large-head",
+        1,
+        "the create call's answer has a 12 KB header line and 150 header lines (a big security policy)",
+        "reads it on every transport (as httpx does, up to 16 KiB of head): the task id, not "
+        '"outcome unknown"',
+        {
+            "submit": [
+                Fault(
+                    headers=(
+                        ("Content-Security-Policy", "default-src 'self' " + "a" * 12_000),
+                        *((f"X-Trace-{i}", "v") for i in range(150)),
+                    )
+                )
+            ]
+        },
+        Call("submit"),
+        Expect(attrs={"id": T}),
+    ),
+    Case(
+        "image-url-unparsable",
+        1,
+        "the task result lists an image URL that does not parse (`http://[::1/0.png`)",
+        "an `ImageError` for that image, the other kept, the same on every transport",
+        {"result": [Fault(set_fields={"images[0].image_url": "http://[::1/0.png"})]},
+        Call(),
+        Expect(ppio.ImageError, {"task_id": T, "index": 0}, count=1),
+    ),
+    Case(
+        "image-url-bad-idna-host",
+        1,
+        "the task result lists an image URL whose host fails IDNA decoding (`xn--bcher-kva.example..`)",
+        "an `ImageError` for that image, the other kept, the same on every transport",
+        {"result": [Fault(set_fields={"images[0].image_url": "http://xn--bcher-kva.example../0.png"})]},
+        Call(),
+        Expect(ppio.ImageError, {"task_id": T, "index": 0}, count=1),
+    ),
+    Case(
+        "image-url-port-out-of-range",
+        1,
+        "the task result lists an image URL with port 99999",
+        "an `ImageError` for that image, the other kept, the same on every transport",
+        {"result": [Fault(set_fields={"images[1].image_url": "http://127.0.0.1:99999/1.png"})]},
+        Call(),
+        Expect(ppio.ImageError, {"task_id": T, "index": 1}, count=1),
+    ),
+    Case(
+        "poll-302-unparsable-location",
+        1,
+        "the task result answers 302 with a `Location` that does not parse",
+        "sends the poll again (httpx's protocol error, on every transport); then a typed error",
+        {"result": [Fault(status=302, body=b"", headers=(("Location", "http://[::1/x"),))]},
+        Call("get_task"),
+        Expect(ppio.APIConnectionError, {"task_id": T}, requests={"result": (3, 3)}),
+    ),
+    Case(
+        "image-302-port-out-of-range",
+        1,
+        "every image answers 302 to a URL with port 99999",
+        "not followed: an `ImageError` saying why",
+        {"image": [Fault(status=302, body=b"", headers=(("Location", "http://127.0.0.1:99999/x.png"),))]},
+        Call(),
+        Expect(ppio.ImageError, {"task_id": T, "status_code": 302}),
+    ),
     # --- 2. the API key -------------------------------------------------------------------------
     Case(
         "key-trailing-newline",

@@ -8,7 +8,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ppio_txt2img._http import with_query
-from ppio_txt2img._urls import is_normal, plain_query
+from ppio_txt2img._io import parsed_url, unsendable
+from ppio_txt2img._urls import fetchable_as_written, is_normal, plain_query
 
 # Pieces that httpx keeps, changes or refuses: case, default and odd ports, IPv4-like hosts, dot
 # segments, escapes, characters it percent-encodes, non-ASCII, user info, fragments.
@@ -67,6 +68,35 @@ def test_a_url_taken_as_normal_is_what_httpx_would_send(url: str) -> None:
         assert _httpx_form(url) == url
 
 
+def _parsed_verdict(url: str) -> str | None:
+    """What `unsendable` says of `url` from httpx's parse alone (its fast path bypassed)."""
+    parsed_url.cache_clear()
+    try:
+        parsed = httpx.URL(url)
+        port, host = parsed.port, parsed.host
+    except (httpx.InvalidURL, ValueError):
+        return "does not parse"
+    if parsed.scheme not in ("http", "https") or not host:
+        return "not an http(s) URL with a host"
+    return "port out of range" if port is not None and not 0 < port < 65536 else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(_URLS)
+@example("http://127.0.0.1:65535/x")
+@example("http://127.0.0.1:65536/x")
+@example("http://127.0.0.1:99999/x")
+@example("http://xn--bcher-kva.example..")  # its host fails IDNA decoding only when read
+def test_a_url_fetched_without_parsing_is_one_httpx_parses_as_fetchable(url: str) -> None:
+    """`unsendable` skips httpx's parser for `fetchable_as_written` URLs: only for those httpx finds
+    fetchable, and then it says the same as the parse would (nothing)."""
+    if fetchable_as_written(url):
+        assert _parsed_verdict(url) is None
+        assert unsendable(url) is None
+    else:
+        assert (unsendable(url) is None) == (_parsed_verdict(url) is None)
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -80,6 +110,7 @@ def test_a_url_taken_as_normal_is_what_httpx_would_send(url: str) -> None:
 )
 def test_the_urls_the_client_sends_every_task_are_taken_as_normal(url: str) -> None:
     assert is_normal(url)
+    assert fetchable_as_written(url)
     assert _httpx_form(url) == url
 
 

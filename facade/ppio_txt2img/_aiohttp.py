@@ -74,6 +74,13 @@ def _check_location(status: int, headers: httpx.Headers) -> None:
             raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
 
 
+def _drop(headers: dict[str, str], names: tuple[str, ...]) -> None:
+    """Remove the headers `names` from `headers`, in any letter case."""
+    lower = {name.lower() for name in names}
+    for key in [key for key in headers if key.lower() in lower]:
+        del headers[key]
+
+
 def _json_body(value: Any) -> bytes:
     """A JSON body as httpx encodes one."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -337,9 +344,8 @@ class AiohttpSession:
         if action.json is not None:
             data = _json_body(action.json)
             headers["Content-Type"] = "application/json"
-        for name in action.drop_headers:
-            for key in [k for k in headers if k.lower() == name.lower()]:
-                del headers[key]
+        if action.drop_headers:
+            _drop(headers, action.drop_headers)
         proxy, proxy_authorization = self._proxy(action.url)
         proxy_headers = None
         if proxy_authorization is not None:

@@ -293,9 +293,13 @@ class BodyReader:
 
     def reply(self) -> Reply:
         if self._decoder is not None:
-            decoder, self._decoder = self._decoder, None
-            self.add(self._decoded(lambda _: decoder.flush(), b""))
+            self._flush_decoder()
         return Reply(self.status_code, self.headers, b"".join(self.chunks))
+
+    def _flush_decoder(self) -> None:
+        decoder, self._decoder = self._decoder, None
+        assert decoder is not None
+        self.add(self._decoded(lambda _: decoder.flush(), b""))
 
 
 # auth=None on every send: a client-level `auth=` of the user's httpx client would replace the API key
@@ -645,13 +649,21 @@ async def run_async(
 async def _gather_async(
     flows: Sequence[Flow[Any]], client: AsyncHttp, sleep: Callable[[float], Awaitable[object]] | None
 ) -> list[Any]:
-    import anyio
-
     if len(flows) == 1:  # one image: no task group, no semaphore
         try:
             return [await run_async(flows[0], client, sleep)]
         except Exception as exc:
             return [exc]
+    return await _gather_in_tasks(flows, client, sleep)
+
+
+async def _gather_in_tasks(
+    flows: Sequence[Flow[Any]], client: AsyncHttp, sleep: Callable[[float], Awaitable[object]] | None
+) -> list[Any]:
+    """`_gather_async` of several flows (apart: its closure's cells are made on every call, one flow's
+    too)."""
+    import anyio
+
     results: list[Any] = [None] * len(flows)
     limit = anyio.Semaphore(MAX_CONCURRENT_DOWNLOADS)
 

@@ -43,11 +43,13 @@ def generation_flow(
     Every image asked for arrives, or `ImageError` says which did not and carries those that did.
     """
     task = yield from wait_flow(settings, deadline, tracker, task_id, on_progress, submitted)
-    downloads = [
-        download_flow(settings, deadline, task_id, i, ref, expected.size) for i, ref in enumerate(task.images)
-    ]
+    # Loops, not comprehensions: a comprehension over this flow's arguments would hold them in cells, a
+    # few more objects for the collector to visit in each of a thousand waits at once.
+    downloads = []
+    for i, ref in enumerate(task.images):
+        downloads.append(download_flow(settings, deadline, task_id, i, ref, expected.size))
     outcomes: list[Any] = yield Gather(downloads)
-    images = tuple(o for o in outcomes if isinstance(o, GeneratedImage))
+    images = tuple(filter(_is_image, outcomes))
     for outcome in outcomes:
         if isinstance(outcome, Expired):
             raise outcome
@@ -66,6 +68,10 @@ def generation_flow(
             images=images,
         )
     return Generation(task_id=task_id, seed=task.seed, images=images, task=task)
+
+
+def _is_image(outcome: object) -> bool:
+    return isinstance(outcome, GeneratedImage)
 
 
 def submitted_flow(

@@ -92,6 +92,8 @@ def submitted_flow(
     answered = settings.clock()
     hooked = body_option(body, "webhook_url")
     webhook_url = hooked if hooked == receiver_url else None
+    if webhook_url is not None and settings.wakeups is not None:
+        settings.wakeups.expect(task_id)
     return task_id, Submitted((sent + answered) / 2, shape_of(body), webhook_url, answered)
 
 

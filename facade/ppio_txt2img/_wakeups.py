@@ -148,10 +148,21 @@ def _set_soon(token: Any, thread: int, event: Any) -> None:
 
 
 class Wakeups:
-    """The waits registered by task id. Safe to share between threads and event loops."""
+    """The waits registered by task id. Safe to share between threads and event loops.
 
-    #: Task ids notified with no wait registered yet (a webhook can beat the POST's answer), kept a while.
+    A webhook can come before its wait registers: before the POST's answer (the task id is not known
+    yet), or at any time before a `wait()` that follows a `submit()`. It is remembered, so that the wait
+    is woken at once. Webhooks are unsigned: anyone can send one for any id. So the memory is in two
+    parts: the tasks the receiver's clients created and told the API to send here (`expect`), one entry
+    each, which no webhook for another id can push out; and webhooks for ids not (yet) known, in a
+    bounded first-in first-out memory, which forged or stale ones can fill, but which a real webhook
+    only needs until its POST's answer comes."""
+
+    #: Task ids notified with no wait registered and not expected (a webhook can beat the POST's
+    #: answer), kept a while.
     REMEMBERED = 10_000
+    #: Tasks expected and not yet waited for (a client that submits and never waits keeps the newest).
+    EXPECTED = 10_000
 
     def __init__(self, fallback_poll: float) -> None:
         #: How often a wait still polls, in case its webhook never comes.
@@ -159,6 +170,8 @@ class Wakeups:
         self._lock = threading.Lock()
         self._waiters: dict[str, list[Waiter]] = {}
         self._early: dict[str, None] = {}
+        #: Tasks created with this receiver's URL and not yet waited for: whether their webhook came.
+        self._expected: dict[str, bool] = {}
         #: Tasks a wait found done with no webhook come for them (see `missed`).
         self.missing = 0
         #: Webhooks notified, for any task.
@@ -188,11 +201,21 @@ class Wakeups:
             for waiter in waiters:
                 waiter.notify()
 
+    def expect(self, task_id: str) -> None:
+        """A client of the receiver created `task_id` and told the API to send its webhook here: from now
+        on, its webhook is remembered until a wait registers, whatever comes for other ids."""
+        with self._lock:
+            came = self._early.pop(task_id, 0) is None  # before the POST's answer named it
+            self._expected[task_id] = came or self._expected.get(task_id, False)
+            while len(self._expected) > self.EXPECTED:
+                del self._expected[next(iter(self._expected))]  # the oldest first
+
     def register(self, task_id: str) -> Waiter:
         waiter = Waiter()
         with self._lock:
             self._waiters.setdefault(task_id, []).append(waiter)
-            early = self._early.pop(task_id, 0) is None
+            came = self._expected.pop(task_id, False)
+            early = self._early.pop(task_id, 0) is None or came
         if early:
             waiter.notify()
         return waiter
@@ -230,7 +253,9 @@ class Wakeups:
         with self._lock:
             self.heard += 1
             waiters = list(self._waiters.get(task_id, ()))
-            if not waiters:
+            if not waiters and task_id in self._expected:
+                self._expected[task_id] = True
+            elif not waiters:
                 self._early[task_id] = None
                 while len(self._early) > self.REMEMBERED:
                     del self._early[next(iter(self._early))]

@@ -220,3 +220,76 @@ def test_a_receiver_listens_until_its_last_server_ends_which_wakes_the_waits() -
     listening.append(wakeups.listening)
     assert listening == [True, True, False]
     assert waiter.sleep_sync(0)  # woken: it looks at its task now, then polls on its own schedule
+
+
+def _flood(wakeups: Wakeups) -> None:
+    """Webhooks for ids no client of the receiver created, enough to fill its memory of unknown ids: forged,
+    or late duplicates of tasks long done (webhooks are unsigned)."""
+    for i in range(Wakeups.REMEMBERED + 1):
+        wakeups.notify(f"forged-{i}")
+
+
+def test_an_early_webhook_of_an_expected_task_outlasts_a_flood_of_forged_ones() -> None:
+    wakeups = Wakeups(FALLBACK)
+    wakeups.expect("t1")  # created, told to send its webhook here; no wait yet (submit(), then wait())
+    assert wakeups.notify("t1") == 0  # its webhook, before the wait
+    _flood(wakeups)
+    assert wakeups.register("t1").notified  # the wait is woken at once: no sleep until the fallback poll
+
+
+def test_a_webhook_that_beats_its_posts_answer_is_kept_once_the_task_is_expected() -> None:
+    wakeups = Wakeups(FALLBACK)
+    assert wakeups.notify("t1") == 0  # before the POST's answer: the id is not known yet
+    wakeups.expect("t1")  # the answer names it: from now on no flood pushes it out
+    _flood(wakeups)
+    assert wakeups.register("t1").notified
+
+
+def test_an_unknown_ids_webhook_is_remembered_first_in_first_out_and_a_flood_pushes_it_out() -> None:
+    """What the expected tasks are protected from: a webhook for an id nobody said to expect (another
+    client's, a wait begun by id alone) is kept only among the newest `REMEMBERED`."""
+    wakeups = Wakeups(FALLBACK)
+    wakeups.notify("t1")
+    assert wakeups.register("t2").notified is False  # no webhook for another task wakes a wait
+    wakeups.notify("t3")
+    _flood(wakeups)
+    assert wakeups.register("t3").notified is False
+
+
+def test_an_expected_task_whose_webhook_has_not_come_is_not_woken_and_is_forgotten_once_waited() -> None:
+    wakeups = Wakeups(FALLBACK)
+    wakeups.expect("t1")
+    waiter = wakeups.register("t1")
+    assert waiter.notified is False
+    wakeups.unregister("t1", waiter)
+    assert wakeups.notify("t1") == 0  # a late duplicate: among unknown ids now, not among the expected
+    assert "t1" not in wakeups._expected
+
+
+def test_the_tasks_expected_are_bounded_the_oldest_forgotten_first() -> None:
+    wakeups = Wakeups(FALLBACK)
+    for i in range(Wakeups.EXPECTED + 1):
+        wakeups.expect(f"t{i}")
+    assert len(wakeups._expected) == Wakeups.EXPECTED
+    assert "t0" not in wakeups._expected
+    assert f"t{Wakeups.EXPECTED}" in wakeups._expected
+
+
+def test_submitting_with_the_receivers_url_makes_the_task_expected() -> None:
+    """`submitted_flow` (behind `submit()` and `txt2img()`) tells the receiver of each task created with its
+    URL; not of one whose webhook goes elsewhere."""
+    from ppio_txt2img._operations import submitted_flow
+
+    for webhook_url, expected in ((HOOK, True), ("https://elsewhere.test/hook", False)):
+        wakeups = Wakeups(FALLBACK)
+        settings = _settings(wakeups, [0.0])
+        request = {"model_name": "m", "prompt": "p", "width": 64, "height": 64, "image_num": 1, "steps": 1}
+        request |= {"guidance_scale": 7.5, "sampler_name": "Euler a"}
+        body = {"request": request, "extra": {"webhook": {"url": webhook_url}}}
+        flow = submitted_flow(settings, Deadline(settings.clock, 60), Tracker(), body, receiver_url=HOOK)
+        post = next(flow)
+        assert isinstance(post, Send)
+        assert post.method == "POST"
+        with pytest.raises(StopIteration):
+            flow.send(Reply(200, httpx.Headers(), b'{"task_id": "t1"}'))
+        assert ("t1" in wakeups._expected) is expected

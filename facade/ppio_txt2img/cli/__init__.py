@@ -9,10 +9,10 @@
     ppio sandbox --port 8000     # then --sandbox on any command uses it: tasks last across commands
 
 Exit status: 0 done; 2 bad input (nothing was sent); 1 the API, the network or the task failed;
-130 interrupted (the task id and how to resume are printed). Progress goes to stderr, results to stdout.
-Standard library `argparse` only; the parser is in `_parser.py`, the commands in `_commands.py`, the
-progress display in `_progress.py` (what it shows: `_display.py`, pure), the sandbox session's state
-file in `_session.py`.
+130 interrupted (the task id and how to resume are printed). Progress goes to stderr, results to stdout;
+with `--json`, a failure is a JSON object on stdout too (`_failure.py`). Standard library `argparse`
+only; the parser is in `_parser.py`, the commands in `_commands.py`, the progress display in
+`_progress.py` (what it shows: `_display.py`, pure), the sandbox session's state file in `_session.py`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from ._commands import (
     interrupted_message,
     resume_command,
 )
-from ._parser import build_parser, flag_for_field, parse_args
+from ._failure import error_object, failure_text
+from ._parser import ArgumentsError, build_parser, flag_for_field, json_command, parse_args
 from ._progress import Progress
 
 __all__ = ["main"]
@@ -60,14 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if (undecodable := _first_non_utf8(args_list)) is not None:
         print(f"ppio: error: {undecodable}", file=sys.stderr)
-        return 2
+        return _usage_error_json(undecodable, json_command(build_parser(), args_list))
     if args_list[:1] == ["contract"]:  # its own options, and its extra (imported only now)
         return _guard(lambda: cmd_contract(args_list[1:]), None, argparse.Namespace())
     if args_list[:1] == ["sandbox"]:  # the emulator parses its own options (and is imported only now)
         return _guard(lambda: cmd_sandbox(args_list[1:]), None, argparse.Namespace())
+    parser = build_parser()
     try:
-        args = parse_args(build_parser(), args_list)
-    except SystemExit as exc:  # --help and --version exit 0, usage errors 2
+        args = parse_args(parser, args_list)
+    except ArgumentsError as exc:  # argparse has said it on stderr, with the usage
+        return _usage_error_json(exc.message, json_command(parser, args_list))
+    except SystemExit as exc:  # --help and --version exit 0
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     progress = Progress(sys.stderr, quiet=getattr(args, "quiet", False))
     command = _COMMANDS[args.command]
@@ -92,42 +96,60 @@ def _first_non_utf8(arguments: Sequence[str]) -> str | None:
     return None
 
 
-def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Namespace) -> int:
-    """Run a command; turn what it raises into one line on stderr and an exit status. Nothing escapes
-    as a traceback: an error this does not expect still gives one line (and exit status 1)."""
+def _usage_error_json(message: str, command: str | None) -> int:
+    """Exit status 2 for a usage error found before the command ran (already said on stderr); with
+    `--json` (`command`: the command that asked for it), also said as JSON on stdout."""
+    if command is not None:
+        error = error_object(UsageError(message), message)
+        _print_json_failure(failure_text(error, 2, event=command == "batch"))
+    return 2
 
-    def fail(message: str, code: int) -> int:
+
+def _print_json_failure(text: str) -> None:
+    """`text` on stdout; quietly nothing when its reader went away."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Namespace) -> int:
+    """Run a command; turn what it raises into one line on stderr and an exit status (and, with
+    `--json`, one JSON object on stdout: `_failure.py`). Nothing escapes as a traceback: an error this
+    does not expect still gives one line (and exit status 1)."""
+
+    def fail(exc: BaseException, message: str, code: int, *, line: str = "error: ", **extra: object) -> int:
         if progress is not None:
             progress.finish()
-        print(f"ppio: error: {message}", file=sys.stderr)
+        print(f"ppio: {line}{message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            task_id = progress.task_id if progress is not None else None
+            error = error_object(exc, message, task_id=task_id, **extra)
+            _print_json_failure(failure_text(error, code, event=args.command == "batch"))
         return code
 
     try:
         return run()
     except ValidationError as exc:  # raised before any request: exit 2, naming the field and the flag
         flag = flag_for_field(exc.field)
-        return fail(f"{exc}" + (f" (option {flag})" if flag else ""), 2)
+        return fail(exc, f"{exc}" + (f" (option {flag})" if flag else ""), 2, option=flag)
     except UsageError as exc:
-        return fail(str(exc), 2)
+        return fail(exc, str(exc), 2)
     except WaitTimeoutError as exc:
         resume = resume_command(exc.task_id, _session(args), args) if exc.task_id else None
         message = str(exc).replace(f"; resume with client.wait({exc.task_id!r})", "")  # Python's hint
-        return fail(message + (f"; resume with: {resume}" if resume else ""), 1)
+        message += f"; resume with: {resume}" if resume else ""
+        return fail(exc, message, 1, resume_command=_runnable_resume(exc.task_id, args))
     except NotFoundError as exc:
         hint = f"; {SESSION_HINT}" if exc.task_id and _session(args) == IN_PROCESS else ""
-        return fail(f"{exc}{hint}", 1)
+        return fail(exc, f"{exc}{hint}", 1)
     except (PPIOError, CommandError) as exc:  # API, network, task and image errors: exit 1
-        return fail(str(exc), 1)
+        return fail(exc, str(exc), 1)
     except KeyboardInterrupt as exc:
-        if progress is not None:
-            progress.finish()
         task_id = getattr(exc, "task_id", None) or (progress.task_id if progress else None)
         succeeded = progress is not None and progress.succeeded
-        print(
-            f"ppio: {interrupted_message(task_id, _session(args), args, succeeded=succeeded)}",
-            file=sys.stderr,
-        )
-        return 130
+        message = interrupted_message(task_id, _session(args), args, succeeded=succeeded)
+        return fail(exc, message, 130, line="", resume_command=_runnable_resume(task_id, args))
     except BrokenPipeError:  # `ppio models | head`: the reader went away; stay quiet
         _silence_stdout()
         if getattr(args, "command", None) == "batch":  # stopped half-way: say how to finish it
@@ -138,9 +160,15 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
             )
         return 1
     except UnicodeError as exc:  # text that cannot be encoded (e.g. in a file name or a header)
-        return fail(f"cannot encode the text given: {exc}", 2)
+        return fail(exc, f"cannot encode the text given: {exc}", 2)
     except Exception as exc:  # a bug in ppio, or an environment it did not foresee: still one line
-        return fail(f"unexpected {type(exc).__name__}: {exc} (please report this)", 1)
+        return fail(exc, f"unexpected {type(exc).__name__}: {exc} (please report this)", 1)
+
+
+def _runnable_resume(task_id: str | None, args: argparse.Namespace) -> str | None:
+    """For `--json`: the command that resumes the wait, as a shell runs it (an `--api-key` flag given
+    is not repeated there: add it back), None when there is none."""
+    return resume_command(task_id, _session(args), args, key_note=False) if task_id else None
 
 
 def _session(args: argparse.Namespace) -> str | None:

@@ -136,10 +136,13 @@ SESSION_HINT = (
 )
 
 
-def resume_command(task_id: str, session: str | None, args: argparse.Namespace | None = None) -> str | None:
+def resume_command(
+    task_id: str, session: str | None, args: argparse.Namespace | None = None, *, key_note: bool = True
+) -> str | None:
     """The command that resumes waiting for `task_id` as the interrupted one waited (`args`: its output
     directory, contact sheet and `--base-url`, the flags that decide where the task is and where its
-    images go; an `--api-key` flag is named, never shown); None when nothing can (in-process sandbox)."""
+    images go; an `--api-key` flag is named after it, never shown, unless not `key_note`: then the
+    command alone, as a shell runs it); None when nothing can (in-process sandbox)."""
     if session == IN_PROCESS:
         return None
     parts = ["ppio", "wait", task_id]
@@ -153,7 +156,8 @@ def resume_command(task_id: str, session: str | None, args: argparse.Namespace |
     elif (base_url := getattr(args, "base_url", None)) is not None:
         parts += ["--base-url", base_url]
     command = shlex.join(parts)
-    return command + (" (and the same --api-key)" if getattr(args, "api_key", None) is not None else "")
+    needs_key = key_note and getattr(args, "api_key", None) is not None
+    return command + (" (and the same --api-key)" if needs_key else "")
 
 
 def interrupted_message(

@@ -23,8 +23,10 @@ from ppio_txt2img._spec import load_spec, resolve
 from ppio_txt2img._validation import describe
 
 __all__ = [
+    "ArgumentsError",
     "build_parser",
     "flag_for_field",
+    "json_command",
     "parse_args",
     "parse_hires_fix",
     "parse_lora",
@@ -378,6 +380,15 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+class ArgumentsError(SystemExit):
+    """A usage error argparse has reported on stderr (the usage, then the message): exit status 2.
+    `message` is argparse's message, for `--json` to report as well."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """`parser.parse_args(argv)`, except:
 
@@ -387,7 +398,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse
       (argparse takes for one only what looks like `-1` or `-.5`), so its range check names it;
     - a missing prompt (or task id) that a `--sheet` before it may have taken as its path is said to
       be so (`ppio txt2img --sheet "a cat"`). It is not guessed back: `--sheet d` with no prompt
-      would then buy an image of "d"."""
+      would then buy an image of "d".
+
+    A usage error is reported as argparse reports it, then raised as `ArgumentsError` (a `SystemExit`
+    with status 2, as argparse's own)."""
     argv = _negative_values_joined(parser, list(argv))
     looking = _looking.set(True)
     error: _Failed | None = None
@@ -398,8 +412,32 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse
     finally:
         _looking.reset(looking)
     if error is not None:
-        argparse.ArgumentParser.error(error.parser, error.message)  # usage, message, exit status 2
+        try:
+            argparse.ArgumentParser.error(error.parser, error.message)  # usage, message, exit status 2
+        except SystemExit:
+            raise ArgumentsError(error.message) from None
     return args
+
+
+def json_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The command `argv` runs when it asks for `--json`, else None: for reporting as JSON an error
+    found before `argv` is parsed (or when it cannot be). `--json` counts as argparse would read it:
+    before any `--`, written whole or abbreviated so that no other option of the command starts so."""
+    words = list(argv)
+    if "--" in words:
+        words = words[: words.index("--")]
+    command = next((word for word in words if not word.startswith("-")), "")  # ppio's own: --version
+    options = [
+        option
+        for action in _subparsers(parser).get(command, parser)._actions  # no public accessor for them
+        for option in action.option_strings
+    ]
+    if command == "" or "--json" not in options:
+        return None
+    for word in words:
+        if len(word) > 2 and [option for option in options if option.startswith(word)] == ["--json"]:
+            return command
+    return None
 
 
 def _parsed(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

@@ -225,8 +225,8 @@ def test_an_image_that_will_not_download_gives_its_index_status_and_the_images_t
     with sandbox_url(error_rates={"storage": {404: 1.0}}) as url:
         run = ppio("txt2img", "a cat", "--base-url", url, *KEY, *SMALL, "-o", str(tmp_path), "--json")
     error = failed(run, 1, "ImageError")
-    assert set(error) == COMMON | {"index", "status_code", "reason", "images"}
-    assert (error["index"], error["status_code"], error["images"]) == (0, 404, [])
+    assert set(error) == COMMON | {"index", "status_code", "reason", "images", "saved"}
+    assert (error["index"], error["status_code"], error["images"], error["saved"]) == (0, 404, [], [])
     assert error["task_id"]
 
 
@@ -240,6 +240,11 @@ def test_a_missing_image_keeps_the_ones_that_arrived(ppio: PPIO, tmp_path: Path)
     [arrived] = error["images"]
     assert (arrived["index"], arrived["width"], arrived["height"]) == (0, 256, 128)
     assert "?" not in arrived["url"]  # the signed query is left out, as in a success
+    [saved] = error["saved"]  # the image that arrived is paid for: it is saved, and the error says where
+    assert Path(saved).parent == tmp_path
+    assert Path(saved).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == [Path(saved).name]
+    assert saved in error["message"]
 
 
 def test_a_file_that_cannot_be_written_is_a_command_error_with_the_task_id(
@@ -301,3 +306,15 @@ def test_a_real_process_piped_gets_json_on_failure_and_never_the_key(served: Ser
     assert SECRET not in run.stdout + run.stderr
     assert strict_json(run.stdout)["error"]["type"] == "TaskFailedError"
     assert "Traceback" not in run.stderr
+
+
+def test_without_json_the_images_that_arrived_are_saved_and_named_on_stderr(
+    ppio: PPIO, tmp_path: Path
+) -> None:
+    with sandbox_url(missing_images=1) as url:
+        run = ppio("txt2img", "a cat", "--base-url", url, *KEY, *SMALL, "-n", "2", "-o", str(tmp_path))
+    assert run.code == 1
+    assert run.out == ""
+    [saved] = tmp_path.iterdir()
+    assert saved.name.endswith("-0.png")
+    assert run.err.splitlines()[-1].endswith(f"; saved the 1 that arrived: {saved}")

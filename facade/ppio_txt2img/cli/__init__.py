@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from ppio_txt2img._errors import NotFoundError, PPIOError, ValidationError, WaitTimeoutError
+from ppio_txt2img._errors import ImageError, NotFoundError, PPIOError, ValidationError, WaitTimeoutError
 
 from ._batch import cmd_batch
 from ._commands import (
@@ -143,6 +143,10 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
     except NotFoundError as exc:
         hint = f"; {SESSION_HINT}" if exc.task_id and _session(args) == IN_PROCESS else ""
         return fail(exc, f"{exc}{hint}", 1)
+    except ImageError as exc:  # some images did not arrive: those that did are saved (`progress.saved`)
+        saved = progress.saved if progress is not None else []
+        kept = f"; saved the {len(saved)} that arrived: {', '.join(saved)}" if saved else ""
+        return fail(exc, f"{exc}{kept}", 1, saved=saved)
     except (PPIOError, CommandError) as exc:  # API, network, task and image errors: exit 1
         return fail(exc, str(exc), 1)
     except KeyboardInterrupt as exc:

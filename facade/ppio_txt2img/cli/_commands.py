@@ -21,6 +21,7 @@ from typing import Any
 
 from ppio_txt2img import _constants as C
 from ppio_txt2img._client import Client, ModelFilters
+from ppio_txt2img._errors import ImageError
 from ppio_txt2img._request_body import build_txt2img_body
 from ppio_txt2img._results import Generation, file_stem
 from ppio_txt2img._validation import validate_txt2img_body
@@ -190,7 +191,7 @@ def cmd_txt2img(args: argparse.Namespace, progress: Progress) -> int:
     _check_sheet_path(args.sheet)
     validate_txt2img_body(build_txt2img_body(args.prompt, options))  # bad input leaves no -o directory
     output = _output_dir(args.output)
-    with open_client(args) as client:
+    with open_client(args) as client, _keeping_what_arrived(output, progress):
         progress.start()
         generation = client.txt2img(args.prompt, **options, on_progress=progress, extra_body=args.extra_body)
     return _save_and_report(generation, output, args, progress)
@@ -200,7 +201,7 @@ def cmd_wait(args: argparse.Namespace, progress: Progress) -> int:
     """`ppio wait TASK_ID`: like txt2img, for a task submitted earlier."""
     _check_sheet_path(args.sheet)
     output = _output_dir(args.output)
-    with open_client(args) as client:
+    with open_client(args) as client, _keeping_what_arrived(output, progress):
         progress.start()
         generation = client.wait(args.task_id, on_progress=progress)
     return _save_and_report(generation, output, args, progress)
@@ -389,6 +390,20 @@ def _save_sheet(generation: Generation, sheet: str, output: Path) -> tuple[Path,
             f"task {generation.task_id}: could not save the contact sheet {path}: {exc}"
         ) from None
     return path, picture.size
+
+
+@contextlib.contextmanager
+def _keeping_what_arrived(output: Path, progress: Progress) -> Iterator[None]:
+    """When some images of a task did not arrive (`ImageError`), save those that did (they are paid for)
+    before the error goes on: where, in `progress.saved`. One that cannot be saved is left out (the error
+    that matters is the download's)."""
+    try:
+        yield
+    except ImageError as exc:
+        for image in exc.images:
+            with contextlib.suppress(OSError):
+                progress.saved.append(str(image.save(output)))
+        raise
 
 
 def _save_and_report(

@@ -70,7 +70,7 @@ def error_object(
         if isinstance(exc, cls):
             for name in names:
                 error.setdefault(name, getattr(exc, _RENAMED.get(name, name), None))
-    if isinstance(exc, ImageError):  # those that did arrive (the CLI saves none of them)
+    if isinstance(exc, ImageError):  # those that did arrive (the CLI saves them: `saved`, their paths)
         error["images"] = [image.to_dict() for image in exc.images]
     error.update(extra)
     return {key: _json_value(value) for key, value in error.items()}

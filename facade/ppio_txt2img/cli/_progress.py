@@ -63,6 +63,8 @@ class Progress:
         self.task_id: str | None = None
         #: The task was seen succeeded (what follows is its images' download).
         self.succeeded = False
+        #: Where the images that did arrive were saved, when the others did not (`ImageError`).
+        self.saved: list[str] = []
         self._clock = clock
         self._tick = tick
         self._lock = threading.RLock()

@@ -149,6 +149,18 @@ def _response_check(schema_name: str) -> Check:
     return compile_check(component(spec, schema_name), spec, response=True)
 
 
+def prepare() -> None:
+    """Import the generated client's builders and models, and compile the checks of the answers a call
+    reads, now rather than in the first call (an `AsyncClient` being made: its first call would do this
+    inside the event loop, stalling every other task there for some 40 ms)."""
+    from ppio_api.api.tasks import get_task_result  # noqa: F401
+    from ppio_api.api.txt2img import create_txt2img_task  # noqa: F401
+    from ppio_api.models import Txt2ImgBody  # noqa: F401
+
+    for schema_name in ("CreateTaskResponse", "TaskResultResponse"):
+        _response_check(schema_name)
+
+
 def _checked(data: Any, schema_name: str, path: str = "") -> Any:
     """`data` checked against a response schema of the spec (liberally): by the compiled check, and by
     the interpreter, which names the problem, when that says no."""

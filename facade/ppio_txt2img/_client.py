@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 import httpx
 
 from . import _constants as C
+from ._adapter import prepare
 from ._call import Deadline, Settings, Tracker, guarded
 from ._errors import ValidationError
 from ._http import merged_headers
@@ -40,7 +41,7 @@ from ._results import Generation, Model, SubmittedTask, Task
 from ._sync_http import OwnSyncHttp
 from ._tasks import get_task_flow
 from ._transport import preload_async_transport
-from ._validation import validate_models_query, validate_task_id, validate_txt2img_body
+from ._validation import prepare_checks, validate_models_query, validate_task_id, validate_txt2img_body
 from ._wakeups import Closing
 
 if TYPE_CHECKING:
@@ -467,6 +468,8 @@ class AsyncClient(_BaseClient):
         self._sleep = sleep
         if http_client is None:
             preload_async_transport()
+        prepare()  # what the first call would do inside the event loop
+        prepare_checks()
 
     async def _run(self, flow: Flow[T]) -> T:
         if isinstance(self._http, LoopClients):

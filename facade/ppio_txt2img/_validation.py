@@ -322,6 +322,12 @@ def validate_txt2img_body(body: Mapping[str, Any], spec: Spec | None = None) -> 
         )
 
 
+def prepare_checks() -> None:
+    """Compile the checks every call makes of its input now (see `_adapter.prepare`)."""
+    _txt2img_body_check()
+    _task_id_check()
+
+
 @cache
 def _txt2img_body_check() -> Callable[[Any], bool]:
     """Whether a body passes `Txt2ImgBody` in the packaged spec, compiled once (`_fast_check.py`): the

@@ -7,17 +7,22 @@ webhook. A server that accepts in a task (anyio's `Listener`) takes one connecti
 loop, and three turns before it reads it; on a loop busy with the waits it woke (polls, downloads,
 decodes), each turn takes milliseconds, so the 16th webhook waited some 70 ms before it was read.
 asyncio's `Server` accepts every connection waiting in one turn, and a protocol reads each in callbacks,
-with no task per connection. Under trio, `serve_async` keeps anyio's listener (see `webhooks.py`).
+with no task per connection. Under trio, `serve_async` keeps anyio's listeners (see `webhooks.py`).
+
+Every server listens on the sockets `listening_sockets` binds: every address of the host it is given, all
+on one port (`localhost` on 127.0.0.1 and ::1, whatever the resolver says: see `host_addresses`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import re
+import selectors
 import socket
-import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,14 +32,21 @@ from typing import Any, NamedTuple
 import h11
 
 __all__ = [
+    "BACKLOG",
     "IDLE_TIMEOUT",
     "LINGER",
     "MAX_HEAD_BYTES",
     "MAX_WEBHOOK_BYTES",
+    "PORT_ATTEMPTS",
+    "Address",
     "AsyncioServer",
     "RequestReader",
     "Step",
     "ThreadedServer",
+    "bind_listening",
+    "host_addresses",
+    "is_numeric_host",
+    "listening_sockets",
     "plain_head",
 ]
 
@@ -46,6 +58,11 @@ IDLE_TIMEOUT = 30.0
 LINGER = 1.0
 #: The largest request line plus headers read.
 MAX_HEAD_BYTES = 16 * 1024
+#: Connections a listening socket queues: the API may finish many tasks at once, and no connection
+#: should wait for a SYN retry.
+BACKLOG = 1024
+#: How many ports the system is asked for (port 0) before one is found free on every address of a host.
+PORT_ATTEMPTS = 10
 
 _log = logging.getLogger("ppio_txt2img.webhooks")
 
@@ -331,7 +348,6 @@ class AsyncioServer:
     `async with` it: it listens inside the block; at its end, every connection it accepted is closed
     (none is read after the block) and so are its sockets."""
 
-    BACKLOG = 1024  # the API may finish many tasks at once: no connection waits for a SYN retry
     #: Turns of the event loop from accepting a connection to its `connection_made` (asyncio makes its
     #: transport in a task of its own, which schedules the call), with one to spare.
     ACCEPT_TURNS = 3
@@ -348,7 +364,7 @@ class AsyncioServer:
         loop = asyncio.get_running_loop()
         try:
             for sock in self._sockets:
-                server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=self.BACKLOG)
+                server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=BACKLOG)
                 self._servers.append(server)
         except BaseException:
             await self.__aexit__(None, None, None)
@@ -380,65 +396,127 @@ class AsyncioServer:
 
 
 class ThreadedServer:
-    """`handle` served in threads, for `serve` (scripts with a sync client): one thread accepts, and each
-    connection is read and answered by `answer_connection` in a thread of its own, so a stalled peer
-    holds only its own thread, and that until `IDLE_TIMEOUT`. `with` it: it listens inside the block; at
-    its end it accepts no more, and every connection still open is shut (its thread then ends)."""
+    """`handle` served in threads on sockets already bound, for `serve` (scripts with a sync client): one
+    thread accepts on all of them, and each connection is read and answered by `answer_connection` in a
+    thread of its own, so a stalled peer holds only its own thread, and that until `IDLE_TIMEOUT`. `with`
+    it: it listens inside the block; at its end it accepts no more, every connection still open is shut,
+    and the block ends once every thread has (their sockets closed, the listening ones too)."""
 
-    BACKLOG = 1024  # the API may finish many tasks at once: no connection waits for a SYN retry
-
-    def __init__(self, handle: Handle, host: str, port: int) -> None:
+    def __init__(self, handle: Handle, sockets: Sequence[socket.socket]) -> None:
         self.handle = handle
+        #: The connections being answered: shut at the end of the block, so that their threads end.
         self.open: set[socket.socket] = set()
+        self._sockets = list(sockets)
+        #: The connections' threads, joined when the block ends: each is kept until it is seen ended (one
+        #: that has left `open` may still be running), the ended ones dropped now and then.
+        self._threads: list[threading.Thread] = []
+        self._prune_at = 64
         self._lock = threading.Lock()
         self._closing = False
-        outer = self
-
-        class Server(socketserver.ThreadingTCPServer):
-            request_queue_size = self.BACKLOG
-            daemon_threads = True
-            allow_reuse_address = True
-            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-
-            def process_request_thread(self, request: Any, client_address: Any) -> None:
-                try:
-                    outer._serve(request)
-                finally:
-                    self.shutdown_request(request)
-
-        self._server = Server((host, port), socketserver.BaseRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ppio-webhooks", daemon=True)
+        self._stop = threading.Event()
+        try:
+            # The block's end wakes the accepting thread at once (a byte on this pair), not at a poll.
+            self._wake, self._waker = socket.socketpair()
+        except BaseException:
+            for sock in self._sockets:
+                sock.close()
+            raise
+        self._accepting = threading.Thread(target=self._accept, name="ppio-webhooks", daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return int(self._sockets[0].getsockname()[1])
 
     def __enter__(self) -> ThreadedServer:
-        self._thread.start()
+        try:
+            self._accepting.start()
+        except BaseException:
+            self._close_sockets()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
         with self._lock:
-            self._closing = True
-            still_open = list(self.open)
-        for sock in still_open:  # a peer mid-request: its thread's read ends at once
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            self._closing = True  # a connection accepted from now on is closed unread
+            for sock in self.open:  # a peer mid-request: its thread's read ends at once
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._waker.send(b"\0")
+        self._accepting.join()
+        self._close_sockets()  # the connections still queued are reset
+        with self._lock:
+            threads = list(self._threads)
+        deadline = time.monotonic() + IDLE_TIMEOUT  # a bound: each ends as soon as its socket is shut
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _close_sockets(self) -> None:
+        for sock in (*self._sockets, self._wake, self._waker):
+            sock.close()
+
+    def _accept(self) -> None:
+        """Accept until the block ends."""
+        with selectors.DefaultSelector() as selector:
+            for sock in self._sockets:
+                sock.setblocking(False)
+                selector.register(sock, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while True:
+                ready = [key.fileobj for key, _ in selector.select()]
+                if self._wake in ready:
+                    return
+                for listening in ready:
+                    assert isinstance(listening, socket.socket)
+                    self._accept_from(listening)
+
+    def _accept_from(self, listening: socket.socket) -> None:
+        """Accept one connection. Accepting can fail (out of file descriptors, a connection reset before
+        it was accepted): the server waits a moment and goes on, as `serve_async` does."""
+        try:
+            connection, _ = listening.accept()
+        except (BlockingIOError, InterruptedError):  # gone before it was accepted
+            return
+        except OSError as exc:
+            _log.warning("accepting a webhook connection failed (%s); retrying", type(exc).__name__)
+            self._stop.wait(0.1)  # cut short when the block ends
+            return
+        self._start(connection)
+
+    def _start(self, connection: socket.socket) -> None:
+        """Answer `connection` in a thread of its own (or close it, when the block is ending)."""
+        connection.setblocking(True)
+        with self._lock:
+            if not self._closing:
+                thread = threading.Thread(
+                    target=self._serve, args=(connection,), name="ppio-webhook-connection", daemon=True
+                )
+                if len(self._threads) >= self._prune_at:  # the ended dropped: a look a thread, amortized
+                    self._threads = [each for each in self._threads if each.is_alive()]
+                    self._prune_at = 2 * len(self._threads) + 64
+                try:
+                    thread.start()  # under the lock: `__exit__` never joins a thread not yet started
+                except RuntimeError as exc:  # no thread to be had: this connection goes unanswered
+                    _log.warning("answering a webhook connection failed (%s)", type(exc).__name__)
+                else:
+                    self.open.add(connection)
+                    self._threads.append(thread)
+                    return
+        connection.close()
 
     def _serve(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._closing:
-                return
-            self.open.add(sock)
         try:
-            answer_connection(sock, self.handle)
+            with self._lock:
+                closing = self._closing
+            if not closing:
+                answer_connection(sock, self.handle)
         except Exception as exc:  # one connection's failure must not stop the server
             _log.warning("webhook connection ended by %s", type(exc).__name__)
         finally:
-            with self._lock:
+            with self._lock:  # out of `open` before it is closed: `__exit__` shuts only open sockets
                 self.open.discard(sock)
+            sock.close()
 
 
 def answer_connection(sock: socket.socket, handle: Handle) -> None:
@@ -477,3 +555,135 @@ def answer_connection(sock: socket.socket, handle: Handle) -> None:
             if not chunk:
                 return
             dropped += len(chunk)
+
+
+class Address(NamedTuple):
+    """One address to listen on, as `socket.getaddrinfo` gives it (its port is set when it is bound)."""
+
+    family: socket.AddressFamily
+    sockaddr: tuple[Any, ...]
+
+
+#: What `bind` fails with for an address this machine does not have (IPv6 turned off, a name's address
+#: on another host): such an address of a host name is passed over when another one is bound.
+_UNAVAILABLE = frozenset({errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT})
+#: Every loopback address a `localhost` name is served on.
+_LOOPBACKS = (Address(socket.AF_INET, ("127.0.0.1", 0)), Address(socket.AF_INET6, ("::1", 0, 0, 0)))
+
+
+def is_numeric_host(host: str) -> bool:
+    """Whether `host` is an IP address (or "", every IPv4 interface): one address, found without asking
+    any resolver."""
+    return host == "" or _numeric_addresses(host) is not None
+
+
+def host_addresses(host: str) -> list[Address]:
+    """The addresses a server on `host` listens on: the address it is, or every address a host name
+    resolves to, in the resolver's order (this may ask DNS, and block). A `localhost` name is served on
+    both loopbacks, 127.0.0.1 and ::1, whatever the resolver says: RFC 6761 (6.3) has `localhost` mean
+    the loopback, and curl and browsers resolve it themselves to both (curl tries ::1 when 127.0.0.1
+    refuses, and some clients try ::1 first), so a URL that says `localhost` must work on either."""
+    numeric = _numeric_addresses(host or "0.0.0.0")  # noqa: S104 ("" binds every IPv4 interface, as it did)
+    if numeric is not None:
+        return numeric
+    if host.lower().rstrip(".") != "localhost":
+        return _resolve(host, socket.AI_PASSIVE)
+    try:  # what the resolver adds is kept (one may not know `localhost.`)
+        addresses = _resolve(host, socket.AI_PASSIVE)
+    except socket.gaierror:
+        addresses = []
+    return addresses + [each for each in _LOOPBACKS if each not in addresses]
+
+
+def _numeric_addresses(host: str) -> list[Address] | None:
+    try:
+        return _resolve(host, socket.AI_PASSIVE | socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        return None
+
+
+def _resolve(host: str, flags: int) -> list[Address]:
+    """The addresses `getaddrinfo` gives for `host`, each once (a resolver may repeat one), in its order."""
+    addresses: list[Address] = []
+    infos = socket.getaddrinfo(host, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, flags)
+    for family, _, _, _, sockaddr in infos:
+        address = Address(family, (sockaddr[0], 0, *sockaddr[2:]))
+        if family in (socket.AF_INET, socket.AF_INET6) and address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def listening_sockets(host: str, port: int, *, v6only: bool) -> list[socket.socket]:
+    """Sockets listening on every address of `host` (`host_addresses`), all on one port: `port`, or one
+    the system picks. An address of a host name this machine does not have is passed over (IPv6 turned
+    off, say); an IP address given as `host` must be bound. `v6only`: as `bind_listening`."""
+    addresses = host_addresses(host)
+    return bind_listening(addresses, port, v6only=v6only, skip_unavailable=not is_numeric_host(host))
+
+
+def bind_listening(
+    addresses: Sequence[Address], port: int, *, v6only: bool, skip_unavailable: bool = False
+) -> list[socket.socket]:
+    """A listening socket on each address, all on one port, so that a URL with a name that resolves to
+    several addresses works whichever one its sender tries. With `port` 0 the first address takes a port
+    the system picks and the others are bound on it; when another socket holds that port on one of them,
+    all are closed and bound again on a fresh port (up to `PORT_ATTEMPTS` times). A given port taken on
+    any address is an error, and nothing stays bound.
+
+    IPv6 sockets are IPv6-only when there are several addresses (`::` beside `0.0.0.0` must not claim
+    IPv4's port too), or when `v6only` asks it of a lone one; else a lone `::` keeps the system's default
+    (both families on Linux). `skip_unavailable`: pass over an address this machine does not have, as
+    long as one is bound."""
+    if not addresses:
+        raise OSError(errno.EADDRNOTAVAIL, "no address to listen on")
+    v6only = v6only or len(addresses) > 1
+    error: OSError | None = None
+    for _ in range(PORT_ATTEMPTS):
+        sockets: list[socket.socket] = []
+        shared = port
+        unavailable: OSError | None = None
+        try:
+            for family, sockaddr in addresses:
+                try:
+                    sock = _listening_socket(family, (sockaddr[0], shared, *sockaddr[2:]), v6only)
+                except OSError as exc:
+                    if not (skip_unavailable and exc.errno in _UNAVAILABLE):
+                        raise
+                    unavailable = unavailable or exc
+                    continue
+                sockets.append(sock)
+                shared = int(sock.getsockname()[1])
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            if not (port == 0 and sockets and exc.errno == errno.EADDRINUSE):
+                raise
+            error = exc  # the port the system gave one address is taken on another: try a fresh one
+            continue
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        if not sockets:
+            assert unavailable is not None
+            raise unavailable
+        return sockets
+    assert error is not None
+    raise error
+
+
+def _listening_socket(family: socket.AddressFamily, sockaddr: tuple[Any, ...], v6only: bool) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if family == socket.AF_INET6 and v6only:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if sys.platform == "win32":  # as anyio: on Windows, SO_REUSEADDR would let another take the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:  # a fixed port is bound again at once after a run, its old connections in TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

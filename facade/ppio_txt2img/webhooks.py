@@ -21,6 +21,7 @@ comes, the wait still polls, slowly (every `fallback_poll` seconds, 15 by defaul
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
@@ -36,6 +37,8 @@ from ._webhook_http import (
     AsyncioServer,
     RequestReader,
     ThreadedServer,
+    is_numeric_host,
+    listening_sockets,
 )
 from ._webhooks import webhook_task_id
 
@@ -113,10 +116,13 @@ class WebhookReceiver:
     @contextlib.contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0, path: str = "/") -> Iterator[str]:
         """Run a small HTTP/1.1 server in threads (a thread per connection) while the block runs; yields
-        the URL it listens on, which becomes `url` for the block's length if `url` was unset. It answers
-        every request as `serve_async` does (`_webhook_http.py`)."""
+        the URL it listens on, which becomes `url` for the block's length if `url` was unset. A host name
+        is served on every address it resolves to, on one port (`localhost` on 127.0.0.1 and ::1). It
+        answers every request as `serve_async` does (`_webhook_http.py`); when the block ends, its
+        threads have ended and its sockets are closed."""
         _check_bind(host, path, self.url)
-        with ThreadedServer(self.handle, host, port) as server:
+        # A lone `::` keeps the system's default here (IPv4 as well, on Linux), as it always has.
+        with ThreadedServer(self.handle, listening_sockets(host, port, v6only=False)) as server:
             url = _url(host, server.port, path)
             with self._url_while_serving(url):
                 yield url
@@ -128,25 +134,40 @@ class WebhookReceiver:
         """Run a small HTTP/1.1 server on the running event loop (asyncio or trio) while the block runs;
         yields the URL it listens on, which becomes `url` for the block's length if `url` was unset (set
         `url` to the public address the API can reach when this one is behind a tunnel or a proxy). A
-        webhook wakes its wait in the loop's own thread. Exceptions of the block come out as they are."""
+        host name is served on every address it resolves to, on one port (`localhost` on 127.0.0.1 and
+        ::1). A webhook wakes its wait in the loop's own thread. Exceptions of the block come out as
+        they are."""
         import anyio
         import sniffio
-        from anyio.abc import SocketAttribute
+        from anyio.abc import SocketListener
+        from anyio.streams.stapled import MultiListener
 
         _check_bind(host, path, self.url)
-        listener = await anyio.create_tcp_listener(local_host=host, local_port=port, backlog=1024)
-        url = _url(host, listener.extra(SocketAttribute.local_port), path)  # noqa: S610 (not Django)
+        # IPv6 sockets are IPv6-only here, a lone `::` too, as they always were (anyio's choice). A name
+        # is resolved in a worker thread: it may ask DNS.
+        bind = functools.partial(listening_sockets, host, port, v6only=True)
+        sockets = bind() if is_numeric_host(host) else await anyio.to_thread.run_sync(bind)
+        url = _url(host, int(sockets[0].getsockname()[1]), path)
         if sniffio.current_async_library() == "asyncio":  # its own server: see `_webhook_http.py`
-            sockets = [each.extra(SocketAttribute.raw_socket).dup() for each in listener.listeners]  # noqa: S610
-            await listener.aclose()
-            async with AsyncioServer(self.handle, sockets):
+            async with AsyncioServer(self.handle, sockets):  # which closes them, whatever happens
                 with self._url_while_serving(url):
                     yield url
             return
+        listeners: list[SocketListener] = []
+        try:
+            for sock in sockets:
+                listeners.append(await SocketListener.from_socket(sock))
+        except BaseException:
+            for sock in sockets[len(listeners) :]:
+                sock.close()
+            with anyio.CancelScope(shield=True):
+                for listener in listeners:
+                    await listener.aclose()
+            raise
         block_error: Exception | None = None
         try:
-            async with listener, anyio.create_task_group() as group:
-                for each in listener.listeners:  # a MultiListener: one socket per address family
+            async with MultiListener(listeners), anyio.create_task_group() as group:
+                for each in listeners:
                     group.start_soon(self._accept, each, group)
                 with self._url_while_serving(url):
                     try:

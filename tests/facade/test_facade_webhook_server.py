@@ -6,10 +6,13 @@ nobody, and a port that is closed once the block ends."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -341,6 +344,135 @@ async def test_the_port_is_closed_when_the_block_ends(server_kind: str) -> None:
     assert receiver.url == "https://public.example/hook"  # a URL already set is kept
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6_loopback = pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no ::1")
+#: Where a sender may reach a server whose URL says `localhost`: curl resolves the name itself to both,
+#: whatever /etc/hosts says, and tries ::1 when 127.0.0.1 refuses (other clients try ::1 first).
+LOOPBACKS = ("127.0.0.1", "::1")
+
+
+async def webhook_to(address: str, port: int, task_id: str) -> list[int]:
+    """POST the webhook of `task_id` to `address`:`port` on a connection of its own; the statuses read."""
+    async with await anyio.connect_tcp(address, port) as stream:
+        await stream.send(post(event_for(task_id)))
+        return statuses(await read_to_end(stream))
+
+
+@needs_ipv6_loopback
+@pytest.mark.anyio
+async def test_localhost_is_served_on_both_loopbacks_and_a_webhook_by_either_wakes_its_wait(
+    server_kind: str,
+) -> None:
+    receiver = WebhookReceiver()
+    waiters = {address: receiver.wakeups.register(f"task-via-{address}") for address in LOOPBACKS}
+    async with serving(receiver, server_kind, host="localhost", path="/hook") as url:
+        port = port_of(url)
+        assert url == f"http://localhost:{port}/hook"
+        for address in LOOPBACKS:
+            assert await webhook_to(address, port, f"task-via-{address}") == [200]
+            assert waiters[address].notified  # this one's wait, and no other's yet
+            assert [other.notified for other in waiters.values()].count(True) == LOOPBACKS.index(address) + 1
+        with anyio.fail_after(10):
+            woken = [await waiter.sleep_async(5) for waiter in waiters.values()]
+    assert woken == [True, True]
+    assert (receiver.received, receiver.woken) == (2, 2)
+    for address in LOOPBACKS:  # both closed with the block
+        with pytest.raises(ConnectionRefusedError), socket.create_connection((address, port), timeout=5):
+            pass
+
+
+@needs_ipv6_loopback
+@pytest.mark.anyio
+async def test_localhost_gets_one_port_for_both_loopbacks_every_time(server_kind: str) -> None:
+    # The system picks a port for 127.0.0.1 and ::1 is bound on the same one, or, when another socket
+    # holds it there, both are bound again on a fresh one: never a port that only one family answers.
+    receiver = WebhookReceiver()
+    ports: list[int] = []
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(20):  # all open at once: each port free on both loopbacks, and none shared
+            url = await stack.enter_async_context(serving(receiver, server_kind, host="localhost"))
+            ports.append(port_of(url))
+        for port in ports:
+            for address in LOOPBACKS:
+                assert await webhook_to(address, port, "t1") == [200]
+    assert len(set(ports)) == 20
+    assert receiver.received == 40
+
+
+@needs_ipv6_loopback
+@pytest.mark.anyio
+async def test_a_port_given_but_taken_on_one_loopback_is_an_error_and_leaves_nothing_bound(
+    server_kind: str,
+) -> None:
+    with socket.socket(socket.AF_INET6) as taken:
+        taken.bind(("::1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=os.strerror(errno.EADDRINUSE)) as caught:
+            async with serving(WebhookReceiver(), server_kind, host="localhost", port=port):
+                pass
+    assert caught.value.errno == errno.EADDRINUSE
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # 127.0.0.1, bound first, was let go
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("host", "url_host"),
+    [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]"), (EVERY_INTERFACE, "127.0.0.1"), ("::", "[::1]")],
+)
+async def test_an_ip_address_is_served_alone_at_a_url_with_its_ipv6_in_brackets(
+    host: str, url_host: str, server_kind: str
+) -> None:
+    if ":" in host and not has_ipv6_loopback():
+        pytest.skip("this machine has no ::1")
+    # Every interface has no one address to call: the public URL is given, and the local one yielded.
+    receiver = WebhookReceiver(None if host in LOOPBACKS else "https://hooks.example/ppio")
+    async with serving(receiver, server_kind, host=host) as url:
+        assert url == f"http://{url_host}:{port_of(url)}/"
+        address = urlsplit(url).hostname
+        assert address is not None
+        assert await webhook_to(address, port_of(url), "t1") == [200]
+        if host in LOOPBACKS:  # the other loopback is not this server's
+            other = LOOPBACKS[1 - LOOPBACKS.index(host)]
+            with pytest.raises(ConnectionRefusedError), socket.create_connection((other, port_of(url)), 5):
+                pass
+    assert receiver.received == 1
+
+
+def test_serve_ends_every_thread_and_closes_every_socket_with_its_block() -> None:
+    receiver = WebhookReceiver()
+    before = set(threading.enumerate())
+    with receiver.serve(host="localhost" if has_ipv6_loopback() else "127.0.0.1") as url:
+        port = port_of(url)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as answered:
+            answered.sendall(post(EVENT))
+            answer = b""
+            while chunk := answered.recv(65536):
+                answer += chunk
+        assert statuses(answer) == [200]
+        stalled = socket.create_connection(("127.0.0.1", port), timeout=5)
+        stalled.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # half a head, and no more
+        time.sleep(0.1)  # its thread is reading it
+        assert len(set(threading.enumerate()) - before) >= 2  # the accepting thread and the stalled one's
+    try:
+        assert set(threading.enumerate()) - before == set()  # every thread joined as the block ended
+        assert closed_by_the_server(stalled)
+    finally:
+        stalled.close()
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # and the listening sockets
+    assert receiver.received == 1
 
 
 SERVER_WITH_FEW_FILES = """

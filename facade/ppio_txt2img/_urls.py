@@ -24,8 +24,9 @@ _QUERY_CHARS = r"[!$%&'()*+,\-./0-9:;=?@A-Z\[\\\]^_`a-z{|}~]"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _NORMAL = re.compile(
     r"(?P<scheme>https?)://"
-    # a lower-case DNS name that starts with a letter, or a dotted IPv4 address without leading zeros
-    rf"(?:[a-z][a-z0-9\-]*(?:\.[a-z0-9\-]+)*|{_OCTET}(?:\.{_OCTET}){{3}})"
+    # a lower-case DNS name that starts with a letter, or a dotted IPv4 address without leading zeros; not
+    # one that starts with an IDNA label (`xn--`): httpx decodes such a host when it sends, and may fail
+    rf"(?:(?!xn--)[a-z][a-z0-9\-]*(?:\.[a-z0-9\-]+)*|{_OCTET}(?:\.{_OCTET}){{3}})"
     r"(?::(?P<port>[1-9][0-9]{0,4}))?"
     rf"(?P<path>/{_PATH_CHARS}*)?"
     rf"(?:\?{_QUERY_CHARS}*)?"

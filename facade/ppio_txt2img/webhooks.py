@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
@@ -37,6 +39,7 @@ from ._webhook_http import (
     AsyncioServer,
     RequestReader,
     ThreadedServer,
+    host_addresses,
     is_numeric_host,
     listening_sockets,
 )
@@ -140,13 +143,18 @@ class WebhookReceiver:
         import anyio
         import sniffio
         from anyio.abc import SocketListener
-        from anyio.streams.stapled import MultiListener
 
         _check_bind(host, path, self.url)
         # IPv6 sockets are IPv6-only here, a lone `::` too, as they always were (anyio's choice). A name
         # is resolved in a worker thread: it may ask DNS.
-        bind = functools.partial(listening_sockets, host, port, v6only=True)
-        sockets = bind() if is_numeric_host(host) else await anyio.to_thread.run_sync(bind)
+        sockets: list[socket.socket] = []
+        bind = functools.partial(_bind_into, sockets, host, port)
+        try:
+            bind() if is_numeric_host(host) else await anyio.to_thread.run_sync(bind)
+        except BaseException:  # cancelled while the thread bound them: none is left open
+            for sock in sockets:
+                sock.close()
+            raise
         url = _url(host, int(sockets[0].getsockname()[1]), path)
         if sniffio.current_async_library() == "asyncio":  # its own server: see `_webhook_http.py`
             async with AsyncioServer(self.handle, sockets):  # which closes them, whatever happens
@@ -166,16 +174,24 @@ class WebhookReceiver:
             raise
         block_error: Exception | None = None
         try:
-            async with MultiListener(listeners), anyio.create_task_group() as group:
-                for each in listeners:
-                    group.start_soon(self._accept, each, group)
-                with self._url_while_serving(url):
-                    try:
-                        yield url
-                    except Exception as exc:  # kept out of the task group, which would wrap or split it
-                        block_error = exc
-                    finally:
-                        group.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as group:
+                    for each in listeners:
+                        group.start_soon(self._accept, each, group)
+                    with self._url_while_serving(url):
+                        try:
+                            yield url
+                        except Exception as exc:  # kept out of the task group, which would wrap or split it
+                            block_error = exc
+                        finally:
+                            group.cancel_scope.cancel()
+            finally:
+                # Every listener closed, in a cancelled block too: trio's `aclose` checkpoints after
+                # closing its socket, which a cancelled scope ends (anyio's MultiListener then left the
+                # others listening).
+                with anyio.CancelScope(shield=True):
+                    for listener in listeners:
+                        await listener.aclose()
         except BaseExceptionGroup as group_error:
             # The server's own tasks never raise (see `_accept`): what the group holds is the block's,
             # re-raised as it was (its own cause and context kept, not the group's).
@@ -265,14 +281,18 @@ class WebhookReceiver:
                     dropped += len(await stream.receive(65536))
 
 
-#: Hosts that mean "every interface": a server there is reached at an address of its own (`url`).
-_EVERY_INTERFACE = ("0.0.0.0", "::", "")  # noqa: S104 (compared, not bound)
+def _bind_into(sockets: list[socket.socket], host: str, port: int) -> None:
+    """`listening_sockets` for `serve_async` (IPv6-only, a lone `::` too, as anyio made them), put in
+    `sockets` as soon as they are bound: a cancelled wait for the thread that binds them closes them."""
+    sockets.extend(listening_sockets(host, port, v6only=True))
 
 
 def _check_bind(host: str, path: str, url: str | None) -> None:
     if not (isinstance(path, str) and path.startswith("/")):
         raise ValidationError("path", path, "a URL path starting with /")
-    if url is None and host in _EVERY_INTERFACE:
+    if not _host_name(host):
+        raise ValidationError("host", host, 'a host name or an IP address ("127.0.0.1", "localhost")')
+    if url is None and _unspecified(host) is not None:
         raise ValidationError(
             "url",
             None,
@@ -282,7 +302,31 @@ def _check_bind(host: str, path: str, url: str | None) -> None:
         )
 
 
+def _host_name(host: object) -> bool:
+    """Whether `host` is text a server can be asked to listen on: a host name or an IP address (or "",
+    every IPv4 interface), whether or not it resolves."""
+    if not isinstance(host, str) or any(c.isspace() or not c.isprintable() for c in host):
+        return False
+    try:
+        host.encode("idna")  # labels of at most 63 characters, no lone surrogate
+    except UnicodeError:
+        return is_numeric_host(host)  # an IPv6 address is no IDNA name
+    return True
+
+
+def _unspecified(host: str) -> str | None:
+    """The loopback address that reaches a server on `host` when `host` means "every interface" (`""`,
+    `0.0.0.0`, `::`, and their other spellings: `0`, `::0`...), whose URL no one else can call; None for
+    any other host."""
+    if not is_numeric_host(host):
+        return None
+    addresses = host_addresses(host)  # an IP address as itself: no resolver is asked
+    if not any(ipaddress.ip_address(address.sockaddr[0]).is_unspecified for address in addresses):
+        return None
+    return "::1" if addresses[0].family == socket.AF_INET6 else "127.0.0.1"
+
+
 def _url(host: str, port: int, path: str) -> str:
     """The URL a server on `host`:`port` answers `path` at (on this machine, for every interface)."""
-    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    local = _unspecified(host) or host
     return f"http://[{local}]:{port}{path}" if ":" in local else f"http://{local}:{port}{path}"

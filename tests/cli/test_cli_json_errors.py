@@ -208,6 +208,22 @@ def test_a_non_utf8_argument_is_json_too(ppio: PPIO) -> None:
     assert "not valid UTF-8" in error["message"]
 
 
+@pytest.mark.parametrize(
+    "key_words",
+    [["--api-key", f"{SECRET}\udcff"], [f"--api-key={SECRET}\udcff"], ["--api", f"{SECRET}\udce9x"]],
+)
+def test_an_api_key_that_is_not_utf8_is_never_shown(ppio: PPIO, key_words: list[str]) -> None:
+    run = ppio("task", "t1", *key_words, "--json")
+    error = failed(run, 2, "UsageError")  # which also holds the key out of stdout and stderr
+    assert "--api-key value is not valid UTF-8" in error["message"]
+
+
+def test_json_with_a_value_is_argparses_json_flag_and_its_error_is_json(ppio: PPIO) -> None:
+    run = ppio("txt2img", "a cat", *KEY, "--json=1")
+    error = failed(run, 2, "UsageError")
+    assert "--json" in error["message"]
+
+
 # ------------------------------------------------------------------------- the network and images
 def test_a_connection_refused_is_a_connection_error(ppio: PPIO, unused_port_url: str, tmp_path: Path) -> None:
     run = ppio(

@@ -24,6 +24,7 @@ import pytest
 from anyio.abc import SocketStream
 
 import ppio_txt2img as ppio
+from ppio_txt2img import ValidationError
 from ppio_txt2img.webhooks import MAX_WEBHOOK_BYTES, WebhookReceiver
 
 EVENT = json.dumps(
@@ -516,3 +517,40 @@ def test_running_out_of_file_descriptors_pauses_accepting_and_the_app_goes_on(ba
     assert statuses(answer) == [200]
     assert server.returncode == 0
     assert out.split()[0] == "alive"
+
+
+@needs_ipv6_loopback
+@pytest.mark.anyio
+async def test_a_cancelled_serving_block_closes_every_listening_socket(server_kind: str) -> None:
+    """A timeout (or any cancel) ending the block: both loopbacks' sockets are closed, so the port can be
+    served again at once. Under trio, anyio's MultiListener closed the first listener only."""
+    port = 0
+    with anyio.move_on_after(0.2):
+        async with serving(WebhookReceiver(), server_kind, host="localhost") as url:
+            port = port_of(url)
+            await anyio.sleep(10)
+    assert port
+    for address in LOOPBACKS:
+        with pytest.raises(ConnectionRefusedError), socket.create_connection((address, port), timeout=5):
+            pass
+    async with serving(WebhookReceiver(), server_kind, host="localhost", port=port) as url:
+        assert port_of(url) == port
+
+
+@pytest.mark.parametrize("host", ["0", "::0", "0:0:0:0:0:0:0:0", "0.0.0.0", "::", ""])  # noqa: S104 (refused, not bound)
+def test_every_spelling_of_every_interface_needs_the_public_url(host: str) -> None:
+    with pytest.raises(ValidationError, match="public URL") as caught, WebhookReceiver().serve(host=host):
+        pass
+    assert caught.value.field == "url"
+
+
+@pytest.mark.parametrize("host", [None, 123, "bad host", "a\x00b", "caf\udce9", "x" * 64])
+def test_a_host_that_is_no_host_name_is_a_validation_error(host: object) -> None:
+    with (
+        pytest.raises(ValidationError) as caught,
+        WebhookReceiver("https://public.example/hook").serve(
+            host=host  # type: ignore[arg-type]  # what a caller without a type checker may pass
+        ),
+    ):
+        pass
+    assert caught.value.field == "host"

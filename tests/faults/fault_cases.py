@@ -548,6 +548,15 @@ CASES: tuple[Case, ...] = (
         Expect(ppio.ImageError, {"task_id": T, "index": 0}, count=1),
     ),
     Case(
+        "image-url-bad-idna-label",
+        1,
+        "the task result lists an image URL whose host looks plain but is no IDNA name (`xn--zz.example`)",
+        "an `ImageError` for that image, the other kept, the same on every transport",
+        {"result": [Fault(set_fields={"images[0].image_url": "http://xn--zz.example/0.png"})]},
+        Call(),
+        Expect(ppio.ImageError, {"task_id": T, "index": 0}, count=1),
+    ),
+    Case(
         "image-url-port-out-of-range",
         1,
         "the task result lists an image URL with port 99999",

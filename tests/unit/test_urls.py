@@ -87,6 +87,8 @@ def _parsed_verdict(url: str) -> str | None:
 @example("http://127.0.0.1:65536/x")
 @example("http://127.0.0.1:99999/x")
 @example("http://xn--bcher-kva.example..")  # its host fails IDNA decoding only when read
+@example("http://xn--zz.example/0.png")  # so does this one's, which looks normal: httpx decodes it to send
+@example("http://xn--bcher-kva.example/0.png")  # a good IDNA host: left to httpx's parser all the same
 def test_a_url_fetched_without_parsing_is_one_httpx_parses_as_fetchable(url: str) -> None:
     """`unsendable` skips httpx's parser for `fetchable_as_written` URLs: only for those httpx finds
     fetchable, and then it says the same as the parse would (nothing)."""

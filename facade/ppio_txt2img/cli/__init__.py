@@ -84,16 +84,31 @@ def _first_non_utf8(arguments: Sequence[str]) -> str | None:
     Python passes undecodable bytes as lone surrogates (`caf\\udce9`); they cannot be sent in a JSON
     body nor printed, so they are refused before anything happens.
     """
-    for argument in arguments:
+    for i, argument in enumerate(arguments):
         try:
             argument.encode("utf-8")
         except UnicodeEncodeError:
+            if _is_api_key(arguments, i):
+                return "the --api-key value is not valid UTF-8 text (not shown); API keys are printable ASCII"
             try:
                 raw = repr(argument.encode("utf-8", "surrogateescape"))
             except UnicodeEncodeError:
                 raw = ascii(argument)
             return f"argument {raw} is not valid UTF-8 text; ppio takes UTF-8 arguments (check the locale)"
     return None
+
+
+def _is_api_key(arguments: Sequence[str], i: int) -> bool:
+    """Whether `arguments[i]` is (or holds) the value of `--api-key`, as argparse would read it: after
+    `--api-key` or an abbreviation of it (`--api`), or as `--api-key=KEY`. Never shown, even refused."""
+
+    def names_the_key(word: str) -> bool:
+        return len(word) >= 3 and "--api-key".startswith(word)  # redacting too much costs nothing
+
+    argument = arguments[i]
+    if argument.startswith("--") and "=" in argument and names_the_key(argument.split("=", 1)[0]):
+        return True
+    return i > 0 and names_the_key(arguments[i - 1])
 
 
 def _usage_error_json(message: str, command: str | None) -> int:

@@ -435,7 +435,8 @@ def json_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | 
     if command == "" or "--json" not in options:
         return None
     for word in words:
-        if len(word) > 2 and [option for option in options if option.startswith(word)] == ["--json"]:
+        name = word.split("=", 1)[0] if word.startswith("--") else word  # `--json=1`: argparse's --json
+        if len(name) > 2 and [option for option in options if option.startswith(name)] == ["--json"]:
             return command
     return None
 

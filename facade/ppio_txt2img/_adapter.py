@@ -235,6 +235,21 @@ def parse_created_task_id(content: bytes) -> str:
     return task_id
 
 
+def enveloped_task_id(content: bytes) -> str | None:
+    """The task id a create answer names in the API's V2 envelope (`{"code": 0, "msg": "", "data":
+    {"task_id": ...}}`, which V3 dropped but an old example of its docs still shows); None for any other
+    answer, or an id no task-result request could name."""
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or type(data.get("code")) is not int or data["code"] != 0:
+        return None
+    inner = data.get("data")
+    task_id = inner.get("task_id") if isinstance(inner, dict) else None
+    return task_id if _response_check("CreateTaskResponse")({"task_id": task_id}) else None
+
+
 def _task(result: Mapping[str, Any], received_at: datetime) -> Task:
     """The facade's `Task` from a task result the schema check has passed: read from the JSON itself.
     The generated `TaskResultResponse.from_dict` reads the same keys and checks nothing more, so going

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ._adapter import create_task_request, parse_created_task_id, parse_task, task_result_request
+from ._adapter import (
+    create_task_request,
+    enveloped_task_id,
+    parse_created_task_id,
+    parse_task,
+    task_result_request,
+)
 from ._call import Deadline, Expired, Settings, Tracker
 from ._constants import MAX_BAD_RESULTS_IN_A_ROW
 from ._crowds import Crowds, Member
@@ -46,11 +52,31 @@ def submit_flow(
     request = create_task_request(body)
     if extra_body:
         request = replace(request, json=merge_extra_body(request.json, extra_body))
-    task_id = yield from api_call(
-        settings, deadline, request, lambda reply: parse_created_task_id(reply.content), idempotent=False
-    )
+    try:
+        task_id = yield from api_call(
+            settings, deadline, request, lambda reply: parse_created_task_id(reply.content), idempotent=False
+        )
+    except APIResponseValidationError as exc:
+        enveloped = enveloped_task_id(exc.body) if exc.task_id is None else None
+        if enveloped is None:
+            raise
+        tracker.task_id, tracker.last_status, tracker.submitting = enveloped, "submitted", False
+        raise _enveloped(exc, enveloped) from None
     tracker.task_id, tracker.last_status, tracker.submitting = task_id, "submitted", False
     return task_id
+
+
+def _enveloped(exc: APIResponseValidationError, task_id: str) -> APIResponseValidationError:
+    """The error of a create answer in the API's V2 envelope: still not what the spec says (the answer
+    is not taken as a success), but the task it names was created and is the caller's to wait for."""
+    return APIResponseValidationError(
+        f"POST /v3/async/txt2img: the answer is in the API's old V2 envelope ({{code, msg, data}}), not "
+        f"the V3 answer the spec describes; it names task {task_id}, which was created: wait for it "
+        f"(client.wait({task_id!r})) rather than submitting again",
+        status_code=exc.status_code,
+        body=exc.body,
+        task_id=task_id,
+    )
 
 
 def get_task_flow(settings: Settings, deadline: Deadline, task_id: str) -> Flow[Task]:

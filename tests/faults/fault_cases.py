@@ -9,6 +9,7 @@ ride out, carry the item of the area they exercise.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -509,6 +510,15 @@ CASES: tuple[Case, ...] = (
         {"submit": [Fault(status=200, body=error(400, reason="ILLEGAL_PROMPT").body)]},
         Call(),
         Expect(ppio.APIResponseValidationError, {"reason": "ILLEGAL_PROMPT", "outcome_unknown": True}),
+    ),
+    Case(
+        "create-v2-envelope",
+        4,
+        "the create call answers in the API's old V2 envelope (`{code: 0, msg, data: {task_id}}`)",
+        "an `APIResponseValidationError` that names the task it created (to wait for; not resent)",
+        {"submit": [Fault(body=json.dumps({"code": 0, "msg": "", "data": {"task_id": T}}).encode())]},
+        Call(),
+        Expect(ppio.APIResponseValidationError, {"task_id": T, "outcome_unknown": False, "status_code": 200}),
     ),
     Case(
         "create-large-head",

@@ -15,6 +15,7 @@ import pytest
 from ppio_txt2img._adapter import (
     ResponseMismatch,
     create_task_request,
+    enveloped_task_id,
     error_info,
     models_request,
     parse_created_task_id,
@@ -153,3 +154,28 @@ def test_an_integer_too_large_for_a_float_is_read_as_unknown(field: str) -> None
     assert (
         getattr(parse_task(_task(**{field: 10**400}), NOW), "eta" if field == "eta" else "progress") is None
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "task_id"),
+    [
+        ({"code": 0, "msg": "", "data": {"task_id": "t-1"}}, "t-1"),
+        ({"code": 0, "data": {"task_id": "t-1"}}, "t-1"),
+        ({"code": True, "data": {"task_id": "t-1"}}, None),  # True == 0 is False, but True == 1: not code 0
+        ({"code": False, "data": {"task_id": "t-1"}}, None),  # False == 0 in Python: still no int
+        ({"code": "0", "data": {"task_id": "t-1"}}, None),
+        ({"code": 1, "msg": "failed", "data": {"task_id": "t-1"}}, None),
+        ({"code": 0, "data": {"task_id": "a b"}}, None),  # no task-result request could name it
+        ({"code": 0, "data": {"task_id": 7}}, None),
+        ({"code": 0, "data": ["t-1"]}, None),
+        ({"task_id": "t-1"}, None),  # the V3 answer is no envelope
+        ([0, {"task_id": "t-1"}], None),
+    ],
+)
+def test_a_create_answer_in_the_v2_envelope_gives_its_task_id(answer: object, task_id: str | None) -> None:
+    assert enveloped_task_id(json.dumps(answer).encode()) == task_id
+
+
+def test_a_create_answer_that_is_no_json_is_no_envelope() -> None:
+    assert enveloped_task_id(b"{not json") is None
+    assert enveloped_task_id(b"[" * 100_000) is None

@@ -33,6 +33,7 @@ from ._retry import (
     resend_at_once,
     retry_delay,
 )
+from ._transport import without_credentials
 from ._urls import is_normal, plain_query
 
 __all__ = [
@@ -315,8 +316,10 @@ def api_call(
         )
     except httpx.TransportError as exc:
         unknown = not idempotent and classify_exception(exc) is not Failure.NOT_SENT
+        # Where it could not get to: the base URL may be a default, or from the environment.
+        at = f"{request.method} {without_credentials(settings.base_url)}{request.path}"
         raise APIConnectionError(
-            f"{what}: {type(exc).__name__}: {exc}".rstrip(": "), task_id=task_id, outcome_unknown=unknown
+            f"{at}: {type(exc).__name__}: {exc}".rstrip(": "), task_id=task_id, outcome_unknown=unknown
         ) from exc
     except ResponseTooLarge as exc:
         raise APIResponseValidationError(

@@ -160,15 +160,24 @@ class GeneratedImage:
     def save(self, path: str | PathLike[str]) -> Path:
         """Write the image's bytes to `path` and return where they went.
 
-        A directory (an existing one, or a path ending in `/`, created if needed) gets
-        `<task_id>-<index>.<ext>` (the task id as `file_stem` makes it a file name: never outside it).
+        A directory gets `<task_id>-<index>.<ext>` (the task id as `file_stem` makes it a file name:
+        never outside it): an existing one, or a path ending in `/` or without a file extension
+        (`"out"`), created if needed, so that the images of a task saved in turn each get a file. A path
+        with an extension (`"cat.png"`) is the file. The bytes are written to a temporary file beside it,
+        then moved into place: a full disk leaves no truncated image.
         """
         target = Path(path)
-        if target.is_dir() or str(path).endswith(("/", os.sep)):
+        if target.is_dir() or str(path).endswith(("/", os.sep)) or not target.suffix:
             target.mkdir(parents=True, exist_ok=True)
             extension = "jpg" if self.format == "jpeg" else self.format
             target = target / f"{file_stem(self.task_id)}-{self.index}.{extension}"
-        target.write_bytes(self.data)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            partial.write_bytes(self.data)
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return target
 
     def to_dict(self) -> dict[str, Any]:

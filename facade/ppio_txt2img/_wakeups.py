@@ -241,10 +241,11 @@ class Wakeups:
             _log.debug("task %s was found done before its webhook came", task_id)
         elif count == 10 ** (len(str(count)) - 1):
             _log.warning(
-                "task %s finished, and no webhook has come yet (%d such tasks so far): check that the API "
+                "task %s finished, and no webhook has come yet (%d %s so far): check that the API "
                 "can reach %s and that it is routed to the WebhookReceiver",
                 task_id,
                 count,
+                "such task" if count == 1 else "such tasks",
                 sent_to,
             )
 

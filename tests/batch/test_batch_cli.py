@@ -227,3 +227,21 @@ def test_json_events_escape_a_lone_surrogate_instead_of_crashing(
     assert (events[1]["status"], events[1]["prompt"]) == ("failed", "a \ud800 b")
     assert events[2]["status"] == "done"
     assert '"prompt": "un café"' in out
+
+
+def test_an_interrupted_batch_on_the_in_process_sandbox_says_a_rerun_cannot_wait_for_its_tasks(
+    tmp_path: Path,
+) -> None:
+    """Its tasks ended with the command's own sandbox: "rerun to resume" would fail every line as not
+    found. A running `ppio sandbox` (or the API) keeps them: there, rerunning resumes."""
+    from ppio_txt2img.batch._runner import BatchSummary
+    from ppio_txt2img.cli._batch_progress import summary_lines
+
+    stopped = BatchSummary(done=2, running=4, interrupted=True)
+    in_process = summary_lines(stopped, tmp_path, in_process=True)[-1]
+    assert "in-process sandbox" in in_process
+    assert "--retry-failed --resubmit-unknown" in in_process
+    assert "ppio sandbox" in in_process
+    assert summary_lines(stopped, tmp_path)[-1] == (
+        "interrupted: tasks in flight are in the journal; rerun the same command to resume"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -334,3 +335,33 @@ def test_without_json_the_images_that_arrived_are_saved_and_named_on_stderr(
     [saved] = tmp_path.iterdir()
     assert saved.name.endswith("-0.png")
     assert run.err.splitlines()[-1].endswith(f"; saved the 1 that arrived: {saved}")
+
+
+def test_an_output_directory_that_takes_no_file_is_refused_before_anything_is_sent(
+    ppio: PPIO, served: Served
+) -> None:
+    before = len(served.sandbox.tasks)
+    run = ppio("txt2img", "a cat", "--base-url", served.url, *KEY, *SMALL, "-o", "/proc", "--json")
+    error = failed(run, 2, "UsageError")
+    assert error["message"].startswith("--output /proc: cannot write in the directory")
+    assert len(served.sandbox.tasks) == before  # nothing bought
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        OSError(28, "No space left on device", "out/images/1-0.png"),
+        sqlite3.OperationalError("database or disk is full"),
+    ],
+)
+def test_a_full_disk_is_the_machines_error_not_a_bug_to_report(
+    ppio: PPIO, monkeypatch: pytest.MonkeyPatch, raised: Exception
+) -> None:
+    def full(args: argparse.Namespace, progress: Progress) -> int:
+        raise raised
+
+    monkeypatch.setitem(cli._COMMANDS, "models", full)
+    run = ppio("models", *KEY, "--json")
+    error = failed(run, 1, type(raised).__name__)
+    assert error["message"] == f"could not read or write a file: {raised}"
+    assert "please report" not in run.err

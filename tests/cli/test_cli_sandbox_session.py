@@ -139,3 +139,35 @@ def test_resuming_says_sandbox_when_a_running_sandbox_keeps_the_task() -> None:
     assert resume_command("t1", IN_PROCESS) is None
     assert "resume with: ppio wait t1 --sandbox" in interrupted_message("t1", RUNNING)
     assert "run `ppio sandbox` in another terminal" in interrupted_message("t1", IN_PROCESS)
+
+
+@pytest.fixture
+def keyed_session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
+    """`ppio sandbox --api-key K` in its own process: it refuses any other key."""
+    process = subprocess.Popen(
+        ppio_process("sandbox", "--port", "0", "--speed", "20", "--api-key", "sk-session-key"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "listening on http://127.0.0.1:" in process.stdout.readline()
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+
+def test_a_keyed_running_sandbox_refusing_the_key_says_to_pass_the_same_api_key(
+    keyed_session: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PPIO_API_KEY", "sk-session-key")  # never sent to the sandbox: said so
+    refused = ppio_run("task", "some-task", "--sandbox")
+    assert refused.returncode == 1
+    assert "INVALID_API_KEY" in refused.stderr
+    assert "pass the same --api-key" in refused.stderr
+    assert "sk-session-key" not in refused.stderr
+    taken = ppio_run("task", "some-task", "--sandbox", "--api-key", "sk-session-key")
+    assert "INVALID_API_KEY" not in taken.stderr  # the key went through (the task is unknown: 404)

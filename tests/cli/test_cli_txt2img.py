@@ -114,7 +114,7 @@ def test_failing_task_exits_1_with_the_task_id_and_the_reason(
 def test_unreachable_api_exits_1(ppio: PPIO, unused_port_url: str) -> None:
     run = ppio("txt2img", "a cat", "--base-url", unused_port_url, "--api-key", API_KEY, "--max-retries", "0")
     assert run.code == 1
-    assert "ppio: error: POST /v3/async/txt2img" in run.err
+    assert f"ppio: error: POST {unused_port_url}/v3/async/txt2img: ConnectError" in run.err  # where, too
 
 
 def test_progress_off_a_terminal_is_plain_lines_on_stderr(

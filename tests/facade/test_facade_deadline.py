@@ -13,6 +13,7 @@ import pytest
 import ppio_txt2img as ppio
 from ppio_txt2img._constants import MIN_TIME_TO_SEND, POLL_FIRST_AFTER_SUBMIT
 from tests.facade.facade_helpers import (
+    BASE_URL,
     IMAGE_HOST,
     PNG,
     TASK_ID,
@@ -83,7 +84,7 @@ def test_a_wait_whose_every_look_fails_keeps_looking_to_its_deadline_and_says_wh
     assert error.last_status is None
     assert isinstance(error.__cause__, ppio.APIConnectionError)
     assert "Connection refused" in (error.last_failure or "")
-    assert "its last look failed: GET /v3/async/task-result: ConnectError" in str(error)
+    assert f"its last look failed: GET {BASE_URL}/v3/async/task-result: ConnectError" in str(error)
     assert str(error).count(TASK_ID) == 2  # "task X: ..." and the resume hint, not a third time
     assert 29 <= polled_at[-1] <= 30  # a last look just before the deadline
 

@@ -4,6 +4,8 @@ order, refreshed once when the URL has expired; and the key never leaks into rep
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -431,6 +433,27 @@ def test_async_a_refresh_rides_out_a_bad_answer(
     assert len(api.polls) == 3
 
 
+def test_a_save_that_fails_leaves_no_partial_file(tmp_path: Path) -> None:
+    """The bytes go to a temporary file moved into place: a write cut short (here by a file size limit,
+    as a full disk would) leaves neither a truncated image nor the temporary file."""
+    code = (
+        "import resource, signal, sys\n"
+        "from ppio_txt2img._results import GeneratedImage\n"
+        "image = GeneratedImage('t1', 0, b'x' * 4096, 'png', (1, 1), 'RGB', 'u', None)\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))\n"
+        "try:\n"
+        "    image.save(sys.argv[1])\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "OSError"), done.stderr  # EFBIG
+    assert list((tmp_path / "out").iterdir()) == []  # neither t1-0.png (truncated) nor its temporary file
+
+
 def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path: Path) -> None:
     api.finish_with(("0.png", PNG), ("1.jpeg", JPEG), ("2.webp", WEBP), image_type="")
 
@@ -446,6 +469,13 @@ def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path:
     # A path ending in "/" is a directory, created when missing (as in the README's quickstart).
     assert png.save(f"{tmp_path}/new/") == tmp_path / "new" / f"{TASK_ID}-0.png"
     assert (tmp_path / "new" / f"{TASK_ID}-0.png").read_bytes() == PNG
+    # So is a missing path without an extension: every image of the task gets its own file in it (it
+    # was one file, "results", each image overwriting the one before).
+    saved = [image.save(tmp_path / "results") for image in generation.images]
+    names = [f"{TASK_ID}-{i}.{ext}" for i, ext in enumerate(("png", "jpg", "webp"))]
+    assert saved == [tmp_path / "results" / name for name in names]
+    assert [path.read_bytes() for path in saved] == [PNG, JPEG, WEBP]
+    assert sorted(path.name for path in (tmp_path / "results").iterdir()) == sorted(p.name for p in saved)
     picture = png.to_pil()
     assert (picture.size, picture.mode) == ((png.width, png.height), png.mode) == ((1024, 1024), "RGBA")
     assert jpeg.to_pil().format == "JPEG"

@@ -19,14 +19,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
-from ppio_txt2img._errors import ImageError, NotFoundError, PPIOError, ValidationError, WaitTimeoutError
+from ppio_txt2img._errors import (
+    AuthenticationError,
+    ImageError,
+    NotFoundError,
+    PPIOError,
+    ValidationError,
+    WaitTimeoutError,
+)
 
 from ._batch import cmd_batch
 from ._commands import (
     IN_PROCESS,
+    KEYED_SANDBOX_HINT,
+    RUNNING,
     SESSION_HINT,
     CommandError,
     UsageError,
@@ -158,6 +168,9 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
     except NotFoundError as exc:
         hint = f"; {SESSION_HINT}" if exc.task_id and _session(args) == IN_PROCESS else ""
         return fail(exc, f"{exc}{hint}", 1)
+    except AuthenticationError as exc:
+        hint = f"; {KEYED_SANDBOX_HINT}" if _session(args) == RUNNING else ""
+        return fail(exc, f"{exc}{hint}", 1)
     except ImageError as exc:  # some images did not arrive: those that did are saved (`progress.saved`)
         saved = progress.saved if progress is not None else []
         kept = f"; saved the {len(saved)} that arrived: {', '.join(saved)}" if saved else ""
@@ -180,6 +193,10 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
         return 1
     except UnicodeError as exc:  # text that cannot be encoded (e.g. in a file name or a header)
         return fail(exc, f"cannot encode the text given: {exc}", 2)
+    except (OSError, sqlite3.Error) as exc:  # the machine's, not ppio's: a full disk, a read-only file
+        batch = getattr(args, "command", None) == "batch"
+        again = "; free some space or fix the file, then rerun the same command to resume" if batch else ""
+        return fail(exc, f"could not read or write a file: {exc}{again}", 1)
     except Exception as exc:  # a bug in ppio, or an environment it did not foresee: still one line
         return fail(exc, f"unexpected {type(exc).__name__}: {exc} (please report this)", 1)
 

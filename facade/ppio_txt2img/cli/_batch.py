@@ -29,7 +29,7 @@ from ppio_txt2img.batch import (
 from ppio_txt2img.gallery import foreign_page, write_gallery
 
 from ._batch_progress import BatchDisplay
-from ._commands import UsageError, _output_dir, connection
+from ._commands import IN_PROCESS, UsageError, _output_dir, connection
 from ._progress import Progress
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
         except BatchBusyError as exc:
             raise UsageError(str(exc)) from None
     gallery = write_gallery(out_dir, thumbnail_budget=None)  # every thumbnail, once the batch is over
-    display.summary(summary, out_dir)
+    display.summary(summary, out_dir, in_process=args.sandbox_session == IN_PROCESS)
     display.note(f"gallery: {gallery}")
     return summary.exit_code
 

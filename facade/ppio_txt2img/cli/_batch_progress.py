@@ -45,8 +45,9 @@ def status_line(p: BatchProgress) -> str:
     return " · ".join(parts)
 
 
-def summary_lines(summary: BatchSummary, out_dir: Path) -> list[str]:
-    """The end-of-run report, in words."""
+def summary_lines(summary: BatchSummary, out_dir: Path, *, in_process: bool = False) -> list[str]:
+    """The end-of-run report, in words. `in_process`: the run's tasks were an emulator's in this
+    process (`--sandbox` with no `ppio sandbox` running), which ended with it."""
     s = summary
     minutes, seconds = divmod(round(s.elapsed), 60)
     lines = [
@@ -63,7 +64,14 @@ def summary_lines(summary: BatchSummary, out_dir: Path) -> list[str]:
             "unknown lines are not resubmitted (a task may exist and be billed); "
             "rerun with --resubmit-unknown to send them again"
         )
-    if s.interrupted:
+    if s.interrupted and in_process:
+        lines.append(
+            "interrupted: its tasks were the in-process sandbox's, which has stopped with this command, so a "
+            "rerun cannot wait for them (they fail as not found); rerun with --retry-failed "
+            "--resubmit-unknown to send those lines again, and start `ppio sandbox` in another terminal "
+            "for batches that outlive a command"
+        )
+    elif s.interrupted:
         lines.append("interrupted: tasks in flight are in the journal; rerun the same command to resume")
     elif s.failed:
         lines.append(
@@ -129,13 +137,13 @@ class BatchDisplay:
         self.stream.write(text + "\n")
         self.stream.flush()
 
-    def summary(self, summary: BatchSummary, out_dir: Path) -> None:
+    def summary(self, summary: BatchSummary, out_dir: Path, *, in_process: bool = False) -> None:
         if self.json_out is not None:
             fields = dataclasses.asdict(summary)
             self._emit("summary", {**fields, "exit_code": summary.exit_code, "output": str(out_dir)})
         self.finish()
         if not self.quiet or summary.exit_code:
-            for line in summary_lines(summary, out_dir):
+            for line in summary_lines(summary, out_dir, in_process=in_process):
                 self.stream.write(line + "\n")
             self.stream.flush()
 

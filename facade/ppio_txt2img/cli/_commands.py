@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -33,6 +34,7 @@ from ._session import find_running, forget, remember
 
 __all__ = [
     "IN_PROCESS",
+    "KEYED_SANDBOX_HINT",
     "RUNNING",
     "SANDBOX_API_KEY",
     "SESSION_HINT",
@@ -131,6 +133,10 @@ def _start_sandbox(speed: float | None) -> AbstractContextManager[str]:
 
 
 #: What to do when a task id is unknown to an in-process sandbox (it knows only its own tasks).
+KEYED_SANDBOX_HINT = (
+    "the running `ppio sandbox` was started with --api-key: pass the same --api-key (under --sandbox, "
+    "a key from PPIO_API_KEY is never sent to the sandbox)"
+)
 SESSION_HINT = (
     "no `ppio sandbox` is running, so --sandbox started one in this command, which knows no earlier "
     "tasks; start `ppio sandbox` in another terminal, then use --sandbox: tasks then last across commands"
@@ -365,6 +371,11 @@ def _output_dir(path: str) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--output {path}: cannot create the directory ({exc.strerror or exc})") from None
+    try:  # one that exists but takes no file (read-only, no permission) fails now, not once paid for
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".ppio-write-check-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write in the directory ({exc.strerror or exc})") from None
     return directory
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,7 +172,7 @@ class GeneratedImage:
             target.mkdir(parents=True, exist_ok=True)
             extension = "jpg" if self.format == "jpeg" else self.format
             target = target / f"{file_stem(self.task_id)}-{self.index}.{extension}"
-        partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # this save's
         try:
             partial.write_bytes(self.data)
             partial.replace(target)

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,11 @@ def ppio_run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(ppio_process(*argv), capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.fixture
-def session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
-    """`ppio sandbox --port 0` in its own process, once it listens (its state file written)."""
+@contextmanager
+def running_sandbox(*options: str) -> Iterator[subprocess.Popen[str]]:
+    """`ppio sandbox --port 0 OPTIONS` in its own process, once it listens (its state file written)."""
     process = subprocess.Popen(
-        ppio_process("sandbox", "--port", "0", "--speed", "20", "--queue-delay", "0.05", "--seed", "3"),
+        ppio_process("sandbox", "--port", "0", "--speed", "20", *options),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -43,6 +44,12 @@ def session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=30)
+
+
+@pytest.fixture
+def session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
+    with running_sandbox("--queue-delay", "0.05", "--seed", "3") as process:
+        yield process
 
 
 def test_tasks_last_across_commands_with_a_running_sandbox(
@@ -143,21 +150,9 @@ def test_resuming_says_sandbox_when_a_running_sandbox_keeps_the_task() -> None:
 
 @pytest.fixture
 def keyed_session(sandbox_state: Path) -> Iterator[subprocess.Popen[str]]:
-    """`ppio sandbox --api-key K` in its own process: it refuses any other key."""
-    process = subprocess.Popen(
-        ppio_process("sandbox", "--port", "0", "--speed", "20", "--api-key", "sk-session-key"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert "listening on http://127.0.0.1:" in process.stdout.readline()
+    """A running `ppio sandbox --api-key K`: it refuses any other key."""
+    with running_sandbox("--api-key", "sk-session-key") as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=30)
 
 
 def test_a_keyed_running_sandbox_refusing_the_key_says_to_pass_the_same_api_key(

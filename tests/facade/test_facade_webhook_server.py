@@ -26,6 +26,7 @@ from anyio.abc import SocketStream
 import ppio_txt2img as ppio
 from ppio_txt2img import ValidationError
 from ppio_txt2img.webhooks import MAX_WEBHOOK_BYTES, WebhookReceiver
+from tests.ipv6 import has_ipv6_loopback, needs_ipv6_loopback
 
 EVENT = json.dumps(
     {
@@ -347,16 +348,6 @@ async def test_the_port_is_closed_when_the_block_ends(server_kind: str) -> None:
         pass
 
 
-def has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-needs_ipv6_loopback = pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no ::1")
 #: Where a sender may reach a server whose URL says `localhost`: curl resolves the name itself to both,
 #: whatever /etc/hosts says, and tries ::1 when 127.0.0.1 refuses (other clients try ::1 first).
 LOOPBACKS = ("127.0.0.1", "::1")

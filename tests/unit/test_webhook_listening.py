@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ppio_txt2img._webhook_http import Address, bind_listening, host_addresses, is_numeric_host
+from tests.ipv6 import needs_ipv6_loopback
 
 IPV4_LOOPBACK = Address(socket.AF_INET, ("127.0.0.1", 0))
 IPV6_LOOPBACK = Address(socket.AF_INET6, ("::1", 0, 0, 0))
@@ -19,16 +20,6 @@ ELSEWHERE = Address(socket.AF_INET, ("192.0.2.1", 0))
 FDS = Path("/proc/self/fd")
 
 
-def has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-needs_ipv6_loopback = pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no ::1")
 needs_proc = pytest.mark.skipif(not FDS.is_dir(), reason="no /proc/self/fd to count open files in")
 
 

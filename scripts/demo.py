@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(images) != COUNT:
         return fail(f"expected {COUNT} images, got {len(images)}")
 
-    print(f"\ntask {result['task_id']} (seed {result['seed']}): {COUNT} images in {elapsed:.1f} s")
+    print("\nits JSON, each image decoded again to check it (drop --json for ppio's own summary):")
+    print(f"task {result['task_id']} (seed {result['seed']}): {COUNT} images in {elapsed:.1f} s")
     problems = 0
     for entry in images:
         path = ROOT / entry["path"]

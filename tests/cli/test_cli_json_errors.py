@@ -365,3 +365,24 @@ def test_a_full_disk_is_the_machines_error_not_a_bug_to_report(
     error = failed(run, 1, type(raised).__name__)
     assert error["message"] == f"could not read or write a file: {raised}"
     assert "please report" not in run.err
+
+
+def test_an_option_before_the_command_is_said_to_go_after_it(ppio: PPIO) -> None:
+    run = ppio("--json", "txt2img", "a cat", *KEY)
+    error = failed(run, 2, "UsageError")
+    assert error["message"] == (
+        "unrecognized arguments: --json (options go after the command: ppio txt2img ... --json)"
+    )
+
+
+def test_a_base_url_from_the_environment_is_blamed_on_the_environment(
+    ppio: PPIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PPIO_BASE_URL", "ftp://example.test")
+    error = failed(ppio("task", "t1", *KEY, "--json"), 2, "ValidationError")
+    assert error["message"].endswith("(environment variable PPIO_BASE_URL)")
+    assert error["option"] is None
+    error = failed(
+        ppio("task", "t1", *KEY, "--base-url", "ftp://example.test", "--json"), 2, "ValidationError"
+    )
+    assert (error["message"].endswith("(option --base-url)"), error["option"]) == (True, "--base-url")

@@ -157,6 +157,8 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
         return run()
     except ValidationError as exc:  # raised before any request: exit 2, naming the field and the flag
         flag = flag_for_field(exc.field)
+        if exc.field == "base_url" and getattr(args, "base_url", None) is None:  # not a flag's: the env's
+            return fail(exc, f"{exc} (environment variable PPIO_BASE_URL)", 2, option=None)
         return fail(exc, f"{exc}" + (f" (option {flag})" if flag else ""), 2, option=flag)
     except UsageError as exc:
         return fail(exc, str(exc), 2)

@@ -449,8 +449,12 @@ def _parsed(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namesp
             failed.message += _sheet_hint(argv)
         raise
     if extras:
-        command = _subparsers(parser).get(getattr(args, "command", None) or "", parser)
-        command.error(f"unrecognized arguments: {' '.join(extras)}")
+        name = getattr(args, "command", None) or ""
+        command = _subparsers(parser).get(name, parser)
+        at = argv.index(name) if name in argv else -1  # options before it are ppio's own, which has none
+        early = [word for word in extras if word.startswith("-") and word in argv[:at]]
+        hint = f" (options go after the command: ppio {name} ... {' '.join(early)})" if early else ""
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
     return args
 
 

@@ -275,6 +275,28 @@ def test_a_file_that_cannot_be_written_is_a_command_error_with_the_task_id(
     )  # fmt: skip
     error = failed(run, 1, "CommandError")
     assert error["task_id"] in served.sandbox.tasks
+    saved = [tmp_path / f"{error['task_id']}-0.png"]  # the images were saved before the sheet failed
+    assert error["saved"] == [str(path) for path in saved]
+    assert error["message"].endswith(f"; the images were saved: {saved[0]}")
+    assert saved[0].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_image_that_cannot_be_saved_says_how_to_fetch_it_again(
+    ppio: PPIO, served: Served, tmp_path: Path
+) -> None:
+    (tmp_path / "out").mkdir()
+    run = ppio(
+        "txt2img", "a cat", "--base-url", served.url, *KEY, *SMALL, "-o", str(tmp_path / "out"), "--json"
+    )
+    assert run.code == 0, run.err  # (the directory takes files: the failure below is a later one's)
+    task_id = strict_json(run.out)["task_id"]
+    (tmp_path / "out" / f"{task_id}-0.png").unlink()
+    (tmp_path / "out" / f"{task_id}-0.png").mkdir()  # in the way of the image's file
+    again = ppio("wait", task_id, "--base-url", served.url, *KEY, "-o", str(tmp_path / "out"), "--json")
+    error = failed(again, 1, "CommandError")
+    assert error["message"].endswith(
+        f"; the task is done: `ppio wait {task_id} -o DIR` fetches its images again"
+    )
 
 
 # ------------------------------------------------------------------------------- the rest of the CLI

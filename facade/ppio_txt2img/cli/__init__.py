@@ -177,7 +177,11 @@ def _guard(run: Callable[[], int], progress: Progress | None, args: argparse.Nam
         saved = progress.saved if progress is not None else []
         kept = f"; saved the {len(saved)} that arrived: {', '.join(saved)}" if saved else ""
         return fail(exc, f"{exc}{kept}", 1, saved=saved)
-    except (PPIOError, CommandError) as exc:  # API, network, task and image errors: exit 1
+    except CommandError as exc:  # e.g. an image that could not be saved: those saved before it listed
+        if progress is not None and progress.saved:
+            return fail(exc, str(exc), 1, saved=progress.saved)
+        return fail(exc, str(exc), 1)
+    except PPIOError as exc:  # API, network and task errors: exit 1
         return fail(exc, str(exc), 1)
     except KeyboardInterrupt as exc:
         task_id = getattr(exc, "task_id", None) or (progress.task_id if progress else None)

@@ -426,10 +426,20 @@ def _save_and_report(
         try:
             paths.append(image.save(output))
         except OSError as exc:
-            raise CommandError(
-                f"task {generation.task_id}: could not save image {image.index} in {output}: {exc}"
-            ) from None
-    sheet = None if args.sheet is None else _save_sheet(generation, args.sheet, output)
+            progress.saved = [str(path) for path in paths]  # those before it: the error lists them
+            kept = f"; saved before it: {', '.join(progress.saved)}" if paths else ""
+            again = ""
+            if getattr(args, "sandbox_session", None) != IN_PROCESS:  # the task outlives this command
+                again = (
+                    f"; the task is done: `ppio wait {generation.task_id} -o DIR` fetches its images again"
+                )
+            failed = f"task {generation.task_id}: could not save image {image.index} in {output}: {exc}"
+            raise CommandError(f"{failed}{kept}{again}") from None
+    progress.saved = [str(path) for path in paths]
+    try:
+        sheet = None if args.sheet is None else _save_sheet(generation, args.sheet, output)
+    except CommandError as exc:  # the images are saved all the same: say where
+        raise CommandError(f"{exc}; the images were saved: {', '.join(progress.saved)}") from None
     if args.json:
         result = generation_json(generation, paths)
         if sheet is not None:

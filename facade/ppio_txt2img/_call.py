@@ -77,6 +77,10 @@ class Tracker:
     #: What the call does, for a timeout before any task is known.
     operation: str = "submitting the task"
 
+    def created(self, task_id: str) -> None:
+        """The POST's answer named the task it created: the call's errors name it from now on."""
+        self.task_id, self.last_status, self.submitting = task_id, "submitted", False
+
 
 class Expired(Exception):
     """The deadline passed inside a flow, or will have passed before anything more can be done (`why`

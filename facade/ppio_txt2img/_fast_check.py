@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._spec import Schema, Spec, resolve
-from ._validation import FORMAT_PATTERNS, FORMAT_RANGES, null_branch, schema_pattern, type_ok
+from ._validation import FORMAT_PATTERNS, FORMAT_RANGES, encodes, null_branch, schema_pattern, type_ok
 
 __all__ = ["Check", "compile_check"]
 
@@ -31,15 +31,6 @@ Check = Callable[[Any], bool]
 def compile_check(schema: Schema, spec: Spec, *, response: bool = False) -> Check:
     """A function telling whether `validate(value, schema, ..., response=response)` would pass."""
     return _Compiler(spec, response).compile(schema)
-
-
-def _encodes(text: str) -> bool:
-    """Whether a string is valid Unicode (it has no lone surrogate), as `check_string` asks."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 #: Kinds whose values are never strings, nor numbers a range could apply to, once their type is checked.
@@ -73,7 +64,7 @@ class _Compiler:
         self.inlining: set[int] = set()  # schemas being written out inline, by identity
         self.namespace: dict[str, Any] = {
             "type_ok": type_ok,
-            "encodes": _encodes,
+            "encodes": encodes,  # as `check_string` asks
             "Mapping": Mapping,
             "Sequence": Sequence,
         }

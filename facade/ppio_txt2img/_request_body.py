@@ -14,6 +14,7 @@ from . import _constants as C
 from ._errors import ValidationError
 from ._inputs import CallOptions, GenerateOptions, SubmitOptions, WaitOptions, to_plain
 from ._options import OPTION_PATHS
+from ._validation import encodes
 
 __all__ = [
     "CALL_OPTIONS",
@@ -99,15 +100,6 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[ \t\x21-\x7e]*[\x21-\x7e])?)?")
 
 
-def _utf8(text: str) -> bool:
-    """Whether `text` can go out as UTF-8 (a lone surrogate cannot)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _header_problem(name: object, value: object) -> tuple[str, str] | None:
     """What is allowed, and what is wrong, when a header cannot go out as HTTP allows; None when it can."""
     if not (isinstance(name, str) and _HEADER_NAME.fullmatch(name)):
@@ -136,7 +128,7 @@ def check_extras(options: Mapping[str, Any]) -> None:
     if query is not None and not (
         isinstance(query, Mapping)
         and all(
-            isinstance(k, str) and _utf8(k) and isinstance(v, str | int | float | bool) and _utf8(str(v))
+            isinstance(k, str) and encodes(k) and isinstance(v, str | int | float | bool) and encodes(str(v))
             for k, v in query.items()
         )
     ):

@@ -60,9 +60,9 @@ def submit_flow(
         enveloped = enveloped_task_id(exc.body) if exc.task_id is None else None
         if enveloped is None:
             raise
-        tracker.task_id, tracker.last_status, tracker.submitting = enveloped, "submitted", False
+        tracker.created(enveloped)
         raise _enveloped(exc, enveloped) from None
-    tracker.task_id, tracker.last_status, tracker.submitting = task_id, "submitted", False
+    tracker.created(task_id)
     return task_id
 
 

@@ -229,6 +229,15 @@ def check_range(value: float, schema: Schema, path: str) -> None:
         raise ValidationError(path, value, describe(schema), "is out of range")
 
 
+def encodes(text: str) -> bool:
+    """Whether `text` is valid Unicode, which can go out as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_string(value: str, schema: Schema, path: str) -> None:
     try:
         value.encode("utf-8")

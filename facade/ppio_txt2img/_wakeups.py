@@ -207,8 +207,7 @@ class Wakeups:
         with self._lock:
             came = self._early.pop(task_id, 0) is None  # before the POST's answer named it
             self._expected[task_id] = came or self._expected.get(task_id, False)
-            while len(self._expected) > self.EXPECTED:
-                del self._expected[next(iter(self._expected))]  # the oldest first
+            _keep_newest(self._expected, self.EXPECTED)
 
     def register(self, task_id: str) -> Waiter:
         waiter = Waiter()
@@ -258,11 +257,16 @@ class Wakeups:
                 self._expected[task_id] = True
             elif not waiters:
                 self._early[task_id] = None
-                while len(self._early) > self.REMEMBERED:
-                    del self._early[next(iter(self._early))]
+                _keep_newest(self._early, self.REMEMBERED)
         for waiter in waiters:
             waiter.notify()
         return len(waiters)
+
+
+def _keep_newest(memory: dict[str, Any], size: int) -> None:
+    """Drop the oldest entries of `memory` (insertion order) until it holds at most `size`."""
+    while len(memory) > size:
+        del memory[next(iter(memory))]
 
 
 class Closing:

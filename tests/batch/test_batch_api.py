@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 import ppio_txt2img as ppio
 from ppio_txt2img.batch import Batch, LineResult, run_batch_sync
 from ppio_txt2img.sandbox import Sandbox
-from tests.batch.batch_helpers import API_KEY, FAST
+from tests.batch.batch_helpers import API_KEY, FAST, journal_rows, manifest
+from tests.faults.raw_server import Fault, FaultKit, task_id_for
 
 SMALL = {"width": 128, "height": 128, "steps": 1}
 
@@ -53,6 +56,29 @@ def test_run_batch_sync_makes_its_own_client(tmp_path: Path) -> None:
         )
     assert (summary.done, summary.exit_code) == (1, 0)
     assert (tmp_path / "images" / "1-0.png").exists()
+
+
+def test_a_task_named_by_a_refused_create_answer_is_waited_for_not_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A raw server answers the first POST in the API's old V2 envelope (`{code: 0, msg, data:
+    {task_id}}`). The SDK refuses that answer, but its error names the task it created: the batch waits
+    for that task, as the error asks, and never sends the line again (it ended the line `unknown`, the
+    paid-for images lost)."""
+    with FaultKit() as kit, caplog.at_level(logging.WARNING, logger="ppio_txt2img.batch"):
+        created = kit.create_task()  # what the first POST created (a scripted body creates none)
+        envelope = json.dumps({"code": 0, "msg": "", "data": {"task_id": created}}).encode()
+        kit.on("submit", Fault(body=envelope), Fault())
+        requests = ["envelope one", "envelope two"]
+        options: dict[str, Any] = {"api_key": API_KEY, "base_url": kit.url, "defaults": SMALL}
+        summary = run_batch_sync(requests, tmp_path, concurrency=1, **options)
+        posts = len(kit.seen("submit"))
+    assert (summary.done, summary.unknown, summary.exit_code) == (2, 0, 0)
+    assert posts == 2
+    assert journal_rows(tmp_path) == [(1, "done", task_id_for(1)), (2, "done", task_id_for(2))]
+    assert [entry["images"] for entry in manifest(tmp_path)] == [["images/1-0.png"], ["images/2-0.png"]]
+    assert "line 1: POST /v3/async/txt2img: the answer is in the API's old V2 envelope" in caplog.text
+    assert f"it names task {task_id_for(1)}, which was created" in caplog.text
 
 
 def test_an_api_outage_pauses_the_batch_instead_of_spending_its_lines(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ a worker killed mid-run costs no line twice and loses no image, and the output i
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from ppio_txt2img.batch import BatchProgress, BatchSummary, run_batch_sync
 from ppio_txt2img.batch.ray import RayBatch
 from ppio_txt2img.sandbox import Sandbox
+from tests.faults.raw_server import Fault, FaultKit
 from tests.ray.ray_helpers import (
     API_KEY,
     created_per_prompt,
@@ -61,6 +63,24 @@ def test_two_workers_together_keep_under_the_account_limit(cluster: None, tmp_pa
 
     assert [form(e) for e in entries] == [form(e) for e in local_entries]
     assert all((out / image).stat().st_size > 0 for e in entries for image in e["images"])
+
+
+def test_a_worker_waits_for_the_task_a_refused_create_answer_names(cluster: None, tmp_path: Path) -> None:
+    """A raw server answers the first POST in the API's old V2 envelope: the SDK refuses the answer,
+    but its error names the task it created; the worker waits for it as a one-machine batch does, and
+    the line is POSTed once."""
+    with FaultKit() as kit:
+        created = kit.create_task()  # what the first POST created (a scripted body creates none)
+        envelope = json.dumps({"code": 0, "msg": "", "data": {"task_id": created}}).encode()
+        kit.on("submit", Fault(body=envelope), Fault())
+        batch = RayBatch(tmp_path, api_key=API_KEY, base_url=kit.url, workers=1, concurrency=1)
+        summary = batch.run(requests(2, "envelope"))
+        posts = len(kit.seen("submit"))
+    assert (summary.done, summary.unknown, summary.exit_code) == (2, 0, 0)
+    assert posts == 2
+    first, second = read_manifest(tmp_path)
+    assert (first["task_id"], first["status"], second["status"]) == (created, "done", "done")
+    assert [first["images"], second["images"]] == [["images/1-0.png"], ["images/2-0.png"]]
 
 
 def run_and_kill(

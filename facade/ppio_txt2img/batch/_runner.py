@@ -12,6 +12,7 @@ right after it; a rerun waits for known ids and never resends a POST whose outco
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,6 +29,7 @@ from ppio_txt2img._client import AsyncClient
 from ppio_txt2img._errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
     ImageError,
@@ -58,6 +60,7 @@ __all__ = [
     "PostFailure",
     "WaitFailure",
     "after_post_error",
+    "post_line",
     "check_options",
     "plan",
     "record_post_error",
@@ -204,6 +207,22 @@ def plan(request: BatchRequest, row: Row | None, *, resubmit_unknown: bool, retr
 
 
 PostOutcome = Literal["retry", "unknown", "failed", "abort"]
+
+_log = logging.getLogger("ppio_txt2img.batch")
+
+
+async def post_line(client: AsyncClient, request: BatchRequest) -> str:
+    """POST a line; the id of the task it created. An answer the SDK refuses but that names the task it
+    created (the API's old V2 envelope: see `_tasks.create_task`) is that task, paid for: waited for, as
+    the error asks, and never sent again (before, the line ended `unknown`, its images lost)."""
+    assert request.prompt is not None
+    try:
+        return (await client.submit(request.prompt, **request.options)).id
+    except APIResponseValidationError as exc:
+        if exc.task_id is None:
+            raise
+        _log.warning("line %d: %s", request.line, exc)
+        return exc.task_id
 
 
 def after_post_error(exc: BaseException) -> PostOutcome:
@@ -580,8 +599,8 @@ class Batch:
                 with anyio.CancelScope(shield=True):  # Ctrl-C waits for the answer: its id is wanted
                     journal.intent(request.line, request.digest, request.prompt, request.image_num)
                     await journal.commit()  # on disk before the POST leaves
-                    task = await client.submit(request.prompt, **request.options)
-                    journal.submitted(request.line, task.id)
+                    task_id = await post_line(client, request)
+                    journal.submitted(request.line, task_id)
                     await journal.commit()  # the id, on disk at once
             except (APIError, ValidationError, WaitTimeoutError) as exc:
                 failure = PostFailure.of(exc)
@@ -606,7 +625,7 @@ class Batch:
             pacer.accepted(ticket, self.clock())
             self._posting.discard(request.line)
             self.summary.submitted += 1
-            return task.id
+            return task_id
 
     # --------------------------------------------------------------------------------------- wait
     async def _wait(self, request: BatchRequest, task_id: str) -> None:

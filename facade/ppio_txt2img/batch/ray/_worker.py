@@ -23,6 +23,7 @@ from ppio_txt2img.batch._runner import (
     PostFailure,
     WaitFailure,
     _failed,
+    post_line,
     wait_for_task,
 )
 
@@ -91,7 +92,7 @@ class LineWorker:
             if begin.action != "post":
                 return Outcome(begin.result)  # ended by an earlier attempt, or stopping (None)
             try:
-                task = await self._submit_client.submit(request.prompt, **request.options)
+                task_id = await post_line(self._submit_client, request)
             except (APIError, ValidationError, WaitTimeoutError) as exc:
                 failure = PostFailure.of(exc)
                 await self.coordinator.post_failed.remote(request, failure)
@@ -102,8 +103,8 @@ class LineWorker:
                 if failure.outcome == "failed":
                     return Outcome(_failed(request, failure.error))
                 continue  # not sent (a 429, a refused connection): claimed again once the pacer allows
-            await self.coordinator.posted.remote(request.line, task.id)
-            return task.id
+            await self.coordinator.posted.remote(request.line, task_id)
+            return task_id
 
 
 class Worker:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from html.parser import HTMLParser
 from pathlib import Path
@@ -204,6 +205,24 @@ def test_ppio_gallery_writes_the_page_and_prints_its_path(
 
     assert main(["gallery", str(batch_out.path / "missing")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_ppio_gallery_json_prints_the_path_and_a_failure_as_json_objects(
+    tmp_path: Path, batch_out: BatchOut, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--json`, as the other commands take it: the page's path, or the failure (stderr keeps its line,
+    the exit status is the same)."""
+    from ppio_txt2img.cli import main
+
+    assert main(["gallery", str(batch_out.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"gallery": str(batch_out.path / "index.html")}
+
+    assert main(["gallery", str(tmp_path), "--json"]) == 2  # no manifest: not a batch's directory
+    captured = capsys.readouterr()
+    failure = json.loads(captured.out)
+    assert (failure["exit_code"], failure["error"]["type"]) == (2, "UsageError")
+    assert failure["error"]["message"] == captured.err.strip().removeprefix("ppio: error: ")
+    assert "no manifest.jsonl here" in failure["error"]["message"]
 
 
 def test_a_page_the_gallery_did_not_write_is_never_replaced(

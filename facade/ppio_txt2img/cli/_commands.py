@@ -269,7 +269,7 @@ def cmd_models(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_gallery(args: argparse.Namespace, progress: Progress) -> int:
-    """`ppio gallery OUT`: write OUT/index.html with every thumbnail drawn; print its path."""
+    """`ppio gallery OUT [--json]`: write OUT/index.html with every thumbnail drawn; print its path."""
     from ppio_txt2img.gallery import MANIFEST_FILE, write_gallery
 
     if not Path(args.out).is_dir():
@@ -282,7 +282,10 @@ def cmd_gallery(args: argparse.Namespace, progress: Progress) -> int:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"could not write the gallery in {args.out}: {exc}") from None
-    print(path)
+    if args.json:
+        _print_json({"gallery": str(path)})
+    else:
+        print(path)
     return 0
 
 

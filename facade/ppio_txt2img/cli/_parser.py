@@ -344,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/index.html (self-contained, opens from file://); print its path.",
     )
     p.add_argument("out", metavar="OUT", help="the batch's output directory")
+    p.add_argument(
+        "--json", action="store_true", help='print {"gallery": PATH} on stdout, as JSON (a failure too)'
+    )
 
     # Parsed by the sandbox's own `add_arguments` (imported only when used: it needs the extra).
     commands.add_parser(

@@ -110,6 +110,17 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _readable(name: str) -> str:
+    """A file name as text a page can hold: bytes of it that are not UTF-8 (which Python holds as lone
+    surrogates) shown as U+FFFD; written as they were, they failed the page, and with it the batch's
+    manifest rewrites (/tmp/attack28, F2)."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file-system name decodes to
+        raw = name.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
 def write_gallery(
     out_dir: str | PathLike[str],
     *,
@@ -133,7 +144,7 @@ def write_gallery(
     page = render_page(
         manifest.entries,
         pictures,
-        title=out.resolve().name or str(out),
+        title=_readable(out.resolve().name or str(out)),
         unreadable=manifest.unreadable,
         pending_thumbnails=pending,
         manifest_found=manifest.found,

@@ -77,8 +77,32 @@ def test_a_task_named_by_a_refused_create_answer_is_waited_for_not_lost(
     assert posts == 2
     assert journal_rows(tmp_path) == [(1, "done", task_id_for(1)), (2, "done", task_id_for(2))]
     assert [entry["images"] for entry in manifest(tmp_path)] == [["images/1-0.png"], ["images/2-0.png"]]
-    assert "line 1: POST /v3/async/txt2img: the answer is in the API's old V2 envelope" in caplog.text
-    assert f"it names task {task_id_for(1)}, which was created" in caplog.text
+    assert (
+        f"line 1: the create answer named task {task_id_for(1)} in the API's old V2 envelope" in caplog.text
+    )
+    assert "the task exists: the line waits for it and is not sent again" in caplog.text
+
+
+def test_a_refused_create_answer_naming_a_task_the_api_does_not_know_leaves_the_line_unknown(
+    tmp_path: Path,
+) -> None:
+    """The envelope names a task the API answers 404 for (/tmp/attack28, F1). A 2xx answer to the POST
+    means a task may exist, so the line is `unknown`, as a 2xx answer without an id leaves it: not
+    `failed`, which a rerun with `retry_failed` would POST again, paying twice."""
+    with FaultKit() as kit:
+        envelope = json.dumps({"code": 0, "msg": "", "data": {"task_id": task_id_for(99)}}).encode()
+        kit.on("submit", Fault(body=envelope), Fault())
+        options: dict[str, Any] = {"api_key": API_KEY, "base_url": kit.url, "defaults": SMALL}
+        first = run_batch_sync(["unknown one", "unknown two"], tmp_path, concurrency=1, **options)
+        again = run_batch_sync(
+            ["unknown one", "unknown two"], tmp_path, concurrency=1, retry_failed=True, **options
+        )
+        posts = len(kit.seen("submit"))
+    assert (first.done, first.unknown, first.failed) == (1, 1, 0)
+    assert (again.done, again.unknown, again.submitted) == (1, 1, 0)
+    assert posts == 2  # one per line, across both runs
+    assert [row[:2] for row in journal_rows(tmp_path)] == [(1, "unknown"), (2, "done")]
+    assert "V2 envelope" in manifest(tmp_path)[0]["error"]
 
 
 def test_an_api_outage_pauses_the_batch_instead_of_spending_its_lines(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from tests.batch.batch_helpers import (
     wait_for,
     write_prompts,
 )
+from tests.faults.raw_server import Fault, FaultKit
 
 
 def test_json_emits_one_event_per_line_then_a_summary(
@@ -41,6 +42,35 @@ def test_json_emits_one_event_per_line_then_a_summary(
     assert all(e["status"] == "done" and e["images"] for e in lines)
     assert events[-1]["event"] == "summary"
     assert (events[-1]["done"], events[-1]["exit_code"]) == (3, 0)
+
+
+@pytest.mark.parametrize("json_out", [False, True])
+def test_the_batch_s_warnings_are_shown_by_its_display(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_out: bool
+) -> None:
+    """A create answer in the API's old V2 envelope: its warning is a `ppio: warning:` line of its own
+    on stderr, or a `warning` event with --json (it was a bare log line, breaking the live progress line,
+    and --json had nothing of it: /tmp/attack28, F3)."""
+    source = write_prompts(tmp_path / "in.jsonl", 1, "the warning test")
+    with FaultKit() as kit:
+        created = kit.create_task()
+        envelope = json.dumps({"code": 0, "msg": "", "data": {"task_id": created}}).encode()
+        kit.on("submit", Fault(body=envelope))
+        argv = ["batch", str(source), "-o", str(tmp_path / "out"), *SMALL, *connection(kit.url)]
+        code = main([*argv, "--json"] if json_out else argv)
+    assert code == 0
+    captured = capsys.readouterr()
+    said = f"line 1: the create answer named task {created} in the API's old V2 envelope"
+    if json_out:
+        events = [json.loads(line) for line in captured.out.splitlines()]
+        warnings = [e["message"] for e in events if e["event"] == "warning"]
+        assert len(warnings) == 1
+        assert warnings[0].startswith(said)
+        assert said not in captured.err
+    else:
+        shown = [line for line in captured.err.splitlines() if said in line]
+        assert len(shown) == 1
+        assert shown[0].startswith(f"ppio: warning: {said}")
 
 
 @pytest.mark.parametrize(

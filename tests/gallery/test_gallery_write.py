@@ -193,6 +193,16 @@ def test_the_page_is_replaced_atomically_and_no_temporary_file_stays(
     assert leftovers == []
 
 
+def test_a_directory_whose_name_is_not_utf8_gets_a_page_titled_with_what_can_be_shown(tmp_path: Path) -> None:
+    """The page's title is the directory's name: bytes of it that are not UTF-8 show as U+FFFD (they
+    made the page unwritable, and with it every manifest rewrite of a batch run there)."""
+    out = tmp_path / os.fsdecode(b"caf\xe9 \xff")
+    out.mkdir()
+    (out / "manifest.jsonl").write_text("")
+    page = write_gallery(out).read_text(encoding="utf-8")
+    assert "<title>caf\ufffd \ufffd - ppio gallery</title>" in page
+
+
 def test_ppio_gallery_writes_the_page_and_prints_its_path(
     batch_out: BatchOut, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -212,16 +212,28 @@ _log = logging.getLogger("ppio_txt2img.batch")
 
 
 async def post_line(client: AsyncClient, request: BatchRequest) -> str:
-    """POST a line; the id of the task it created. An answer the SDK refuses but that names the task it
-    created (the API's old V2 envelope: see `_tasks.create_task`) is that task, paid for: waited for, as
-    the error asks, and never sent again (before, the line ended `unknown`, its images lost)."""
+    """POST a line; the id of the task it created. A create answer the SDK refuses but that names the
+    task it created (the API's old V2 envelope: see `_tasks.create_task`) is that task, paid for, once
+    one look finds it: then the line waits for it, as the error asks, and is never sent again (it ended
+    `unknown`, its images lost). A task the look does not find (or a look that fails) leaves the error
+    as it was: the line is `unknown`, never `failed`, so `--retry-failed` cannot send it again."""
     assert request.prompt is not None
     try:
         return (await client.submit(request.prompt, **request.options)).id
     except APIResponseValidationError as exc:
         if exc.task_id is None:
             raise
-        _log.warning("line %d: %s", request.line, exc)
+        try:
+            await client.get_task(exc.task_id)
+        except PPIOError:
+            raise exc from None
+        _log.warning(
+            "line %d: the create answer named task %s in the API's old V2 envelope ({code, msg, data}), "
+            "not in the V3 answer the spec describes; the task exists: the line waits for it and is not "
+            "sent again",
+            request.line,
+            exc.task_id,
+        )
         return exc.task_id
 
 

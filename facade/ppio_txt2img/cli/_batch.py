@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,7 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
 
     with contextlib.ExitStack() as stack:
         api_key, base_url, options = connection(args, stack)
+        stack.enter_context(_warnings_shown_by(display))
 
         async def main() -> BatchSummary:
             async with AsyncClient(api_key, base_url=base_url, **options) as client:
@@ -119,6 +121,32 @@ def cmd_batch(args: argparse.Namespace, progress: Progress) -> int:
     display.summary(summary, out_dir, in_process=args.sandbox_session == IN_PROCESS)
     display.note(f"gallery: {gallery}")
     return summary.exit_code
+
+
+class _ToDisplay(logging.Handler):
+    """Warnings of the batch (its logger's, `ppio_txt2img.batch`), shown by the display: a bare line on
+    stderr would break the live progress line, and `--json` would not have them."""
+
+    def __init__(self, display: BatchDisplay) -> None:
+        super().__init__(logging.WARNING)
+        self.display = display
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.display.warning(record.getMessage())
+
+
+@contextlib.contextmanager
+def _warnings_shown_by(display: BatchDisplay) -> Iterator[None]:
+    """Within the block, the batch's warnings go to `display` alone (not also to the root logger)."""
+    logger = logging.getLogger("ppio_txt2img.batch")
+    handler, propagate = _ToDisplay(display), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 #: Seconds of thumbnail drawing per manifest rewrite while the batch runs (it waits for them).

@@ -137,6 +137,14 @@ class BatchDisplay:
         self.stream.write(text + "\n")
         self.stream.flush()
 
+    def warning(self, text: str) -> None:
+        """A warning of the batch's: a `warning` event with `--json`, else a line of its own on stderr
+        (shown with `-q` too)."""
+        if self.json_out is not None:
+            self._emit("warning", {"message": text})
+        else:
+            self.note(f"ppio: warning: {text}")
+
     def summary(self, summary: BatchSummary, out_dir: Path, *, in_process: bool = False) -> None:
         if self.json_out is not None:
             fields = dataclasses.asdict(summary)

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 import ppio_txt2img as ppio
-from ppio_txt2img.batch import Batch, LineResult, run_batch_sync
+from ppio_txt2img.batch import Batch, LineResult, read_lines, run_batch_sync
 from ppio_txt2img.sandbox import Sandbox
 from tests.batch.batch_helpers import API_KEY, FAST, journal_rows, manifest
 from tests.faults.raw_server import Fault, FaultKit, task_id_for
@@ -47,6 +47,56 @@ def test_results_come_out_as_lines_finish_and_the_hook_sees_each_manifest(tmp_pa
     assert next(r for r in results if r.line == 3).error_field == "request.steps"
     assert manifests  # called after each rewrite, the last one at the end
     assert [json.loads(line)["status"] for line in manifests[-1]] == ["done", "done", "failed"]
+
+
+@pytest.mark.parametrize(
+    ("requests", "says"),
+    [
+        ("prompts.jsonl", "is a str: one prompt (or a file's name), not many"),
+        (b"a red fox", "is a bytes: one prompt"),
+        ({"prompt": "a red fox", "width": 512}, "is a dict: one request, not many: pass [request]"),
+        (Path("prompts.jsonl"), "a file's name: pass read_lines(path)"),
+    ],
+)
+def test_one_request_or_a_file_name_is_refused_before_anything_is_bought(
+    tmp_path: Path, requests: Any, says: str
+) -> None:
+    """A str given as the requests was iterated: a task bought for each character (13 for
+    'prompts.jsonl'; /tmp/newuser28, finding 1), and a mapping, one for each key."""
+    sandbox = Sandbox(**FAST)
+    with sandbox.serve() as url, pytest.raises(ppio.ValidationError) as caught:
+        run_batch_sync(requests, tmp_path / "out", api_key=API_KEY, base_url=url)
+    assert caught.value.field == "requests"
+    assert says in str(caught.value)
+    assert sandbox.stats["txt2img"].requests == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_read_lines_refuses_a_suffix_it_does_not_know_and_defaults_that_fail_every_line(
+    tmp_path: Path,
+) -> None:
+    """As `ppio batch` does: a misspelt `.jsonl` was read as text, each JSON object bought as a prompt
+    (/tmp/newuser28, finding 3); a misspelt default failed every line one by one (finding 11)."""
+    misspelt = tmp_path / "prompts.jsnol"
+    misspelt.write_text('{"prompt": "a fox", "width": 512}\n')
+    with pytest.raises(ppio.ValidationError) as caught:
+        read_lines(misspelt)
+    assert (caught.value.field, caught.value.value) == ("path", str(misspelt))
+    good = tmp_path / "prompts.jsonl"
+    good.write_text('{"prompt": "a fox"}\n')
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"widht": 512}, "defaults.widht"),
+        ({"width": 5000}, "defaults.request.width"),
+        ({"prompt": "x"}, "defaults.prompt"),
+    ]
+    for defaults, field in cases:
+        with pytest.raises(ppio.ValidationError) as caught:
+            read_lines(good, defaults)
+        assert caught.value.field == field
+        with pytest.raises(ppio.ValidationError) as caught:
+            run_batch_sync(["a fox"], tmp_path / "out", api_key=API_KEY, defaults=defaults)
+        assert caught.value.field == field
+    assert [r.prompt for r in read_lines(good, {"width": 512})] == ["a fox"]
 
 
 def test_run_batch_sync_makes_its_own_client(tmp_path: Path) -> None:

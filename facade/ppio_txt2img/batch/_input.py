@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,14 @@ from ppio_txt2img._inputs import to_plain
 from ppio_txt2img._request_body import SUBMIT_OPTIONS, build_txt2img_body, split_options
 from ppio_txt2img._validation import validate_txt2img_body
 
-__all__ = ["BatchRequest", "count_lines", "parse_set", "read_lines", "to_request"]
+__all__ = ["BatchRequest", "check_defaults", "count_lines", "parse_set", "read_lines", "to_request"]
 
 #: Request options a batch line may carry (those of `client.submit`, without the per-call timeout).
 LINE_OPTIONS = SUBMIT_OPTIONS - {"timeout"}
+#: The suffixes of input files: JSON lines, or one prompt a line (`.txt`). Any other is refused, not
+#: guessed: a `.jsonl` misspelt and read as text would buy every JSON object as a prompt.
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+TEXT_SUFFIXES = (".txt",)
 
 
 @dataclass(frozen=True)
@@ -95,9 +100,18 @@ def _recorded(prompt: str | None) -> str | None:
 
 def read_lines(path: str | Path, defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:
     """The requests of a `.jsonl` or `.txt` file, one line at a time (never the whole file in memory).
-    Raises OSError when the file cannot be opened."""
+    A file of another suffix, or bad `defaults`, is a `ValidationError` at once, before anything is
+    read; a file that cannot be opened, an `OSError` when the first line is read."""
     path = Path(path)
-    as_json = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+    suffix = path.suffix.lower()
+    if suffix not in JSON_SUFFIXES + TEXT_SUFFIXES:
+        allowed = "a file named .jsonl (.ndjson, .json: one JSON object a line) or .txt (one prompt a line)"
+        raise ValidationError("path", str(path), allowed, "has another suffix: its lines' form is not known")
+    check_defaults(defaults)
+    return _lines(path, suffix in JSON_SUFFIXES, defaults)
+
+
+def _lines(path: Path, as_json: bool, defaults: Mapping[str, Any] | None) -> Iterator[BatchRequest]:
     # utf-8-sig: a byte order mark (Notepad's, Excel's "UTF-8") is not part of the first line;
     # surrogateescape: a byte that is not UTF-8 fails its own line (`_not_utf8`), not the whole file;
     # newline="\n": a line ends at \n (or \r\n) only, as `count_lines` counts, so a bare \r in a line
@@ -143,9 +157,49 @@ def _not_utf8(text: str) -> ValidationError | None:
 
 
 def requests_of(items: Iterable[object], defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:
-    """`BatchRequest`s from prompts, mappings or ready `BatchRequest`s (numbered from 1 in order)."""
-    for number, item in enumerate(items, start=1):
-        yield item if isinstance(item, BatchRequest) else to_request(number, item, defaults)
+    """`BatchRequest`s from prompts, mappings or ready `BatchRequest`s (numbered from 1 in order). What
+    is one request, or a file's name, rather than many (a str, bytes, a mapping, a path), and bad
+    `defaults`, are a `ValidationError` at once: iterated, a str was bought a character at a time."""
+    if isinstance(items, str | bytes | bytearray | Mapping | os.PathLike):
+        allowed = "an iterable of prompts or request mappings (read_lines(PATH) for a file)"
+        problem = f"is a {type(items).__name__}: {_one_not_many(items)}"
+        raise ValidationError("requests", _shown(items), allowed, problem)
+    check_defaults(defaults)
+    return (
+        item if isinstance(item, BatchRequest) else to_request(number, item, defaults)
+        for number, item in enumerate(items, start=1)
+    )
+
+
+def _one_not_many(items: object) -> str:
+    if isinstance(items, Mapping):
+        return "one request, not many: pass [request]"
+    if isinstance(items, os.PathLike):
+        return "a file's name: pass read_lines(path)"
+    return "one prompt (or a file's name), not many: pass [prompt], or read_lines(path)"
+
+
+def _shown(items: object) -> object:
+    """A value for the error's text: a str or bytes cut to 200 characters (a whole file read by mistake)."""
+    return items[:200] if isinstance(items, str | bytes | bytearray) else items
+
+
+def check_defaults(defaults: Mapping[str, Any] | None) -> None:
+    """Refuse, at once, defaults that would fail every line (`ppio batch --set` refuses them so too):
+    not a mapping, a `prompt` (each line has its own), an unknown option or a value out of range."""
+    if defaults is None:
+        return
+    if not isinstance(defaults, Mapping):
+        raise ValidationError("defaults", defaults, "a mapping of txt2img options", "is not a mapping")
+    if "prompt" in defaults:
+        raise ValidationError(
+            "defaults.prompt", defaults["prompt"], "no prompt: each line has its own", "is set"
+        )
+    try:
+        options, _ = split_options(defaults, allowed=LINE_OPTIONS)
+        validate_txt2img_body(build_txt2img_body("a prompt", options))
+    except ValidationError as exc:
+        raise ValidationError(f"defaults.{exc.field}", exc.value, exc.allowed, exc.problem) from None
 
 
 def parse_set(assignments: Iterable[str]) -> dict[str, Any]:

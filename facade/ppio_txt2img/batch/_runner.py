@@ -495,12 +495,14 @@ class Batch:
 
     async def run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
         """Run the batch over `requests` (read lazily) and return the summary. Raises `BatchBusyError`
-        when another batch runs in the same directory (two runs could buy the same line twice)."""
+        when another batch runs in the same directory (two runs could buy the same line twice), and
+        `ValidationError` for what is not many requests (a str, a mapping, a path) or bad defaults."""
+        lines = requests_of(requests, self.defaults)  # refused before anything is written or sent
         (self.out_dir / IMAGES).mkdir(parents=True, exist_ok=True)
         with _exclusive(self.out_dir / LOCK):
-            return await self._run(requests)
+            return await self._run(lines)
 
-    async def _run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
+    async def _run(self, lines: Iterator[BatchRequest]) -> BatchSummary:
         journal = self._journal = Journal(self.out_dir / JOURNAL)
         journal.recover()
         remember_recent_sends(self.pacer, journal, self.clock())
@@ -509,7 +511,7 @@ class Batch:
             async with anyio.create_task_group() as ticker:
                 ticker.start_soon(self._tick_forever)
                 try:
-                    await self._run_lines(requests_of(requests, self.defaults))
+                    await self._run_lines(lines)
                 finally:
                     ticker.cancel_scope.cancel()
         finally:

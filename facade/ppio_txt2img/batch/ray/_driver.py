@@ -159,10 +159,12 @@ class RayBatch:
 
     def run(self, requests: Iterable[BatchRequest | str | Mapping[str, Any]]) -> BatchSummary:
         """Run the batch over `requests` (read lazily) and return the summary. Raises `BatchBusyError`
-        when another batch (of either engine) runs in the same directory."""
+        when another batch (of either engine) runs in the same directory, and `ValidationError` for what
+        is not many requests (a str, a mapping, a path) or bad defaults."""
+        lines = requests_of(requests, self.defaults)  # refused before a cluster starts
         (self.out_dir / IMAGES).mkdir(parents=True, exist_ok=True)
         with _exclusive(self.out_dir / LOCK), self._cluster():
-            return self._run(requests_of(requests, self.defaults))
+            return self._run(lines)
 
     @contextlib.contextmanager
     def _cluster(self) -> Iterator[None]:

@@ -252,12 +252,14 @@ class _BaseClient:
         body = self._body(prompt, request)
         deadline, tracker = self._start(wait.get("timeout"))
         extra_body = options.get("extra_body")
+        image_num, size = expected_result(body)
 
         def flow() -> Flow[SubmittedTask]:
             task_id, submitted = yield from submitted_flow(
                 settings, deadline, tracker, body, extra_body, self._receiver_url()
             )
-            settings.submissions.add(task_id, replace(submitted, crowd=False))  # for the wait() to come
+            for_wait = replace(submitted, crowd=False, image_num=image_num, size=size)
+            settings.submissions.add(task_id, for_wait)  # for the wait() to come
             return SubmittedTask(id=task_id)
 
         return guarded(flow(), deadline, tracker)
@@ -276,7 +278,9 @@ class _BaseClient:
         settings = self._for_call(options)
         deadline, tracker = self._start(wait.get("timeout"))
         submitted = settings.submissions.take(task_id)  # None: not submitted by this client's submit()
-        flow = generation_flow(settings, deadline, tracker, task_id, wait.get("on_progress"), submitted)
+        expected = Expected() if submitted is None else Expected(submitted.image_num, submitted.size)
+        on_progress = wait.get("on_progress")
+        flow = generation_flow(settings, deadline, tracker, task_id, on_progress, submitted, expected)
         return guarded(flow, deadline, tracker)
 
     def _models_query(self, filters: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,10 @@ class Submitted:
     #: submission. Not a `wait()` after `submit()`, which may start at any time: its crowd would take its
     #: task's age, however late it first looked, for a finish (a finish age is what the crowd shares).
     crowd: bool = True
+    #: What `submit()` asked for (None: not known): its `wait()` checks the result against them, as
+    #: `txt2img()` does (every image asked for, at the size asked for).
+    image_num: int | None = None
+    size: tuple[int, int] | None = None
 
     @property
     def first_poll_at(self) -> float:

@@ -99,6 +99,30 @@ def test_read_lines_refuses_a_suffix_it_does_not_know_and_defaults_that_fail_eve
     assert [r.prompt for r in read_lines(good, {"width": 512})] == ["a fox"]
 
 
+def test_a_task_with_fewer_images_than_its_line_asked_fails_the_line_and_keeps_those_that_came(
+    tmp_path: Path,
+) -> None:
+    """The API lists one image fewer than asked: the line was `done` (exit 0) with 1 of 2 images, the
+    other dropped without a word (/tmp/newuser28, finding 2). Now it is failed, names what came (saved)
+    and how to buy it again; a rerun (a new client, which knows nothing of the request but the line)
+    leaves it so, and buys nothing."""
+    sandbox = Sandbox(**FAST, missing_images=1)
+    requests: list[str | dict[str, Any]] = [{"prompt": "two foxes", "image_num": 2}, "one owl"]
+    with sandbox.serve() as url:
+        options: dict[str, Any] = {"api_key": API_KEY, "base_url": url, "defaults": SMALL}
+        first = run_batch_sync(requests, tmp_path, **options)
+        again = run_batch_sync(requests, tmp_path, **options)
+        posts = sandbox.stats["txt2img"].requests
+    assert (first.done, first.failed, first.images, first.exit_code) == (0, 2, 1, 1)
+    assert (again.failed, again.submitted, again.exit_code) == (2, 0, 1)
+    assert posts == 2
+    two, one = manifest(tmp_path)
+    assert (two["status"], one["status"]) == ("failed", "failed")  # "one owl" asked 1 and got 0
+    assert two["error"].startswith("the task succeeded with 1 of 2 images: the API listed no more")
+    assert "saved: images/1-0.png" in two["error"]
+    assert (tmp_path / "images" / "1-0.png").stat().st_size > 0
+
+
 def test_run_batch_sync_makes_its_own_client(tmp_path: Path) -> None:
     with Sandbox(**FAST).serve() as url:
         summary = run_batch_sync(

@@ -184,3 +184,27 @@ def test_a_client_that_never_waits_keeps_only_the_newest_submissions() -> None:
     assert newest is not None
     assert newest.at == _submissions.KEPT + 4
     assert kept.take(f"t{_submissions.KEPT + 4}") is None  # taken once
+
+
+@pytest.mark.parametrize("fewer", ["images", "size"])
+def test_a_wait_after_submit_checks_the_images_as_txt2img_does(fewer: str) -> None:
+    """The README's promise: a task this client's `submit()` made is waited for as `txt2img()` would,
+    every image asked for at the size asked for (it returned 1 image of 2 without a word:
+    /tmp/newuser28, finding 2). A wait on another client's task cannot know what was asked."""
+    knobs: dict[str, Any] = (
+        {"missing_images": 1} if fewer == "images" else {"image_size_override": (320, 320)}
+    )
+    sandbox = Sandbox(speed=50, queue_delay=0.02, seed=3, **knobs)
+    with sandbox.serve() as url, ppio.Client("k", base_url=url) as client:
+        task = client.submit("two foxes", width=128, height=128, steps=4, image_num=2)
+        with pytest.raises(ppio.ImageError) as caught:
+            client.wait(task.id)
+        with ppio.Client("k", base_url=url) as another:
+            generation = another.wait(task.id)  # knows nothing of the request: takes what came
+    if fewer == "images":
+        assert "the task succeeded with 1 of 2 images" in str(caught.value)
+        assert len(caught.value.images) == 1
+        assert len(generation.images) == 1
+    else:
+        assert "320x320" in str(caught.value), str(caught.value)
+        assert [image.size for image in generation.images] == [(320, 320), (320, 320)]

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -61,6 +61,7 @@ __all__ = [
     "WaitFailure",
     "after_post_error",
     "post_line",
+    "saved_result",
     "check_options",
     "plan",
     "record_post_error",
@@ -282,6 +283,20 @@ async def wait_for_task(client: AsyncClient, request: BatchRequest, task_id: str
             error = f"{exc} (the task id is kept: a rerun waits for it again)"
             result = LineResult(request.line, "failed", request.prompt, task_id, error=error)
             return WaitFailure(result, "wait")
+
+
+def saved_result(request: BatchRequest, task_id: str, seed: int | None, paths: Sequence[str]) -> LineResult:
+    """A line whose task succeeded, its images saved at `paths`: done, or failed when fewer came than
+    the line asked for (the API listed no more). Those that came stay saved and are named in the error;
+    `--retry-failed` buys the line again. (A wait that does not know `image_num`, after a rerun, took
+    such a task for whole: the line was done, the missing images dropped without a word.)"""
+    if len(paths) >= request.image_num:
+        return LineResult(request.line, "done", request.prompt, task_id, seed, tuple(paths))
+    error = (
+        f"the task succeeded with {len(paths)} of {request.image_num} images: the API listed no more "
+        f"(saved: {', '.join(paths) or 'none'}; --retry-failed buys the line again)"
+    )
+    return LineResult(request.line, "failed", request.prompt, task_id, seed, tuple(paths), error)
 
 
 def remember_recent_sends(pacer: Pacer, journal: Journal, now: float) -> None:
@@ -651,9 +666,13 @@ class Batch:
             self._ended(generation.result)
             return
         paths = await anyio.to_thread.run_sync(self._save, request.line, generation)
-        journal.done(request.line, generation.seed, paths)
         self.summary.images += len(paths)
-        self._ended(LineResult(request.line, "done", request.prompt, task_id, generation.seed, tuple(paths)))
+        result = saved_result(request, task_id, generation.seed, paths)
+        if result.status == "done":
+            journal.done(request.line, generation.seed, paths)
+        else:
+            journal.failed(request.line, request.digest, request.prompt, result.error or "", task_id=task_id)
+        self._ended(result)
 
     def _save(self, line: int, generation: Generation) -> list[str]:
         return save_images(self.out_dir, line, [(i.index, i.format, i.data) for i in generation.images])

@@ -41,6 +41,7 @@ from ppio_txt2img.batch._runner import (
     _exclusive,
     check_options,
     save_images,
+    saved_result,
 )
 from ppio_txt2img.batch._superseded import IMAGES
 
@@ -275,9 +276,8 @@ class RayBatch:
             if result.status == "done":
                 paths = save_images(self.out_dir, request.line, outcome.images)
                 self.summary.images += len(paths)
-                result = LineResult(
-                    result.line, "done", result.prompt, result.task_id, result.seed, tuple(paths)
-                )
+                assert result.task_id is not None  # a done line's task
+                result = saved_result(request, result.task_id, result.seed, paths)
             self._coordinator.ended.remote(result, request.digest, outcome.retry)
         self._ended(result)
 

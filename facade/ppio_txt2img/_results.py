@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._constants import THUMBNAIL_MAX_SIDE
+from ._errors import ValidationError
 from ._urls import without_query
 
 if TYPE_CHECKING:
@@ -164,14 +165,20 @@ class GeneratedImage:
         A directory gets `<task_id>-<index>.<ext>` (the task id as `file_stem` makes it a file name:
         never outside it): an existing one, or a path ending in `/` or without a file extension
         (`"out"`), created if needed, so that the images of a task saved in turn each get a file. A path
-        with an extension (`"cat.png"`) is the file. The bytes are written to a temporary file beside it,
-        then moved into place: a full disk leaves no truncated image.
+        with an extension (`"cat.png"`) is the file, its directory created if needed; an image extension
+        of another format (`"cat.jpg"` for a PNG) is a `ValidationError`: the bytes are written as they
+        came, never converted, and a mislabelled file misleads whatever trusts its name. The bytes are
+        written to a temporary file beside it, then moved into place: a full disk leaves no truncated
+        image.
         """
         target = Path(path)
+        extension = "jpg" if self.format == "jpeg" else self.format
         if target.is_dir() or str(path).endswith(("/", os.sep)) or not target.suffix:
             target.mkdir(parents=True, exist_ok=True)
-            extension = "jpg" if self.format == "jpeg" else self.format
             target = target / f"{file_stem(self.task_id)}-{self.index}.{extension}"
+        else:
+            _check_suffix(target, self.format, extension)
+            target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # this save's
         try:
             partial.write_bytes(self.data)
@@ -282,3 +289,21 @@ class Model:
             "status": self.status,
             "tags": list(self.tags),
         }
+
+
+#: File extensions of image formats, by the format the SDK names (`GeneratedImage.format`), and of others.
+_IMAGE_SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg"), "webp": (".webp",)}
+_OTHER_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic")
+
+
+def _check_suffix(target: Path, image_format: str, extension: str) -> None:
+    """Refuse a file name whose image extension is of another format than the image's."""
+    suffix = target.suffix.lower()
+    known = [s for suffixes in _IMAGE_SUFFIXES.values() for s in suffixes] + list(_OTHER_IMAGE_SUFFIXES)
+    if suffix in known and suffix not in _IMAGE_SUFFIXES.get(image_format, ()):
+        raise ValidationError(
+            "path",
+            str(target),
+            f"a name ending .{extension} (the image is {image_format.upper()}), or a directory",
+            f"ends {suffix}: the bytes are saved as they came, not converted",
+        )

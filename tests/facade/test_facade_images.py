@@ -476,6 +476,23 @@ def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path:
     assert saved == [tmp_path / "results" / name for name in names]
     assert [path.read_bytes() for path in saved] == [PNG, JPEG, WEBP]
     assert sorted(path.name for path in (tmp_path / "results").iterdir()) == sorted(p.name for p in saved)
+    # A file in a directory that is missing: the directory is made (it failed naming a temporary file).
+    assert webp.save(tmp_path / "a" / "b" / "owl.webp") == tmp_path / "a" / "b" / "owl.webp"
+    assert (tmp_path / "a" / "b" / "owl.webp").read_bytes() == WEBP
+    # An image extension of another format: refused, not written as a mislabelled file (a PNG saved
+    # as "cat.jpg" was PNG bytes under a JPEG name); .jpeg, and any case, name a JPEG.
+    for image, name, right in (
+        (png, "cat.jpg", ".png"),
+        (jpeg, "cat.PNG", ".jpg"),
+        (webp, "cat.gif", ".webp"),
+    ):
+        with pytest.raises(ppio.ValidationError) as caught:
+            image.save(tmp_path / name)
+        assert (caught.value.field, caught.value.value) == ("path", str(tmp_path / name))
+        assert f"a name ending {right}" in caught.value.allowed
+        assert not (tmp_path / name).exists()
+    assert jpeg.save(tmp_path / "cat.JPEG") == tmp_path / "cat.JPEG"
+    assert png.save(tmp_path / "cat.data") == tmp_path / "cat.data"  # not an image's extension: as asked
     picture = png.to_pil()
     assert (picture.size, picture.mode) == ((png.width, png.height), png.mode) == ((1024, 1024), "RGBA")
     assert jpeg.to_pil().format == "JPEG"

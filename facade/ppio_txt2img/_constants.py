@@ -20,6 +20,9 @@ ENV_BASE_URL: Final = "PPIO_BASE_URL"
 
 #: One deadline for a whole call (submit, polls, retries, downloads), in seconds.
 DEFAULT_TIMEOUT: Final = 300.0
+#: A batch's wait for a line that fails this many times in a row (each bounded by the client's timeout)
+#: gives the line up as failed for this run; the task id is kept and the next run waits again.
+BATCH_WAIT_ATTEMPTS: Final = 3
 #: The longest a single HTTP request may take (further capped by what is left of the deadline), from when
 #: it goes out: a wait for a free connection of the client's own comes out of the call's deadline.
 DEFAULT_REQUEST_TIMEOUT: Final = 60.0

@@ -275,3 +275,14 @@ def test_an_interrupted_batch_on_the_in_process_sandbox_says_a_rerun_cannot_wait
     assert summary_lines(stopped, tmp_path)[-1] == (
         "interrupted: tasks in flight are in the journal; rerun the same command to resume"
     )
+
+
+def test_the_summary_counts_the_tasks_unknown_lines_may_have_created(tmp_path: Path) -> None:
+    """An unknown line's POST may have created a task (billed, no id came back): "21 tasks created"
+    read as all that was bought when up to 27 existed (/tmp/newuser28, finding 9); and "1 tasks"."""
+    from ppio_txt2img.batch._runner import BatchSummary
+    from ppio_txt2img.cli._batch_progress import summary_lines
+
+    first = summary_lines(BatchSummary(done=21, unknown=9, submitted=21), tmp_path)[0]
+    assert "21 tasks created (and up to 9 more: the unknown lines')," in first
+    assert "; 1 task created, 0 POSTs" in summary_lines(BatchSummary(done=1, submitted=1), tmp_path)[0]

@@ -25,6 +25,7 @@ import anyio.abc
 import anyio.lowlevel
 import anyio.to_thread
 
+from ppio_txt2img import _constants as C
 from ppio_txt2img._client import AsyncClient
 from ppio_txt2img._errors import (
     APIConnectionError,
@@ -71,9 +72,8 @@ __all__ = [
 
 JOURNAL = "journal.sqlite3"
 LOCK = "journal.lock"
-#: A wait that fails this many times in a row (each bounded by the client's timeout) gives the line
-#: up as failed for this run; the task id is kept and the next run waits again.
-WAIT_ATTEMPTS = 3
+#: A wait that fails this many times in a row gives the line up as failed for this run (`_constants`).
+WAIT_ATTEMPTS = C.BATCH_WAIT_ATTEMPTS
 #: Seconds between manifest rewrites and progress reports while running (at least).
 TICK = 0.5
 

@@ -45,6 +45,13 @@ def status_line(p: BatchProgress) -> str:
     return " · ".join(parts)
 
 
+def _created(s: BatchSummary) -> str:
+    """The tasks the run created: those whose POST's answer came, and the unknown lines' (their POSTs may
+    have created one each: billed, though no id came back)."""
+    created = f"{s.submitted} {'task' if s.submitted == 1 else 'tasks'} created"
+    return created + (f" (and up to {s.unknown} more: the unknown lines')" if s.unknown else "")
+
+
 def summary_lines(summary: BatchSummary, out_dir: Path, *, in_process: bool = False) -> list[str]:
     """The end-of-run report, in words. `in_process`: the run's tasks were an emulator's in this
     process (`--sandbox` with no `ppio sandbox` running), which ended with it."""
@@ -54,7 +61,7 @@ def summary_lines(summary: BatchSummary, out_dir: Path, *, in_process: bool = Fa
         f"batch: {s.done} done, {s.failed} failed, {s.unknown} unknown"
         + (f", {s.running} still running" if s.running else "")
         + f" in {minutes}m{seconds:02d}s ({s.resumed} done by an earlier run); "
-        f"{s.submitted} tasks created, {s.rate_limited} POSTs answered 429",
+        f"{_created(s)}, {s.rate_limited} POSTs answered 429",
         f"images in {out_dir / 'images'}, results in {out_dir / 'manifest.jsonl'}",
     ]
     for reason, count in sorted(s.unknown_reasons.items(), key=lambda kv: -kv[1]):

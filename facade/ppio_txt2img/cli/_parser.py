@@ -153,7 +153,11 @@ def _model_filter_help(name: str, text: str) -> str:
 
 
 def _add_connection_options(
-    parser: argparse.ArgumentParser, *, sandbox: bool, json_help: str = "print the result as JSON on stdout"
+    parser: argparse.ArgumentParser,
+    *,
+    sandbox: bool,
+    json_help: str = "print the result as JSON on stdout",
+    timeout_help: str = "seconds for the whole call",
 ) -> None:
     g = parser.add_argument_group("connection")
     g.add_argument(
@@ -168,7 +172,7 @@ def _add_connection_options(
         "--timeout",
         type=float,
         metavar="S",
-        help=f"seconds for the whole call (default: {C.DEFAULT_TIMEOUT:g})",
+        help=f"{timeout_help} (default: {C.DEFAULT_TIMEOUT:g})",
     )
     g.add_argument(
         "--max-retries",
@@ -334,7 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_connection_options(
-        p, sandbox=True, json_help="print one event per line on stdout, as JSON: line, progress, summary"
+        p,
+        sandbox=True,
+        json_help="print one event per line on stdout, as JSON: line, progress, warning, summary",
+        timeout_help="seconds for each POST, and for each wait of a line (a line is waited for up to "
+        f"{C.BATCH_WAIT_ATTEMPTS} times before it fails; a rerun waits again)",
     )
 
     p = commands.add_parser(

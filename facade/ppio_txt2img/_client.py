@@ -232,7 +232,7 @@ class _BaseClient:
         request, wait = split_options(options, allowed=GENERATE_OPTIONS)
         settings = self._for_call(options)
         body = self._body(prompt, request)
-        image_num, size = expected_result(body)
+        image_num, size = expected_result(body, options.get("extra_body"))
         deadline, tracker = self._start(wait.get("timeout"))
         flow = txt2img_flow(
             settings,
@@ -252,14 +252,13 @@ class _BaseClient:
         body = self._body(prompt, request)
         deadline, tracker = self._start(wait.get("timeout"))
         extra_body = options.get("extra_body")
-        image_num, size = expected_result(body)
+        asked = expected_result(body, extra_body)
 
         def flow() -> Flow[SubmittedTask]:
             task_id, submitted = yield from submitted_flow(
                 settings, deadline, tracker, body, extra_body, self._receiver_url()
             )
-            for_wait = replace(submitted, crowd=False, image_num=image_num, size=size)
-            settings.submissions.add(task_id, for_wait)  # for the wait() to come
+            settings.submissions.add(task_id, replace(submitted, crowd=False), asked)  # for the wait()s
             return SubmittedTask(id=task_id)
 
         return guarded(flow(), deadline, tracker)
@@ -278,7 +277,7 @@ class _BaseClient:
         settings = self._for_call(options)
         deadline, tracker = self._start(wait.get("timeout"))
         submitted = settings.submissions.take(task_id)  # None: not submitted by this client's submit()
-        expected = Expected() if submitted is None else Expected(submitted.image_num, submitted.size)
+        expected = Expected(*settings.submissions.asked(task_id))
         on_progress = wait.get("on_progress")
         flow = generation_flow(settings, deadline, tracker, task_id, on_progress, submitted, expected)
         return guarded(flow, deadline, tracker)

@@ -258,8 +258,12 @@ class ImageError(PPIOError):
     the task listed fewer images than were asked for.
 
     `index` is the image that failed (or the first missing one); `images` holds those that did arrive,
-    decoded, in order (each knows its `index`): nothing that was paid for is thrown away.
+    decoded, in order (each knows its `index`): nothing that was paid for is thrown away. `reason` is
+    `FEWER_IMAGES` when the task listed fewer images than were asked for (no download failed).
     """
+
+    #: The `reason` of a task that listed fewer images than were asked for.
+    FEWER_IMAGES = "FEWER_IMAGES"
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ def generation_flow(
             f"the task succeeded with {len(images)} of {asked} images",
             task_id=task_id,
             index=len(images),
+            reason=ImageError.FEWER_IMAGES,
             images=images,
         )
     return Generation(task_id=task_id, seed=task.seed, images=images, task=task)

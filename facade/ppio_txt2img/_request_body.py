@@ -84,13 +84,25 @@ def body_option(body: Mapping[str, Any], name: str) -> Any:
     return value
 
 
-def expected_result(body: Mapping[str, Any]) -> tuple[int, tuple[int, int]]:
-    """How many images a validated body asks for, and their size (the hires-fix target, if any)."""
+def expected_result(
+    body: Mapping[str, Any], extra_body: Mapping[str, Any] | None = None
+) -> tuple[int | None, tuple[int, int] | None]:
+    """How many images a validated body asks for, and their size (the hires-fix target, if any). What
+    `extra_body` (merged unchecked) sets of them in `request` is not known: None, never checked against
+    (a size set there made the right images an `ImageError`)."""
     request = body["request"]
     hires = request.get("hires_fix")
-    if hires:
-        return request["image_num"], (hires["target_width"], hires["target_height"])
-    return request["image_num"], (request["width"], request["height"])
+    size: tuple[int, int] | None = (
+        (hires["target_width"], hires["target_height"]) if hires else (request["width"], request["height"])
+    )
+    image_num: int | None = request["image_num"]
+    overrides = (extra_body or {}).get("request")
+    if isinstance(overrides, Mapping):
+        if "image_num" in overrides:
+            image_num = None
+        if any(key in overrides for key in ("width", "height", "hires_fix")):
+            size = None
+    return image_num, size
 
 
 #: What HTTP lets a header be (RFC 9110 5.1, 5.5): a name of token characters; a value of visible ASCII

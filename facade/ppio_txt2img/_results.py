@@ -171,7 +171,7 @@ class GeneratedImage:
         written to a temporary file beside it, then moved into place: a full disk leaves no truncated
         image.
         """
-        target = Path(path)
+        target = Path(path).expanduser()  # "~/cat.png" is the home's, not a directory named "~" here
         extension = "jpg" if self.format == "jpeg" else self.format
         if target.is_dir() or str(path).endswith(("/", os.sep)) or not target.suffix:
             target.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,8 @@ class GeneratedImage:
         else:
             _check_suffix(target, self.format, extension)
             target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # this save's
+        # This save's (one at a time per thread), short: a name at the file system's limit still saves.
+        partial = target.with_name(f".ppio-{os.getpid()}-{threading.get_ident()}.tmp")
         try:
             partial.write_bytes(self.data)
             partial.replace(target)
@@ -292,7 +293,7 @@ class Model:
 
 
 #: File extensions of image formats, by the format the SDK names (`GeneratedImage.format`), and of others.
-_IMAGE_SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg"), "webp": (".webp",)}
+_IMAGE_SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"), "webp": (".webp",)}
 _OTHER_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic")
 
 

@@ -38,10 +38,6 @@ class Submitted:
     #: submission. Not a `wait()` after `submit()`, which may start at any time: its crowd would take its
     #: task's age, however late it first looked, for a finish (a finish age is what the crowd shares).
     crowd: bool = True
-    #: What `submit()` asked for (None: not known): its `wait()` checks the result against them, as
-    #: `txt2img()` does (every image asked for, at the size asked for).
-    image_num: int | None = None
-    size: tuple[int, int] | None = None
 
     @property
     def first_poll_at(self) -> float:
@@ -49,21 +45,35 @@ class Submitted:
         return (self.at if self.answered is None else self.answered) + POLL_FIRST_AFTER_SUBMIT
 
 
+#: What a request asked for: how many images and their size (None: not known, e.g. set by `extra_body`).
+Asked = tuple[int | None, tuple[int, int] | None]
+
+
 class Submissions:
-    """Tasks submitted by `submit()`, until a `wait()` takes them; shared by a client's calls and threads."""
+    """Tasks submitted by `submit()`, until a `wait()` takes them; shared by a client's calls and threads.
+    What each asked for stays (`asked`) for every wait on it, not only the first: a second wait, after a
+    timeout or from another thread, checks the images as the first did."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_id: dict[str, Submitted] = {}
+        self._asked: dict[str, Asked] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def add(self, task_id: str, submitted: Submitted) -> None:
+    def add(self, task_id: str, submitted: Submitted, asked: Asked = (None, None)) -> None:
         with self._lock:
             self._by_id[task_id] = submitted
-            while len(self._by_id) > KEPT:
-                del self._by_id[next(iter(self._by_id))]  # the oldest first
+            self._asked[task_id] = asked
+            for memory in (self._by_id, self._asked):
+                while len(memory) > KEPT:
+                    del memory[next(iter(memory))]  # the oldest first
+
+    def asked(self, task_id: str) -> Asked:
+        """What `submit()` asked of the task, for every wait on it ((None, None): not known)."""
+        with self._lock:
+            return self._asked.get(task_id, (None, None))
 
     def take(self, task_id: str) -> Submitted | None:
         """What `submit()` noted of the task, once: the first wait on it learns from it."""

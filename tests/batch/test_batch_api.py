@@ -49,6 +49,17 @@ def test_results_come_out_as_lines_finish_and_the_hook_sees_each_manifest(tmp_pa
     assert [json.loads(line)["status"] for line in manifests[-1]] == ["done", "done", "failed"]
 
 
+class _Table:
+    """What a pandas DataFrame is to a batch: iterating it gives its column names (it bought a task with
+    the prompt "prompt": /tmp/attack29, finding 7)."""
+
+    def __iter__(self) -> Any:
+        return iter(["prompt", "width"])
+
+    def iterrows(self) -> Any:
+        return iter([(0, {"prompt": "a fox", "width": 512})])
+
+
 @pytest.mark.parametrize(
     ("requests", "says"),
     [
@@ -56,6 +67,7 @@ def test_results_come_out_as_lines_finish_and_the_hook_sees_each_manifest(tmp_pa
         (b"a red fox", "is a bytes: one prompt"),
         ({"prompt": "a red fox", "width": 512}, "is a dict: one request, not many: pass [request]"),
         (Path("prompts.jsonl"), "a file's name: pass read_lines(path)"),
+        (_Table(), "a table iterates its column names, not its rows: pass df.to_dict('records')"),
     ],
 )
 def test_one_request_or_a_file_name_is_refused_before_anything_is_bought(
@@ -119,8 +131,17 @@ def test_a_task_with_fewer_images_than_its_line_asked_fails_the_line_and_keeps_t
     two, one = manifest(tmp_path)
     assert (two["status"], one["status"]) == ("failed", "failed")  # "one owl" asked 1 and got 0
     assert two["error"].startswith("the task succeeded with 1 of 2 images: the API listed no more")
-    assert "saved: images/1-0.png" in two["error"]
-    assert (tmp_path / "images" / "1-0.png").stat().st_size > 0
+    assert "those that came are saved, as the line's images" in two["error"]
+    assert two["images"] == ["images/1-0.png"]  # kept with the line, as a done line's are
+    kept = (tmp_path / "images" / "1-0.png").read_bytes()
+    # A prompt added at the top moves the line to line 2: its image moves with it, and the new line 1's
+    # image does not overwrite it (the journal forgot it: /tmp/attack29, finding 1).
+    with sandbox.serve() as url:
+        options = {"api_key": API_KEY, "base_url": url, "defaults": SMALL}
+        run_batch_sync([{"prompt": "a new first", "image_num": 2}, *requests], tmp_path, **options)
+    moved = manifest(tmp_path)[1]
+    assert (moved["prompt"], moved["status"], moved["images"]) == ("two foxes", "failed", ["images/2-0.png"])
+    assert (tmp_path / "images" / "2-0.png").read_bytes() == kept
 
 
 def test_run_batch_sync_makes_its_own_client(tmp_path: Path) -> None:

@@ -283,6 +283,8 @@ def test_the_summary_counts_the_tasks_unknown_lines_may_have_created(tmp_path: P
     from ppio_txt2img.batch._runner import BatchSummary
     from ppio_txt2img.cli._batch_progress import summary_lines
 
-    first = summary_lines(BatchSummary(done=21, unknown=9, submitted=21), tmp_path)[0]
-    assert "21 tasks created (and up to 9 more: the unknown lines')," in first
+    first = summary_lines(BatchSummary(done=21, unknown=9, unknown_posted=6, submitted=21), tmp_path)[0]
+    assert "21 tasks created (and up to 6 more: the unknown lines')," in first
+    rerun = summary_lines(BatchSummary(done=21, unknown=9, submitted=0), tmp_path)[0]  # an earlier run's
+    assert "; 0 tasks created, 0 POSTs" in rerun
     assert "; 1 task created, 0 POSTs" in summary_lines(BatchSummary(done=1, submitted=1), tmp_path)[0]

@@ -492,6 +492,10 @@ def test_save_and_to_pil(api: ScriptedAPI, make_client: ClientFactory, tmp_path:
         assert f"a name ending {right}" in caught.value.allowed
         assert not (tmp_path / name).exists()
     assert jpeg.save(tmp_path / "cat.JPEG") == tmp_path / "cat.JPEG"
+    with pytest.raises(ppio.ValidationError):
+        png.save(tmp_path / "cat.jfif")  # a JPEG's extension too (/tmp/attack29, finding 9)
+    longest = "x" * 251 + ".png"  # at the file system's 255 bytes: the temporary file's name is shorter
+    assert png.save(tmp_path / longest) == tmp_path / longest
     assert png.save(tmp_path / "cat.data") == tmp_path / "cat.data"  # not an image's extension: as asked
     picture = png.to_pil()
     assert (picture.size, picture.mode) == ((png.width, png.height), png.mode) == ((1024, 1024), "RGBA")

@@ -199,6 +199,8 @@ def test_a_wait_after_submit_checks_the_images_as_txt2img_does(fewer: str) -> No
         task = client.submit("two foxes", width=128, height=128, steps=4, image_num=2)
         with pytest.raises(ppio.ImageError) as caught:
             client.wait(task.id)
+        with pytest.raises(ppio.ImageError):  # a second wait checks as the first did (/tmp/attack29, 3)
+            client.wait(task.id)
         with ppio.Client("k", base_url=url) as another:
             generation = another.wait(task.id)  # knows nothing of the request: takes what came
     if fewer == "images":
@@ -208,3 +210,14 @@ def test_a_wait_after_submit_checks_the_images_as_txt2img_does(fewer: str) -> No
     else:
         assert "320x320" in str(caught.value), str(caught.value)
         assert [image.size for image in generation.images] == [(320, 320), (320, 320)]
+
+
+def test_a_size_or_count_set_by_extra_body_is_not_checked_against_the_typed_one() -> None:
+    """`extra_body` is merged unchecked: the images it asks for are the right ones. The typed width made
+    `wait()` (and `txt2img()`) refuse correct 256x256 images (/tmp/attack29, finding 4)."""
+    with Sandbox(speed=50, queue_delay=0.02, seed=3).serve() as url, ppio.Client("k", base_url=url) as client:
+        wider = {"request": {"width": 256, "height": 256}}
+        task = client.submit("an owl", width=128, height=128, steps=4, extra_body=wider)
+        assert [image.size for image in client.wait(task.id).images] == [(256, 256)]
+        generation = client.txt2img("an owl", width=128, height=128, steps=4, extra_body=wider)
+        assert [image.size for image in generation.images] == [(256, 256)]

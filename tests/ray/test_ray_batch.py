@@ -84,7 +84,7 @@ def test_a_worker_waits_for_the_task_a_refused_create_answer_names(cluster: None
 
 
 def test_a_task_with_fewer_images_than_asked_fails_its_line_on_ray_too(cluster: None, tmp_path: Path) -> None:
-    """As on one machine: 1 of 2 images listed is a failed line naming the image saved, not `done`."""
+    """As on one machine: 1 of 2 images listed is a failed line, the image that came kept as its own."""
     with Sandbox(**FAST, missing_images=1).serve() as url:
         batch = RayBatch(tmp_path, api_key=API_KEY, base_url=url, workers=1, concurrency=2)
         summary = batch.run(requests(1, "fewer", image_num=2))
@@ -92,6 +92,7 @@ def test_a_task_with_fewer_images_than_asked_fails_its_line_on_ray_too(cluster: 
     (entry,) = read_manifest(tmp_path)
     assert entry["status"] == "failed"
     assert entry["error"].startswith("the task succeeded with 1 of 2 images")
+    assert entry["images"] == ["images/1-0.png"]
     assert (tmp_path / "images" / "1-0.png").stat().st_size > 0
 
 

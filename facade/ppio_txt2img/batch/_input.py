@@ -158,9 +158,10 @@ def _not_utf8(text: str) -> ValidationError | None:
 
 def requests_of(items: Iterable[object], defaults: Mapping[str, Any] | None = None) -> Iterator[BatchRequest]:
     """`BatchRequest`s from prompts, mappings or ready `BatchRequest`s (numbered from 1 in order). What
-    is one request, or a file's name, rather than many (a str, bytes, a mapping, a path), and bad
-    `defaults`, are a `ValidationError` at once: iterated, a str was bought a character at a time."""
-    if isinstance(items, str | bytes | bytearray | Mapping | os.PathLike):
+    is one request, or a file's name, rather than many (a str, bytes, a mapping, a path), a table (a
+    DataFrame, whose iteration gives its column names), and bad `defaults`, are a `ValidationError` at
+    once: iterated, a str was bought a character at a time."""
+    if isinstance(items, str | bytes | bytearray | Mapping | os.PathLike) or _is_table(items):
         allowed = "an iterable of prompts or request mappings (read_lines(PATH) for a file)"
         problem = f"is a {type(items).__name__}: {_one_not_many(items)}"
         raise ValidationError("requests", _shown(items), allowed, problem)
@@ -171,7 +172,14 @@ def requests_of(items: Iterable[object], defaults: Mapping[str, Any] | None = No
     )
 
 
+def _is_table(items: object) -> bool:
+    """A DataFrame-like table (pandas, polars: `columns`), which iterates its column names, not rows."""
+    return hasattr(items, "columns") or hasattr(items, "iterrows")
+
+
 def _one_not_many(items: object) -> str:
+    if _is_table(items):
+        return "a table iterates its column names, not its rows: pass df.to_dict('records')"
     if isinstance(items, Mapping):
         return "one request, not many: pass [request]"
     if isinstance(items, os.PathLike):

@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,15 +266,18 @@ class Journal:
         error_field: str | None = None,
         task_id: str | None = None,
         retry: str | None = None,
+        images: Sequence[str] = (),
     ) -> None:
+        """The line failed; `images`: those of its task that were saved all the same (fewer than asked),
+        kept with the line as a done line's are (moved to `superseded/` with it, never overwritten)."""
         self._changed.pop(line, None)
         self._write(
-            "INSERT INTO lines (line, digest, prompt, status, task_id, error, error_field, retry, updated) "
-            "VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?) ON CONFLICT (line) DO UPDATE SET "
+            "INSERT INTO lines (line, digest, prompt, status, task_id, images, error, error_field, retry, "
+            "updated) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?) ON CONFLICT (line) DO UPDATE SET "
             "digest = excluded.digest, prompt = excluded.prompt, status = 'failed', "
-            "task_id = excluded.task_id, seed = NULL, images = '[]', error = excluded.error, "
+            "task_id = excluded.task_id, seed = NULL, images = excluded.images, error = excluded.error, "
             "error_field = excluded.error_field, retry = excluded.retry, updated = excluded.updated",
-            (line, digest, prompt, task_id, error, error_field, retry, time.time()),
+            (line, digest, prompt, task_id, json.dumps(list(images)), error, error_field, retry, time.time()),
         )
 
     def supersede(self, old: Row, key: str) -> None:

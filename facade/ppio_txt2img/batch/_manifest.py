@@ -31,7 +31,7 @@ def manifest_entry(row: Row, posting: Container[int] = ()) -> dict[str, Any]:
         "prompt": row.prompt,
         "task_id": row.task_id,
         "seed": row.seed,
-        "images": list(row.images) if status == "done" else [],
+        "images": list(row.images) if status in ("done", "failed") else [],  # a failed line: those that came
         "error": (row.error or UNKNOWN_AFTER_CRASH if status == "unknown" else row.error)
         if status in ("failed", "unknown")
         else None,

@@ -42,7 +42,7 @@ from ppio_txt2img._errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from ppio_txt2img._results import Generation
+from ppio_txt2img._results import GeneratedImage
 from ppio_txt2img._retry import backoff_delay
 
 from ._input import BatchRequest, requests_of
@@ -60,6 +60,7 @@ __all__ = [
     "LineResult",
     "PostFailure",
     "WaitFailure",
+    "Arrived",
     "after_post_error",
     "post_line",
     "saved_result",
@@ -133,6 +134,8 @@ class BatchSummary:
     interrupted: bool = False
     #: Why lines are unknown: reason -> number of lines.
     unknown_reasons: dict[str, int] = field(default_factory=dict)
+    #: Of `unknown`, the lines whose POST was this run's (each may have created a task, billed).
+    unknown_posted: int = 0
 
     def progress(
         self, in_flight: int, ipm: int, limit: int, elapsed: float, total: int | None, window: float
@@ -164,6 +167,7 @@ class BatchSummary:
             self.failed += 1
         else:
             self.unknown += 1
+            self.unknown_posted += not result.resumed
             reason = result.error or "unknown"
             self.unknown_reasons[reason] = self.unknown_reasons.get(reason, 0) + 1
 
@@ -267,34 +271,56 @@ class WaitFailure:
         journal.failed(request.line, request.digest, request.prompt, error, task_id=task_id, retry=self.retry)
 
 
-async def wait_for_task(client: AsyncClient, request: BatchRequest, task_id: str) -> Generation | WaitFailure:
+@dataclass(frozen=True)
+class Arrived:
+    """The images of a line's task that arrived, and its seed (None: not known): all those the line
+    asked for, or fewer (the task listed no more: `saved_result` makes the line failed)."""
+
+    seed: int | None
+    images: tuple[GeneratedImage, ...]
+
+
+async def wait_for_task(client: AsyncClient, request: BatchRequest, task_id: str) -> Arrived | WaitFailure:
     """Wait for a line's task and download its images, up to `WAIT_ATTEMPTS` tries of `client.wait`."""
     failures = 0
     while True:
         try:
-            return await client.wait(task_id)
+            generation = await client.wait(task_id)
+            return Arrived(generation.seed, generation.images)
+        except ImageError as exc:  # fewer listed than asked: no retry brings more
+            if exc.reason != ImageError.FEWER_IMAGES:
+                failures += 1
+                if failures < WAIT_ATTEMPTS:
+                    await anyio.sleep(backoff_delay(failures))
+                    continue
+                return _gave_up(request, task_id, exc)
+            return Arrived(None, exc.images)
         except (TaskFailedError, NotFoundError) as exc:
             return WaitFailure(LineResult(request.line, "failed", request.prompt, task_id, error=str(exc)))
-        except (WaitTimeoutError, APIError, ImageError) as exc:
+        except (WaitTimeoutError, APIError) as exc:
             failures += 1
             if failures < WAIT_ATTEMPTS:
                 await anyio.sleep(backoff_delay(failures))
                 continue
-            error = f"{exc} (the task id is kept: a rerun waits for it again)"
-            result = LineResult(request.line, "failed", request.prompt, task_id, error=error)
-            return WaitFailure(result, "wait")
+            return _gave_up(request, task_id, exc)
+
+
+def _gave_up(request: BatchRequest, task_id: str, exc: Exception) -> WaitFailure:
+    """A line whose waits kept failing: failed for this run, its task id kept for the next."""
+    error = f"{exc} (the task id is kept: a rerun waits for it again)"
+    return WaitFailure(LineResult(request.line, "failed", request.prompt, task_id, error=error), "wait")
 
 
 def saved_result(request: BatchRequest, task_id: str, seed: int | None, paths: Sequence[str]) -> LineResult:
     """A line whose task succeeded, its images saved at `paths`: done, or failed when fewer came than
-    the line asked for (the API listed no more). Those that came stay saved and are named in the error;
-    `--retry-failed` buys the line again. (A wait that does not know `image_num`, after a rerun, took
-    such a task for whole: the line was done, the missing images dropped without a word.)"""
+    the line asked for (the API listed no more). Those that came stay saved, as the line's images (kept
+    with it as a done line's are); `--retry-failed` buys the line again. (A wait that did not know
+    `image_num`, after a rerun, took such a task for whole: done, the missing images dropped.)"""
     if len(paths) >= request.image_num:
         return LineResult(request.line, "done", request.prompt, task_id, seed, tuple(paths))
     error = (
         f"the task succeeded with {len(paths)} of {request.image_num} images: the API listed no more "
-        f"(saved: {', '.join(paths) or 'none'}; --retry-failed buys the line again)"
+        "(those that came are saved, as the line's images; --retry-failed buys the line again)"
     )
     return LineResult(request.line, "failed", request.prompt, task_id, seed, tuple(paths), error)
 
@@ -671,10 +697,11 @@ class Batch:
         if result.status == "done":
             journal.done(request.line, generation.seed, paths)
         else:
-            journal.failed(request.line, request.digest, request.prompt, result.error or "", task_id=task_id)
+            error = result.error or ""
+            journal.failed(request.line, request.digest, request.prompt, error, task_id=task_id, images=paths)
         self._ended(result)
 
-    def _save(self, line: int, generation: Generation) -> list[str]:
+    def _save(self, line: int, generation: Arrived) -> list[str]:
         return save_images(self.out_dir, line, [(i.index, i.format, i.data) for i in generation.images])
 
     # ---------------------------------------------------------------------------------- reporting

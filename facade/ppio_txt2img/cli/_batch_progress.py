@@ -46,10 +46,11 @@ def status_line(p: BatchProgress) -> str:
 
 
 def _created(s: BatchSummary) -> str:
-    """The tasks the run created: those whose POST's answer came, and the unknown lines' (their POSTs may
-    have created one each: billed, though no id came back)."""
+    """The tasks the run created: those whose POST's answer came, and the lines its POSTs left unknown
+    (each may have created one: billed, though no id came back; an earlier run's are not counted)."""
     created = f"{s.submitted} {'task' if s.submitted == 1 else 'tasks'} created"
-    return created + (f" (and up to {s.unknown} more: the unknown lines')" if s.unknown else "")
+    more = s.unknown_posted
+    return created + (f" (and up to {more} more: the unknown lines')" if more else "")
 
 
 def summary_lines(summary: BatchSummary, out_dir: Path, *, in_process: bool = False) -> list[str]:

@@ -155,7 +155,13 @@ class Coordinator:
         else:
             error = result.error or "failed"
             self.journal.failed(
-                result.line, digest, result.prompt, error, task_id=result.task_id, retry=retry
+                result.line,
+                digest,
+                result.prompt,
+                error,
+                task_id=result.task_id,
+                retry=retry,
+                images=result.images,
             )
         await self._commit()
 

@@ -284,25 +284,22 @@ async def wait_for_task(client: AsyncClient, request: BatchRequest, task_id: str
     """Wait for a line's task and download its images, up to `WAIT_ATTEMPTS` tries of `client.wait`."""
     failures = 0
     while True:
+        error: Exception
         try:
             generation = await client.wait(task_id)
             return Arrived(generation.seed, generation.images)
-        except ImageError as exc:  # fewer listed than asked: no retry brings more
-            if exc.reason != ImageError.FEWER_IMAGES:
-                failures += 1
-                if failures < WAIT_ATTEMPTS:
-                    await anyio.sleep(backoff_delay(failures))
-                    continue
-                return _gave_up(request, task_id, exc)
-            return Arrived(None, exc.images)
+        except ImageError as exc:
+            if exc.reason == ImageError.FEWER_IMAGES:  # fewer listed than asked: no retry brings more
+                return Arrived(None, exc.images)
+            error = exc
         except (TaskFailedError, NotFoundError) as exc:
             return WaitFailure(LineResult(request.line, "failed", request.prompt, task_id, error=str(exc)))
         except (WaitTimeoutError, APIError) as exc:
-            failures += 1
-            if failures < WAIT_ATTEMPTS:
-                await anyio.sleep(backoff_delay(failures))
-                continue
-            return _gave_up(request, task_id, exc)
+            error = exc
+        failures += 1
+        if failures >= WAIT_ATTEMPTS:
+            return _gave_up(request, task_id, error)
+        await anyio.sleep(backoff_delay(failures))
 
 
 def _gave_up(request: BatchRequest, task_id: str, exc: Exception) -> WaitFailure:

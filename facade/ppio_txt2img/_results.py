@@ -292,16 +292,18 @@ class Model:
         }
 
 
-#: File extensions of image formats, by the format the SDK names (`GeneratedImage.format`), and of others.
+#: File extensions of image formats, by the format the SDK names (`GeneratedImage.format`); and every
+#: image extension, these and other formats'.
 _IMAGE_SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"), "webp": (".webp",)}
-_OTHER_IMAGE_SUFFIXES = (".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic")
+_IMAGE_SUFFIXES_ANY = frozenset(
+    {".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic"}.union(*_IMAGE_SUFFIXES.values())
+)
 
 
 def _check_suffix(target: Path, image_format: str, extension: str) -> None:
     """Refuse a file name whose image extension is of another format than the image's."""
     suffix = target.suffix.lower()
-    known = [s for suffixes in _IMAGE_SUFFIXES.values() for s in suffixes] + list(_OTHER_IMAGE_SUFFIXES)
-    if suffix in known and suffix not in _IMAGE_SUFFIXES.get(image_format, ()):
+    if suffix in _IMAGE_SUFFIXES_ANY and suffix not in _IMAGE_SUFFIXES.get(image_format, ()):
         raise ValidationError(
             "path",
             str(target),

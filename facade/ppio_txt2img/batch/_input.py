@@ -71,14 +71,20 @@ def to_request(line: int, item: object, defaults: Mapping[str, Any] | None = Non
         if not isinstance(prompt, str):
             problem = "is required" if prompt is None else "is not a string"
             raise ValidationError("request.prompt", prompt, "a string of 1 to 1024 characters", problem)
-        options, _ = split_options(fields, allowed=LINE_OPTIONS)
-        body = build_txt2img_body(prompt, options)
-        validate_txt2img_body(body)
+        options, body = _checked(prompt, fields)
     except ValidationError as exc:
         return _bad(line, prompt if isinstance(prompt, str) else None, {"prompt": prompt, **fields}, exc)
     # The hash covers what the user asked for (the line over its defaults), not the SDK's own defaults:
     # an SDK upgrade that changes a default must not make a resumed batch buy every line again.
     return BatchRequest(line, prompt, options, body, _digest(to_plain({"prompt": prompt, **options})))
+
+
+def _checked(prompt: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A line's options and its validated request body (or the `ValidationError` that fails it)."""
+    options, _ = split_options(fields, allowed=LINE_OPTIONS)
+    body = build_txt2img_body(prompt, options)
+    validate_txt2img_body(body)
+    return options, body
 
 
 def _bad(line: int, prompt: str | None, raw: object, exc: ValidationError) -> BatchRequest:
@@ -204,8 +210,7 @@ def check_defaults(defaults: Mapping[str, Any] | None) -> None:
             "defaults.prompt", defaults["prompt"], "no prompt: each line has its own", "is set"
         )
     try:
-        options, _ = split_options(defaults, allowed=LINE_OPTIONS)
-        validate_txt2img_body(build_txt2img_body("a prompt", options))
+        _checked("a prompt", defaults)
     except ValidationError as exc:
         raise ValidationError(f"defaults.{exc.field}", exc.value, exc.allowed, exc.problem) from None
 
